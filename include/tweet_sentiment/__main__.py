@@ -1,0 +1,81 @@
+"""Command line: ``python -m tweet_sentiment feed | bootstrap [--refit] | status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.storage import DataLayout, write_json_atomic
+from tweet_sentiment.tasks import RunOptions, run_cycle
+
+
+def feed(settings: Settings, rows: int) -> None:
+    """Drop the next chronological batch of the training file into the inbox."""
+    layout = DataLayout(settings.data_root)
+    layout.ensure()
+    path = next_batch(layout, settings.train_file, rows, settings.bootstrap_rows)
+    print(f"wrote {path}" if path else "the training file is used up: nothing left to feed")
+
+
+def bootstrap(settings: Settings, refit: bool) -> None:
+    """Train the first champion on the first ``bootstrap_rows`` chronological tweets (or refit from the store)."""
+    layout = DataLayout(settings.data_root)
+    layout.ensure()
+    registry = ModelRegistry(layout.registry)
+    if registry.champion_version() and not refit:
+        print(f"champion {registry.champion_version()} exists; nothing to do (use --refit to retrain)")
+        return
+    if not refit:
+        header, rows = chronological_rows(settings.train_file)
+        write_rows(layout.inbox, f"bootstrap-00000-{settings.bootstrap_rows:05d}.csv", header,
+                   rows[:settings.bootstrap_rows])
+        if not layout.feed_state.exists():
+            write_json_atomic(layout.feed_state, {"offset": settings.bootstrap_rows, "total": len(rows)})
+    batch_id = f"bootstrap_{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    report = run_cycle(settings, batch_id, RunOptions(strategy="refit", force_promote=True))
+    print(json.dumps({"champion": registry.champion_version(), **report["decision"],
+                      "macro_f1": (report["evaluation"]["challenger_metrics"] or {}).get("macro_f1"),
+                      "timings_s": report["timings_s"]}, indent=2))
+
+
+def status(settings: Settings) -> None:
+    """Print the champion and the versions of the registry."""
+    registry = ModelRegistry(DataLayout(settings.data_root).registry)
+    for card in registry.versions():
+        print(f"{card['version']}  {card.get('status', '?'):9}  {card['strategy']:8}  "
+              f"F1={(card.get('metrics') or {}).get('macro_f1', float('nan')):.4f}  {card.get('reason', '')}")
+    print(f"champion: {registry.champion_version()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tweet_sentiment")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_feed = sub.add_parser("feed", help="drop the next chronological batch of labelled tweets into the inbox")
+    p_feed.add_argument("--rows", type=int, default=None, help="rows per batch (default: feed_batch_rows)")
+    p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
+    p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
+    sub.add_parser("status", help="show the registry")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    try:
+        if args.command == "feed":
+            feed(settings, args.rows or settings.feed_batch_rows)
+        elif args.command == "bootstrap":
+            bootstrap(settings, args.refit)
+        else:
+            status(settings)
+    except DatasetMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""One Settings object, read from the environment: every path, URL and threshold lives here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+KAGGLE_HINT = (
+    "Download the Kaggle dataset 'datatattle/covid-19-nlp-text-classification' "
+    "(kaggle datasets download -d datatattle/covid-19-nlp-text-classification), unzip it and point "
+    "TWEET_SENTIMENT_DATASET_DIR at the folder holding Corona_NLP_train.csv and Corona_NLP_test.csv."
+)
+
+
+class DatasetMissingError(FileNotFoundError):
+    """The labelled dataset is not where the configuration says."""
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _default_dataset_dir() -> str:
+    return str(PROJECT_ROOT.parent / "shared" / "data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the pipeline; build it with :meth:`from_env`."""
+
+    data_root: str = str(PROJECT_ROOT / "var")
+    dataset_dir: str = field(default_factory=_default_dataset_dir)
+    infinity_url: str = "http://127.0.0.1:7997"
+    infinity_api_key: str = ""
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embed_batch_size: int = 128
+    embed_concurrency: int = 2
+    embed_timeout_s: float = 60.0
+    embed_retries: int = 4
+    embed_backoff_s: float = 1.0
+    file_settle_s: float = 2.0
+    max_text_chars: int = 1000
+    bootstrap_rows: int = 8000
+    feed_batch_rows: int = 2000
+    seed: int = 13
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read every setting from ``TWEET_SENTIMENT_*`` / ``INFINITY_*`` variables, with defaults."""
+        d = cls()
+        return cls(
+            data_root=os.environ.get("TWEET_SENTIMENT_DATA_ROOT", d.data_root),
+            dataset_dir=os.environ.get("TWEET_SENTIMENT_DATASET_DIR", d.dataset_dir),
+            infinity_url=os.environ.get("INFINITY_URL", d.infinity_url).rstrip("/"),
+            infinity_api_key=os.environ.get("INFINITY_API_KEY", d.infinity_api_key),
+            embedding_model=os.environ.get("INFINITY_MODEL", d.embedding_model),
+            embed_batch_size=_env_int("INFINITY_BATCH_SIZE", d.embed_batch_size),
+            embed_concurrency=_env_int("INFINITY_CONCURRENCY", d.embed_concurrency),
+            embed_timeout_s=_env_float("INFINITY_TIMEOUT_S", d.embed_timeout_s),
+            embed_retries=_env_int("INFINITY_RETRIES", d.embed_retries),
+            embed_backoff_s=_env_float("INFINITY_BACKOFF_S", d.embed_backoff_s),
+            file_settle_s=_env_float("TWEET_SENTIMENT_FILE_SETTLE_S", d.file_settle_s),
+            max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars),
+            bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
+            feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows),
+            seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
+        )
+
+    def dataset_file(self, name: str) -> Path:
+        """Path of one file of the Kaggle dataset; a clear error naming how to get it when missing."""
+        path = Path(self.dataset_dir) / name
+        if not path.is_file():
+            raise DatasetMissingError(f"{path} not found. {KAGGLE_HINT}")
+        return path
+
+    @property
+    def train_file(self) -> Path:
+        return self.dataset_file("Corona_NLP_train.csv")
+
+    @property
+    def holdout_file(self) -> Path:
+        return self.dataset_file("Corona_NLP_test.csv")

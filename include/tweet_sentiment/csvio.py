@@ -1,0 +1,60 @@
+"""Decoding the CSVs people send, and writing CSVs atomically (formula-safe where people open them)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from tweet_sentiment.storage import write_bytes_atomic
+from upath import UPath
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+def decode_lines(data: bytes) -> str:
+    """Decode a CSV that may mix encodings: UTF-8 where a line is valid UTF-8, else Windows-1252/Latin-1.
+
+    A UTF-8 BOM is dropped and UTF-16 (with BOM) is decoded whole. Mojibake left over is the cleaner's job.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return "".join(_decode_line(line) for line in data.splitlines(keepends=True))
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return line.decode("cp1252")
+        except UnicodeDecodeError:
+            return line.decode("latin-1")
+
+
+def neutralise_formula(value: str) -> str:
+    """Prefix a quote to text a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``@SUM``)."""
+    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+
+
+def to_csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]], for_people: bool = False) -> bytes:
+    """CSV (UTF-8, quoted where needed, LF line ends); ``for_people`` neutralises formula-like cells."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        cells = ["" if v is None else str(v) for v in row]
+        writer.writerow([neutralise_formula(c) for c in cells] if for_people else cells)
+    return buf.getvalue().encode("utf-8")
+
+
+def write_csv_atomic(path: UPath, header: Sequence[str], rows: Iterable[Sequence[object]],
+                     for_people: bool = False) -> None:
+    """Write a CSV so that a reader (the inbox sensor, a person) never sees half of it."""
+    write_bytes_atomic(path, to_csv_bytes(header, rows, for_people))

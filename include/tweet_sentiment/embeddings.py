@@ -1,0 +1,179 @@
+"""Sentence embeddings through an infinity server, cached by (embedding model, hash of the cleaned text)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+from tweet_sentiment.storage import write_bytes_atomic
+from tweet_sentiment.text import text_hash
+from upath import UPath
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingServiceError(RuntimeError):
+    """infinity could not give the embeddings (after the retries); the message says what it answered."""
+
+
+class InfinityClient:
+    """Batched, retried client of infinity's OpenAI-style ``POST /embeddings``."""
+
+    def __init__(self, url: str, model: str, api_key: str = "", batch_size: int = 128, concurrency: int = 2,
+                 timeout_s: float = 60.0, retries: int = 4, backoff_s: float = 1.0) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self.batch_size = batch_size
+        self.concurrency = max(1, concurrency)
+        self.retries = retries
+        self.backoff_s = backoff_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(timeout=timeout_s, headers=headers,
+                                  limits=httpx.Limits(max_connections=self.concurrency))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> InfinityClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` in their order, float32 ``(len(texts), dim)``.
+
+        Texts are sent length-sorted so that each batch pads little; batches go out ``concurrency`` at a time.
+        """
+        if not texts:
+            raise ValueError("embed() needs at least one text")
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        chunks = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            results = list(pool.map(lambda idx: self._post([texts[i] for i in idx]), chunks))
+        dims = {r.shape[1] for r in results}
+        if len(dims) != 1:
+            raise EmbeddingServiceError(f"infinity at {self.url} returned vectors of several dimensions: {dims}")
+        out = np.empty((len(texts), dims.pop()), dtype=np.float32)
+        for idx, vectors in zip(chunks, results, strict=True):
+            out[idx] = vectors
+        return out
+
+    def _post(self, batch: list[str]) -> np.ndarray:
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                resp = self._http.post(f"{self.url}/embeddings", json={"model": self.model, "input": batch})
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                log.warning("infinity %s attempt %d failed: %s", self.url, attempt + 1, problem)
+                continue
+            if resp.status_code >= 500 or resp.status_code == 429:
+                problem = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                log.warning("infinity %s attempt %d failed: %s", self.url, attempt + 1, problem)
+                continue
+            if resp.status_code >= 400:
+                raise EmbeddingServiceError(
+                    f"infinity at {self.url} refused the request for model {self.model!r}: "
+                    f"HTTP {resp.status_code}: {resp.text[:300]}")
+            return self._parse(resp.json(), len(batch))
+        raise EmbeddingServiceError(
+            f"infinity at {self.url} failed {self.retries + 1} times for model {self.model!r}; last: {problem}")
+
+    def _parse(self, body: dict, expected: int) -> np.ndarray:
+        data = sorted(body.get("data", []), key=lambda d: d["index"])
+        if len(data) != expected:
+            raise EmbeddingServiceError(f"infinity at {self.url} returned {len(data)} vectors for {expected} texts")
+        vectors = np.asarray([d["embedding"] for d in data], dtype=np.float32)
+        if vectors.ndim != 2 or not np.isfinite(vectors).all():
+            raise EmbeddingServiceError(f"infinity at {self.url} returned malformed vectors")
+        return vectors
+
+
+class VectorCache:
+    """Vectors by text hash in one namespace (an embedding model, a lexicon feature set).
+
+    Append-only shards, each written atomically, so a crash leaves a shard whole or absent; once there are
+    more than ``max_shards`` they are merged into one.
+    """
+
+    def __init__(self, folder: UPath, namespace: str, max_shards: int = 32) -> None:
+        self.folder = folder / re.sub(r"[^A-Za-z0-9_.-]", "_", namespace)
+        self.max_shards = max_shards
+        self._index: dict[str, np.ndarray] | None = None
+
+    def _shards(self) -> list[UPath]:
+        if not self.folder.exists():
+            return []
+        return sorted((p for p in self.folder.iterdir() if p.suffix == ".npz" and not p.name.startswith(".")),
+                      key=lambda p: p.name)
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._index is None:
+            self._index = {}
+            for shard in self._shards():
+                with np.load(io.BytesIO(shard.read_bytes())) as data:
+                    self._index.update(zip(data["hashes"].tolist(), data["vectors"], strict=True))
+        return self._index
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def missing(self, hashes: Sequence[str]) -> list[str]:
+        index = self._load()
+        return [h for h in dict.fromkeys(hashes) if h not in index]
+
+    def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Add vectors; one new shard, so a crash leaves either all of them or none."""
+        if not len(hashes):
+            return
+        self._write_shard(list(hashes), vectors)
+        self._load().update(zip(hashes, vectors, strict=True))
+        shards = self._shards()
+        if len(shards) > self.max_shards:
+            index = self._load()
+            self._write_shard(list(index), np.stack(list(index.values())))
+            for shard in shards:
+                shard.unlink()
+
+    def _write_shard(self, hashes: list[str], vectors: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, hashes=np.asarray(hashes, dtype="<U64"), vectors=vectors.astype(np.float32))
+        write_bytes_atomic(self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.npz", buf.getvalue())
+
+    def get(self, hashes: Sequence[str]) -> np.ndarray:
+        index = self._load()
+        return np.stack([index[h] for h in hashes])
+
+    def get_or_compute(self, texts: Sequence[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Vectors of ``texts`` in order; ``compute`` runs once on the distinct texts not cached yet."""
+        hashes = [text_hash(t) for t in texts]
+        todo = self.missing(hashes)
+        if todo:
+            by_hash = dict(zip(hashes, texts, strict=True))
+            self.put(todo, compute([by_hash[h] for h in todo]))
+        return self.get(hashes)
+
+
+def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCache,
+                 expected_dim: int | None = None) -> np.ndarray:
+    """Embeddings of cleaned ``texts``: from the cache where known, else from infinity (then cached)."""
+
+    def embed_checked(todo: list[str]) -> np.ndarray:
+        vectors = client.embed(todo)
+        if expected_dim is not None and vectors.shape[1] != expected_dim:
+            raise EmbeddingServiceError(
+                f"infinity at {client.url} returned {vectors.shape[1]}-d vectors for model {client.model!r}; "
+                f"the feature schema expects {expected_dim}")
+        return vectors
+
+    return cache.get_or_compute(texts, embed_checked)

@@ -1,0 +1,102 @@
+"""File-based model registry: versions with a model file and a card, a champion pointer switched atomically.
+
+Layout: ``versions/<version>/model.txt`` and ``card.json`` (the card is written last: a version without a card
+is incomplete and ignored), and ``champion.json`` naming the champion and its history. Versions are never
+overwritten; promotion and rollback only rewrite the pointer, in one atomic write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import lightgbm as lgb
+from tweet_sentiment.storage import read_json, write_bytes_atomic, write_json_atomic
+from upath import UPath
+
+RECOVERY_HINT = ("Recover with `python -m tweet_sentiment bootstrap --refit`, which trains a new champion from "
+                 "the labelled store, or roll back to an earlier version on the model page.")
+
+
+class ChampionUnavailableError(RuntimeError):
+    """The champion pointer names a model that cannot be loaded."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ModelRegistry:
+    """Model versions and the champion pointer under one folder."""
+
+    def __init__(self, folder: UPath) -> None:
+        self.folder = folder
+        self.versions_dir = folder / "versions"
+        self.pointer = folder / "champion.json"
+
+    @staticmethod
+    def new_version_id() -> str:
+        return f"v{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+    def save(self, booster: lgb.Booster, card: dict) -> str:
+        """Store a new version (model first, card last) and return its id; an existing id is never reused."""
+        version = self.new_version_id()
+        folder = self.versions_dir / version
+        if folder.exists():
+            raise FileExistsError(f"model version {version} already exists")
+        write_bytes_atomic(folder / "model.txt", booster.model_to_string().encode("utf-8"))
+        write_json_atomic(folder / "card.json", {**card, "version": version, "created_at": now_iso()})
+        return version
+
+    def card(self, version: str) -> dict:
+        return read_json(self.versions_dir / version / "card.json")
+
+    def update_card(self, version: str, **fields: object) -> dict:
+        card = {**self.card(version), **fields}
+        write_json_atomic(self.versions_dir / version / "card.json", card)
+        return card
+
+    def load(self, version: str) -> lgb.Booster:
+        return lgb.Booster(model_str=(self.versions_dir / version / "model.txt").read_text("utf-8"))
+
+    def versions(self) -> list[dict]:
+        """Cards of every complete version, oldest first."""
+        if not self.versions_dir.exists():
+            return []
+        cards = [self.card(p.name) for p in self.versions_dir.iterdir() if (p / "card.json").exists()]
+        return sorted(cards, key=lambda c: (c["created_at"], c["version"]))
+
+    def champion_version(self) -> str | None:
+        return read_json(self.pointer)["version"] if self.pointer.exists() else None
+
+    def champion(self) -> tuple[str, lgb.Booster, dict] | None:
+        """The champion's version, model and card; None before the first promotion."""
+        version = self.champion_version()
+        if version is None:
+            return None
+        try:
+            return version, self.load(version), self.card(version)
+        except Exception as exc:  # a corrupt or missing file: any reader error means the same to the user
+            raise ChampionUnavailableError(
+                f"champion {version} in {self.versions_dir / version} cannot be loaded ({exc}). {RECOVERY_HINT}"
+            ) from exc
+
+    def promote(self, version: str, reason: str, action: str = "promote") -> None:
+        """Make ``version`` the champion (one atomic pointer write) and record why in the pointer's history."""
+        if not (self.versions_dir / version / "card.json").exists():
+            raise FileNotFoundError(f"no complete model version {version} in {self.versions_dir}")
+        previous = read_json(self.pointer) if self.pointer.exists() else {"history": []}
+        event = {"version": version, "at": now_iso(), "action": action, "reason": reason,
+                 "previous": previous.get("version")}
+        self.update_card(version, status="champion", decided_at=event["at"], reason=reason)
+        if previous.get("version") and previous["version"] != version:
+            self.update_card(previous["version"], status="retired")
+        write_json_atomic(self.pointer, {"version": version, "since": event["at"],
+                                         "history": [*previous["history"], event]})
+
+    def reject(self, version: str, reason: str) -> None:
+        self.update_card(version, status="rejected", decided_at=now_iso(), reason=reason)
+
+    def rollback(self, version: str, reason: str = "rollback") -> None:
+        """Make an earlier version champion again, recorded in the history like a promotion."""
+        self.promote(version, reason, action="rollback")

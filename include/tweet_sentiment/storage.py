@@ -1,0 +1,114 @@
+"""The data root and its folders, addressed as UPath so a local folder and object storage work alike.
+
+Writes that others read (models, pointers, caches, CSVs for the inbox) are atomic: on a local folder a
+temporary sibling is renamed over the target; on object storage a single PUT is already atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from upath import UPath
+
+
+def as_path(location: str | os.PathLike) -> UPath:
+    """A UPath for a local folder (``var/``) or an fsspec URL (``s3://bucket/prefix``, ``memory://x``)."""
+    return UPath(location)
+
+
+def is_local(path: UPath) -> bool:
+    return isinstance(path, Path)
+
+
+def write_bytes_atomic(path: UPath, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not is_local(path):
+        path.write_bytes(data)
+        return
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: UPath, obj: Any) -> None:
+    write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode("utf-8"))
+
+
+def read_json(path: UPath) -> Any:
+    return json.loads(path.read_bytes())
+
+
+def move(src: UPath, dst: UPath) -> UPath:
+    """Move one file; a rename on a local folder, so a claim by one run is atomic against another."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if is_local(src) and is_local(dst):
+        os.rename(src, dst)
+    else:
+        src.fs.mv(src.path, dst.path)
+    return dst
+
+
+def is_hidden(path: UPath) -> bool:
+    """Files being written (``.name.tmp``) and other dot-files are nobody's input yet."""
+    return path.name.startswith(".")
+
+
+class DataLayout:
+    """Where each kind of data lives under the one data root."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = as_path(root)
+
+    @property
+    def inbox(self) -> UPath:
+        return self.root / "inbox"
+
+    @property
+    def processing(self) -> UPath:
+        return self.root / "processing"
+
+    @property
+    def archive(self) -> UPath:
+        return self.root / "archive"
+
+    @property
+    def quarantine(self) -> UPath:
+        return self.root / "quarantine"
+
+    @property
+    def labelled(self) -> UPath:
+        return self.root / "labelled"
+
+    @property
+    def embeddings(self) -> UPath:
+        return self.root / "embeddings"
+
+    @property
+    def registry(self) -> UPath:
+        return self.root / "registry"
+
+    @property
+    def reports(self) -> UPath:
+        return self.root / "reports"
+
+    @property
+    def ledger(self) -> UPath:
+        return self.root / "ledger"
+
+    @property
+    def feed_state(self) -> UPath:
+        return self.root / "feed_state.json"
+
+    def ensure(self) -> None:
+        """Create every folder (a no-op where they exist)."""
+        for folder in (self.inbox, self.processing, self.archive, self.quarantine, self.labelled,
+                       self.embeddings, self.registry, self.reports, self.ledger):
+            folder.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,8 @@ class Settings:
     embed_retries: int = 4
     embed_backoff_s: float = 1.0
     file_settle_s: float = 2.0
+    sensor_poke_s: float = 30.0
+    sensor_timeout_s: float = 15 * 60.0
     max_text_chars: int = 1000
     bootstrap_rows: int = 8000
     feed_batch_rows: int = 2000
@@ -66,6 +68,8 @@ class Settings:
             embed_retries=_env_int("INFINITY_RETRIES", d.embed_retries),
             embed_backoff_s=_env_float("INFINITY_BACKOFF_S", d.embed_backoff_s),
             file_settle_s=_env_float("TWEET_SENTIMENT_FILE_SETTLE_S", d.file_settle_s),
+            sensor_poke_s=_env_float("TWEET_SENTIMENT_SENSOR_POKE_S", d.sensor_poke_s),
+            sensor_timeout_s=_env_float("TWEET_SENTIMENT_SENSOR_TIMEOUT_S", d.sensor_timeout_s),
             max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars),
             bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
             feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows),

@@ -6,8 +6,9 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from tweet_sentiment.storage import write_bytes_atomic
 from upath import UPath
+
+from tweet_sentiment.storage import write_bytes_atomic
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 csv.field_size_limit(16 * 1024 * 1024)

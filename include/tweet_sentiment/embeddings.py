@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
+from upath import UPath
+
 from tweet_sentiment.storage import write_bytes_atomic
 from tweet_sentiment.text import text_hash
-from upath import UPath
 
 log = logging.getLogger(__name__)
 

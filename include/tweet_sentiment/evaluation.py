@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
 from tweet_sentiment.schema import LABELS
 
 

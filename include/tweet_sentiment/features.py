@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from functools import cache
 
 import numpy as np
-from tweet_sentiment.embeddings import InfinityClient, VectorCache, embed_cached
-from tweet_sentiment.schema import FeatureSchema
 from upath import UPath
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from tweet_sentiment.embeddings import InfinityClient, VectorCache, embed_cached
+from tweet_sentiment.schema import FeatureSchema
 
 _HASHTAG = re.compile(r"#(\w+)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
+from upath import UPath
+
 from tweet_sentiment.csvio import decode_lines, write_csv_atomic
 from tweet_sentiment.schema import (
     DATE_COLUMN,
@@ -27,7 +29,6 @@ from tweet_sentiment.schema import (
 from tweet_sentiment.storage import DataLayout, is_hidden, is_local, move, read_json, write_json_atomic
 from tweet_sentiment.store import LabelledStore
 from tweet_sentiment.text import clean_tweet, text_hash
-from upath import UPath
 
 QUARANTINE_COLUMNS = ("source_file", "source_row", "line", "column", "reason", "raw_text", "raw_label")
 _DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
@@ -90,21 +91,33 @@ def claim(layout: DataLayout, batch_id: str, settle_s: float) -> list[str]:
     """Move ready inbox files, and files left by runs that died, into ``processing/<batch_id>/``.
 
     The move is a rename, so two runs never claim the same file. Calling it again for the same batch
-    (a retried task) keeps what the batch already holds.
+    (a retried task) keeps what the batch already holds. A dead run's batch is taken over whole: its rows
+    leave the labelled store and its ledger entry is marked superseded, so they are ingested once, here.
     """
     target = layout.processing / batch_id
     target.mkdir(parents=True, exist_ok=True)
-    sources = ready_files(layout.inbox, settle_s)
-    if layout.processing.exists():
-        for orphan_dir in sorted(layout.processing.iterdir(), key=lambda p: p.name):
-            if orphan_dir.name != batch_id and orphan_dir.is_dir():
-                sources.extend(sorted(orphan_dir.iterdir(), key=lambda p: p.name))
-    for src in sources:
+    for src in ready_files(layout.inbox, settle_s):
         move(src, _free_name(target, src.name))
-    for orphan_dir in layout.processing.iterdir():
-        if orphan_dir.name != batch_id and orphan_dir.is_dir() and not any(orphan_dir.iterdir()):
-            orphan_dir.rmdir()
+    for orphan_dir in sorted(layout.processing.iterdir(), key=lambda p: p.name):
+        if orphan_dir.name == batch_id or not orphan_dir.is_dir():
+            continue
+        _release_batch(layout, orphan_dir.name, batch_id)
+        for src in sorted(orphan_dir.iterdir(), key=lambda p: p.name):
+            move(src, _free_name(target, src.name))
+        orphan_dir.rmdir()
     return sorted(p.name for p in target.iterdir())
+
+
+def _release_batch(layout: DataLayout, old_batch: str, new_batch: str) -> None:
+    LabelledStore(layout.labelled).drop_batch(old_batch)
+    old_ledger = layout.ledger / f"{old_batch}.json"
+    if old_ledger.exists():
+        write_json_atomic(old_ledger, {**read_json(old_ledger), "superseded_by": new_batch})
+    old_quarantine = layout.quarantine / old_batch
+    if old_quarantine.exists():
+        for path in old_quarantine.iterdir():
+            path.unlink()
+        old_quarantine.rmdir()
 
 
 def _free_name(folder: UPath, name: str) -> UPath:

@@ -11,8 +11,9 @@ import uuid
 from datetime import UTC, datetime
 
 import lightgbm as lgb
-from tweet_sentiment.storage import read_json, write_bytes_atomic, write_json_atomic
 from upath import UPath
+
+from tweet_sentiment.storage import read_json, write_bytes_atomic, write_json_atomic
 
 RECOVERY_HINT = ("Recover with `python -m tweet_sentiment bootstrap --refit`, which trains a new champion from "
                  "the labelled store, or roll back to an earlier version on the model page.")

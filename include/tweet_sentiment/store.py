@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+from upath import UPath
+
 from tweet_sentiment.schema import STORE_COLUMNS
 from tweet_sentiment.storage import write_bytes_atomic
-from upath import UPath
 
 
 class LabelledStore:
@@ -32,6 +33,10 @@ class LabelledStore:
         buf = io.BytesIO()
         rows.loc[:, list(STORE_COLUMNS)].to_parquet(buf, index=False)
         write_bytes_atomic(self._file(batch_id), buf.getvalue())
+
+    def drop_batch(self, batch_id: str) -> None:
+        """Forget a batch (its run died before finishing; its files are ingested again by the next run)."""
+        self._file(batch_id).unlink(missing_ok=True)
 
     def read_batch(self, batch_id: str, columns: list[str] | None = None) -> pd.DataFrame:
         with self._file(batch_id).open("rb") as fh:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+
 from tweet_sentiment.config import Settings
 from tweet_sentiment.embeddings import InfinityClient
 from tweet_sentiment.evaluation import evaluate, promotion_decision

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import lightgbm as lgb
 import numpy as np
+
 from tweet_sentiment.schema import LABELS
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -38,7 +39,8 @@ def bootstrap(settings: Settings, refit: bool) -> None:
         if not layout.feed_state.exists():
             write_json_atomic(layout.feed_state, {"offset": settings.bootstrap_rows, "total": len(rows)})
     batch_id = f"bootstrap_{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    report = run_cycle(settings, batch_id, RunOptions(strategy="refit", force_promote=True))
+    # The bootstrap file was just written atomically: no need to wait for it to settle.
+    report = run_cycle(dataclasses.replace(settings, file_settle_s=0.0), batch_id, RunOptions(strategy="refit", force_promote=True))
     print(json.dumps({"champion": registry.champion_version(), **report["decision"],
                       "macro_f1": (report["evaluation"]["challenger_metrics"] or {}).get("macro_f1"),
                       "timings_s": report["timings_s"]}, indent=2))
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="show the registry")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings.from_env()
     try:
         if args.command == "feed":

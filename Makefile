@@ -1,0 +1,22 @@
+# The two venvs are created on first use (scripts/setup.sh); see README.md.
+SHELL := /bin/bash
+ENV := source scripts/env.sh &&
+
+.PHONY: setup run test bench feed lint
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	bash scripts/run.sh
+
+test: setup
+	$(ENV) bash scripts/test.sh
+
+bench: setup
+	$(ENV) "$$VENV/bin/python" -m tweet_sentiment bench
+
+feed: setup
+	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed
+
+lint: setup
+	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests

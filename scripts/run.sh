@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `make run`: infinity + the bootstrap champion + Airflow (api-server, scheduler, dag-processor, triggerer).
+# Each service runs in its own process group; Ctrl-C (or any exit) stops every group this script started.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$PROJECT_ROOT"
+LOGS="$TWEET_SENTIMENT_DATA_ROOT/logs"
+mkdir -p "$LOGS" "$AIRFLOW_HOME"
+
+if [ ! -f "$TWEET_SENTIMENT_DATASET_DIR/Corona_NLP_train.csv" ]; then
+  echo "error: the dataset is not in $TWEET_SENTIMENT_DATASET_DIR." >&2
+  echo "Download Kaggle 'datatattle/covid-19-nlp-text-classification', unzip it there (or set" >&2
+  echo "TWEET_SENTIMENT_DATASET_DIR to its folder) and run make run again." >&2
+  exit 2
+fi
+
+# One secret set for all Airflow components (they sign and check each other's tokens), kept across runs.
+SECRETS="$AIRFLOW_HOME/secrets.env"
+if [ ! -f "$SECRETS" ]; then
+  umask 077
+  printf 'export AIRFLOW__API_AUTH__JWT_SECRET=%s\nexport AIRFLOW__API__SECRET_KEY=%s\nexport AIRFLOW_ADMIN_PASSWORD=%s\n' \
+    "$(openssl rand -hex 32)" "$(openssl rand -hex 32)" "${AIRFLOW_ADMIN_PASSWORD:-$(openssl rand -hex 6)}" > "$SECRETS"
+fi
+source "$SECRETS"
+printf '{"%s": "%s"}\n' "${AIRFLOW_ADMIN_USER:-admin}" "$AIRFLOW_ADMIN_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+
+# Every process started from here carries this token in its environment, including task processes that
+# Airflow's supervisor puts in sessions of their own, so that stopping can find them all.
+export TWEET_SENTIMENT_RUN_TOKEN="run-$$-$RANDOM$RANDOM"
+GROUPS_STARTED=()
+tokened_pids() {  # the grep itself runs without the token, so it does not find itself
+  local f
+  for f in $(env -u TWEET_SENTIMENT_RUN_TOKEN grep -lsz "^TWEET_SENTIMENT_RUN_TOKEN=$TWEET_SENTIMENT_RUN_TOKEN\$" \
+             /proc/[0-9]*/environ); do
+    f=${f#/proc/}; echo "${f%/environ}"
+  done
+}
+stop_all() {
+  trap - INT TERM EXIT
+  echo; echo "stopping ${#GROUPS_STARTED[@]} services..."
+  for pg in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
+  for pid in $(tokened_pids); do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 20); do
+    [ -z "$(tokened_pids)" ] && break; sleep 0.5
+  done
+  for pid in $(tokened_pids); do kill -KILL "$pid" 2>/dev/null || true; done
+  echo "stopped."
+}
+trap stop_all INT TERM EXIT
+
+start() {  # start NAME COMMAND...: in its own session (process group), output to $LOGS/NAME.log
+  local name=$1; shift
+  setsid "$@" > "$LOGS/$name.log" 2>&1 < /dev/null &
+  GROUPS_STARTED+=("$!")
+  echo "started $name (pid $!, log $LOGS/$name.log)"
+}
+
+wait_http() {  # wait_http URL SECONDS
+  for _ in $(seq 1 "$2"); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 1; done
+  echo "error: $1 did not answer within $2 s" >&2; return 1
+}
+
+start infinity "$PROJECT_ROOT/scripts/start_infinity.sh"
+wait_http "$INFINITY_URL/health" 180
+
+"$VENV/bin/airflow" db migrate > "$LOGS/db-migrate.log" 2>&1
+"$VENV/bin/python" -m tweet_sentiment bootstrap
+
+start api-server "$VENV/bin/airflow" api-server --port "$AIRFLOW_PORT"
+start scheduler "$VENV/bin/airflow" scheduler
+start dag-processor "$VENV/bin/airflow" dag-processor
+start triggerer "$VENV/bin/airflow" triggerer
+wait_http "http://localhost:$AIRFLOW_PORT/api/v2/version" 180
+
+for _ in $(seq 1 60); do
+  "$VENV/bin/airflow" dags unpause tweet_sentiment_retrain > /dev/null 2>&1 && break; sleep 2
+done
+
+cat <<MSG
+
+  Airflow UI:   http://localhost:$AIRFLOW_PORT   (user: ${AIRFLOW_ADMIN_USER:-admin}  password: $AIRFLOW_ADMIN_PASSWORD)
+  DAG:          tweet_sentiment_retrain (every 20 minutes; unpaused)
+  New batch:    make feed        (drops the next 2,000 chronological tweets into the inbox)
+  Data:         $TWEET_SENTIMENT_DATA_ROOT      Logs: $LOGS
+  Stop:         Ctrl-C
+
+MSG
+wait -n || true

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create the two virtual environments (idempotent: re-run only when a requirements file changed).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$PROJECT_ROOT"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+make_venv() {  # make_venv DIR REQUIREMENTS [EXTRA PIP ARGS]
+  local dir=$1 req=$2; shift 2
+  local stamp="$dir/.installed-$(sha256sum "$req" pyproject.toml | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  echo "== creating $dir from $req"
+  [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+  "$dir/bin/pip" install -q --upgrade pip
+  "$dir/bin/pip" install -q -r "$req" "$@"
+  rm -f "$dir"/.installed-*; touch "$stamp"
+}
+make_venv "$VENV" requirements.txt -e .
+make_venv "$INFINITY_VENV" requirements-infinity.txt

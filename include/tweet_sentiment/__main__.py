@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.storage import DataLayout, write_json_atomic
-from tweet_sentiment.tasks import RunOptions, run_cycle
+from tweet_sentiment.storage import write_json_atomic
+from tweet_sentiment.tasks import RunOptions, layout_for, run_cycle
 
 
 def feed(settings: Settings, rows: int) -> None:
     """Drop the next chronological batch of the training file into the inbox."""
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     layout.ensure()
     path = next_batch(layout, settings.train_file, rows, settings.bootstrap_rows)
     print(f"wrote {path}" if path else "the training file is used up: nothing left to feed")
@@ -26,7 +26,7 @@ def feed(settings: Settings, rows: int) -> None:
 
 def bootstrap(settings: Settings, refit: bool) -> None:
     """Train the first champion on the first ``bootstrap_rows`` chronological tweets (or refit from the store)."""
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     layout.ensure()
     registry = ModelRegistry(layout.registry)
     if registry.champion_version() and not refit:
@@ -40,7 +40,8 @@ def bootstrap(settings: Settings, refit: bool) -> None:
             write_json_atomic(layout.feed_state, {"offset": settings.bootstrap_rows, "total": len(rows)})
     batch_id = f"bootstrap_{datetime.now(UTC):%Y%m%dT%H%M%S}"
     # The bootstrap file was just written atomically: no need to wait for it to settle.
-    report = run_cycle(dataclasses.replace(settings, file_settle_s=0.0), batch_id, RunOptions(strategy="refit", force_promote=True))
+    options = RunOptions(strategy="refit", force_promote=True)
+    report = run_cycle(dataclasses.replace(settings, file_settle_s=0.0), batch_id, options)
     print(json.dumps({"champion": registry.champion_version(), **report["decision"],
                       "macro_f1": (report["evaluation"]["challenger_metrics"] or {}).get("macro_f1"),
                       "timings_s": report["timings_s"]}, indent=2))
@@ -48,7 +49,7 @@ def bootstrap(settings: Settings, refit: bool) -> None:
 
 def status(settings: Settings) -> None:
     """Print the champion and the versions of the registry."""
-    registry = ModelRegistry(DataLayout(settings.data_root).registry)
+    registry = ModelRegistry(layout_for(settings).registry)
     for card in registry.versions():
         print(f"{card['version']}  {card.get('status', '?'):9}  {card['strategy']:8}  "
               f"F1={(card.get('metrics') or {}).get('macro_f1', float('nan')):.4f}  {card.get('reason', '')}")

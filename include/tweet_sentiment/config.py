@@ -36,6 +36,7 @@ class Settings:
 
     data_root: str = str(PROJECT_ROOT / "var")
     dataset_dir: str = field(default_factory=_default_dataset_dir)
+    cache_root: str = ""  # the feature cache; empty: <data_root>/embeddings
     infinity_url: str = "http://127.0.0.1:7997"
     infinity_api_key: str = ""
     embedding_model: str = "all-MiniLM-L6-v2"
@@ -59,6 +60,7 @@ class Settings:
         return cls(
             data_root=os.environ.get("TWEET_SENTIMENT_DATA_ROOT", d.data_root),
             dataset_dir=os.environ.get("TWEET_SENTIMENT_DATASET_DIR", d.dataset_dir),
+            cache_root=os.environ.get("TWEET_SENTIMENT_CACHE_ROOT", d.cache_root),
             infinity_url=os.environ.get("INFINITY_URL", d.infinity_url).rstrip("/"),
             infinity_api_key=os.environ.get("INFINITY_API_KEY", d.infinity_api_key),
             embedding_model=os.environ.get("INFINITY_MODEL", d.embedding_model),

@@ -64,8 +64,9 @@ def is_hidden(path: UPath) -> bool:
 class DataLayout:
     """Where each kind of data lives under the one data root."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, embeddings: str | os.PathLike | None = None) -> None:
         self.root = as_path(root)
+        self._embeddings = as_path(embeddings) if embeddings else self.root / "embeddings"
 
     @property
     def inbox(self) -> UPath:
@@ -89,7 +90,8 @@ class DataLayout:
 
     @property
     def embeddings(self) -> UPath:
-        return self.root / "embeddings"
+        """The feature cache; may live outside the data root (shared by several data roots)."""
+        return self._embeddings
 
     @property
     def registry(self) -> UPath:

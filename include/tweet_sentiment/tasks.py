@@ -61,6 +61,11 @@ class RunOptions:
                    boosting=boosting)
 
 
+def layout_for(settings: Settings) -> DataLayout:
+    """The data layout the settings name (data root and feature cache)."""
+    return DataLayout(settings.data_root, settings.cache_root or None)
+
+
 def _client(settings: Settings) -> InfinityClient:
     return InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
                           settings.embed_batch_size, settings.embed_concurrency, settings.embed_timeout_s,
@@ -96,14 +101,14 @@ def _champion(registry: ModelRegistry, tolerate_broken: bool) -> tuple | None:
 
 def inbox_has_files(settings: Settings) -> bool:
     """Sensor: are there complete files in the inbox (or claimed files a failed run left behind)?"""
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     orphans = layout.processing.exists() and any(layout.processing.iterdir())
     return bool(ready_files(layout.inbox, settings.file_settle_s)) or bool(orphans)
 
 
 def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
     """Claim the inbox files for this run, then validate, clean, de-duplicate and store them."""
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     layout.ensure()
     files = claim(layout, batch_id, settings.file_settle_s)
     log.info("claimed %d file(s) for %s: %s", len(files), batch_id, files)
@@ -112,7 +117,7 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
 
 def embed_batch(settings: Settings, batch_id: str) -> dict:
     """Compute (or find cached) the features of the batch's accepted rows and of the holdout."""
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     store = LabelledStore(layout.labelled)
     texts = store.read_batch(batch_id, ["text"])["text"].tolist() if store.has_batch(batch_id) else []
     start = time.perf_counter()
@@ -131,7 +136,7 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
 
     A fresh model is trained instead when there is no champion or its feature schema is not the current one.
     """
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     store = LabelledStore(layout.labelled)
     registry = ModelRegistry(layout.registry)
     refit = options.strategy == "refit"
@@ -173,7 +178,7 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
 
 def evaluate_challenger(settings: Settings, challenger: dict, options: RunOptions) -> dict:
     """Evaluate challenger and champion on the holdout and decide whether to promote."""
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     registry = ModelRegistry(layout.registry)
     version = challenger.get("version")
     champion = _champion(registry, tolerate_broken=True)
@@ -196,7 +201,7 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
 
 def promote_challenger(settings: Settings, evaluation: dict) -> dict:
     """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile."""
-    registry = ModelRegistry(DataLayout(settings.data_root).registry)
+    registry = ModelRegistry(layout_for(settings).registry)
     version = evaluation["version"]
     if registry.champion_version() != evaluation["champion"]:
         reason = (f"champion changed during the run ({evaluation['champion']} → {registry.champion_version()}); "
@@ -210,13 +215,13 @@ def promote_challenger(settings: Settings, evaluation: dict) -> dict:
 def keep_champion(settings: Settings, evaluation: dict) -> dict:
     """Record the challenger (if any) as rejected, with the reason; the champion stays."""
     if evaluation["version"]:
-        ModelRegistry(DataLayout(settings.data_root).registry).reject(evaluation["version"], evaluation["reason"])
+        ModelRegistry(layout_for(settings).registry).reject(evaluation["version"], evaluation["reason"])
     return {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
 
 
 def archive_batch(settings: Settings, batch_id: str, report: dict) -> dict:
     """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report."""
-    layout = DataLayout(settings.data_root)
+    layout = layout_for(settings)
     source = layout.processing / batch_id
     target = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
     files = sorted(source.iterdir(), key=lambda p: p.name) if source.exists() else []

@@ -1,0 +1,161 @@
+"""Shared fixtures: a real infinity server, a real Airflow metadata DB, slices of the real dataset.
+
+Airflow reads its configuration when first imported, so its environment is set here, before any test module
+imports it: a throw-away AIRFLOW_HOME with a SQLite DB (or ``TEST_AIRFLOW_SQL_ALCHEMY_CONN``, e.g. Postgres).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tweet-sentiment-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ.get(
+        "TEST_AIRFLOW_SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"),
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+})
+# Tasks read their settings from the environment; the fixtures below point them at per-test folders.
+os.environ.setdefault("TWEET_SENTIMENT_FILE_SETTLE_S", "0")
+os.environ.setdefault("TWEET_SENTIMENT_SENSOR_POKE_S", "1")
+os.environ.setdefault("TWEET_SENTIMENT_SENSOR_TIMEOUT_S", "3")
+
+DATASET_DIR = Path(os.environ.get("TWEET_SENTIMENT_DATASET_DIR", ROOT.parent / "shared" / "data"))
+TEST_OUTPUT = ROOT / "test-output"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    """Wait until ``url`` answers 2xx; fail with the server's log if it dies or never answers."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log else ""
+            pytest.fail(f"server for {url} exited with {proc.returncode}:\n{tail}")
+        try:
+            if httpx.get(url, timeout=2).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout_s} s")
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def dataset_dir() -> Path:
+    """The real Kaggle files; a missing dataset fails the test with how to get it (never a silent skip)."""
+    from tweet_sentiment.config import KAGGLE_HINT
+
+    for name in ("Corona_NLP_train.csv", "Corona_NLP_test.csv"):
+        if not (DATASET_DIR / name).is_file():
+            pytest.fail(f"{DATASET_DIR / name} is missing. {KAGGLE_HINT}")
+    return DATASET_DIR
+
+
+def start_infinity(port: int, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start scripts/start_infinity.sh (the same script `make run` uses) in its own process group."""
+    env = {**os.environ, "INFINITY_PORT": str(port), **(extra_env or {})}
+    with open(log, "wb") as fh:
+        return subprocess.Popen([str(ROOT / "scripts" / "start_infinity.sh")], env=env, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture(scope="session")
+def infinity_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real infinity server for the session (``TEST_INFINITY_URL`` reuses one already running)."""
+    if os.environ.get("TEST_INFINITY_URL"):
+        yield os.environ["TEST_INFINITY_URL"]
+        return
+    port = free_port()
+    log = tmp_path_factory.mktemp("infinity") / "infinity.log"
+    proc = start_infinity(port, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", 240, proc, log)
+        yield url
+    finally:
+        stop_process_group(proc)
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One feature cache for the session: the holdout slice is embedded once, not once per test."""
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+def write_slice(src: Path, dst: Path, rows: int, chronological: bool = False) -> None:
+    """Copy the header and ``rows`` rows of a Kaggle CSV (optionally the chronologically first ones)."""
+    from tweet_sentiment.csvio import decode_lines, to_csv_bytes
+    from tweet_sentiment.feed import chronological_rows
+
+    if chronological:
+        header, body = chronological_rows(src)
+    else:
+        reader = csv.reader(io.StringIO(decode_lines(src.read_bytes()), newline=""))
+        header, body = next(reader), list(reader)
+    dst.write_bytes(to_csv_bytes(header, body[:rows]))
+
+
+@pytest.fixture(scope="session")
+def small_dataset(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real slice: the chronologically first 3,000 training tweets and 600 holdout tweets."""
+    folder = tmp_path_factory.mktemp("dataset")
+    write_slice(dataset_dir / "Corona_NLP_train.csv", folder / "Corona_NLP_train.csv", 3000, chronological=True)
+    write_slice(dataset_dir / "Corona_NLP_test.csv", folder / "Corona_NLP_test.csv", 600)
+    return folder
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, infinity_url: str, small_dataset: Path,
+                 feature_cache: Path) -> Path:
+    """Environment of one pipeline: a fresh data root, the small dataset, the session's infinity and cache."""
+    data_root = tmp_path / "data"
+    monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("TWEET_SENTIMENT_DATASET_DIR", str(small_dataset))
+    monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(feature_cache))
+    monkeypatch.setenv("TWEET_SENTIMENT_BOOTSTRAP_ROWS", "1000")
+    monkeypatch.setenv("INFINITY_URL", infinity_url)
+    return data_root
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated Airflow metadata DB (SQLite in the session's AIRFLOW_HOME unless configured otherwise)."""
+    venv_airflow = ROOT / ".venv" / "bin" / "airflow"
+    result = subprocess.run([str(venv_airflow), "db", "migrate"], env=os.environ.copy(), capture_output=True,
+                            text=True, timeout=600)
+    if result.returncode != 0:
+        pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

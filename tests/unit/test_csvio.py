@@ -1,0 +1,24 @@
+from tweet_sentiment.csvio import decode_lines, neutralise_formula, to_csv_bytes
+
+
+def test_decode_lines_mixed_encodings_per_line():
+    data = "caf\u00e9 ok\n".encode() + "na\u00efve\n".encode("cp1252")
+    assert decode_lines(data) == "caf\u00e9 ok\nna\u00efve\n"
+
+
+def test_decode_lines_drops_utf8_bom_and_reads_utf16():
+    assert decode_lines(b"\xef\xbb\xbfa,b\n") == "a,b\n"
+    assert decode_lines("a,b\n".encode("utf-16")) == "a,b\n"
+
+
+def test_neutralise_formula_prefixes_only_formula_like_text():
+    assert neutralise_formula("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert neutralise_formula("+1") == "'+1"
+    assert neutralise_formula("@SUM(A1)") == "'@SUM(A1)"
+    assert neutralise_formula("fine") == "fine"
+
+
+def test_to_csv_bytes_quotes_newlines_and_neutralises_for_people():
+    out = to_csv_bytes(["a", "b"], [["x\ny", "=1+1"]], for_people=True).decode()
+    assert out == 'a,b\n"x\ny",\'=1+1\n'
+    assert to_csv_bytes(["a"], [["=1"]]).decode() == "a\n=1\n"

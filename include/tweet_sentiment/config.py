@@ -49,6 +49,7 @@ class Settings:
     sensor_poke_s: float = 30.0
     sensor_timeout_s: float = 15 * 60.0
     max_text_chars: int = 1000
+    max_file_mb: float = 20.0
     bootstrap_rows: int = 8000
     feed_batch_rows: int = 2000
     seed: int = 13
@@ -73,6 +74,7 @@ class Settings:
             sensor_poke_s=_env_float("TWEET_SENTIMENT_SENSOR_POKE_S", d.sensor_poke_s),
             sensor_timeout_s=_env_float("TWEET_SENTIMENT_SENSOR_TIMEOUT_S", d.sensor_timeout_s),
             max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars),
+            max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb),
             bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
             feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),

@@ -17,16 +17,32 @@ csv.field_size_limit(16 * 1024 * 1024)
 def decode_lines(data: bytes) -> str:
     """Decode a CSV that may mix encodings: UTF-8 where a line is valid UTF-8, else Windows-1252/Latin-1.
 
-    A UTF-8 BOM is dropped and UTF-16 (with BOM) is decoded whole. Mojibake left over is the cleaner's job.
+    A UTF-8 BOM is dropped; UTF-16 (with a BOM, or without one when every other byte is NUL) is decoded whole,
+    a broken code unit becoming U+FFFD. Mojibake left over is the cleaner's job.
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+    utf16 = _utf16_codec(data)
+    if utf16:
+        return data.decode(utf16, errors="replace")
     data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     return "".join(_decode_line(line) for line in data.splitlines(keepends=True))
+
+
+def _utf16_codec(data: bytes) -> str:
+    """The UTF-16 codec a file is written in ("" if it is not UTF-16): by its BOM, else by its NUL bytes."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = data[:4096]
+    if len(head) >= 4:
+        even_nuls, odd_nuls = head[0::2].count(0), head[1::2].count(0)
+        if odd_nuls > 0.9 * (len(head) // 2) > 0 and even_nuls == 0:
+            return "utf-16-le"
+        if even_nuls > 0.9 * (len(head) // 2) > 0 and odd_nuls == 0:
+            return "utf-16-be"
+    return ""
 
 
 def _decode_line(line: bytes) -> str:

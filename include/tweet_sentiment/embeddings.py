@@ -129,6 +129,12 @@ class VectorCache:
     def __len__(self) -> int:
         return len(self._load())
 
+    @property
+    def dim(self) -> int | None:
+        """Width of the cached vectors (None while the cache is empty)."""
+        index = self._load()
+        return len(next(iter(index.values()))) if index else None
+
     def missing(self, hashes: Sequence[str]) -> list[str]:
         index = self._load()
         return [h for h in dict.fromkeys(hashes) if h not in index]
@@ -167,14 +173,25 @@ class VectorCache:
 
 def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCache,
                  expected_dim: int | None = None) -> np.ndarray:
-    """Embeddings of cleaned ``texts``: from the cache where known, else from infinity (then cached)."""
+    """Embeddings of cleaned ``texts``: from the cache where known, else from infinity (then cached).
+
+    Vectors of another width than the schema's or the cache's are refused (a server answering with the wrong
+    model under the configured name), so the cache never mixes widths.
+    """
+    cached_dim = cache.dim
+    if expected_dim is not None and cached_dim is not None and cached_dim != expected_dim:
+        raise EmbeddingServiceError(
+            f"the feature schema expects {expected_dim}-d vectors of model {client.model!r}, but the cache in "
+            f"{cache.folder} holds {cached_dim}-d ones: infinity at {client.url} serves another model under "
+            "that name?")
+    want = expected_dim if expected_dim is not None else cached_dim
 
     def embed_checked(todo: list[str]) -> np.ndarray:
         vectors = client.embed(todo)
-        if expected_dim is not None and vectors.shape[1] != expected_dim:
+        if want is not None and vectors.shape[1] != want:
             raise EmbeddingServiceError(
                 f"infinity at {client.url} returned {vectors.shape[1]}-d vectors for model {client.model!r}; "
-                f"the feature schema expects {expected_dim}")
+                f"expected {want}")
         return vectors
 
     return cache.get_or_compute(texts, embed_checked)

@@ -6,10 +6,13 @@ entry in which ``rows_in == rows_accepted + rows_quarantined``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -26,11 +29,23 @@ from tweet_sentiment.schema import (
     TEXT_COLUMN,
     normalise_label,
 )
-from tweet_sentiment.storage import DataLayout, is_hidden, is_local, move, read_json, write_json_atomic
+from tweet_sentiment.storage import (
+    DataLayout,
+    is_hidden,
+    is_local,
+    move,
+    read_json,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from tweet_sentiment.store import LabelledStore
 from tweet_sentiment.text import clean_tweet, text_hash
 
 QUARANTINE_COLUMNS = ("source_file", "source_row", "line", "column", "reason", "raw_text", "raw_label")
+# A spreadsheet cell holds at most 32,767 characters; longer raw text is cut in the report (the file is archived).
+_REPORT_CELL_CHARS = 32_000
+# Raw text this many times over the limit is rejected before cleaning (cleaning megabytes is slow, and futile).
+_RAW_TEXT_FACTOR = 20
 _DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
 
@@ -90,22 +105,58 @@ def ready_files(inbox: UPath, settle_s: float) -> list[UPath]:
 def claim(layout: DataLayout, batch_id: str, settle_s: float) -> list[str]:
     """Move ready inbox files, and files left by runs that died, into ``processing/<batch_id>/``.
 
-    The move is a rename, so two runs never claim the same file. Calling it again for the same batch
-    (a retried task) keeps what the batch already holds. A dead run's batch is taken over whole: its rows
-    leave the labelled store and its ledger entry is marked superseded, so they are ingested once, here.
+    The move is a rename, so two runs never claim the same file (one that another claimer took first is
+    passed over). Calling it again for the same batch (a retried task) keeps what the batch already holds, and
+    once the batch is ingested (its ledger entry exists) it takes nothing more: a re-run never adds files that
+    would be archived without being ingested. A dead run's batch is taken over whole: its rows leave the
+    labelled store and its ledger entry is marked superseded, so they are ingested once, here.
     """
     target = layout.processing / batch_id
+    if (layout.ledger / f"{batch_id}.json").exists():  # sealed; a folder made now would look like a dead run's
+        return sorted(p.name for p in target.iterdir()) if target.exists() else []
     target.mkdir(parents=True, exist_ok=True)
     for src in ready_files(layout.inbox, settle_s):
-        move(src, _free_name(target, src.name))
+        _move_if_present(src, target)
     for orphan_dir in sorted(layout.processing.iterdir(), key=lambda p: p.name):
         if orphan_dir.name == batch_id or not orphan_dir.is_dir():
             continue
         _release_batch(layout, orphan_dir.name, batch_id)
         for src in sorted(orphan_dir.iterdir(), key=lambda p: p.name):
-            move(src, _free_name(target, src.name))
-        orphan_dir.rmdir()
+            _move_if_present(src, target)
+        _remove_dir_if_empty(orphan_dir)
     return sorted(p.name for p in target.iterdir())
+
+
+def _move_if_present(src: UPath, folder: UPath) -> None:
+    """Move ``src`` into ``folder`` under a free name; a file another claimer moved first is left to it."""
+    with contextlib.suppress(FileNotFoundError):
+        move(src, _free_name(folder, src.name))
+
+
+def _remove_dir_if_empty(folder: UPath) -> None:
+    # OSError: gone already, or not empty: another claimer is taking it over at the same moment.
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+@contextlib.contextmanager
+def claim_lock(layout: DataLayout) -> Iterator[None]:
+    """Hold the data root's claim lock: claim + ingest of one run never interleave with another's.
+
+    Without it a second claimer could take over a batch that its run is still ingesting, and both would store
+    its rows. On a local folder it is an ``flock`` (released by the kernel if the process dies); object storage
+    has no such lock, there the DAG's one-active-run rule is the guard.
+    """
+    if not is_local(layout.root):
+        yield
+        return
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with open(layout.root / ".claim.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _release_batch(layout: DataLayout, old_batch: str, new_batch: str) -> None:
@@ -132,9 +183,10 @@ def parse_labelled_file(name: str, data: bytes, max_text_chars: int) -> ParsedFi
     """Validate and clean one labelled CSV. Raises FileRejected when no row of it can be trusted."""
     if not data:
         raise FileRejected("empty file (0 bytes)")
-    if b"\x00" in data[:65536]:
+    text = decode_lines(data)
+    if "\x00" in text[:65536]:
         raise FileRejected("binary data (NUL bytes), not a CSV text file")
-    reader = csv.reader(io.StringIO(decode_lines(data), newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next((r for r in reader if any(c.strip() for c in r)), None)
         if header is None:
@@ -147,12 +199,12 @@ def parse_labelled_file(name: str, data: bytes, max_text_chars: int) -> ParsedFi
                                rows)
         parsed = ParsedFile(name)
         idx = {c: columns.index(c) for c in columns}
-        row_no = 0
+        row_no, first_line = 0, reader.line_num + 1
         for fields in reader:
-            if not any(f.strip() for f in fields):
-                continue
-            row_no += 1
-            _check_row(parsed, columns, idx, fields, row_no, reader.line_num, max_text_chars)
+            if any(f.strip() for f in fields):
+                row_no += 1
+                _check_row(parsed, columns, idx, fields, row_no, (first_line, reader.line_num), max_text_chars)
+            first_line = reader.line_num + 1
     except csv.Error as exc:
         raise FileRejected(f"not parseable as CSV near line {reader.line_num}: {exc}") from exc
     if parsed.rows_in == 0:
@@ -161,18 +213,23 @@ def parse_labelled_file(name: str, data: bytes, max_text_chars: int) -> ParsedFi
 
 
 def _check_row(parsed: ParsedFile, columns: list[str], idx: dict[str, int], fields: list[str],
-               row_no: int, line: int, max_text_chars: int) -> None:
+               row_no: int, lines: tuple[int, int], max_text_chars: int) -> None:
     raw_text = fields[idx[TEXT_COLUMN]] if idx[TEXT_COLUMN] < len(fields) else ""
     raw_label = fields[idx[LABEL_COLUMN]] if idx[LABEL_COLUMN] < len(fields) else ""
+    first_line, line = lines
 
     def reject(column: str, reason: str) -> None:
         parsed.rejections.append(Rejection(row_no, line, column, reason, raw_text, raw_label))
 
     if len(fields) != len(columns):
-        return reject("*", f"expected {len(columns)} fields, found {len(fields)}")
+        hint = (f" (the row runs from line {first_line} to line {line}: a quote opened and never closed?)"
+                if line - first_line > 10 else "")
+        return reject("*", f"expected {len(columns)} fields, found {len(fields)}{hint}")
     label = normalise_label(raw_label)
     if label is None:
         return reject(LABEL_COLUMN, f"unknown label {raw_label!r}; expected one of: {', '.join(LABELS)}")
+    if len(raw_text) > _RAW_TEXT_FACTOR * max_text_chars:
+        return reject(TEXT_COLUMN, f"text of {len(raw_text)} characters exceeds the limit of {max_text_chars}")
     text = clean_tweet(raw_text)
     if not text:
         return reject(TEXT_COLUMN, "empty text after cleaning")
@@ -207,10 +264,11 @@ class FileOutcome:
     file_error: str = ""
 
 
-def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int) -> dict:
+def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_file_bytes: int | None = None) -> dict:
     """Validate, clean and de-duplicate the files claimed for ``batch_id``; write store, quarantine, ledger.
 
-    Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns the entry).
+    A file over ``max_file_bytes`` is quarantined whole, unread. Idempotent: a batch whose ledger entry
+    exists is not ingested again (a retried task returns the entry).
     """
     ledger_file = layout.ledger / f"{batch_id}.json"
     if ledger_file.exists():
@@ -221,18 +279,18 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int) -> dict
     outcomes: list[FileOutcome] = []
     quarantine_dir = layout.quarantine / batch_id
     for path in sorted((layout.processing / batch_id).iterdir(), key=lambda p: p.name):
-        outcome, rows, rejections = _ingest_file(path, known, max_text_chars)
+        outcome, rows, rejections = _ingest_file(path, known, max_text_chars, max_file_bytes)
         accepted.extend(rows)
         outcomes.append(outcome)
         if outcome.file_error:
             write_json_atomic(quarantine_dir / f"{path.name}.reason.json", {
                 "file": path.name, "reason": outcome.file_error, "rows": outcome.rows_in})
-            if not path.is_symlink():
-                (quarantine_dir / path.name).write_bytes(path.read_bytes())
+            if path.is_file() and not path.is_symlink():
+                write_bytes_atomic(quarantine_dir / path.name, path.read_bytes())
         if rejections:
             write_csv_atomic(quarantine_dir / f"{path.name}.rejected.csv", QUARANTINE_COLUMNS,
-                             ([path.name, r.source_row, r.line, r.column, r.reason, r.raw_text, r.raw_label]
-                              for r in rejections), for_people=True)
+                             ([path.name, r.source_row, r.line, r.column, r.reason, _report_cell(r.raw_text),
+                               _report_cell(r.raw_label)] for r in rejections), for_people=True)
     frame = pd.DataFrame(accepted, columns=[c for c in STORE_COLUMNS if c != "batch_id"])
     frame["batch_id"] = batch_id
     if len(frame):
@@ -242,14 +300,30 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int) -> dict
     return entry
 
 
-def _ingest_file(path: UPath, known: dict[str, str], max_text_chars: int
+def _report_cell(value: str) -> str:
+    if len(value) <= _REPORT_CELL_CHARS:
+        return value
+    return f"{value[:_REPORT_CELL_CHARS]}… [cut: {len(value)} characters in all]"
+
+
+def _ingest_file(path: UPath, known: dict[str, str], max_text_chars: int, max_file_bytes: int | None
                  ) -> tuple[FileOutcome, list[dict], list[Rejection]]:
     try:
         if path.is_symlink():
             raise FileRejected("symbolic link: only regular files are accepted")
+        if not path.is_file():
+            raise FileRejected("not a regular file (a folder?): only files are accepted")
         if path.suffix.lower() != ".csv":
             raise FileRejected(f"not a .csv file ({path.suffix or 'no extension'})")
-        parsed = parse_labelled_file(path.name, path.read_bytes(), max_text_chars)
+        size = path.stat().st_size
+        if max_file_bytes is not None and size > max_file_bytes:
+            raise FileRejected(f"file of {size / 2**20:.1f} MB exceeds the limit of {max_file_bytes / 2**20:.1f} MB; "
+                               "split it into smaller batches")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FileRejected(f"cannot be read: {exc.strerror or exc}") from exc
+        parsed = parse_labelled_file(path.name, data, max_text_chars)
     except FileRejected as exc:
         return FileOutcome(path.name, exc.rows, 0, exc.rows, str(exc)), [], []
     rows, rejections = [], list(parsed.rejections)

@@ -18,7 +18,7 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.embeddings import InfinityClient
 from tweet_sentiment.evaluation import evaluate, promotion_decision
 from tweet_sentiment.features import current_schema, feature_matrix
-from tweet_sentiment.ingest import claim, ingest_batch, parse_labelled_file, ready_files
+from tweet_sentiment.ingest import claim, claim_lock, ingest_batch, parse_labelled_file, ready_files
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema
 from tweet_sentiment.storage import DataLayout, move, write_json_atomic
@@ -110,9 +110,10 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
     """Claim the inbox files for this run, then validate, clean, de-duplicate and store them."""
     layout = layout_for(settings)
     layout.ensure()
-    files = claim(layout, batch_id, settings.file_settle_s)
-    log.info("claimed %d file(s) for %s: %s", len(files), batch_id, files)
-    return ingest_batch(layout, batch_id, settings.max_text_chars)
+    with claim_lock(layout):
+        files = claim(layout, batch_id, settings.file_settle_s)
+        log.info("claimed %d file(s) for %s: %s", len(files), batch_id, files)
+        return ingest_batch(layout, batch_id, settings.max_text_chars, int(settings.max_file_mb * 2**20))
 
 
 def embed_batch(settings: Settings, batch_id: str) -> dict:
@@ -203,6 +204,8 @@ def promote_challenger(settings: Settings, evaluation: dict) -> dict:
     """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile."""
     registry = ModelRegistry(layout_for(settings).registry)
     version = evaluation["version"]
+    if registry.champion_version() == version:  # a re-run of a promotion that went through
+        return {"version": version, "promoted": True, "reason": evaluation["reason"]}
     if registry.champion_version() != evaluation["champion"]:
         reason = (f"champion changed during the run ({evaluation['champion']} → {registry.champion_version()}); "
                   "not promoted")

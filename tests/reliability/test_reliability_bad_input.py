@@ -1,0 +1,173 @@
+"""A generated corpus of malformed inbox files through the real claim + ingest task: nothing crashes, every
+row is accounted for in the ledger, and each rejection says file, row, column and what was wrong."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from reliability_corpus import build_corpus, csv_text, good, row, write_inbox
+
+from tweet_sentiment import tasks
+from tweet_sentiment.config import Settings
+from tweet_sentiment.ingest import QUARANTINE_COLUMNS
+from tweet_sentiment.store import LabelledStore
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def settings_for(root: Path, settle_s: float) -> Settings:
+    return dataclasses.replace(Settings.from_env(), data_root=str(root), file_settle_s=settle_s,
+                               max_text_chars=1000, max_file_mb=20)
+
+
+def read_report(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_balanced(entry: dict, ledger_dir: Path) -> None:
+    assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"]
+    for f in entry["files"]:
+        assert f["rows_in"] == f["rows_accepted"] + f["rows_quarantined"], f
+    assert json.loads((ledger_dir / f"{entry['batch_id']}.json").read_text()) == entry
+
+
+@pytest.fixture(scope="module")
+def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One run over the whole corpus (plus a file still settling), as the DAG's claim task runs it."""
+    root = tmp_path_factory.mktemp("corpus") / "data"
+    cases = build_corpus(big_bytes=50 * 2**20)
+    write_inbox(root / "inbox", cases, settled_before=time.time() - 600)
+    (root / "inbox" / "fresh.csv").write_text(csv_text(*good("fresh", 2)))  # mtime now: still settling
+    start = time.perf_counter()
+    entry = tasks.claim_and_ingest(settings_for(root, settle_s=60), "b1")
+    return {"root": root, "cases": cases, "entry": entry, "seconds": time.perf_counter() - start}
+
+
+def test_corpus_is_big_and_varied_enough(corpus_run):
+    cases = corpus_run["cases"]
+    assert len(cases) >= 30
+    assert any(len(c.data) >= 50 * 2**20 for c in cases)
+
+
+def test_every_file_is_accounted_for_in_a_balanced_ledger(corpus_run, tally):
+    entry, cases, root = corpus_run["entry"], corpus_run["cases"], corpus_run["root"]
+    assert_balanced(entry, root / "ledger")
+    claimed = [c for c in cases if c.kind != "pending"]
+    outcomes = {f["file"]: f for f in entry["files"]}
+    assert sorted(outcomes) == sorted(c.name for c in claimed)
+    for case in claimed:
+        got = outcomes[case.name]
+        rows_in = case.accepted + case.quarantined
+        assert (got["rows_in"], got["rows_accepted"], got["rows_quarantined"]) == (
+            rows_in, case.accepted, case.quarantined), case.name
+        if case.file_reason:
+            assert case.file_reason in got["file_error"], (case.name, got["file_error"])
+        else:
+            assert got["file_error"] == "", (case.name, got["file_error"])
+    assert entry["files_rejected"] == sum(1 for c in claimed if c.file_reason)
+    tally.ledger(entry, files=len(claimed))
+
+
+def test_files_still_being_written_stay_in_the_inbox(corpus_run):
+    names = sorted(p.name for p in (corpus_run["root"] / "inbox").iterdir())
+    assert names[:2] == [".incoming.csv.tmp", "fresh.csv"]
+
+
+def test_accepted_rows_are_in_the_store_decoded_and_cleaned(corpus_run):
+    root, cases = corpus_run["root"], corpus_run["cases"]
+    stored = LabelledStore(root / "labelled").read_batch("b1")
+    assert Counter(stored["source_file"]) == Counter({c.name: c.accepted for c in cases if c.accepted})
+    texts = set(stored["text"])
+    assert "Caf\u00e9 prices \u2013 na\u00efve \u20ac5 masks" in texts  # cp1252 decoded
+    assert "Cr\u00e8me br\u00fbl\u00e9e sold out" in texts  # a cp1252 line in a UTF-8 file
+    assert 'She said "stay home" and "wash hands"' in texts  # quotes and \r\r\n inside a field
+    assert not any("&amp;" in t or "\u00e2\u20ac" in t for t in texts)  # entities and mojibake cleaned
+    assert set(stored.loc[stored["source_file"] == "label_case_and_spaces.csv", "label"]) == {"Extremely Positive"}
+    assert stored["text_hash"].is_unique
+
+
+def test_whole_file_rejections_carry_a_reason_file_and_a_copy(corpus_run):
+    root, cases = corpus_run["root"], corpus_run["cases"]
+    quarantine = root / "quarantine" / "b1"
+    for case in (c for c in cases if c.file_reason):
+        reason = json.loads((quarantine / f"{case.name}.reason.json").read_text())
+        assert reason["file"] == case.name and case.file_reason in reason["reason"]
+        assert reason["rows"] == case.quarantined
+        copy = quarantine / case.name
+        if case.kind == "file":
+            assert copy.read_bytes() == case.data, case.name
+        else:  # a link is never followed, a folder never copied
+            assert not copy.exists() and not copy.is_symlink()
+
+
+def test_row_rejections_name_file_row_column_and_what(corpus_run):
+    root, cases = corpus_run["root"], corpus_run["cases"]
+    quarantine = root / "quarantine" / "b1"
+    for case in (c for c in cases if c.row_reasons):
+        report = read_report(quarantine / f"{case.name}.rejected.csv")
+        assert list(report[0]) == list(QUARANTINE_COLUMNS)
+        assert len(report) == case.quarantined, case.name
+        for line, phrase in zip(report, case.row_reasons, strict=True):
+            assert line["source_file"] == case.name
+            assert int(line["source_row"]) >= 1 and int(line["line"]) >= int(line["source_row"])
+            assert line["column"] in ("OriginalTweet", "Sentiment", "*")
+            assert phrase in line["reason"], (case.name, line["reason"])
+
+
+def test_formula_like_cells_are_neutralised_in_quarantine_reports(corpus_run):
+    quarantine = corpus_run["root"] / "quarantine" / "b1"
+    report = read_report(quarantine / "formula_injection.csv.rejected.csv")
+    assert [r["raw_label"] for r in report] == ["'=cmd|' /C calc'!A0", "'+1", "'-2", "'@SUM(1)"]
+    assert report[0]["raw_text"] == "'=HYPERLINK(\"http://evil.example\",\"click\")"
+    for path in quarantine.glob("*.rejected.csv"):
+        for line in read_report(path):
+            assert not any(v.startswith(FORMULA_STARTS) for v in line.values()), (path.name, line)
+
+
+def test_oversized_cells_are_cut_in_reports(corpus_run):
+    report = read_report(corpus_run["root"] / "quarantine" / "b1" / "huge_field.csv.rejected.csv")
+    assert len(report[0]["raw_text"]) < 33_000 and report[0]["raw_text"].endswith("2000000 characters in all]")
+
+
+def test_next_run_takes_the_settled_file_and_quarantines_cross_batch_duplicates(corpus_run, tally):
+    root = corpus_run["root"]
+    settings = settings_for(root, settle_s=0)
+    tasks.archive_batch(settings, "b1", {"ledger": corpus_run["entry"]})  # b1 finished
+    assert len(list((root / "archive").glob("*/b1/*"))) == len(corpus_run["entry"]["files"])
+    (root / "inbox" / "later.csv").write_text(csv_text(good("good", 1)[0], row("new in batch two")))
+    entry = tasks.claim_and_ingest(settings, "b2")
+    assert_balanced(entry, root / "ledger")
+    outcomes = {f["file"]: (f["rows_accepted"], f["rows_quarantined"]) for f in entry["files"]}
+    assert outcomes == {"fresh.csv": (2, 0), "later.csv": (1, 1)}
+    report = read_report(root / "quarantine" / "b2" / "later.csv.rejected.csv")
+    assert "duplicate text (already in batch b1)" in report[0]["reason"]
+    tally.ledger(entry, files=2)
+
+
+def test_a_rerun_of_an_ingested_batch_claims_nothing_new(corpus_run):
+    """A cleared claim task must not move new files into a batch whose ledger is written (they'd be archived
+    without being ingested)."""
+    root = corpus_run["root"]
+    (root / "inbox" / "arrived_after.csv").write_text(csv_text(*good("after", 1)))
+    settings = settings_for(root, settle_s=0)
+    before = json.loads((root / "ledger" / "b1.json").read_text())
+    assert tasks.claim_and_ingest(settings, "b1") == before
+    assert (root / "inbox" / "arrived_after.csv").exists()
+    assert not (root / "processing" / "b1").exists()  # else the next run would take b1 for a dead run's batch
+    tasks.archive_batch(settings, "b2", {})
+    entry = tasks.claim_and_ingest(settings, "b3")
+    assert [f["file"] for f in entry["files"]] == ["arrived_after.csv"]
+    assert "superseded_by" not in json.loads((root / "ledger" / "b1.json").read_text())
+    assert LabelledStore(root / "labelled").batch_ids() == ["b1", "b2", "b3"]
+
+
+def test_bad_input_never_reads_slowly(corpus_run):
+    """The 50 MB file is refused by size, unread; the huge field is refused before cleaning."""
+    assert corpus_run["seconds"] < 60, corpus_run["seconds"]

@@ -52,6 +52,8 @@ class Settings:
     max_file_mb: float = 20.0
     bootstrap_rows: int = 8000
     feed_batch_rows: int = 2000
+    predict_max_texts: int = 256
+    labelling_load_rows: int = 200
     seed: int = 13
 
     @classmethod
@@ -77,6 +79,8 @@ class Settings:
             max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb),
             bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
             feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows),
+            predict_max_texts=_env_int("TWEET_SENTIMENT_PREDICT_MAX_TEXTS", d.predict_max_texts),
+            labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
         )
 
@@ -94,3 +98,8 @@ class Settings:
     @property
     def holdout_file(self) -> Path:
         return self.dataset_file("Corona_NLP_test.csv")
+
+    @property
+    def unlabelled_file(self) -> Path:
+        """Later, unlabelled tweets: the default source of the labelling queue."""
+        return self.dataset_file("covid_tweets_unlabelled_2022.csv")

@@ -106,11 +106,16 @@ class DataLayout:
         return self.root / "ledger"
 
     @property
+    def labelling(self) -> UPath:
+        """The annotators' queue and the record of the batches they sent."""
+        return self.root / "labelling"
+
+    @property
     def feed_state(self) -> UPath:
         return self.root / "feed_state.json"
 
     def ensure(self) -> None:
         """Create every folder (a no-op where they exist)."""
         for folder in (self.inbox, self.processing, self.archive, self.quarantine, self.labelled,
-                       self.embeddings, self.registry, self.reports, self.ledger):
+                       self.embeddings, self.registry, self.reports, self.ledger, self.labelling):
             folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,93 @@
+"""The model page's data and the rollback rule, on a small registry built here (no Airflow, no infinity)."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from tweet_sentiment.model_overview import RollbackRefused, overview, report_image, report_images, roll_back
+from tweet_sentiment.prediction import Prediction, PredictionRequestError, clean_request_texts
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.storage import as_path
+
+
+@pytest.fixture
+def registry(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                        lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 3)
+    return ModelRegistry(as_path(tmp_path / "registry")), booster
+
+
+def test_overview_lists_promoted_and_rejected_versions_with_metrics_and_data(registry, tmp_path):
+    reg, booster = registry
+    metrics = {"macro_f1": 0.8, "accuracy": 0.81, "per_class_f1": {"Neutral": 0.7}}
+    first = reg.save(booster, {"strategy": "refit", "batches": ["b1"], "metrics": metrics})
+    reg.promote(first, "no champion yet")
+    second = reg.save(booster, {"strategy": "continue", "batches": ["b1", "b2"]})
+    reg.reject(second, "challenger macro-F1 0.7 vs champion 0.8")
+
+    page = overview(reg, as_path(tmp_path / "reports"))
+
+    assert page["champion"] == first
+    by_version = {v["version"]: v for v in page["versions"]}
+    assert set(by_version) == {first, second}
+    rejected, champion = by_version[second], by_version[first]
+    assert rejected["status"] == "rejected" and "0.7 vs champion 0.8" in rejected["reason"]
+    assert rejected["batches"] == ["b1", "b2"] and not rejected["can_roll_back"]
+    assert champion["macro_f1"] == 0.8 and champion["per_class_f1"] == {"Neutral": 0.7}
+    assert [e["action"] for e in page["history"]] == ["promote"]
+    assert page["images"] == []
+
+
+def test_rollback_restores_an_earlier_champion_and_refuses_others(registry):
+    reg, booster = registry
+    first = reg.save(booster, {"strategy": "refit"})
+    reg.promote(first, "bootstrap")
+    second = reg.save(booster, {"strategy": "continue"})
+    reg.promote(second, "better")
+    never = reg.save(booster, {"strategy": "continue"})
+    reg.reject(never, "worse")
+
+    with pytest.raises(RollbackRefused, match="already the champion"):
+        roll_back(reg, second, "ann", "")
+    with pytest.raises(RollbackRefused, match="never champion"):
+        roll_back(reg, never, "ann", "")
+
+    assert roll_back(reg, first, "ann", "second one misbehaves") == {"champion": first, "previous": second}
+    assert reg.champion_version() == first
+    last = overview(reg, reg.folder / "none")["history"][-1]
+    assert last["action"] == "rollback" and last["reason"] == "rollback by ann: second one misbehaves"
+
+
+def test_report_images_lists_every_png_and_serves_only_those(tmp_path):
+    reports = as_path(tmp_path / "reports")
+    (reports / "runs").mkdir(parents=True)
+    (reports / "learning_curve.png").write_bytes(b"\x89PNG one")
+    (reports / "runs" / "confusion.png").write_bytes(b"\x89PNG two")
+    (reports / "runs" / "report.json").write_text("{}")
+    (tmp_path / "secret.png").write_bytes(b"no")
+
+    assert report_images(reports) == ["learning_curve.png", "runs/confusion.png"]
+    assert report_image(reports, "runs/confusion.png") == b"\x89PNG two"
+    with pytest.raises(FileNotFoundError):
+        report_image(reports, "../secret.png")
+
+
+def test_request_texts_are_cleaned_and_bad_requests_named():
+    assert clean_request_texts(["Stay home &amp; safe https://t.co/x @who"], 5, 100) == ["Stay home & safe"]
+    with pytest.raises(PredictionRequestError, match="no texts"):
+        clean_request_texts([], 5, 100)
+    with pytest.raises(PredictionRequestError, match="too many texts: 6 sent, at most 5"):
+        clean_request_texts(["a"] * 6, 5, 100)
+    with pytest.raises(PredictionRequestError, match="text 1 is too long: 101 characters"):
+        clean_request_texts(["ok", "x" * 101], 5, 100)
+    with pytest.raises(PredictionRequestError, match="text 0 is empty"):
+        clean_request_texts(["  https://t.co/abc @someone "], 5, 100)
+
+
+def test_margin_is_the_gap_between_the_two_most_likely_classes():
+    prediction = Prediction("Neutral", {"Neutral": 0.5, "Positive": 0.3, "Negative": 0.2}, "v1")
+    assert prediction.margin == pytest.approx(0.2)

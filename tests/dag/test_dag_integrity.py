@@ -1,0 +1,57 @@
+"""The DAG file imports cleanly and wires the loop the product needs."""
+
+from datetime import timedelta
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["tweet_sentiment_retrain"]
+
+
+def test_schedule_every_20_minutes_one_run_at_a_time_no_catchup(dag):
+    assert dag.timetable.delta == timedelta(minutes=20)
+    assert dag.max_active_runs == 1 and dag.catchup is False
+
+
+def test_task_graph_is_the_retraining_loop(dag):
+    downstream = {t: sorted(dag.task_dict[t].downstream_task_ids) for t in dag.task_dict}
+    assert downstream["sense_inbox"] == ["claim_and_ingest"]
+    assert "embed" in downstream["claim_and_ingest"] and downstream["embed"] == ["train"]
+    assert downstream["train"] == ["evaluate"]
+    assert downstream["decide"] == ["keep_champion", "promote"]
+    assert downstream["promote"] == ["archive"] and downstream["keep_champion"] == ["archive"]
+    assert dag.task_dict["archive"].trigger_rule == "none_failed_min_one_success"
+
+
+def test_sensor_frees_its_worker_slot_and_skips_when_nothing_arrives(dag):
+    sensor = dag.task_dict["sense_inbox"]
+    assert sensor.mode == "reschedule" and sensor.soft_fail is True
+
+
+def test_branch_is_a_branch_operator(dag):
+    from airflow.providers.standard.operators.python import BranchPythonOperator
+
+    assert isinstance(dag.task_dict["decide"], BranchPythonOperator)
+
+
+def test_params_are_validated_and_hold_no_paths(dag):
+    params = dag.params
+    assert {"num_boost_round", "learning_rate", "replay_rows", "min_improvement", "force_promote",
+            "strategy"} <= set(params.keys())
+    assert params.get_param("strategy").schema["enum"] == ["continue", "refit"]
+    assert not any("path" in k or "dir" in k or "root" in k for k in params)
+    from airflow.sdk.definitions.param import ParamsDict
+    from airflow.sdk.exceptions import ParamValidationError
+
+    trigger_form = ParamsDict(dict(params.items()))
+    with pytest.raises(ParamValidationError, match="'yolo' is not one of"):
+        trigger_form["strategy"] = "yolo"
+    with pytest.raises(ParamValidationError):
+        trigger_form["learning_rate"] = 0

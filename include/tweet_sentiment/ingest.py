@@ -33,8 +33,10 @@ from tweet_sentiment.storage import (
     DataLayout,
     is_hidden,
     is_local,
+    list_dir,
     move,
     read_json,
+    remove_empty_dir,
     write_bytes_atomic,
     write_json_atomic,
 )
@@ -89,11 +91,9 @@ def batch_id_for(run_id: str) -> str:
 
 def ready_files(inbox: UPath, settle_s: float) -> list[UPath]:
     """Inbox entries that are complete: not dot-files (being written) and unchanged for ``settle_s`` seconds."""
-    if not inbox.exists():
-        return []
     now = time.time()
     ready = []
-    for entry in sorted(inbox.iterdir(), key=lambda p: p.name):
+    for entry in list_dir(inbox):
         if is_hidden(entry):
             continue
         if is_local(entry) and not entry.is_symlink() and now - entry.stat().st_mtime < settle_s:
@@ -113,18 +113,18 @@ def claim(layout: DataLayout, batch_id: str, settle_s: float) -> list[str]:
     """
     target = layout.processing / batch_id
     if (layout.ledger / f"{batch_id}.json").exists():  # sealed; a folder made now would look like a dead run's
-        return sorted(p.name for p in target.iterdir()) if target.exists() else []
+        return [p.name for p in list_dir(target)]
     target.mkdir(parents=True, exist_ok=True)
     for src in ready_files(layout.inbox, settle_s):
         _move_if_present(src, target)
-    for orphan_dir in sorted(layout.processing.iterdir(), key=lambda p: p.name):
+    for orphan_dir in list_dir(layout.processing):
         if orphan_dir.name == batch_id or not orphan_dir.is_dir():
             continue
         _release_batch(layout, orphan_dir.name, batch_id)
-        for src in sorted(orphan_dir.iterdir(), key=lambda p: p.name):
+        for src in list_dir(orphan_dir):
             _move_if_present(src, target)
         _remove_dir_if_empty(orphan_dir)
-    return sorted(p.name for p in target.iterdir())
+    return [p.name for p in list_dir(target)]
 
 
 def _move_if_present(src: UPath, folder: UPath) -> None:
@@ -136,7 +136,7 @@ def _move_if_present(src: UPath, folder: UPath) -> None:
 def _remove_dir_if_empty(folder: UPath) -> None:
     # OSError: gone already, or not empty: another claimer is taking it over at the same moment.
     with contextlib.suppress(OSError):
-        folder.rmdir()
+        remove_empty_dir(folder)
 
 
 @contextlib.contextmanager
@@ -166,9 +166,9 @@ def _release_batch(layout: DataLayout, old_batch: str, new_batch: str) -> None:
         write_json_atomic(old_ledger, {**read_json(old_ledger), "superseded_by": new_batch})
     old_quarantine = layout.quarantine / old_batch
     if old_quarantine.exists():
-        for path in old_quarantine.iterdir():
+        for path in list_dir(old_quarantine):
             path.unlink()
-        old_quarantine.rmdir()
+        remove_empty_dir(old_quarantine)
 
 
 def _free_name(folder: UPath, name: str) -> UPath:
@@ -278,7 +278,7 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_fil
     accepted: list[dict] = []
     outcomes: list[FileOutcome] = []
     quarantine_dir = layout.quarantine / batch_id
-    for path in sorted((layout.processing / batch_id).iterdir(), key=lambda p: p.name):
+    for path in list_dir(layout.processing / batch_id):
         outcome, rows, rejections = _ingest_file(path, known, max_text_chars, max_file_bytes)
         accepted.extend(rows)
         outcomes.append(outcome)

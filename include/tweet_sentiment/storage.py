@@ -56,6 +56,29 @@ def move(src: UPath, dst: UPath) -> UPath:
     return dst
 
 
+def list_dir(folder: UPath) -> list[UPath]:
+    """Entries of ``folder`` sorted by name; none when it does not exist (object storage has no empty folders)."""
+    if not folder.exists():
+        return []
+    return sorted(folder.iterdir(), key=lambda p: p.name)
+
+
+def remove_empty_dir(folder: UPath) -> None:
+    """Remove a folder that has been emptied; an error if it still holds something.
+
+    Never recursive (``UPath.rmdir`` is, off a local disk). On object storage a folder without objects is
+    already gone, so there is nothing to remove.
+    """
+    if is_local(folder):
+        folder.rmdir()
+        return
+    if not folder.exists():
+        return
+    if any(folder.iterdir()):
+        raise OSError(f"{folder} is not empty")
+    folder.fs.rmdir(folder.path)
+
+
 def is_hidden(path: UPath) -> bool:
     """Files being written (``.name.tmp``) and other dot-files are nobody's input yet."""
     return path.name.startswith(".")

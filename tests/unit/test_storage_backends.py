@@ -1,0 +1,199 @@
+"""The data path on two filesystems: a local folder and fsspec's in-memory filesystem (``memory://``).
+
+The same tests run on both, so nothing between the inbox and the archive assumes a local disk: atomic writes,
+moves, the claim of inbox files (and of a dead run's batch), the labelled store, quarantine, the ledger, the
+embedding cache, the model registry, the feed and the archive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from upath import UPath
+
+from tweet_sentiment.config import Settings
+from tweet_sentiment.embeddings import VectorCache
+from tweet_sentiment.feed import next_batch
+from tweet_sentiment.ingest import claim, ingest_batch, ready_files
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.storage import (
+    DataLayout,
+    as_path,
+    is_local,
+    list_dir,
+    move,
+    read_json,
+    remove_empty_dir,
+    write_bytes_atomic,
+    write_json_atomic,
+)
+from tweet_sentiment.store import LabelledStore
+from tweet_sentiment.tasks import archive_batch
+
+HEADER = "UserName,ScreenName,Location,TweetAt,OriginalTweet,Sentiment\n"
+
+
+def csv_bytes(*rows: str) -> bytes:
+    return (HEADER + "".join(r + "\n" for r in rows)).encode()
+
+
+@pytest.fixture(params=["local", "memory"])
+def data_root(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A fresh, empty data root on the parametrised filesystem."""
+    if request.param == "local":
+        yield str(tmp_path / "data")
+        return
+    root = f"memory://storage-test-{uuid.uuid4().hex}/data"
+    yield root
+    fs = as_path(root).fs
+    fs.rm(as_path(root).parent.path, recursive=True)
+
+
+@pytest.fixture
+def layout(data_root: str) -> DataLayout:
+    lay = DataLayout(data_root)
+    lay.ensure()
+    return lay
+
+
+def names(folder: UPath) -> list[str]:
+    return [p.name for p in list_dir(folder)]
+
+
+def test_the_layout_is_on_the_filesystem_the_url_names(data_root, layout):
+    assert is_local(layout.inbox) == (not data_root.startswith("memory://"))
+    assert layout.inbox.exists() and layout.registry.exists()
+
+
+def test_atomic_writes_moves_and_folders(layout):
+    target = layout.reports / "a" / "b.json"
+    write_json_atomic(target, {"n": 1})
+    write_json_atomic(target, {"n": 2})
+    assert read_json(target) == {"n": 2}
+    assert names(target.parent) == ["b.json"]  # no temporary sibling left behind
+
+    write_bytes_atomic(layout.inbox / "x.csv", b"payload")
+    moved = move(layout.inbox / "x.csv", layout.processing / "run1" / "x.csv")
+    assert moved.read_bytes() == b"payload" and not (layout.inbox / "x.csv").exists()
+
+    assert list_dir(layout.root / "never-made") == []
+    with pytest.raises(OSError):
+        remove_empty_dir(layout.processing / "run1")  # never recursive: it still holds x.csv
+    assert (layout.processing / "run1" / "x.csv").exists()
+    moved.unlink()
+    remove_empty_dir(layout.processing / "run1")
+    assert names(layout.processing) == []
+
+
+def test_claim_and_ingest_fill_store_quarantine_and_ledger(layout):
+    write_bytes_atomic(layout.inbox / "good.csv", csv_bytes(
+        '1,2,UK,16-03-2020,"Shelves empty again",Negative',
+        '3,4,,16-03-2020,"what a fine day",Positive',
+        '5,6,,16-03-2020,"hello there",Meh',
+        '7,8,,17-03-2020,"what a fine day",Neutral',
+    ))
+    write_bytes_atomic(layout.inbox / "notes.txt", b"not a csv")
+    write_bytes_atomic(layout.inbox / ".upload.csv.tmp", b"half a file")
+
+    assert claim(layout, "b1", settle_s=0) == ["good.csv", "notes.txt"]
+    assert names(layout.inbox) == [".upload.csv.tmp"]  # a file being written is nobody's input yet
+    entry = ingest_batch(layout, "b1", max_text_chars=1000)
+
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (4, 2, 2)
+    assert entry["files_rejected"] == 1
+    assert read_json(layout.ledger / "b1.json") == entry
+    assert ingest_batch(layout, "b1", max_text_chars=1000) == entry  # a retried task reads the ledger
+    stored = LabelledStore(layout.labelled).read_batch("b1")
+    assert stored["text"].tolist() == ["Shelves empty again", "what a fine day"]
+    assert set(stored["batch_id"]) == {"b1"}
+    quarantine = layout.quarantine / "b1"
+    assert names(quarantine) == ["good.csv.rejected.csv", "notes.txt", "notes.txt.reason.json"]
+    rejected = (quarantine / "good.csv.rejected.csv").read_text()
+    assert "unknown label 'Meh'" in rejected and "duplicate text" in rejected
+    assert "not a .csv file" in read_json(quarantine / "notes.txt.reason.json")["reason"]
+
+
+def test_a_dead_runs_batch_is_taken_over_whole(layout):
+    write_bytes_atomic(layout.inbox / "a.csv", csv_bytes('1,2,,16-03-2020,"first tweet",Positive'))
+    claim(layout, "dead", settle_s=0)
+    ingest_batch(layout, "dead", max_text_chars=1000)  # the run then died before archiving
+
+    write_bytes_atomic(layout.inbox / "b.csv", csv_bytes('1,2,,17-03-2020,"second tweet",Negative'))
+    assert claim(layout, "next", settle_s=0) == ["a.csv", "b.csv"]
+    assert names(layout.processing) == ["next"]
+    assert LabelledStore(layout.labelled).batch_ids() == []
+    assert read_json(layout.ledger / "dead.json")["superseded_by"] == "next"
+    entry = ingest_batch(layout, "next", max_text_chars=1000)
+    assert entry["rows_accepted"] == 2  # "first tweet" is not a duplicate of the dropped batch
+
+
+def test_settle_time_applies_to_local_files_only(layout):
+    write_bytes_atomic(layout.inbox / "fresh.csv", csv_bytes('1,2,,16-03-2020,"just written",Positive'))
+    ready = [p.name for p in ready_files(layout.inbox, settle_s=3600)]
+    # A local file may still be growing; an object store's single PUT is whole the moment it is listed.
+    assert ready == ([] if is_local(layout.inbox) else ["fresh.csv"])
+    assert [p.name for p in ready_files(layout.inbox, settle_s=0)] == ["fresh.csv"]
+
+
+def test_embedding_cache_shards_are_merged_and_read_back(layout):
+    cache = VectorCache(layout.embeddings, "some/model", max_shards=2)
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for i in range(4):
+        cache.put([f"h{i}"], vectors[i:i + 1])
+    reread = VectorCache(layout.embeddings, "some/model")
+    assert len(reread) == 4 and reread.missing(["h0", "h9"]) == ["h9"]
+    np.testing.assert_array_equal(reread.get(["h3", "h0"]), vectors[[3, 0]])
+    assert len(names(layout.embeddings / "some_model")) <= 2
+
+
+def test_registry_switches_the_champion_and_loads_it_back(layout):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                        lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 5)
+    registry = ModelRegistry(layout.registry)
+    first = registry.save(booster, {"strategy": "refit"})
+    second = registry.save(booster, {"strategy": "continue"})
+    registry.promote(first, "bootstrap")
+    registry.promote(second, "better")
+    third = registry.save(booster, {"strategy": "continue"})
+    registry.reject(third, "worse")
+    registry.rollback(first, "second misbehaved")
+
+    version, model, card = registry.champion()
+    assert version == first and card["status"] == "champion"
+    np.testing.assert_allclose(model.predict(x), booster.predict(x))
+    statuses = {c["version"]: c["status"] for c in registry.versions()}
+    assert statuses == {first: "champion", second: "retired", third: "rejected"}
+    assert [e["action"] for e in read_json(registry.pointer)["history"]] == ["promote", "promote", "rollback"]
+
+
+def test_feed_drops_the_next_batch_into_the_inbox(layout, tmp_path):
+    train = tmp_path / "train.csv"
+    train.write_bytes(csv_bytes(*(f'{i},{i},,{10 + i % 5:02d}-03-2020,"tweet {i}",Neutral' for i in range(10))))
+    first = next_batch(layout, train, batch_rows=4, start_at=2)
+    second = next_batch(layout, train, batch_rows=4, start_at=2)
+    assert (first.name, second.name) == ("feed-00002-00006.csv", "feed-00006-00010.csv")
+    assert names(layout.inbox) == [first.name, second.name]
+    assert read_json(layout.feed_state) == {"offset": 10, "total": 10}
+    assert next_batch(layout, train, batch_rows=4, start_at=2) is None
+
+
+def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, layout):
+    write_bytes_atomic(layout.inbox / "a.csv", csv_bytes('1,2,,16-03-2020,"a tweet",Positive'))
+    claim(layout, "b1", settle_s=0)
+    settings = dataclasses.replace(Settings(), data_root=data_root)
+    result = archive_batch(settings, "b1", {"decision": "kept"})
+
+    archived = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / "b1"
+    assert result["archived"] == 1 and names(archived) == ["a.csv"]
+    assert names(layout.processing) == []
+    assert json.loads((layout.reports / "runs" / "b1.json").read_text()) == {"decision": "kept",
+                                                                            "archived": ["a.csv"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import re
@@ -25,7 +26,11 @@ class EmbeddingServiceError(RuntimeError):
 
 
 class InfinityClient:
-    """Batched, retried client of infinity's OpenAI-style ``POST /embeddings``."""
+    """Batched, retried client of infinity's OpenAI-style ``POST /embeddings``.
+
+    Vectors are asked for as base64 float32 (``encoding_format``) rather than JSON float lists: the same bits,
+    and the client and the server (which share the CPU) skip most of the JSON work.
+    """
 
     def __init__(self, url: str, model: str, api_key: str = "", batch_size: int = 128, concurrency: int = 2,
                  timeout_s: float = 60.0, retries: int = 4, backoff_s: float = 1.0) -> None:
@@ -73,7 +78,8 @@ class InfinityClient:
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                resp = self._http.post(f"{self.url}/embeddings", json={"model": self.model, "input": batch})
+                resp = self._http.post(f"{self.url}/embeddings", json={"model": self.model, "input": batch,
+                                                                          "encoding_format": "base64"})
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 log.warning("infinity %s attempt %d failed: %s", self.url, attempt + 1, problem)
@@ -94,10 +100,20 @@ class InfinityClient:
         data = sorted(body.get("data", []), key=lambda d: d["index"])
         if len(data) != expected:
             raise EmbeddingServiceError(f"infinity at {self.url} returned {len(data)} vectors for {expected} texts")
-        vectors = np.asarray([d["embedding"] for d in data], dtype=np.float32)
+        try:
+            vectors = np.stack([_vector(d["embedding"]) for d in data])
+        except (TypeError, ValueError) as exc:
+            raise EmbeddingServiceError(f"infinity at {self.url} returned malformed vectors: {exc}") from exc
         if vectors.ndim != 2 or not np.isfinite(vectors).all():
             raise EmbeddingServiceError(f"infinity at {self.url} returned malformed vectors")
         return vectors
+
+
+def _vector(embedding: str | list[float]) -> np.ndarray:
+    """One vector as sent: base64 float32 (asked for), or a float list (a server ignoring the ask)."""
+    if isinstance(embedding, str):
+        return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
+    return np.asarray(embedding, dtype=np.float32)
 
 
 class VectorCache:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 LABELS: tuple[str, ...] = ("Extremely Negative", "Negative", "Neutral", "Positive", "Extremely Positive")
 LABEL_TO_ID: dict[str, int] = {label: i for i, label in enumerate(LABELS)}
@@ -32,15 +32,25 @@ def normalise_label(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """What a model's input columns mean; a model is only ever fed features of its own schema."""
+    """What a model's input columns mean; a model is only ever fed features of its own schema.
+
+    ``embedding_components`` > 0: the embedding enters as that many principal components, by the fitted
+    ``projection`` (encoded, see features.EmbeddingProjection) that every model version carries in its card.
+    """
 
     embedding_model: str
     embedding_dim: int
     lexicon_features: tuple[str, ...]
+    embedding_components: int = 0
+    projection: str = ""
 
     @property
     def width(self) -> int:
-        return self.embedding_dim + len(self.lexicon_features)
+        return (self.embedding_components or self.embedding_dim) + len(self.lexicon_features)
+
+    def design(self) -> FeatureSchema:
+        """The schema without its fitted projection: what the code builds; equal designs can continue boosting."""
+        return replace(self, projection="")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -53,4 +63,6 @@ class FeatureSchema:
             embedding_model=data["embedding_model"],
             embedding_dim=int(data["embedding_dim"]),
             lexicon_features=tuple(data["lexicon_features"]),
+            embedding_components=int(data.get("embedding_components", 0)),
+            projection=data.get("projection", ""),
         )

@@ -17,13 +17,13 @@ import pandas as pd
 from tweet_sentiment.config import Settings
 from tweet_sentiment.embeddings import InfinityClient
 from tweet_sentiment.evaluation import evaluate, promotion_decision
-from tweet_sentiment.features import current_schema, feature_matrix
+from tweet_sentiment.features import current_schema, feature_matrix, fit_schema, warm_cache
 from tweet_sentiment.ingest import claim, claim_lock, ingest_batch, parse_labelled_file, ready_files
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema
 from tweet_sentiment.storage import DataLayout, move, write_json_atomic
 from tweet_sentiment.store import LabelledStore
-from tweet_sentiment.training import BoostingParams, continue_boosting, train_fresh
+from tweet_sentiment.training import BoostingParams, continue_boosting, train_fresh, validation_mask
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("continue", "refit")
@@ -127,7 +127,7 @@ def embed_batch(settings: Settings, batch_id: str) -> dict:
         holdout_texts, _ = holdout(settings)
         for chunk in (texts, holdout_texts):
             if chunk:
-                feature_matrix(chunk, schema, client, layout.embeddings)
+                warm_cache(chunk, schema, client, layout.embeddings)
     seconds = time.perf_counter() - start
     return {"batch_id": batch_id, "rows": len(texts), "seconds": round(seconds, 2)}
 
@@ -144,25 +144,32 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
     if not store.has_batch(batch_id) and not (refit and store.batch_ids()):
         return {"version": None, "reason": "no accepted rows in this batch"}
     with _client(settings) as client:
-        schema = _schema(settings, client)
+        design = _schema(settings, client)
         champion = _champion(registry, tolerate_broken=refit)
         strategy, note = options.strategy, ""
         if champion is None:
             strategy, note = "refit", "no champion: trained from scratch"
-        elif FeatureSchema.from_dict(champion[2]["feature_schema"]) != schema:
+        elif FeatureSchema.from_dict(champion[2]["feature_schema"]).design() != design:
             strategy, note = "refit", "feature schema changed: trained from scratch"
         new_rows = store.read_batch(batch_id) if store.has_batch(batch_id) else store.read_all().iloc[:0]
         if strategy == "continue":
             older = store.read_all(exclude={batch_id})
             replay = older.sample(n=min(options.replay_rows, len(older)), random_state=settings.seed)
             rows = pd.concat([new_rows, replay], ignore_index=True)
-            features = feature_matrix(rows["text"].tolist(), schema, client, layout.embeddings)
-            result = continue_boosting(champion[1], features, _labels(rows), options.boosting)
-            batches = [*champion[2]["batches"], batch_id]
+            schema = FeatureSchema.from_dict(champion[2]["feature_schema"])
         else:
             rows = store.read_all()
-            features = feature_matrix(rows["text"].tolist(), schema, client, layout.embeddings)
-            result = train_fresh(features, _labels(rows), options.boosting)
+        valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
+        texts = rows["text"].tolist()
+        if strategy == "continue":
+            features = feature_matrix(texts, schema, client, layout.embeddings)
+            result = continue_boosting(champion[1], features, _labels(rows), options.boosting, valid)
+            batches = [*champion[2]["batches"], batch_id]
+        else:
+            schema = fit_schema(design, [t for t, v in zip(texts, valid, strict=True) if not v], client,
+                                layout.embeddings)
+            features = feature_matrix(texts, schema, client, layout.embeddings)
+            result = train_fresh(features, _labels(rows), options.boosting, valid)
             batches = store.batch_ids()
     card = {
         "status": "candidate", "strategy": strategy, "note": note,
@@ -171,10 +178,13 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
         "batch_id": batch_id, "batches": batches, "rows_trained": len(rows), "new_rows": len(new_rows),
         "params": options.boosting.to_dict(), "feature_schema": schema.to_dict(),
         "train_s": round(result.train_s, 3), "num_trees": result.booster.num_trees(),
+        "rounds_added": result.rounds_added, "validation_rows": int(valid.sum()),
+        "validation_macro_f1": result.validation_macro_f1,
     }
     version = registry.save(result.booster, card)
     log.info("challenger %s: %s on %d rows in %.1f s", version, strategy, len(rows), result.train_s)
-    return {"version": version, "strategy": strategy, "train_s": card["train_s"], "rows_trained": len(rows)}
+    return {"version": version, "strategy": strategy, "train_s": card["train_s"], "rows_trained": len(rows),
+            "validation_macro_f1": result.validation_macro_f1}
 
 
 def evaluate_challenger(settings: Settings, challenger: dict, options: RunOptions) -> dict:

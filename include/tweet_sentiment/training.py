@@ -2,35 +2,48 @@
 
 Continued boosting on a confident multiclass model is fragile: its hessians p(1-p) are tiny, so a leaf value
 g/h explodes (measured here: raw scores of ±78,000 and macro-F1 0.16). The guards are an L2 term and a
-minimum hessian per leaf, a cap on each leaf's step, and a sanity check of the raw scores before promotion.
+minimum hessian per leaf, a cap on each leaf's step, a lower learning rate for continuation rounds, early
+stopping on a validation slice (a continuation adds only the rounds that still help), and a sanity check of
+the raw scores before promotion (evaluation.promotion_decision).
+
+The validation slice is carved from the training rows by text hash, so a row is in it in every cycle and for
+every strategy; the holdout is never used to choose anything here.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import lightgbm as lgb
 import numpy as np
+from sklearn.metrics import f1_score, log_loss
 
 from tweet_sentiment.schema import LABELS
+
+MIN_VALIDATION_ROWS = 50  # fewer validation rows than this: no early stopping, the round caps apply
 
 
 @dataclass(frozen=True)
 class BoostingParams:
-    """Hyper-parameters of one training; the DAG's Params override the per-run ones."""
+    """Hyper-parameters of one training (chosen on the validation split, docs/quality.md); Params override some."""
 
-    learning_rate: float = 0.05
-    num_boost_round: int = 400
+    learning_rate: float = 0.1
+    num_boost_round: int = 300  # at most: early stopping on the validation slice stops sooner
+    early_stopping_rounds: int = 20
     continue_learning_rate: float = 0.05
-    continue_rounds: int = 30
+    continue_rounds: int = 30  # at most, per continuation
+    continue_early_stopping_rounds: int = 5
+    validation_fraction: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 20
-    feature_fraction: float = 0.5
+    feature_fraction: float = 1.0
     lambda_l2: float = 1.0
     min_sum_hessian_in_leaf: float = 0.01
     max_delta_step: float = 2.0
-    num_threads: int = 2
+    # One thread: on the shared 2-core machine two OpenMP threads ran 5-10x slower under load (docs/quality.md).
+    num_threads: int = 1
     seed: int = 13
 
     def lgb_params(self, learning_rate: float) -> dict:
@@ -40,7 +53,7 @@ class BoostingParams:
             "feature_fraction": self.feature_fraction, "lambda_l2": self.lambda_l2,
             "min_sum_hessian_in_leaf": self.min_sum_hessian_in_leaf, "max_delta_step": self.max_delta_step,
             "num_threads": self.num_threads, "seed": self.seed, "deterministic": True,
-            "force_row_wise": True, "verbose": -1,
+            "force_col_wise": True, "verbose": -1,
         }
 
     def to_dict(self) -> dict:
@@ -52,20 +65,56 @@ class TrainingResult:
     booster: lgb.Booster
     train_s: float
     rounds_added: int
+    validation_macro_f1: float | None  # on the validation slice; None when there was none
 
 
-def train_fresh(features: np.ndarray, labels: np.ndarray, params: BoostingParams) -> TrainingResult:
-    """A new model from scratch on ``features`` (a refit on all labelled rows, or the bootstrap)."""
+def validation_mask(text_hashes: Sequence[str], fraction: float) -> np.ndarray:
+    """Which rows form the validation slice: a fixed share of text hashes, the same in every cycle."""
+    threshold = int(fraction * 10_000)
+    return np.array([int(h[:8], 16) % 10_000 < threshold for h in text_hashes], dtype=bool)
+
+
+def _train(params: dict, features: np.ndarray, labels: np.ndarray, rounds: int, patience: int,
+           valid: np.ndarray | None, init_model: lgb.Booster | None) -> tuple[lgb.Booster, float | None]:
+    """Boost up to ``rounds`` rounds; with a validation slice, stop early and keep only the best rounds."""
+    use_valid = valid is not None and valid.sum() >= MIN_VALIDATION_ROWS and (~valid).any()
+    if not use_valid:
+        booster = lgb.train(params, lgb.Dataset(features, labels), num_boost_round=rounds, init_model=init_model,
+                            keep_training_booster=True)
+        return booster, None
+    train_set = lgb.Dataset(features[~valid], labels[~valid])
+    valid_set = lgb.Dataset(features[valid], labels[valid], reference=train_set)
+    booster = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, valid_sets=[valid_set],
+                        callbacks=[lgb.early_stopping(patience, verbose=False)])
+    best = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    if init_model is not None and _log_loss(init_model, features[valid], labels[valid]) <= _log_loss(
+            best, features[valid], labels[valid]):
+        best = lgb.Booster(model_str=init_model.model_to_string())  # no added round helps: add none
+    predicted = best.predict(features[valid], raw_score=True).argmax(axis=1)
+    return best, float(f1_score(labels[valid], predicted, labels=range(len(LABELS)), average="macro"))
+
+
+def _log_loss(booster: lgb.Booster, features: np.ndarray, labels: np.ndarray) -> float:
+    return float(log_loss(labels, booster.predict(features), labels=range(len(LABELS))))
+
+
+def train_fresh(features: np.ndarray, labels: np.ndarray, params: BoostingParams,
+                valid: np.ndarray | None = None) -> TrainingResult:
+    """A new model from scratch (a refit on all labelled rows, or the bootstrap); ``valid`` marks the slice."""
     start = time.perf_counter()
-    booster = lgb.train(params.lgb_params(params.learning_rate), lgb.Dataset(features, labels),
-                        num_boost_round=params.num_boost_round)
-    return TrainingResult(booster, time.perf_counter() - start, params.num_boost_round)
+    booster, valid_f1 = _train(params.lgb_params(params.learning_rate), features, labels, params.num_boost_round,
+                               params.early_stopping_rounds, valid, None)
+    return TrainingResult(booster, time.perf_counter() - start, booster.current_iteration(), valid_f1)
 
 
 def continue_boosting(champion: lgb.Booster, features: np.ndarray, labels: np.ndarray,
-                      params: BoostingParams) -> TrainingResult:
-    """Add ``continue_rounds`` trees to a copy of the champion, fitted to its residuals on ``features``."""
+                      params: BoostingParams, valid: np.ndarray | None = None) -> TrainingResult:
+    """Add at most ``continue_rounds`` trees to a copy of the champion, fitted to its residuals on ``features``.
+
+    With a validation slice, only the rounds that lower its log-loss are kept, possibly none.
+    """
     start = time.perf_counter()
-    booster = lgb.train(params.lgb_params(params.continue_learning_rate), lgb.Dataset(features, labels),
-                        num_boost_round=params.continue_rounds, init_model=champion, keep_training_booster=True)
-    return TrainingResult(booster, time.perf_counter() - start, params.continue_rounds)
+    before = champion.current_iteration()
+    booster, valid_f1 = _train(params.lgb_params(params.continue_learning_rate), features, labels,
+                               params.continue_rounds, params.continue_early_stopping_rounds, valid, champion)
+    return TrainingResult(booster, time.perf_counter() - start, booster.current_iteration() - before, valid_f1)

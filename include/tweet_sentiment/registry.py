@@ -83,17 +83,21 @@ class ModelRegistry:
             ) from exc
 
     def promote(self, version: str, reason: str, action: str = "promote") -> None:
-        """Make ``version`` the champion (one atomic pointer write) and record why in the pointer's history."""
+        """Make ``version`` the champion (one atomic pointer write) and record why in the pointer's history.
+
+        The pointer is switched first and the cards' statuses after it: a crash in between leaves the pointer
+        (the one truth) right, never a champion card for a version the pointer does not name.
+        """
         if not (self.versions_dir / version / "card.json").exists():
             raise FileNotFoundError(f"no complete model version {version} in {self.versions_dir}")
         previous = read_json(self.pointer) if self.pointer.exists() else {"history": []}
         event = {"version": version, "at": now_iso(), "action": action, "reason": reason,
                  "previous": previous.get("version")}
+        write_json_atomic(self.pointer, {"version": version, "since": event["at"],
+                                         "history": [*previous["history"], event]})
         self.update_card(version, status="champion", decided_at=event["at"], reason=reason)
         if previous.get("version") and previous["version"] != version:
             self.update_card(previous["version"], status="retired")
-        write_json_atomic(self.pointer, {"version": version, "since": event["at"],
-                                         "history": [*previous["history"], event]})
 
     def reject(self, version: str, reason: str) -> None:
         self.update_card(version, status="rejected", decided_at=now_iso(), reason=reason)

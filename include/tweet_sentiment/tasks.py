@@ -206,7 +206,8 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
         registry.update_card(version, metrics=metrics["challenger"])
     promote, reason = promotion_decision(metrics["challenger"], metrics["champion"], options.min_improvement,
                                          options.force_promote, options.max_raw_score)
-    return {"version": version, "champion": champion[0] if champion else None, "promote": promote,
+    # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
+    return {"version": version, "champion": registry.champion_version(), "promote": promote,
             "reason": reason, "challenger_metrics": metrics["challenger"], "champion_metrics": metrics["champion"]}
 
 

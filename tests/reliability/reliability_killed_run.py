@@ -1,0 +1,74 @@
+"""Run one DAG cycle (the task functions, in order) and SIGKILL this process at a chosen point.
+
+Usage: ``python reliability_killed_run.py <point> <batch_id>``; settings come from the environment. The kill
+points are patched in here, in the child process only; product code has no test hooks. A write is killed
+after half of its temporary file is on disk and before the rename that would publish it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+
+import lightgbm
+
+from tweet_sentiment import tasks
+from tweet_sentiment.config import Settings
+from tweet_sentiment.training import BoostingParams
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def kill_on_publish(matches) -> None:
+    """Die while writing (before renaming into place) the first file for which ``matches(path)`` is true."""
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if matches(Path(dst)):
+            with open(src, "r+b") as fh:
+                fh.truncate(os.path.getsize(src) // 2)
+            die()
+        return real_replace(src, dst, *args, **kwargs)
+
+    os.replace = replace
+
+
+def kill_while_training(at_iteration: int = 2) -> None:
+    real_train = lightgbm.train
+
+    def train(*args, **kwargs):
+        def callback(env) -> None:
+            if env.iteration - env.begin_iteration >= at_iteration:
+                die()
+        return real_train(*args, **{**kwargs, "callbacks": [*kwargs.get("callbacks", []), callback]})
+
+    lightgbm.train = train
+
+
+POINTS = {
+    "store-write": lambda: kill_on_publish(lambda p: p.parent.name == "labelled"),
+    "cache-write": lambda: kill_on_publish(lambda p: p.suffix == ".npz"),
+    "training": kill_while_training,
+    "card-write": lambda: kill_on_publish(lambda p: p.name == "card.json"),
+    "promotion": lambda: kill_on_publish(lambda p: p.name == "champion.json"),
+    "archive": lambda: setattr(tasks, "archive_batch", lambda *a, **k: die()),
+}
+
+
+def main(point: str, batch_id: str) -> None:
+    POINTS[point]()
+    settings = dataclasses.replace(Settings.from_env(), file_settle_s=0.0)
+    options = tasks.RunOptions(strategy="continue", force_promote=True,
+                               boosting=BoostingParams(num_boost_round=20, continue_rounds=3))
+    tasks.run_cycle(settings, batch_id, options)
+    print(f"kill point {point} was never reached", file=sys.stderr)
+    sys.exit(3)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

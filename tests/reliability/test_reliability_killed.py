@@ -1,0 +1,61 @@
+"""The process is SIGKILLed at each step of a cycle (mid-write of the store, the ledger, the feature cache, the
+model, its card and the champion pointer; while training; before archiving): afterwards the champion pointer
+names a complete model, every file parses, and a re-run finishes the work with every row accounted for once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import SMALL_BOOSTING, assert_consistent, champion_snapshot, settings_for, write_train_rows
+from reliability_killed_run import POINTS
+
+from tweet_sentiment import tasks
+from tweet_sentiment.store import LabelledStore
+
+SCRIPT = Path(__file__).with_name("reliability_killed_run.py")
+OPTIONS = tasks.RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
+        point, pipeline_copy, infinity_url, small_dataset, feature_cache, tally):
+    root = pipeline_copy
+    # rows no other test embeds, so that the cache write really happens in the killed run
+    start = 1000 + 100 * list(POINTS).index(point)
+    write_train_rows(small_dataset, root / "inbox" / "batch.csv", start, start + 100)
+    before = champion_snapshot(root)
+    env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root), "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset),
+           "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "INFINITY_URL": infinity_url,
+           "PYTHONPATH": os.pathsep.join([str(SCRIPT.parent), os.environ.get("PYTHONPATH", "")])}
+    with tally.fault(f"SIGKILL at {point}"):
+        proc = subprocess.run([sys.executable, str(SCRIPT), point, "killed"], env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+        assert_consistent(root, feature_cache)
+        if point != "archive":  # only a run killed after its promotion has a new champion
+            assert champion_snapshot(root) == before
+        settings = settings_for(root, infinity_url, small_dataset, feature_cache)
+        report = tasks.run_cycle(settings, "rerun", OPTIONS)
+        assert report["decision"]["promoted"]
+        assert_consistent(root, feature_cache)
+        ledgers = {p.stem: json.loads(p.read_text()) for p in (root / "ledger").glob("*.json")}
+        live = {b: e for b, e in ledgers.items() if "superseded_by" not in e}
+        assert sorted(live) == ["boot", "rerun"]
+        assert live["rerun"]["rows_in"] == 100
+        store = LabelledStore(root / "labelled")
+        assert store.batch_ids() == ["boot", "rerun"]
+        accepted = sum(e["rows_accepted"] for e in live.values())
+        assert len(store.read_all()) == accepted
+        assert not any((root / "processing").iterdir())
+        assert len(list((root / "archive").glob("*/rerun/batch.csv"))) == 1
+        versions = [p.name for p in (root / "registry" / "versions").iterdir()]
+        assert len(versions) == len(set(versions))
+        pd.testing.assert_series_equal(store.read_all()["text_hash"].drop_duplicates(),
+                                       store.read_all()["text_hash"])

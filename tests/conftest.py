@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tweet_sentiment.bench import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tweet-sentiment-airflow-"))
@@ -61,16 +62,6 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, 
             pass
         time.sleep(0.5)
     pytest.fail(f"{url} did not answer within {timeout_s} s")
-
-
-def stop_process_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

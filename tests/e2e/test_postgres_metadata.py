@@ -1,0 +1,120 @@
+"""The DAG end to end on a real PostgreSQL metadata DB (the production one), not only SQLite.
+
+A throw-away PostgreSQL server (Debian's `postgresql`, installed by scripts/test_deps.sh) runs on a free
+loopback port; `airflow db migrate` builds the schema in it, and the DAG runs with dag.test() against a real
+infinity server. Airflow reads its DB URL when first imported, and this test session's Airflow already points
+at SQLite, so the migration and the run happen in a child process configured for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from conftest import ROOT, free_port
+
+from tweet_sentiment.config import Settings
+from tweet_sentiment.feed import chronological_rows, write_rows
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.tasks import layout_for
+
+pytestmark = pytest.mark.e2e
+DAG_ID = "tweet_sentiment_retrain"
+
+# Run in the child: the DAG once with dag.test(); print the run's and each task's final state as JSON.
+RUN_DAG = f"""
+import json
+from airflow.dag_processing.dagbag import DagBag
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.session import create_session
+
+bag = DagBag({str(ROOT / "dags")!r})
+assert not bag.import_errors, bag.import_errors
+run = bag.dags[{DAG_ID!r}].test()
+with create_session() as session:
+    tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
+    states = {{ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in tis}}
+print(json.dumps({{"run_id": run.run_id, "state": str(getattr(run.state, "value", run.state)), "tasks": states}}))
+"""
+
+
+def postgres_binary(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
+                                       None)
+    if found is None:
+        pytest.fail(f"PostgreSQL's {name} is not installed: run scripts/test_deps.sh (Debian package postgresql)")
+    return found
+
+
+def run(cmd: list[str], timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server of its own on 127.0.0.1 (as the postgres user when the tests run as root)."""
+    base = Path(tempfile.mkdtemp(prefix="tweet-sentiment-pg-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(base, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+    pg_ctl = postgres_binary("pg_ctl")
+    run([*as_owner, postgres_binary("initdb"), "-D", str(data), "-U", "airflow", "--auth=trust", "-E", "UTF8"])
+    run([*as_owner, pg_ctl, "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60",
+         "-o", f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=50", "start"])
+    try:
+        run([postgres_binary("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "airflow", "airflow"])
+        yield f"postgresql+psycopg2://airflow@127.0.0.1:{port}/airflow"
+    finally:
+        subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_dag_runs_end_to_end_on_a_postgres_metadata_db(postgres_url, pipeline_env, tmp_path):
+    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres_url,
+           "AIRFLOW_HOME": str(tmp_path / "airflow-home")}
+    airflow = str(ROOT / ".venv" / "bin" / "airflow")
+    run([airflow, "db", "migrate"], env=env, timeout=600)
+
+    # The first labelled batch: with no champion yet the DAG trains one from scratch and promotes it.
+    settings = Settings.from_env()
+    layout = layout_for(settings)
+    header, rows = chronological_rows(settings.train_file)
+    write_rows(layout.inbox, "bootstrap.csv", header, rows[:settings.bootstrap_rows])
+
+    child = run([str(ROOT / ".venv" / "bin" / "python"), "-c", RUN_DAG], env=env, timeout=900)
+    outcome = json.loads(child.stdout.strip().splitlines()[-1])
+    assert outcome["state"] == "success", outcome
+    assert outcome["tasks"].pop("keep_champion") == "skipped"
+    assert set(outcome["tasks"].values()) == {"success"}, outcome["tasks"]
+
+    registry = ModelRegistry(layout.registry)
+    champion = registry.champion_version()
+    assert champion is not None
+    card = registry.card(champion)
+    assert card["status"] == "champion" and card["strategy"] == "refit"
+    assert card["rows_trained"] == read_ledger(layout.ledger)["rows_accepted"] > 900
+
+    with psycopg2.connect(postgres_url.replace("postgresql+psycopg2", "postgresql")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT run_id, state FROM dag_run WHERE dag_id = %s", (DAG_ID,))
+        assert cur.fetchall() == [(outcome["run_id"], "success")]
+        cur.execute("SELECT count(*) FROM task_instance WHERE run_id = %s", (outcome["run_id"],))
+        assert cur.fetchone()[0] == len(outcome["tasks"]) + 1
+
+
+def read_ledger(folder) -> dict:
+    (entry,) = [json.loads(p.read_text()) for p in folder.iterdir()]
+    return entry

@@ -41,9 +41,10 @@ def compose_command() -> list[str]:
 def compose_config(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("AIRFLOW_", "INFINITY_", "TWEET_SENTIMENT_", "POSTGRES_"))}
+    # --env-file: a developer's .env beside the compose file must not change what is tested.
     return subprocess.run([*compose_command(), "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
-                           "config", "--format", "json"], env={**clean, **env}, capture_output=True, text=True,
-                          timeout=60)
+                           "--env-file", os.devnull, "config", "--format", "json"], env={**clean, **env},
+                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,182 @@
+"""The FastAPI app mounted in the Airflow API server: pages and JSON endpoints, each behind Airflow's login."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from airflow.api_fastapi.app import get_auth_manager
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.embeddings import EmbeddingServiceError
+from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
+from tweet_sentiment.model_overview import RollbackRefused, overview, report_image, roll_back
+from tweet_sentiment.prediction import NoChampionError, PredictionRequestError, Predictor
+from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment.tasks import _client, layout_for
+from tweet_sentiment_ui.access import Admin, Reader, Writer
+
+ASSETS = Path(__file__).parent / "assets"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class Services:
+    """The registry, predictor and labelling queue of the configured data root, built on first use."""
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        self.layout = layout_for(self.settings)
+        self.registry = ModelRegistry(self.layout.registry)
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        return Predictor(self.registry, _client(self.settings), self.layout.embeddings,
+                         self.settings.predict_max_texts, self.settings.max_text_chars)
+
+    @cached_property
+    def labelling(self) -> LabellingQueue:
+        return LabellingQueue(self.layout, self.predictor, self.settings.max_text_chars)
+
+
+_services: Services | None = None
+_services_lock = threading.Lock()
+
+
+def services() -> Services:
+    global _services
+    with _services_lock:
+        if _services is None:
+            _services = Services()
+        return _services
+
+
+class PredictBody(BaseModel):
+    texts: list[str] = Field(description="the raw tweets to label, one or many")
+
+
+class LabelBody(BaseModel):
+    id: str
+    label: str
+
+
+class RollbackBody(BaseModel):
+    version: str
+    reason: str = ""
+
+
+def create_app() -> FastAPI:
+    """The plugin's app; every route depends on Airflow's login (``Reader``/``Writer``/``Admin``)."""
+    app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API and model page.")
+
+    @app.exception_handler(PredictionRequestError)
+    @app.exception_handler(LabellingInputError)
+    @app.exception_handler(RollbackRefused)
+    async def bad_request(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_400_BAD_REQUEST)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def login_for_pages(request: Request, exc: StarletteHTTPException) -> Response:
+        """A person opening a page without a session is sent to Airflow's login, and back here after it."""
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(NoChampionError)
+    @app.exception_handler(ChampionUnavailableError)
+    @app.exception_handler(EmbeddingServiceError)
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.get("/labelling", include_in_schema=False)
+    def labelling_page(_: Reader) -> FileResponse:
+        return FileResponse(ASSETS / "labelling.html")
+
+    @app.get("/model", include_in_schema=False)
+    def model_page(_: Reader) -> FileResponse:
+        return FileResponse(ASSETS / "model.html")
+
+    @app.get("/assets/{name}", include_in_schema=False)
+    def asset(name: str, _: Reader) -> FileResponse:
+        if name not in {p.name for p in ASSETS.iterdir()}:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no asset {name!r}")
+        return FileResponse(ASSETS / name)
+
+    @app.post("/api/predict")
+    def predict(body: PredictBody, _: Reader) -> dict:
+        """Label and class probabilities of each text from the current champion."""
+        predictions = services().predictor.predict(body.texts)
+        return {"predictions": [{"text": t, **p.to_dict()} for t, p in zip(body.texts, predictions, strict=True)]}
+
+    @app.get("/api/labels")
+    def labels(_: Reader) -> dict:
+        return {"labels": list(LABELS)}
+
+    @app.get("/api/queue")
+    def queue(_: Reader, predicted: str | None = None, limit: Annotated[int, Query(ge=0, le=500)] = 50) -> dict:
+        return services().labelling.view(predicted or None, limit)
+
+    @app.post("/api/queue/load")
+    async def load(_: Writer, file: Annotated[UploadFile | None, File()] = None,
+                   rows: Annotated[int | None, Form(ge=1, le=5000)] = None) -> dict:
+        """Queue tweets from an uploaded CSV, or the next ones of the configured 2022 file."""
+        svc = services()
+        limit = rows or svc.settings.labelling_load_rows
+        if file is not None and file.filename:
+            data = await file.read(MAX_UPLOAD_BYTES + 1)
+            if len(data) > MAX_UPLOAD_BYTES:
+                raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                                    f"{file.filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+            report = svc.labelling.load(Path(file.filename).name, data, limit)
+        else:
+            try:
+                path = svc.settings.unlabelled_file
+            except DatasetMissingError as exc:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+            report = svc.labelling.load(path.name, path.read_bytes(), limit, resume=True)
+        return report.to_dict()
+
+    @app.post("/api/queue/labels")
+    def record_label(body: LabelBody, user: Writer) -> dict:
+        try:
+            return services().labelling.record(body.id, body.label, user.get_name())
+        except KeyError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, exc.args[0]) from exc
+
+    @app.post("/api/queue/send")
+    def send_batch(user: Writer) -> dict:
+        """Write the caller's labelled tweets into the inbox as one CSV; the next DAG run learns from it."""
+        return services().labelling.send_batch(user.get_name())
+
+    @app.get("/api/batches")
+    def batches(_: Reader) -> dict:
+        return {"batches": services().labelling.batches()}
+
+    @app.get("/api/model")
+    def model(_: Reader) -> dict:
+        svc = services()
+        return overview(svc.registry, svc.layout.reports)
+
+    @app.get("/api/model/images/{name:path}", include_in_schema=False)
+    def model_image(name: str, _: Reader) -> Response:
+        try:
+            return Response(report_image(services().layout.reports, name), media_type="image/png")
+        except FileNotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+    @app.post("/api/model/rollback")
+    def rollback(body: RollbackBody, user: Admin) -> dict:
+        """Make an earlier champion the champion again (recorded in the registry like a promotion)."""
+        svc = services()
+        if not (svc.registry.versions_dir / body.version / "card.json").exists():
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model version {body.version!r}")
+        return roll_back(svc.registry, body.version, user.get_name(), body.reason)
+
+    return app

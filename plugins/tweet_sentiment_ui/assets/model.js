@@ -1,0 +1,81 @@
+// The model page: champion, versions (promoted and rejected, with reasons and metrics), pictures, rollback.
+function cell(content) {
+  const td = document.createElement("td");
+  if (content instanceof Node) td.append(content); else td.textContent = content ?? "";
+  return td;
+}
+
+function fixed(x) { return x === null || x === undefined ? "–" : x.toFixed(4); }
+
+function perClass(f1) {
+  return Object.entries(f1).map(([label, f]) => `${label} ${f.toFixed(3)}`).join(" · ");
+}
+
+function rollbackButton(version) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "Roll back to this";
+  button.dataset.version = version;
+  button.addEventListener("click", async () => {
+    const reason = prompt(`Why make ${version} champion again?`, "");
+    if (reason === null) return;
+    try {
+      await api("api/model/rollback", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ version, reason }),
+      });
+      $("rollback-status").textContent = `${version} is champion again.`;
+      $("rollback-status").className = "ok";
+      await render();
+    } catch (error) {
+      $("rollback-status").textContent = error.message;
+      $("rollback-status").className = "error";
+    }
+  });
+  return button;
+}
+
+async function render() {
+  const model = await api("api/model");
+  $("champion").textContent = model.champion ?? "none yet";
+  const champion = model.versions.find((v) => v.version === model.champion);
+  if (champion) {
+    $("champion-metrics").textContent = `macro-F1 ${fixed(champion.macro_f1)} · accuracy ${fixed(champion.accuracy)}`
+      + ` · ${champion.rows_trained} rows · promoted ${champion.decided_at ?? ""}`;
+    $("per-class").tBodies[0].replaceChildren(...Object.entries(champion.per_class_f1).map(([label, f]) => {
+      const row = document.createElement("tr");
+      row.append(cell(label), cell(f.toFixed(4)));
+      return row;
+    }));
+  }
+  if (model.images.length) {
+    $("images").replaceChildren(...model.images.map((name) => {
+      const figure = document.createElement("figure");
+      const img = document.createElement("img");
+      img.className = "report";
+      img.alt = name;
+      img.src = `api/model/images/${name.split("/").map(encodeURIComponent).join("/")}`;
+      const caption = document.createElement("figcaption");
+      caption.textContent = name;
+      figure.append(img, caption);
+      return figure;
+    }));
+  }
+  $("versions").tBodies[0].replaceChildren(...model.versions.map((v) => {
+    const row = document.createElement("tr");
+    row.dataset.version = v.version;
+    const status = cell(v.status);
+    status.className = `status-${v.status}`;
+    row.append(cell(v.version), status, cell(fixed(v.macro_f1)), cell(fixed(v.accuracy)), cell(perClass(v.per_class_f1)),
+      cell(v.strategy), cell((v.batches || []).join(", ")), cell(v.reason),
+      cell(v.can_roll_back ? rollbackButton(v.version) : ""));
+    return row;
+  }));
+  $("history").tBodies[0].replaceChildren(...model.history.slice().reverse().map((e) => {
+    const row = document.createElement("tr");
+    row.append(cell(e.at), cell(e.action), cell(e.version), cell(e.previous), cell(e.reason));
+    return row;
+  }));
+}
+
+render().catch((error) => { $("champion").textContent = `Error: ${error.message}`; });

@@ -1,0 +1,24 @@
+"""Registers the tweet-sentiment app with Airflow: served under /tweet-sentiment, two pages in the navigation."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from airflow.plugins_manager import AirflowPlugin
+
+from tweet_sentiment_ui.app import create_app
+
+URL_PREFIX = "/tweet-sentiment"
+
+
+class TweetSentimentPlugin(AirflowPlugin):
+    """Labelling queue, prediction API and model page inside the Airflow UI."""
+
+    name = "tweet_sentiment_ui"
+    fastapi_apps: ClassVar[list[dict]] = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Tweet sentiment"}]
+    external_views: ClassVar[list[dict]] = [
+        {"name": "Label tweets", "href": f"{URL_PREFIX.lstrip('/')}/labelling", "url_route": "tweet-labelling",
+         "destination": "nav", "nav_top_level": True},
+        {"name": "Sentiment model", "href": f"{URL_PREFIX.lstrip('/')}/model", "url_route": "tweet-model",
+         "destination": "nav", "nav_top_level": True},
+    ]

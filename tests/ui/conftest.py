@@ -1,0 +1,119 @@
+"""A real Airflow API server with the tweet-sentiment plugin, over a data root holding a bootstrapped champion.
+
+Session-scoped: one bootstrap (real infinity, real slice of the dataset) and one `airflow api-server` process
+with the SimpleAuthManager (user ``admin``, random password), shared by the API and browser tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import DATASET_DIR, ROOT, free_port, stop_process_group, wait_http, write_slice
+
+from tweet_sentiment.config import Settings
+from tweet_sentiment.feed import chronological_rows, write_rows
+from tweet_sentiment.storage import DataLayout
+from tweet_sentiment.tasks import RunOptions, run_cycle
+from tweet_sentiment.training import BoostingParams
+
+UNLABELLED = "covid_tweets_unlabelled_2022.csv"
+PLUGIN_PREFIX = "/tweet-sentiment"
+BOOTSTRAP_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class UiServer:
+    """The running API server, its login and the data root it serves."""
+
+    url: str
+    username: str
+    password: str
+    settings: Settings
+
+    @property
+    def data_root(self) -> Path:
+        return Path(self.settings.data_root)
+
+    def token(self) -> str:
+        """A JWT from Airflow's own login endpoint (the same one the UI's login form calls)."""
+        resp = httpx.post(f"{self.url}/auth/token", json={"username": self.username, "password": self.password},
+                          timeout=30)
+        assert resp.status_code == 201, resp.text
+        return resp.json()["access_token"]
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client for the plugin's routes; logged in unless ``token`` is the empty string."""
+        token = self.token() if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=f"{self.url}{PLUGIN_PREFIX}", headers=headers, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def ui_dataset(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small labelled slices plus the first 400 tweets of the real unlabelled 2022 file."""
+    source = DATASET_DIR / UNLABELLED
+    if not source.is_file():
+        pytest.fail(f"{source} is missing: the labelling queue's default source (see ../shared/data/README.md)")
+    folder = tmp_path_factory.mktemp("ui-dataset")
+    for name in ("Corona_NLP_train.csv", "Corona_NLP_test.csv"):
+        shutil.copy(small_dataset / name, folder / name)
+    write_slice(source, folder / UNLABELLED, 400)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a data root with a small champion trained by the real cycle on the first 1,000 tweets."""
+    data_root = tmp_path_factory.mktemp("ui-data")
+    settings = dataclasses.replace(Settings.from_env(), data_root=str(data_root), dataset_dir=str(ui_dataset),
+                                   cache_root=str(feature_cache), infinity_url=infinity_url, file_settle_s=0.0)
+    header, rows = chronological_rows(settings.train_file)
+    write_rows(DataLayout(data_root).inbox, "bootstrap.csv", header, rows[:BOOTSTRAP_ROWS])
+    small = RunOptions(strategy="refit", force_promote=True, boosting=BoostingParams(num_boost_round=60))
+    report = run_cycle(settings, "ui_bootstrap", small)
+    assert report["decision"]["promoted"], report["decision"]
+    return settings
+
+
+@pytest.fixture(scope="session")
+def ui_server(ui_settings: Settings, airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """`airflow api-server` (the plugin loaded from plugins/) on a free port, with Airflow's SimpleAuthManager."""
+    home = tmp_path_factory.mktemp("ui-airflow")
+    port = free_port()
+    password = secrets.token_hex(8)
+    (home / "passwords.json").write_text(json.dumps({"admin": password}))
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        "TWEET_SENTIMENT_DATA_ROOT": ui_settings.data_root,
+        "TWEET_SENTIMENT_DATASET_DIR": ui_settings.dataset_dir,
+        "TWEET_SENTIMENT_CACHE_ROOT": ui_settings.cache_root,
+        "INFINITY_URL": ui_settings.infinity_url,
+    }
+    log = home / "api-server.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "airflow"), "api-server", "--port", str(port)],
+                                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
+    url = f"http://localhost:{port}"
+    try:
+        wait_http(f"{url}/api/v2/monitor/health", 180, proc, log)
+        yield UiServer(url, "admin", password, ui_settings)
+    finally:
+        stop_process_group(proc)

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: setup run test bench feed lint
+.PHONY: setup run test bench quality feed lint
 setup:
 	bash scripts/setup.sh
 
@@ -14,6 +14,9 @@ test: setup
 
 bench: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment bench
+
+quality: setup
+	$(ENV) "$$VENV/bin/python" -m tweet_sentiment quality
 
 feed: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed

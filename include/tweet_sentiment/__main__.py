@@ -13,6 +13,8 @@ from tweet_sentiment.bench import BenchOptions
 from tweet_sentiment.bench import bench as run_bench
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
+from tweet_sentiment.quality import QualityOptions
+from tweet_sentiment.quality import stream as quality_stream
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.storage import write_json_atomic
 from tweet_sentiment.tasks import RunOptions, layout_for, run_cycle
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--runs", type=int, default=BenchOptions.runs, help="runs per figure (medians)")
     p_bench.add_argument("--batch-rows", type=int, default=BenchOptions.batch_rows, help="tweets in the cycle's batch")
     p_bench.add_argument("--embed-texts", type=int, default=BenchOptions.embed_texts, help="tweets per embedding run")
+    p_quality = sub.add_parser("quality", help="stream the training file, continued vs refit champions; last line JSON")
+    p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -82,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench":
             options = BenchOptions(runs=args.runs, batch_rows=args.batch_rows, embed_texts=args.embed_texts)
             print(json.dumps(run_bench(settings, options)))
+        elif args.command == "quality":
+            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches)
+            print(json.dumps(quality_stream(settings, options)))
         else:
             status(settings)
     except DatasetMissingError as exc:

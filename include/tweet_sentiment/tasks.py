@@ -34,7 +34,7 @@ class RunOptions:
     """The per-run choices a person can make when triggering the DAG (its Params)."""
 
     strategy: str = "continue"
-    replay_rows: int = 4000
+    replay_rows: int = 2000
     min_improvement: float = 0.001
     force_promote: bool = False
     max_raw_score: float = 50.0

@@ -1,0 +1,67 @@
+"""PNG reports for the model page: the learning curve of a stream and a confusion matrix (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from upath import UPath
+
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage import write_bytes_atomic
+
+LEARNING_CURVE_PNG = "learning_curve.png"
+CONFUSION_PNG = "confusion_matrix.png"
+
+
+def _save(fig: plt.Figure, path: UPath) -> UPath:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+    return path
+
+
+def learning_curve_png(cycles: Sequence[dict], path: UPath, title: str) -> UPath:
+    """Champion macro-F1 per cycle for each strategy (``rows_seen``, ``continue_f1``, ``refit_f1``, and
+    ``continue_promoted`` / ``refit_promoted``); promotions are marked with a filled dot."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    rows = [c["rows_seen"] for c in cycles]
+    for key, colour, label in (("continue", "tab:blue", "continued champion"), ("refit", "tab:orange",
+                                                                              "full-refit champion")):
+        f1 = [c[f"{key}_f1"] for c in cycles]
+        ax.plot(rows, f1, "-", color=colour, label=label, marker="o", markerfacecolor="white", markersize=5)
+        promoted = [(r, f) for r, f, c in zip(rows, f1, cycles, strict=True) if c[f"{key}_promoted"]]
+        if promoted:
+            ax.plot(*zip(*promoted, strict=True), "o", color=colour, markersize=6,
+                    label=f"{key}: challenger promoted")
+    ax.set_xlabel("labelled rows streamed (bootstrap, then batches)")
+    ax.set_ylabel("holdout macro-F1 of the champion")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def confusion_png(confusion: Sequence[Sequence[int]], path: UPath, title: str) -> UPath:
+    """The confusion matrix (rows: true label, columns: predicted), counts and row shares in each cell."""
+    counts = np.asarray(confusion)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    short = [label.replace("Extremely ", "Ext. ") for label in LABELS]
+    ax.set_xticks(range(len(LABELS)), short, rotation=30, ha="right")
+    ax.set_yticks(range(len(LABELS)), short)
+    for i in range(len(LABELS)):
+        for j in range(len(LABELS)):
+            ax.text(j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.6 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return _save(fig, path)

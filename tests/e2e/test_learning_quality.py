@@ -1,0 +1,61 @@
+"""Learning quality on a small real slice with a real infinity server: the stream behind `make quality`
+(continued vs refit champions through tasks.run_cycle), and a feature-schema change forcing a fresh training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tweet_sentiment import features
+from tweet_sentiment.__main__ import bootstrap
+from tweet_sentiment.config import Settings
+from tweet_sentiment.feed import next_batch
+from tweet_sentiment.quality import QUALITY_JSON, QualityOptions, stream
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG
+from tweet_sentiment.schema import FeatureSchema
+from tweet_sentiment.tasks import RunOptions, layout_for, run_cycle
+
+pytestmark = pytest.mark.e2e
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_stream_keeps_the_continued_model_sane_and_writes_the_reports(pipeline_env: Path):
+    settings = Settings.from_env()
+    summary = stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=1000, max_batches=2))
+
+    report = json.loads((layout_for(settings).reports / QUALITY_JSON).read_text())
+    cycles = report["per_cycle"]
+    assert [c["rows_seen"] for c in cycles] == [1000, 2000, 3000]
+    gate = RunOptions()
+    for cycle in cycles[1:]:
+        assert cycle["continue_strategy"] == "continue" and cycle["refit_strategy"] == "refit"
+        # no exploding raw scores, and never worse than the champion by more than the gate would let through
+        assert cycle["continue_challenger_max_abs_raw"] < gate.max_raw_score
+        assert cycle["continue_challenger_f1"] >= cycle["continue_f1"] - 0.02, cycle
+    assert summary["final_macro_f1"] == cycles[-1]["continue_f1"] > 0.7  # the lexicon views carry this data
+    assert summary["max_gap_to_refit"] == pytest.approx(
+        max(c["refit_challenger_f1"] - c["continue_f1"] for c in cycles[1:]), abs=1e-5)
+    assert summary["mean_continue_train_s"] > 0 and summary["mean_refit_train_s"] > 0
+    for name in (LEARNING_CURVE_PNG, CONFUSION_PNG):
+        assert (layout_for(settings).reports / name).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_feature_schema_change_forces_a_fresh_training(pipeline_env: Path, monkeypatch: pytest.MonkeyPatch):
+    settings = Settings.from_env()
+    bootstrap(settings, refit=False)
+    registry = ModelRegistry(layout_for(settings).registry)
+    first = registry.card(registry.champion_version())
+    assert FeatureSchema.from_dict(first["feature_schema"]).embedding_components == features.EMBEDDING_COMPONENTS
+
+    monkeypatch.setattr(features, "EMBEDDING_COMPONENTS", 8)  # the code now builds another schema
+    next_batch(layout_for(settings), settings.train_file, 500, settings.bootstrap_rows)
+    report = run_cycle(settings, "after-schema-change", RunOptions(strategy="continue", force_promote=True))
+
+    card = registry.card(report["challenger"]["version"])
+    assert card["strategy"] == "refit" and card["note"] == "feature schema changed: trained from scratch"
+    assert card["parent"] is None and card["feature_schema"]["embedding_components"] == 8
+    assert report["decision"]["promoted"] and report["evaluation"]["champion_metrics"]["rows"] > 0

@@ -1,0 +1,98 @@
+"""The whole loop with real parts: a real infinity server, the DAG run by dag.test() on a real Airflow DB,
+a small real slice of the Kaggle data. Bootstrap, a forced promotion, a rejection, a bad file, an empty inbox.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from tweet_sentiment.__main__ import bootstrap
+from tweet_sentiment.config import Settings
+from tweet_sentiment.feed import next_batch
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.tasks import layout_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def retrain_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["tweet_sentiment_retrain"]
+
+
+def run_dag(dag, conf: dict) -> dict[str, str]:
+    """Run the DAG once in this process; return each task's final state.
+
+    dag.test() folds run_conf into the DAG object's params, so each run states every choice it relies on.
+    """
+    run = dag.test(run_conf=conf)
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
+        return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_env, airflow_db, retrain_dag):
+    settings = Settings.from_env()
+    layout = layout_for(settings)
+    registry = ModelRegistry(layout.registry)
+
+    bootstrap(settings, refit=False)
+    first = registry.champion_version()
+    assert first is not None and registry.card(first)["rows_trained"] > 900
+    assert registry.card(first)["metrics"]["macro_f1"] > 0.5
+
+    # 1) a feed batch plus a bad file: the bad file is quarantined, the good one trains a forced champion
+    feed_file = next_batch(layout, settings.train_file, 1000, settings.bootstrap_rows)
+    (layout.inbox / "broken labels.csv").write_bytes(
+        b"OriginalTweet,Sentiment\r\ngood tweet about masks,Positive\r\nanother one,Meh\r\n")
+    (layout.inbox / "garbage.csv").write_bytes(b"\x00\x01\x02\x03")
+    states = run_dag(retrain_dag, {"force_promote": True, "min_improvement": 0.001})
+    assert states["promote"] == "success" and states["keep_champion"] == "skipped"
+    assert states["archive"] == "success"
+    second = registry.champion_version()
+    card = registry.card(second)
+    assert second != first and card["parent"] == first and card["strategy"] == "continue"
+    assert card["status"] == "champion" and card["reason"].startswith("forced")
+    assert registry.card(first)["status"] == "retired"
+
+    ledger_file = next(layout.ledger.glob("manual__*.json"))
+    ledger = read_json(ledger_file)
+    assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"]
+    assert ledger["rows_in"] == 1000 + 2 and ledger["files_rejected"] == 1
+    batch_id = ledger["batch_id"]
+    assert card["batches"][-1] == batch_id and card["new_rows"] == ledger["rows_accepted"]
+    archived = sorted(p.name for p in layout.archive.glob(f"*/{batch_id}/*"))
+    assert archived == sorted([feed_file.name, "broken labels.csv", "garbage.csv"])
+    assert list(layout.inbox.iterdir()) == [] and list(layout.processing.iterdir()) == []
+    quarantine = layout.quarantine / batch_id
+    assert "binary data" in read_json(quarantine / "garbage.csv.reason.json")["reason"]
+    assert "unknown label 'Meh'" in (quarantine / "broken labels.csv.rejected.csv").read_text()
+
+    # 2) the next batch must beat the champion by 0.5 macro-F1: impossible, so it is kept as rejected
+    next_batch(layout, settings.train_file, 1000, settings.bootstrap_rows)
+    states = run_dag(retrain_dag, {"force_promote": False, "min_improvement": 0.5})
+    assert states["keep_champion"] == "success" and states["promote"] == "skipped"
+    assert registry.champion_version() == second
+    rejected = [c for c in registry.versions() if c["status"] == "rejected"]
+    assert len(rejected) == 1 and "needed +0.5000" in rejected[0]["reason"]
+    assert rejected[0]["metrics"]["max_abs_raw"] < 50  # continued boosting stayed sane
+
+    # 3) nothing new: the sensor times out softly and the whole run is skipped, not failed
+    states = run_dag(retrain_dag, {"force_promote": False})
+    assert states["sense_inbox"] == "skipped" and set(states.values()) == {"skipped"}
+    assert registry.champion_version() == second

@@ -313,7 +313,6 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
     header, rows = chronological_rows(settings.train_file)
     history, batch = rows[:-options.batch_rows], rows[-options.batch_rows:]
     holdout_texts, _ = holdout(settings)
-    source_cache = layout_for(settings).embeddings
     figures: dict = {"cpu_count": os.cpu_count(), "runs": options.runs}
     with infinity_server(settings, scratch / "infinity.log") as server_pid, \
             InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
@@ -325,50 +324,62 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
         figures["embed_in_process_per_s"] = measure_in_process_embedding(sample, options.runs)
         if figures["embed_in_process_per_s"]:
             figures["http_over_in_process"] = round(figures["embed_per_s"] / figures["embed_in_process_per_s"], 2)
-
-        # The history: its vectors (and the holdout's) copied from the configured cache into the bench's, the
-        # bootstrap (a refit on it) embeds any missing, and those go back to the configured cache for next time.
-        cached_texts = _cleaned_texts("history.csv", header, history, settings) + holdout_texts
-        base = dataclasses.replace(settings, data_root=str(scratch / "base"), cache_root=str(scratch / "cache"),
-                                   file_settle_s=0.0)
-        base_layout = layout_for(base)
-        base_layout.ensure()
-        seed_cache(source_cache, base_layout.embeddings, cached_texts)
-        write_rows(base_layout.inbox, "history.csv", header, history)
-        log.info("bootstrap: a refit on %d history tweets", len(history))
-        bootstrap = run_cycle(base, "history", RunOptions(strategy="refit", force_promote=True))
-        seed_cache(base_layout.embeddings, source_cache, cached_texts)
+        base, bootstrap = prepare_history(settings, header, history, holdout_texts, scratch)
         figures["history_rows"] = bootstrap["challenger"]["rows_trained"]
-        refits = [bootstrap["challenger"]["train_s"]]
-
-        # The cycles: each on a fresh copy of the base, the batch's embeddings not cached.
-        airflow_home = scratch / "airflow"
-        airflow_home.mkdir()
-        _migrate(airflow_home, base)
-        cycles, outcomes = [], []
-        for run in range(options.runs):
-            root = dataclasses.replace(base, data_root=str(scratch / f"cycle-{run}"),
-                                       cache_root=str(scratch / f"cycle-{run}-cache"))
-            shutil.copytree(base.data_root, root.data_root)
-            shutil.copytree(base.cache_root, root.cache_root)
-            shutil.rmtree(Path(root.data_root) / "reports" / "runs", ignore_errors=True)
-            write_rows(layout_for(root).inbox, f"batch-{run}.csv", header, batch)
-            cycles.append(_dag_test_subprocess(root, airflow_home))
-            outcomes.append(_cycle_outcome(root))
-            log.info("cycle %d: %s", run, cycles[-1])
+        cycles, outcomes, last_root = run_cycles(base, header, batch, options.runs, scratch)
         log.info("%d more refits on the history", options.runs - 1)
-        refits += [train_challenger(base, "history", RunOptions(strategy="refit"))["train_s"]
-                   for _ in range(options.runs - 1)]
+        refits = [bootstrap["challenger"]["train_s"]] + [
+            train_challenger(base, "history", RunOptions(strategy="refit"))["train_s"] for _ in range(options.runs - 1)]
         figures["refit_train_s"] = median(refits, 2)
         figures.update(_cycle_figures(cycles, outcomes, figures["refit_train_s"]))
-
-        registry = ModelRegistry(layout_for(root).registry)
+        registry = ModelRegistry(layout_for(last_root).registry)
         raw_batch = [r[header.index(TEXT_COLUMN)] for r in batch]
         figures.update(measure_prediction(registry, client, raw_batch, options, scratch / "predict"))
         if server_pid:
             figures["infinity_peak_rss_mb"] = _peak_rss_mb(server_pid)
     figures["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return figures
+
+
+def prepare_history(settings: Settings, header: list[str], history: list[list[str]], holdout_texts: list[str],
+                    scratch: Path) -> tuple[Settings, dict]:
+    """A data root whose store holds ``history`` and whose champion is refitted on it; returns it and that run.
+
+    Vectors of the history and holdout come from the configured cache into the bench's; those the bootstrap had
+    to compute go back to the configured cache, so the next bench skips them.
+    """
+    source_cache = layout_for(settings).embeddings
+    cached_texts = _cleaned_texts("history.csv", header, history, settings) + holdout_texts
+    base = dataclasses.replace(settings, data_root=str(scratch / "base"), cache_root=str(scratch / "cache"),
+                               file_settle_s=0.0)
+    layout = layout_for(base)
+    layout.ensure()
+    seed_cache(source_cache, layout.embeddings, cached_texts)
+    write_rows(layout.inbox, "history.csv", header, history)
+    log.info("bootstrap: a refit on %d history tweets (feature cache %s)", len(history), source_cache)
+    bootstrap = run_cycle(base, "history", RunOptions(strategy="refit", force_promote=True))
+    seed_cache(layout.embeddings, source_cache, cached_texts)
+    return base, bootstrap
+
+
+def run_cycles(base: Settings, header: list[str], batch: list[list[str]], runs: int,
+               scratch: Path) -> tuple[list[dict], list[dict], Settings]:
+    """``runs`` DAG cycles, each on a fresh copy of ``base`` with ``batch`` in the inbox (its vectors not cached)."""
+    airflow_home = scratch / "airflow"
+    airflow_home.mkdir()
+    _migrate(airflow_home, base)
+    cycles, outcomes = [], []
+    for run in range(runs):
+        root = dataclasses.replace(base, data_root=str(scratch / f"cycle-{run}"),
+                                   cache_root=str(scratch / f"cycle-{run}-cache"))
+        shutil.copytree(base.data_root, root.data_root)
+        shutil.copytree(base.cache_root, root.cache_root)
+        shutil.rmtree(Path(root.data_root) / "reports" / "runs", ignore_errors=True)
+        write_rows(layout_for(root).inbox, f"batch-{run}.csv", header, batch)
+        cycles.append(_dag_test_subprocess(root, airflow_home))
+        outcomes.append(_cycle_outcome(root))
+        log.info("cycle %d: %s", run, cycles[-1])
+    return cycles, outcomes, root
 
 
 def _cycle_figures(cycles: list[dict], outcomes: list[dict], refit_s: float) -> dict:

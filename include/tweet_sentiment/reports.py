@@ -28,23 +28,32 @@ def _save(fig: plt.Figure, path: UPath) -> UPath:
 
 
 def learning_curve_png(cycles: Sequence[dict], path: UPath, title: str) -> UPath:
-    """Champion macro-F1 per cycle for each strategy (``rows_seen``, ``continue_f1``, ``refit_f1``, and
-    ``continue_promoted`` / ``refit_promoted``); promotions are marked with a filled dot."""
+    """Holdout macro-F1 per cycle for each strategy: the champion (line), that cycle's challenger (cross) and the
+    promotions (filled dots). Each cycle holds ``rows_seen`` and, per strategy, ``<s>_f1``,
+    ``<s>_challenger_f1`` and ``<s>_promoted``."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     rows = [c["rows_seen"] for c in cycles]
-    for key, colour, label in (("continue", "tab:blue", "continued champion"), ("refit", "tab:orange",
-                                                                              "full-refit champion")):
-        f1 = [c[f"{key}_f1"] for c in cycles]
-        ax.plot(rows, f1, "-", color=colour, label=label, marker="o", markerfacecolor="white", markersize=5)
-        promoted = [(r, f) for r, f, c in zip(rows, f1, cycles, strict=True) if c[f"{key}_promoted"]]
+    values: list[float] = []
+    for key, colour, style, label in (("continue", "tab:blue", "-", "continued"),
+                                      ("refit", "tab:orange", "--", "full refit")):
+        champion = [c[f"{key}_f1"] for c in cycles]
+        challenger = [(r, c[f"{key}_challenger_f1"]) for r, c in zip(rows, cycles, strict=True)
+                      if c[f"{key}_challenger_f1"] is not None]
+        promoted = [(r, f) for r, f, c in zip(rows, champion, cycles, strict=True) if c[f"{key}_promoted"]]
+        ax.plot(rows, champion, style, color=colour, label=f"{label}: champion")
+        if challenger:
+            ax.plot(*zip(*challenger, strict=True), "x" if key == "continue" else "+", color=colour,
+                    markersize=7, label=f"{label}: challenger")
         if promoted:
-            ax.plot(*zip(*promoted, strict=True), "o", color=colour, markersize=6,
-                    label=f"{key}: challenger promoted")
+            ax.plot(*zip(*promoted, strict=True), "o", color=colour, markersize=7, label=f"{label}: promoted")
+        values += champion + [f for _, f in challenger]
+    pad = max(0.002, 0.1 * (max(values) - min(values)))
+    ax.set_ylim(min(values) - pad, max(values) + pad)
     ax.set_xlabel("labelled rows streamed (bootstrap, then batches)")
-    ax.set_ylabel("holdout macro-F1 of the champion")
+    ax.set_ylabel("holdout macro-F1")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8, ncols=2)
     return _save(fig, path)
 
 

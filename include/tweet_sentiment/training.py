@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.metrics import f1_score, log_loss
+from sklearn.metrics import f1_score
 
 from tweet_sentiment.schema import LABELS
 
@@ -33,8 +33,8 @@ class BoostingParams:
     num_boost_round: int = 300  # at most: early stopping on the validation slice stops sooner
     early_stopping_rounds: int = 20
     continue_learning_rate: float = 0.05
-    continue_rounds: int = 30  # at most, per continuation
-    continue_early_stopping_rounds: int = 5
+    continue_rounds: int = 15  # at most, per continuation
+    continue_early_stopping_rounds: int = 3
     validation_fraction: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 20
@@ -84,18 +84,22 @@ def _train(params: dict, features: np.ndarray, labels: np.ndarray, rounds: int, 
         return booster, None
     train_set = lgb.Dataset(features[~valid], labels[~valid])
     valid_set = lgb.Dataset(features[valid], labels[valid], reference=train_set)
-    booster = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, valid_sets=[valid_set],
-                        callbacks=[lgb.early_stopping(patience, verbose=False)])
-    best = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    # keep_training_booster: no copy through a model string (that copy cost more than a continuation's rounds).
+    best = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, valid_sets=[valid_set],
+                     callbacks=[lgb.early_stopping(patience, verbose=False)], keep_training_booster=True)
+    while best.current_iteration() > best.best_iteration:
+        best.rollback_one_iter()
+    best.free_dataset()
     if init_model is not None and _log_loss(init_model, features[valid], labels[valid]) <= _log_loss(
             best, features[valid], labels[valid]):
-        best = lgb.Booster(model_str=init_model.model_to_string())  # no added round helps: add none
+        best = init_model  # no added round helps: add none
     predicted = best.predict(features[valid], raw_score=True).argmax(axis=1)
     return best, float(f1_score(labels[valid], predicted, labels=range(len(LABELS)), average="macro"))
 
 
 def _log_loss(booster: lgb.Booster, features: np.ndarray, labels: np.ndarray) -> float:
-    return float(log_loss(labels, booster.predict(features), labels=range(len(LABELS))))
+    probabilities = booster.predict(features)[np.arange(len(labels)), labels]
+    return float(-np.log(np.clip(probabilities, 1e-15, 1.0)).mean())
 
 
 def train_fresh(features: np.ndarray, labels: np.ndarray, params: BoostingParams,

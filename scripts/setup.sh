@@ -11,8 +11,9 @@ make_venv() {  # make_venv DIR REQUIREMENTS [EXTRA PIP ARGS]
   [ -f "$stamp" ] && return 0
   echo "== creating $dir from $req"
   [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
-  "$dir/bin/pip" install -q --upgrade pip
-  "$dir/bin/pip" install -q -r "$req" "$@"
+  # (pip warns once per package about an absent local mirror folder of this machine: noise, filtered out)
+  "$dir/bin/pip" install -q --upgrade pip 2> >(grep -v "is ignored: it is neither" >&2)
+  "$dir/bin/pip" install -q -r "$req" "$@" 2> >(grep -v "is ignored: it is neither" >&2)
   rm -f "$dir"/.installed-*; touch "$stamp"
 }
 make_venv "$VENV" requirements.txt -e .

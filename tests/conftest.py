@@ -6,22 +6,15 @@ imports it: a throw-away AIRFLOW_HOME with a SQLite DB (or ``TEST_AIRFLOW_SQL_AL
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from support import DATASET_DIR, ROOT, free_port, start_infinity, stop_process_group, wait_http, write_slice
 
-from tweet_sentiment.bench import stop_process_group
-
-ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tweet-sentiment-airflow-"))
 os.environ.update({
     "AIRFLOW_HOME": str(_AIRFLOW_HOME),
@@ -38,32 +31,6 @@ os.environ.setdefault("TWEET_SENTIMENT_FILE_SETTLE_S", "0")
 os.environ.setdefault("TWEET_SENTIMENT_SENSOR_POKE_S", "1")
 os.environ.setdefault("TWEET_SENTIMENT_SENSOR_TIMEOUT_S", "3")
 
-DATASET_DIR = Path(os.environ.get("TWEET_SENTIMENT_DATASET_DIR", ROOT.parent / "shared" / "data"))
-TEST_OUTPUT = ROOT / "test-output"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
-    """Wait until ``url`` answers 2xx; fail with the server's log if it dies or never answers."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log else ""
-            pytest.fail(f"server for {url} exited with {proc.returncode}:\n{tail}")
-        try:
-            if httpx.get(url, timeout=2).is_success:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {timeout_s} s")
-
-
 @pytest.fixture(scope="session")
 def dataset_dir() -> Path:
     """The real Kaggle files; a missing dataset fails the test with how to get it (never a silent skip)."""
@@ -73,14 +40,6 @@ def dataset_dir() -> Path:
         if not (DATASET_DIR / name).is_file():
             pytest.fail(f"{DATASET_DIR / name} is missing. {KAGGLE_HINT}")
     return DATASET_DIR
-
-
-def start_infinity(port: int, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start scripts/start_infinity.sh (the same script `make run` uses) in its own process group."""
-    env = {**os.environ, "INFINITY_PORT": str(port), **(extra_env or {})}
-    with open(log, "wb") as fh:
-        return subprocess.Popen([str(ROOT / "scripts" / "start_infinity.sh")], env=env, stdout=fh,
-                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest.fixture(scope="session")
@@ -104,19 +63,6 @@ def infinity_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One feature cache for the session: the holdout slice is embedded once, not once per test."""
     return tmp_path_factory.mktemp("feature-cache")
-
-
-def write_slice(src: Path, dst: Path, rows: int, chronological: bool = False) -> None:
-    """Copy the header and ``rows`` rows of a Kaggle CSV (optionally the chronologically first ones)."""
-    from tweet_sentiment.csvio import decode_lines, to_csv_bytes
-    from tweet_sentiment.feed import chronological_rows
-
-    if chronological:
-        header, body = chronological_rows(src)
-    else:
-        reader = csv.reader(io.StringIO(decode_lines(src.read_bytes()), newline=""))
-        header, body = next(reader), list(reader)
-    dst.write_bytes(to_csv_bytes(header, body[:rows]))
 
 
 @pytest.fixture(scope="session")

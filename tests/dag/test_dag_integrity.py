@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from conftest import ROOT
+from support import ROOT
 
 
 @pytest.fixture(scope="module")

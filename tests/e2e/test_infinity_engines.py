@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import ROOT, free_port, start_infinity, stop_process_group, wait_http
+from support import ROOT, free_port, start_infinity, stop_process_group, wait_http
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.embeddings import InfinityClient

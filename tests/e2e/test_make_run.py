@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, free_port
+from support import ROOT, free_port
 
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.storage import DataLayout

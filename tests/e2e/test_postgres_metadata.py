@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import ROOT, free_port
+from support import ROOT, free_port
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import chronological_rows, write_rows

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from support import ROOT
 
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings

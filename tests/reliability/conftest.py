@@ -6,9 +6,6 @@ The tally is also written to ``test-output/reliability.json`` so docs/reliabilit
 from __future__ import annotations
 
 import contextlib
-import csv
-import dataclasses
-import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -16,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
+from reliability_support import SMALL_BOOSTING, settings_for, write_train_rows
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "reliability.json"
 
@@ -72,23 +70,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     OUTPUT.write_text(json.dumps(asdict(t), indent=2))
 
 
-def root_conftest(config: pytest.Config):
-    """tests/conftest.py as loaded by pytest (its helpers: start_infinity, wait_http, stop_process_group, ...)."""
-    return config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
-
-
-SMALL_BOOSTING = {"num_boost_round": 20, "continue_rounds": 3}
-
-
-def write_train_rows(small_dataset: Path, dst: Path, start: int, stop: int) -> None:
-    """Rows ``start:stop`` of the small (chronological) training slice as a labelled CSV, written atomically."""
-    from tweet_sentiment.csvio import decode_lines, write_csv_atomic
-
-    reader = csv.reader(io.StringIO(decode_lines((small_dataset / "Corona_NLP_train.csv").read_bytes()), newline=""))
-    header = next(reader)
-    write_csv_atomic(dst, header, list(reader)[start:stop])
-
-
 @pytest.fixture(scope="session")
 def champion_base(tmp_path_factory: pytest.TempPathFactory, infinity_url: str, small_dataset: Path,
                   feature_cache: Path) -> Path:
@@ -102,16 +83,6 @@ def champion_base(tmp_path_factory: pytest.TempPathFactory, infinity_url: str, s
     return root
 
 
-def settings_for(root: Path, url: str, small_dataset: Path, feature_cache: Path, **changes: object):
-    """Settings of one pipeline: its data root, the small dataset and session cache, quick retries."""
-    from tweet_sentiment.config import Settings
-
-    return dataclasses.replace(
-        Settings.from_env(), data_root=str(root), dataset_dir=str(small_dataset), cache_root=str(feature_cache),
-        infinity_url=url, embed_retries=2, embed_backoff_s=0.05, file_settle_s=0.0,
-        **changes)
-
-
 @pytest.fixture
 def pipeline_copy(champion_base: Path, tmp_path: Path) -> Path:
     """A private copy of the bootstrapped data root."""
@@ -120,30 +91,3 @@ def pipeline_copy(champion_base: Path, tmp_path: Path) -> Path:
     return root
 
 
-def champion_snapshot(root: Path) -> dict[str, bytes]:
-    """The champion pointer and the bytes of the model it names (to show a fault left them alone)."""
-    pointer = root / "registry" / "champion.json"
-    version = json.loads(pointer.read_text())["version"]
-    folder = root / "registry" / "versions" / version
-    return {"pointer": pointer.read_bytes(), "model": (folder / "model.txt").read_bytes(),
-            "card": (folder / "card.json").read_bytes()}
-
-
-def assert_consistent(root: Path, feature_cache: Path) -> None:
-    """Every file a reader relies on parses: pointer → complete model, cards, store, ledgers, caches."""
-    from tweet_sentiment.embeddings import VectorCache
-    from tweet_sentiment.registry import ModelRegistry
-    from tweet_sentiment.store import LabelledStore
-
-    registry = ModelRegistry(root / "registry")
-    version, booster, card = registry.champion()
-    assert card["version"] == version and booster.num_trees() > 0
-    assert all(c["version"] for c in registry.versions())
-    store = LabelledStore(root / "labelled")
-    assert store.read_all()["text_hash"].is_unique
-    for ledger in (root / "ledger").glob("*.json"):
-        entry = json.loads(ledger.read_text())
-        assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"]
-    for namespace in feature_cache.iterdir():
-        cache = VectorCache(feature_cache, namespace.name)
-        assert len(cache) > 0 and cache.dim

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SMALL_BOOSTING, assert_consistent, settings_for
+from reliability_support import SMALL_BOOSTING, assert_consistent, settings_for
 
 from tweet_sentiment import tasks
 from tweet_sentiment.registry import RECOVERY_HINT, ChampionUnavailableError, ModelRegistry

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
+import support
+from reliability_standin import StandIn, serve
+from reliability_support import (
     SMALL_BOOSTING,
     assert_consistent,
     champion_snapshot,
-    root_conftest,
     settings_for,
     write_train_rows,
 )
-from reliability_standin import StandIn, serve
 
 from tweet_sentiment import tasks
 from tweet_sentiment.embeddings import EmbeddingServiceError, InfinityClient
@@ -92,7 +92,7 @@ def test_a_persistent_fault_fails_clearly_and_the_next_run_recovers(
 def test_real_infinity_stopped_mid_run_then_restarted(request, pipeline_copy, small_dataset, feature_cache,
                                                       tmp_path, tally):
     """The real server is stopped between two tasks of a run; once it is back, the next run finishes."""
-    helpers = root_conftest(request.config)
+    helpers = support
     port = helpers.free_port()
     url = f"http://127.0.0.1:{port}"
     root = pipeline_copy

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_BOOSTING, assert_consistent, champion_snapshot, settings_for, write_train_rows
 from reliability_killed_run import POINTS
+from reliability_support import SMALL_BOOSTING, assert_consistent, champion_snapshot, settings_for, write_train_rows
 
 from tweet_sentiment import tasks
 from tweet_sentiment.store import LabelledStore

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import DATASET_DIR, ROOT, free_port, stop_process_group, wait_http, write_slice
+from support import DATASET_DIR, ROOT, free_port, stop_process_group, wait_http, write_slice
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import chronological_rows, write_rows

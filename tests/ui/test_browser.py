@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import TEST_OUTPUT
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -16,6 +15,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+from support import TEST_OUTPUT
 
 from tweet_sentiment.labelling import BATCH_COLUMNS
 from tweet_sentiment.registry import ModelRegistry

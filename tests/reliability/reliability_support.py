@@ -1,0 +1,59 @@
+"""Helpers of the reliability tests (plain functions and constants; the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+SMALL_BOOSTING = {"num_boost_round": 20, "continue_rounds": 3}
+
+
+def write_train_rows(small_dataset: Path, dst: Path, start: int, stop: int) -> None:
+    """Rows ``start:stop`` of the small (chronological) training slice as a labelled CSV, written atomically."""
+    from tweet_sentiment.csvio import decode_lines, write_csv_atomic
+
+    reader = csv.reader(io.StringIO(decode_lines((small_dataset / "Corona_NLP_train.csv").read_bytes()), newline=""))
+    header = next(reader)
+    write_csv_atomic(dst, header, list(reader)[start:stop])
+
+
+def settings_for(root: Path, url: str, small_dataset: Path, feature_cache: Path, **changes: object):
+    """Settings of one pipeline: its data root, the small dataset and session cache, quick retries."""
+    from tweet_sentiment.config import Settings
+
+    return dataclasses.replace(
+        Settings.from_env(), data_root=str(root), dataset_dir=str(small_dataset), cache_root=str(feature_cache),
+        infinity_url=url, embed_retries=2, embed_backoff_s=0.05, file_settle_s=0.0,
+        **changes)
+
+
+def champion_snapshot(root: Path) -> dict[str, bytes]:
+    """The champion pointer and the bytes of the model it names (to show a fault left them alone)."""
+    pointer = root / "registry" / "champion.json"
+    version = json.loads(pointer.read_text())["version"]
+    folder = root / "registry" / "versions" / version
+    return {"pointer": pointer.read_bytes(), "model": (folder / "model.txt").read_bytes(),
+            "card": (folder / "card.json").read_bytes()}
+
+
+def assert_consistent(root: Path, feature_cache: Path) -> None:
+    """Every file a reader relies on parses: pointer → complete model, cards, store, ledgers, caches."""
+    from tweet_sentiment.embeddings import VectorCache
+    from tweet_sentiment.registry import ModelRegistry
+    from tweet_sentiment.store import LabelledStore
+
+    registry = ModelRegistry(root / "registry")
+    version, booster, card = registry.champion()
+    assert card["version"] == version and booster.num_trees() > 0
+    assert all(c["version"] for c in registry.versions())
+    store = LabelledStore(root / "labelled")
+    assert store.read_all()["text_hash"].is_unique
+    for ledger in (root / "ledger").glob("*.json"):
+        entry = json.loads(ledger.read_text())
+        assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"]
+    for namespace in feature_cache.iterdir():
+        cache = VectorCache(feature_cache, namespace.name)
+        assert len(cache) > 0 and cache.dim

@@ -66,7 +66,8 @@ def layout_for(settings: Settings) -> DataLayout:
     return DataLayout(settings.data_root, settings.cache_root or None)
 
 
-def _client(settings: Settings) -> InfinityClient:
+def infinity_client(settings: Settings) -> InfinityClient:
+    """The infinity client the settings describe (URL, model, key, batching, retries)."""
     return InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
                           settings.embed_batch_size, settings.embed_concurrency, settings.embed_timeout_s,
                           settings.embed_retries, settings.embed_backoff_s)
@@ -122,7 +123,7 @@ def embed_batch(settings: Settings, batch_id: str) -> dict:
     store = LabelledStore(layout.labelled)
     texts = store.read_batch(batch_id, ["text"])["text"].tolist() if store.has_batch(batch_id) else []
     start = time.perf_counter()
-    with _client(settings) as client:
+    with infinity_client(settings) as client:
         schema = _schema(settings, client)
         holdout_texts, _ = holdout(settings)
         for chunk in (texts, holdout_texts):
@@ -143,7 +144,7 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
     refit = options.strategy == "refit"
     if not store.has_batch(batch_id) and not (refit and store.batch_ids()):
         return {"version": None, "reason": "no accepted rows in this batch"}
-    with _client(settings) as client:
+    with infinity_client(settings) as client:
         design = _schema(settings, client)
         champion = _champion(registry, tolerate_broken=refit)
         strategy, note = options.strategy, ""
@@ -195,7 +196,7 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
     champion = _champion(registry, tolerate_broken=True)
     texts, labels = holdout(settings)
     metrics: dict[str, dict | None] = {"challenger": None, "champion": None}
-    with _client(settings) as client:
+    with infinity_client(settings) as client:
         for role, model in (("challenger", version), ("champion", champion[0] if champion else None)):
             if model is None:
                 continue

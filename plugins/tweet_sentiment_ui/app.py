@@ -21,7 +21,7 @@ from tweet_sentiment.model_overview import RollbackRefused, overview, report_ima
 from tweet_sentiment.prediction import NoChampionError, PredictionRequestError, Predictor
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.tasks import _client, layout_for
+from tweet_sentiment.tasks import infinity_client, layout_for
 from tweet_sentiment_ui.access import Admin, Reader, Writer
 
 ASSETS = Path(__file__).parent / "assets"
@@ -38,7 +38,7 @@ class Services:
 
     @cached_property
     def predictor(self) -> Predictor:
-        return Predictor(self.registry, _client(self.settings), self.layout.embeddings,
+        return Predictor(self.registry, infinity_client(self.settings), self.layout.embeddings,
                          self.settings.predict_max_texts, self.settings.max_text_chars)
 
     @cached_property

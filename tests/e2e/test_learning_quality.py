@@ -25,11 +25,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def test_stream_keeps_the_continued_model_sane_and_writes_the_reports(pipeline_env: Path):
     settings = Settings.from_env()
-    summary = stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=1000, max_batches=2))
+    summary = stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=500, max_batches=2))
 
     report = json.loads((layout_for(settings).reports / QUALITY_JSON).read_text())
     cycles = report["per_cycle"]
-    assert [c["rows_seen"] for c in cycles] == [1000, 2000, 3000]
+    assert [c["rows_seen"] for c in cycles] == [1000, 1500, 2000]
     gate = RunOptions()
     for cycle in cycles[1:]:
         assert cycle["continue_strategy"] == "continue" and cycle["refit_strategy"] == "refit"

@@ -11,13 +11,19 @@ from pathlib import Path
 SMALL_BOOSTING = {"num_boost_round": 20, "continue_rounds": 3}
 
 
-def write_train_rows(small_dataset: Path, dst: Path, start: int, stop: int) -> None:
-    """Rows ``start:stop`` of the small (chronological) training slice as a labelled CSV, written atomically."""
+def write_train_rows(small_dataset: Path, dst: Path, start: int, stop: int, text_suffix: str = "") -> None:
+    """Rows ``start:stop`` of the small (chronological) training slice as a labelled CSV, written atomically.
+
+    ``text_suffix`` is appended to each tweet: texts no other test of the session has embedded.
+    """
     from tweet_sentiment.csvio import decode_lines, write_csv_atomic
+    from tweet_sentiment.schema import TEXT_COLUMN
 
     reader = csv.reader(io.StringIO(decode_lines((small_dataset / "Corona_NLP_train.csv").read_bytes()), newline=""))
     header = next(reader)
-    write_csv_atomic(dst, header, list(reader)[start:stop])
+    col = header.index(TEXT_COLUMN)
+    rows = [[*r[:col], r[col] + text_suffix, *r[col + 1:]] for r in list(reader)[start:stop]]
+    write_csv_atomic(dst, header, rows)
 
 
 def settings_for(root: Path, url: str, small_dataset: Path, feature_cache: Path, **changes: object):

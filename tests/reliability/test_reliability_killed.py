@@ -27,9 +27,9 @@ OPTIONS = tasks.RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING}
 def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
         point, pipeline_copy, infinity_url, small_dataset, feature_cache, tally):
     root = pipeline_copy
-    # rows no other test embeds, so that the cache write really happens in the killed run
+    # texts no other test embeds (the feature cache is the session's), so the killed run really writes the cache
     start = 1000 + 100 * list(POINTS).index(point)
-    write_train_rows(small_dataset, root / "inbox" / "batch.csv", start, start + 100)
+    write_train_rows(small_dataset, root / "inbox" / "batch.csv", start, start + 100, text_suffix=f" #kill{point}")
     before = champion_snapshot(root)
     env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root), "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset),
            "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "INFINITY_URL": infinity_url,

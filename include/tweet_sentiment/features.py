@@ -153,9 +153,3 @@ def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath) -> 
     namespace = "lexicon-" + hashlib.sha256("|".join(schema.lexicon_features).encode()).hexdigest()[:12]
     return VectorCache(cache_root, namespace).get_or_compute(
         texts, lambda todo: lexicon_features(todo, schema.lexicon_features))
-
-
-def feature_names(schema: FeatureSchema) -> list[str]:
-    embedded = schema.embedding_components or schema.embedding_dim
-    prefix = "emb_pc" if schema.embedding_components else "emb_"
-    return [f"{prefix}{i}" for i in range(embedded)] + list(schema.lexicon_features)

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 from upath import UPath
 
-from tweet_sentiment.storage import write_bytes_atomic
+from tweet_sentiment.storage import is_hidden, list_dir, write_bytes_atomic
 from tweet_sentiment.text import text_hash
 
 log = logging.getLogger(__name__)
@@ -129,10 +129,7 @@ class VectorCache:
         self._index: dict[str, np.ndarray] | None = None
 
     def _shards(self) -> list[UPath]:
-        if not self.folder.exists():
-            return []
-        return sorted((p for p in self.folder.iterdir() if p.suffix == ".npz" and not p.name.startswith(".")),
-                      key=lambda p: p.name)
+        return [p for p in list_dir(self.folder) if p.suffix == ".npz" and not is_hidden(p)]
 
     def _load(self) -> dict[str, np.ndarray]:
         if self._index is None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import lightgbm as lgb
 from upath import UPath
 
-from tweet_sentiment.storage import read_json, write_bytes_atomic, write_json_atomic
+from tweet_sentiment.storage import list_dir, read_json, write_bytes_atomic, write_json_atomic
 
 RECOVERY_HINT = ("Recover with `python -m tweet_sentiment bootstrap --refit`, which trains a new champion from "
                  "the labelled store, or roll back to an earlier version on the model page.")
@@ -62,9 +62,7 @@ class ModelRegistry:
 
     def versions(self) -> list[dict]:
         """Cards of every complete version, oldest first."""
-        if not self.versions_dir.exists():
-            return []
-        cards = [self.card(p.name) for p in self.versions_dir.iterdir() if (p / "card.json").exists()]
+        cards = [self.card(p.name) for p in list_dir(self.versions_dir) if (p / "card.json").exists()]
         return sorted(cards, key=lambda c: (c["created_at"], c["version"]))
 
     def champion_version(self) -> str | None:

@@ -8,7 +8,7 @@ import pandas as pd
 from upath import UPath
 
 from tweet_sentiment.schema import STORE_COLUMNS
-from tweet_sentiment.storage import write_bytes_atomic
+from tweet_sentiment.storage import is_hidden, list_dir, write_bytes_atomic
 
 
 class LabelledStore:
@@ -21,9 +21,7 @@ class LabelledStore:
         return self.folder / f"{batch_id}.parquet"
 
     def batch_ids(self) -> list[str]:
-        if not self.folder.exists():
-            return []
-        return sorted(p.stem for p in self.folder.iterdir() if p.suffix == ".parquet" and not p.name.startswith("."))
+        return sorted(p.stem for p in list_dir(self.folder) if p.suffix == ".parquet" and not is_hidden(p))
 
     def has_batch(self, batch_id: str) -> bool:
         return self._file(batch_id).exists()

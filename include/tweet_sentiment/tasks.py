@@ -21,7 +21,7 @@ from tweet_sentiment.features import current_schema, feature_matrix, fit_schema,
 from tweet_sentiment.ingest import claim, claim_lock, ingest_batch, parse_labelled_file, ready_files
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema
-from tweet_sentiment.storage import DataLayout, move, write_json_atomic
+from tweet_sentiment.storage import DataLayout, list_dir, move, remove_empty_dir, write_json_atomic
 from tweet_sentiment.store import LabelledStore
 from tweet_sentiment.training import BoostingParams, continue_boosting, train_fresh, validation_mask
 
@@ -103,8 +103,7 @@ def _champion(registry: ModelRegistry, tolerate_broken: bool) -> tuple | None:
 def inbox_has_files(settings: Settings) -> bool:
     """Sensor: are there complete files in the inbox (or claimed files a failed run left behind)?"""
     layout = layout_for(settings)
-    orphans = layout.processing.exists() and any(layout.processing.iterdir())
-    return bool(ready_files(layout.inbox, settings.file_settle_s)) or bool(orphans)
+    return bool(ready_files(layout.inbox, settings.file_settle_s)) or bool(list_dir(layout.processing))
 
 
 def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
@@ -239,11 +238,11 @@ def archive_batch(settings: Settings, batch_id: str, report: dict) -> dict:
     layout = layout_for(settings)
     source = layout.processing / batch_id
     target = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
-    files = sorted(source.iterdir(), key=lambda p: p.name) if source.exists() else []
+    files = list_dir(source)
     for path in files:
         move(path, target / path.name)
     if source.exists():
-        source.rmdir()
+        remove_empty_dir(source)
     write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", {**report, "archived": [p.name for p in files]})
     return {"batch_id": batch_id, "archived": len(files), "to": str(target)}
 

@@ -6,8 +6,10 @@ import base64
 import io
 import logging
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -116,63 +118,121 @@ def _vector(embedding: str | list[float]) -> np.ndarray:
     return np.asarray(embedding, dtype=np.float32)
 
 
+class _FolderIndex:
+    """The vectors of one cache folder held in memory, and the names of the shards they came from."""
+
+    def __init__(self) -> None:
+        self.shards: set[str] = set()
+        self.vectors: dict[str, np.ndarray] = {}
+
+
+# One index per cache folder for the whole process (bounded, least recently used dropped first): a new
+# VectorCache on a folder already read lists it and reads only the shards written since.
+_INDEXES: OrderedDict[str, _FolderIndex] = OrderedDict()
+_INDEXES_HELD = 8
+_INDEXES_LOCK = threading.RLock()
+
+
 class VectorCache:
     """Vectors by text hash in one namespace (an embedding model, a lexicon feature set).
 
-    Append-only shards, each written atomically, so a crash leaves a shard whole or absent; once there are
-    more than ``max_shards`` they are merged into one.
+    Append-only shards, each written atomically, so a crash leaves a shard whole or absent. Once there are more
+    than ``max_shards``, the smaller half of them is merged into one, so a stream of small writes (single
+    predictions) never rewrites the big shards. The process keeps each folder's vectors in memory and, per
+    ``VectorCache``, reads only the shards it has not seen; if a shard it read has gone (another process merged
+    it, or someone cleared the cache) it reads the folder again.
     """
 
     def __init__(self, folder: UPath, namespace: str, max_shards: int = 32) -> None:
         self.folder = folder / re.sub(r"[^A-Za-z0-9_.-]", "_", namespace)
         self.max_shards = max_shards
-        self._index: dict[str, np.ndarray] | None = None
+        self._index: _FolderIndex | None = None
 
     def _shards(self) -> list[UPath]:
         return [p for p in list_dir(self.folder) if p.suffix == ".npz" and not is_hidden(p)]
 
-    def _load(self) -> dict[str, np.ndarray]:
-        if self._index is None:
-            self._index = {}
-            for shard in self._shards():
-                with np.load(io.BytesIO(shard.read_bytes())) as data:
-                    self._index.update(zip(data["hashes"].tolist(), data["vectors"], strict=True))
-        return self._index
+    def _load(self) -> _FolderIndex:
+        """This folder's index, brought up to date with the shards on disk once per VectorCache."""
+        with _INDEXES_LOCK:
+            if self._index is not None:
+                return self._index
+            key = str(self.folder)
+            shards = {p.name: p for p in self._shards()}
+            index = _INDEXES.pop(key, None)
+            if index is None or not index.shards <= shards.keys():
+                index = _FolderIndex()
+            for name in sorted(shards.keys() - index.shards):
+                with np.load(io.BytesIO(shards[name].read_bytes())) as data:
+                    index.vectors.update(zip(data["hashes"].tolist(), data["vectors"], strict=True))
+                index.shards.add(name)
+            _INDEXES[key] = index
+            while len(_INDEXES) > _INDEXES_HELD:
+                _INDEXES.popitem(last=False)
+            self._index = index
+            return index
 
     def __len__(self) -> int:
-        return len(self._load())
+        return len(self._load().vectors)
 
     @property
     def dim(self) -> int | None:
         """Width of the cached vectors (None while the cache is empty)."""
-        index = self._load()
-        return len(next(iter(index.values()))) if index else None
+        vectors = self._load().vectors
+        return len(next(iter(vectors.values()))) if vectors else None
 
     def missing(self, hashes: Sequence[str]) -> list[str]:
-        index = self._load()
-        return [h for h in dict.fromkeys(hashes) if h not in index]
+        vectors = self._load().vectors
+        return [h for h in dict.fromkeys(hashes) if h not in vectors]
 
     def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
         """Add vectors; one new shard, so a crash leaves either all of them or none."""
         if not len(hashes):
             return
-        self._write_shard(list(hashes), vectors)
-        self._load().update(zip(hashes, vectors, strict=True))
-        shards = self._shards()
-        if len(shards) > self.max_shards:
-            index = self._load()
-            self._write_shard(list(index), np.stack(list(index.values())))
-            for shard in shards:
-                shard.unlink()
+        index = self._load()
+        with _INDEXES_LOCK:
+            index.shards.add(self._write_shard(list(hashes), vectors))
+            index.vectors.update(zip(hashes, vectors, strict=True))
+            shards = self._shards()
+            if len(shards) > self.max_shards:
+                self._merge(index, sorted(shards, key=lambda p: p.stat().st_size)[:len(shards) // 2 + 1])
 
-    def _write_shard(self, hashes: list[str], vectors: np.ndarray) -> None:
+    def _merge(self, index: _FolderIndex, shards: list[UPath]) -> None:
+        """Write the vectors of ``shards`` as one shard, then delete them (a crash in between only duplicates).
+
+        A shard gone meanwhile was merged by another process, which wrote its vectors into a shard of its own.
+        """
+        hashes, vectors, merged = [], [], []
+        for shard in shards:
+            try:
+                data = np.load(io.BytesIO(shard.read_bytes()))
+            except FileNotFoundError:
+                continue
+            with data:
+                hashes.extend(data["hashes"].tolist())
+                vectors.append(data["vectors"])
+            merged.append(shard)
+        if len(merged) < 2:
+            return
+        stacked = np.concatenate(vectors)
+        index.shards.add(self._write_shard(hashes, stacked))
+        index.vectors.update(zip(hashes, stacked, strict=True))
+        for shard in merged:
+            try:
+                shard.unlink()
+            except FileNotFoundError:
+                pass
+            index.shards.discard(shard.name)
+
+    def _write_shard(self, hashes: list[str], vectors: np.ndarray) -> str:
         buf = io.BytesIO()
         np.savez(buf, hashes=np.asarray(hashes, dtype="<U64"), vectors=vectors.astype(np.float32))
-        write_bytes_atomic(self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.npz", buf.getvalue())
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.npz"
+        write_bytes_atomic(self.folder / name, buf.getvalue())
+        return name
 
     def get(self, hashes: Sequence[str]) -> np.ndarray:
-        index = self._load()
-        return np.stack([index[h] for h in hashes])
+        vectors = self._load().vectors
+        return np.stack([vectors[h] for h in hashes])
 
     def get_or_compute(self, texts: Sequence[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Vectors of ``texts`` in order; ``compute`` runs once on the distinct texts not cached yet."""

@@ -26,3 +26,44 @@ def test_shards_are_merged_past_the_limit_without_losing_vectors(tmp_path):
     assert len(list(cache.folder.glob("*.npz"))) <= 3
     reloaded = VectorCache(tmp_path, "m")
     assert reloaded.get([f"h{i}" for i in range(5)])[:, 0].tolist() == [0, 1, 2, 3, 4]
+
+
+def _shard_written_elsewhere(folder, hashes, value):
+    """A shard as another process would write it (this process's in-memory index has not seen it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / f"9{len(hashes)}-elsewhere.npz", hashes=np.asarray(hashes, dtype="<U64"),
+             vectors=np.full((len(hashes), 2), value, dtype=np.float32))
+
+
+def test_a_new_cache_object_reads_only_the_shards_written_since(tmp_path, monkeypatch):
+    cache = VectorCache(tmp_path, "m")
+    cache.put(["a", "b"], np.ones((2, 2), dtype=np.float32))
+    _shard_written_elsewhere(cache.folder, ["c"], 3.0)
+    read = []
+    original = type(cache.folder).read_bytes
+    monkeypatch.setattr(type(cache.folder), "read_bytes", lambda self: read.append(self.name) or original(self))
+    again = VectorCache(tmp_path, "m")
+    assert again.get(["a", "c"])[:, 0].tolist() == [1.0, 3.0]
+    assert read == ["91-elsewhere.npz"]
+
+
+def test_vectors_of_a_cleared_cache_are_forgotten(tmp_path):
+    cache = VectorCache(tmp_path, "m")
+    cache.put(["a"], np.ones((1, 2), dtype=np.float32))
+    for shard in cache.folder.glob("*.npz"):
+        shard.unlink()
+    _shard_written_elsewhere(cache.folder, ["b"], 2.0)
+    again = VectorCache(tmp_path, "m")
+    assert again.missing(["a", "b"]) == ["a"] and len(again) == 1
+
+
+def test_merging_leaves_the_big_shard_alone(tmp_path):
+    cache = VectorCache(tmp_path, "m", max_shards=4)
+    cache.put([f"big{i}" for i in range(100)], np.zeros((100, 2), dtype=np.float32))
+    (big,) = cache.folder.glob("*.npz")
+    for i in range(12):
+        VectorCache(tmp_path, "m", max_shards=4).put([f"s{i}"], np.full((1, 2), i, dtype=np.float32))
+    shards = list(cache.folder.glob("*.npz"))
+    assert big in shards and len(shards) <= 4
+    reread = VectorCache(tmp_path / ".." / tmp_path.name, "m")  # another key: read from disk alone
+    assert len(reread) == 112 and reread.get(["s11", "big0"])[:, 0].tolist() == [11.0, 0.0]

@@ -39,7 +39,7 @@ from upath import UPath
 
 from tweet_sentiment.config import PROJECT_ROOT, Settings
 from tweet_sentiment.csvio import to_csv_bytes
-from tweet_sentiment.embeddings import InfinityClient, VectorCache
+from tweet_sentiment.embeddings import InfinityClient, VectorCache, wait_for_cache_writes
 from tweet_sentiment.feed import chronological_rows, write_rows
 from tweet_sentiment.ingest import parse_labelled_file
 from tweet_sentiment.prediction import Predictor
@@ -299,6 +299,7 @@ def measure_prediction(registry: ModelRegistry, client: InfinityClient, texts: l
         for i in range(0, len(batched), options.predict_batch):
             batch_predictor.predict(batched[i:i + options.predict_batch])
         rates.append(len(batched) / (time.perf_counter() - start))
+    wait_for_cache_writes()  # before the caller removes the scratch folder
     return {"predict_p50_ms": median(latencies, 1), "predict_p90_ms": round(float(np.percentile(latencies, 90)), 1),
             "predict_per_s": median(rates, 1), "predict_batch_size": options.predict_batch,
             "predict_path": "Predictor.predict in-process (the function behind POST /api/predict; "

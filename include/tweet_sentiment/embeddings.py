@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import logging
 import re
@@ -64,8 +65,14 @@ class InfinityClient:
             raise ValueError("embed() needs at least one text")
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         chunks = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            results = list(pool.map(lambda idx: self._post([texts[i] for i in idx]), chunks))
+        def post(idx: list[int]) -> np.ndarray:
+            return self._post([texts[i] for i in idx])
+
+        if len(chunks) == 1:  # one request: no thread pool to start (a single prediction's latency)
+            results = [post(chunks[0])]
+        else:
+            with ThreadPoolExecutor(min(self.concurrency, len(chunks))) as pool:
+                results = list(pool.map(post, chunks))
         dims = {r.shape[1] for r in results}
         if len(dims) != 1:
             raise EmbeddingServiceError(f"infinity at {self.url} returned vectors of several dimensions: {dims}")
@@ -131,6 +138,13 @@ class _FolderIndex:
 _INDEXES: OrderedDict[str, _FolderIndex] = OrderedDict()
 _INDEXES_HELD = 8
 _INDEXES_LOCK = threading.RLock()
+# Writes a caller does not wait for (a prediction answering before its vectors are on disk), in order.
+_WRITER = ThreadPoolExecutor(1, thread_name_prefix="vector-cache-writer")
+
+
+def wait_for_cache_writes() -> None:
+    """Block until every write-behind shard queued so far is on disk."""
+    _WRITER.submit(lambda: None).result()
 
 
 class VectorCache:
@@ -139,13 +153,15 @@ class VectorCache:
     Append-only shards, each written atomically, so a crash leaves a shard whole or absent. Once there are more
     than ``max_shards``, the smaller half of them is merged into one, so a stream of small writes (single
     predictions) never rewrites the big shards. The process keeps each folder's vectors in memory and, per
-    ``VectorCache``, reads only the shards it has not seen; if a shard it read has gone (another process merged
-    it, or someone cleared the cache) it reads the folder again.
+    ``VectorCache``, reads only the shards it has not seen; if a shard it read has gone (someone cleared the
+    cache) it reads the folder again. With ``write_behind`` new vectors are usable at once and written to disk by
+    a background thread (for request latency; a crash then loses only cache entries).
     """
 
-    def __init__(self, folder: UPath, namespace: str, max_shards: int = 32) -> None:
+    def __init__(self, folder: UPath, namespace: str, max_shards: int = 32, write_behind: bool = False) -> None:
         self.folder = folder / re.sub(r"[^A-Za-z0-9_.-]", "_", namespace)
         self.max_shards = max_shards
+        self.write_behind = write_behind
         self._index: _FolderIndex | None = None
 
     def _shards(self) -> list[UPath]:
@@ -189,12 +205,21 @@ class VectorCache:
         if not len(hashes):
             return
         index = self._load()
+        hashes, vectors = list(hashes), vectors.astype(np.float32)
         with _INDEXES_LOCK:
-            index.shards.add(self._write_shard(list(hashes), vectors))
             index.vectors.update(zip(hashes, vectors, strict=True))
-            shards = self._shards()
-            if len(shards) > self.max_shards:
-                self._merge(index, sorted(shards, key=lambda p: p.stat().st_size)[:len(shards) // 2 + 1])
+        if self.write_behind:
+            _WRITER.submit(self._persist, index, hashes, vectors)
+        else:
+            self._persist(index, hashes, vectors)
+
+    def _persist(self, index: _FolderIndex, hashes: list[str], vectors: np.ndarray) -> None:
+        name = self._write_shard(hashes, vectors)
+        with _INDEXES_LOCK:
+            index.shards.add(name)
+        shards = self._shards()
+        if len(shards) > self.max_shards:
+            self._merge(index, sorted(shards, key=lambda p: p.stat().st_size)[:len(shards) // 2 + 1])
 
     def _merge(self, index: _FolderIndex, shards: list[UPath]) -> None:
         """Write the vectors of ``shards`` as one shard, then delete them (a crash in between only duplicates).
@@ -214,18 +239,18 @@ class VectorCache:
         if len(merged) < 2:
             return
         stacked = np.concatenate(vectors)
-        index.shards.add(self._write_shard(hashes, stacked))
-        index.vectors.update(zip(hashes, stacked, strict=True))
+        name = self._write_shard(hashes, stacked)
+        with _INDEXES_LOCK:
+            index.shards.add(name)
+            index.vectors.update(zip(hashes, stacked, strict=True))
+            index.shards.difference_update(shard.name for shard in merged)
         for shard in merged:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 shard.unlink()
-            except FileNotFoundError:
-                pass
-            index.shards.discard(shard.name)
 
     def _write_shard(self, hashes: list[str], vectors: np.ndarray) -> str:
         buf = io.BytesIO()
-        np.savez(buf, hashes=np.asarray(hashes, dtype="<U64"), vectors=vectors.astype(np.float32))
+        np.savez(buf, hashes=np.asarray(hashes, dtype="<U64"), vectors=vectors)
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.npz"
         write_bytes_atomic(self.folder / name, buf.getvalue())
         return name

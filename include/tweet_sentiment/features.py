@@ -115,11 +115,12 @@ def current_schema(embedding_model: str, embedding_dim: int) -> FeatureSchema:
 
 
 def _embeddings(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient,
-                cache_root: UPath) -> np.ndarray:
+                cache_root: UPath, write_behind: bool = False) -> np.ndarray:
     if client.model != schema.embedding_model:
         raise ValueError(f"the model's schema needs {schema.embedding_model!r} embeddings, "
                          f"the embedding service is configured for {client.model!r}")
-    return embed_cached(texts, client, VectorCache(cache_root, schema.embedding_model), schema.embedding_dim)
+    cache = VectorCache(cache_root, schema.embedding_model, write_behind=write_behind)
+    return embed_cached(texts, client, cache, schema.embedding_dim)
 
 
 def fit_schema(design: FeatureSchema, texts: Sequence[str], client: InfinityClient,
@@ -133,14 +134,17 @@ def fit_schema(design: FeatureSchema, texts: Sequence[str], client: InfinityClie
 
 
 def feature_matrix(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient,
-                   cache_root: UPath) -> np.ndarray:
-    """Embedding (projected if the schema says so) then lexicon columns, as ``schema`` names them; cached."""
+                   cache_root: UPath, write_behind: bool = False) -> np.ndarray:
+    """Embedding (projected if the schema says so) then lexicon columns, as ``schema`` names them; cached.
+
+    ``write_behind``: new vectors go to disk in the background (a request that must answer fast).
+    """
     if schema.embedding_components and not schema.projection:
         raise ValueError("the schema projects the embedding but holds no fitted projection (see fit_schema)")
-    embeddings = _embeddings(texts, schema, client, cache_root)
+    embeddings = _embeddings(texts, schema, client, cache_root, write_behind)
     if schema.embedding_components:
         embeddings = EmbeddingProjection.decode(schema.projection).apply(embeddings)
-    return np.hstack([embeddings, _lexicon(texts, schema, cache_root)])
+    return np.hstack([embeddings, _lexicon(texts, schema, cache_root, write_behind)])
 
 
 def warm_cache(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient, cache_root: UPath) -> None:
@@ -149,7 +153,8 @@ def warm_cache(texts: Sequence[str], schema: FeatureSchema, client: InfinityClie
     _lexicon(texts, schema, cache_root)
 
 
-def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath) -> np.ndarray:
+def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath,
+             write_behind: bool = False) -> np.ndarray:
     namespace = "lexicon-" + hashlib.sha256("|".join(schema.lexicon_features).encode()).hexdigest()[:12]
-    return VectorCache(cache_root, namespace).get_or_compute(
+    return VectorCache(cache_root, namespace, write_behind=write_behind).get_or_compute(
         texts, lambda todo: lexicon_features(todo, schema.lexicon_features))

@@ -103,8 +103,9 @@ class Predictor:
         if not cleaned:
             return []
         champion = self.champion()
-        features = feature_matrix(list(cleaned), champion.schema, self.client, self.cache_root)
-        probabilities = champion.booster.predict(features)
+        features = feature_matrix(list(cleaned), champion.schema, self.client, self.cache_root, write_behind=True)
+        # One thread: waking LightGBM's OpenMP pool costs ~4 ms per call, more than a request's trees take.
+        probabilities = champion.booster.predict(features, num_threads=1)
         return [
             Prediction(label=LABELS[int(row.argmax())],
                        probabilities={label: round(float(p), 5) for label, p in zip(LABELS, row, strict=True)},

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tweet_sentiment.embeddings import VectorCache
+from tweet_sentiment.embeddings import VectorCache, wait_for_cache_writes
 
 
 def test_get_or_compute_computes_each_distinct_text_once_and_persists(tmp_path):
@@ -67,3 +67,12 @@ def test_merging_leaves_the_big_shard_alone(tmp_path):
     assert big in shards and len(shards) <= 4
     reread = VectorCache(tmp_path / ".." / tmp_path.name, "m")  # another key: read from disk alone
     assert len(reread) == 112 and reread.get(["s11", "big0"])[:, 0].tolist() == [11.0, 0.0]
+
+
+def test_write_behind_vectors_are_usable_at_once_and_on_disk_after_the_wait(tmp_path):
+    cache = VectorCache(tmp_path, "m", write_behind=True)
+    cache.put(["a"], np.full((1, 2), 5.0, dtype=np.float32))
+    assert cache.get(["a"]).tolist() == [[5.0, 5.0]]
+    wait_for_cache_writes()
+    assert len(list(cache.folder.glob("*.npz"))) == 1
+    assert VectorCache(tmp_path / ".." / tmp_path.name, "m").get(["a"]).tolist() == [[5.0, 5.0]]

@@ -147,6 +147,24 @@ def wait_for_cache_writes() -> None:
     _WRITER.submit(lambda: None).result()
 
 
+def _read_shard(path: UPath) -> tuple[list[str], np.ndarray] | None:
+    """A shard's hashes and vectors; None if it was merged away (by this or another process) since listed."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    with np.load(io.BytesIO(raw)) as data:
+        return data["hashes"].tolist(), data["vectors"]
+
+
+def _size(path: UPath) -> int:
+    """A shard's size in bytes (0 if it was merged away since listed: it sorts first and is skipped)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 class VectorCache:
     """Vectors by text hash in one namespace (an embedding model, a lexicon feature set).
 
@@ -178,9 +196,10 @@ class VectorCache:
             if index is None or not index.shards <= shards.keys():
                 index = _FolderIndex()
             for name in sorted(shards.keys() - index.shards):
-                with np.load(io.BytesIO(shards[name].read_bytes())) as data:
-                    index.vectors.update(zip(data["hashes"].tolist(), data["vectors"], strict=True))
-                index.shards.add(name)
+                shard = _read_shard(shards[name])
+                if shard is not None:
+                    index.vectors.update(zip(*shard, strict=True))
+                    index.shards.add(name)
             _INDEXES[key] = index
             while len(_INDEXES) > _INDEXES_HELD:
                 _INDEXES.popitem(last=False)
@@ -219,23 +238,17 @@ class VectorCache:
             index.shards.add(name)
         shards = self._shards()
         if len(shards) > self.max_shards:
-            self._merge(index, sorted(shards, key=lambda p: p.stat().st_size)[:len(shards) // 2 + 1])
+            self._merge(index, sorted(shards, key=_size)[:len(shards) // 2 + 1])
 
     def _merge(self, index: _FolderIndex, shards: list[UPath]) -> None:
-        """Write the vectors of ``shards`` as one shard, then delete them (a crash in between only duplicates).
-
-        A shard gone meanwhile was merged by another process, which wrote its vectors into a shard of its own.
-        """
+        """Write the vectors of ``shards`` as one shard, then delete them (a crash in between only duplicates)."""
         hashes, vectors, merged = [], [], []
-        for shard in shards:
-            try:
-                data = np.load(io.BytesIO(shard.read_bytes()))
-            except FileNotFoundError:
-                continue
-            with data:
-                hashes.extend(data["hashes"].tolist())
-                vectors.append(data["vectors"])
-            merged.append(shard)
+        for path in shards:
+            shard = _read_shard(path)
+            if shard is not None:
+                hashes.extend(shard[0])
+                vectors.append(shard[1])
+                merged.append(path)
         if len(merged) < 2:
             return
         stacked = np.concatenate(vectors)

@@ -76,3 +76,12 @@ def test_write_behind_vectors_are_usable_at_once_and_on_disk_after_the_wait(tmp_
     wait_for_cache_writes()
     assert len(list(cache.folder.glob("*.npz"))) == 1
     assert VectorCache(tmp_path / ".." / tmp_path.name, "m").get(["a"]).tolist() == [[5.0, 5.0]]
+
+
+def test_a_shard_merged_away_between_listing_and_reading_is_skipped(tmp_path, monkeypatch):
+    cache = VectorCache(tmp_path, "m")
+    cache.put(["a"], np.ones((1, 2), dtype=np.float32))
+    listing = [*cache._shards(), cache.folder / "1-merged-away.npz"]  # what a listing made just before a merge holds
+    monkeypatch.setattr(VectorCache, "_shards", lambda self: listing)
+    fresh = VectorCache(tmp_path / ".." / tmp_path.name, "m")
+    assert len(fresh) == 1 and fresh.get(["a"]).tolist() == [[1.0, 1.0]]

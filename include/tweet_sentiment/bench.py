@@ -32,8 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -222,13 +221,12 @@ def _cleaned_texts(name: str, header: list[str], rows: list[list[str]], settings
 
 class AirflowStack:
     """api-server, scheduler (LocalExecutor) and dag-processor on a temp AIRFLOW_HOME with SQLite, as `make run`
-    starts them, the pipeline's settings pointing at ``root``; every process carries a token in its environment,
-    so the task processes (forked per task) can be found."""
+    starts them, the pipeline's settings pointing at ``root``. Task processes are forked by the scheduler's
+    LocalExecutor workers, so they are found as the scheduler's descendants."""
 
     def __init__(self, root: Settings, airflow_home: Path) -> None:
         self.home = airflow_home
         self.port = _free_port()
-        self.token = f"bench-{uuid.uuid4().hex}"
         self.env = {
             **os.environ, "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
@@ -242,9 +240,9 @@ class AirflowStack:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
             "TWEET_SENTIMENT_DATA_ROOT": root.data_root, "TWEET_SENTIMENT_CACHE_ROOT": root.cache_root,
-            "INFINITY_URL": root.infinity_url, "TWEET_SENTIMENT_BENCH_TOKEN": self.token}
+            "INFINITY_URL": root.infinity_url}
         self.db = airflow_home / "airflow.db"
-        self._procs: list[subprocess.Popen] = []
+        self._procs: dict[str, subprocess.Popen] = {}
 
     def airflow(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], capture_output=True,
@@ -257,20 +255,21 @@ class AirflowStack:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
         for service in (["api-server", "--port", str(self.port)], ["scheduler"], ["dag-processor"]):
             with open(self.home / f"{service[0]}.log", "wb") as out:
-                self._procs.append(subprocess.Popen([str(Path(sys.executable).parent / "airflow"), *service],
-                                                    stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                                    start_new_session=True))
+                self._procs[service[0]] = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "airflow"), *service], stdout=out, stderr=subprocess.STDOUT,
+                    env=self.env, start_new_session=True)
         deadline = time.monotonic() + 300
         while not _answers(f"http://localhost:{self.port}/api/v2/version"):
-            if time.monotonic() > deadline or any(p.poll() is not None for p in self._procs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self._procs.values()):
                 raise RuntimeError(f"Airflow did not start; see the logs in {self.home}")
             time.sleep(1)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for proc in self._procs:
+        leftovers = _descendants({proc.pid for proc in self._procs.values()})  # tasks may leave their group
+        for proc in self._procs.values():
             stop_process_group(proc)
-        for pid in _pids_with(self.token):  # task processes that left their group
+        for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -280,7 +279,7 @@ class AirflowStack:
         started = self.airflow("dags", "unpause", DAG_ID) if first else self.airflow("dags", "trigger", DAG_ID)
         if started.returncode != 0:
             raise RuntimeError(f"could not start {DAG_ID}:\n{started.stderr[-2000:]}")
-        with PeakRss(self.token) as rss:
+        with PeakRss(self._procs["scheduler"].pid) as rss:
             run_id = self._wait_run(since)
         return {**self._run_times(run_id), "peak_rss_mb": rss.peak_mb, "processes": rss.processes}
 
@@ -312,18 +311,16 @@ class AirflowStack:
 
 
 class PeakRss:
-    """Samples the peak RSS (VmHWM) of the processes that carry ``token`` and start while it runs."""
+    """Samples the peak RSS (VmHWM) of the descendants of ``ancestor`` that start while it runs."""
 
-    def __init__(self, token: str, every_s: float = 0.2) -> None:
-        self.token, self.every_s = token, every_s
+    def __init__(self, ancestor: int, every_s: float = 0.2) -> None:
+        self.ancestor, self.every_s = ancestor, every_s
         self.peak_mb = 0.0
         self.processes = 0
-        self._seen: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
 
     def __enter__(self) -> PeakRss:
-        self._seen = set(map(int, filter(str.isdigit, os.listdir("/proc"))))  # older processes are not counted
         self._thread.start()
         return self
 
@@ -332,14 +329,12 @@ class PeakRss:
         self._thread.join()
 
     def _sample_until_stopped(self) -> None:
+        older = _descendants({self.ancestor})  # the workers already running are not task processes
         ours: set[int] = set()
         while not self._stop.wait(self.every_s):
-            for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
-                if pid not in self._seen:
-                    self._seen.add(pid)
-                    if pid in _pids_with(self.token, [pid]):
-                        ours.add(pid)
-                        self.processes += 1
+            new = _descendants({self.ancestor}) - older - ours
+            ours |= new
+            self.processes += len(new)
             for pid in list(ours):
                 try:
                     self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
@@ -347,16 +342,17 @@ class PeakRss:
                     ours.discard(pid)
 
 
-def _pids_with(token: str, pids: Iterable[int] | None = None) -> list[int]:
-    """The processes (of ``pids``, default all) whose environment holds TWEET_SENTIMENT_BENCH_TOKEN=token."""
-    wanted = f"TWEET_SENTIMENT_BENCH_TOKEN={token}".encode()
-    found = []
-    for pid in pids if pids is not None else map(int, filter(str.isdigit, os.listdir("/proc"))):
-        try:
-            if wanted in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                found.append(pid)
-        except OSError:
-            continue
+def _descendants(ancestors: set[int]) -> set[int]:
+    """The live processes below ``ancestors`` (from /proc)."""
+    parents = {}
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        with contextlib.suppress(OSError):
+            parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = set(ancestors)
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
     return found
 
 
@@ -513,6 +509,7 @@ def _cycle_figures(cycles: list[dict], outcomes: list[dict], refit_s: float) -> 
         "rows_in": ledger["rows_in"], "rows_accepted": ledger["rows_accepted"],
         "rows_quarantined": ledger["rows_quarantined"],
         "tasks_peak_rss_mb": max(c["peak_rss_mb"] for c in cycles),
+        "task_processes_sampled": min(c["processes"] for c in cycles),
     }
 
 

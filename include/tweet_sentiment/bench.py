@@ -290,7 +290,8 @@ class AirflowStack:
     def _wait_run(self, since: str, timeout_s: float = 900) -> str:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            rows = self._query("SELECT run_id, state FROM dag_run WHERE dag_id = ? AND queued_at >= ?", DAG_ID, since)
+            rows = self._query("SELECT run_id, state FROM dag_run WHERE dag_id = ? AND queued_at >= ? "
+                               "ORDER BY queued_at", DAG_ID, since)
             if rows and rows[-1][1] in ("success", "failed"):
                 if rows[-1][1] == "failed":
                     raise RuntimeError(f"DAG run {rows[-1][0]} failed; see {self.home}/logs")

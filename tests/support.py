@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,19 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tweet_sentiment.bench import stop_process_group
+from tweet_sentiment.bench import free_port, stop_process_group
 
 __all__ = ["DATASET_DIR", "ROOT", "TEST_OUTPUT", "free_port", "start_infinity", "stop_process_group", "wait_http",
            "write_slice"]
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_DIR = Path(os.environ.get("TWEET_SENTIMENT_DATASET_DIR", ROOT.parent / "shared" / "data"))
 TEST_OUTPUT = ROOT / "test-output"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:

@@ -226,7 +226,7 @@ class AirflowStack:
 
     def __init__(self, root: Settings, airflow_home: Path) -> None:
         self.home = airflow_home
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **os.environ, "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
@@ -266,7 +266,7 @@ class AirflowStack:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        leftovers = _descendants({proc.pid for proc in self._procs.values()})  # tasks may leave their group
+        leftovers = descendants({proc.pid for proc in self._procs.values()})  # tasks may leave their group
         for proc in self._procs.values():
             stop_process_group(proc)
         for pid in leftovers:
@@ -330,10 +330,10 @@ class PeakRss:
         self._thread.join()
 
     def _sample_until_stopped(self) -> None:
-        older = _descendants({self.ancestor})  # the workers already running are not task processes
+        older = descendants({self.ancestor})  # the workers already running are not task processes
         ours: set[int] = set()
         while not self._stop.wait(self.every_s):
-            new = _descendants({self.ancestor}) - older - ours
+            new = descendants({self.ancestor}) - older - ours
             ours |= new
             self.processes += len(new)
             for pid in list(ours):
@@ -343,7 +343,7 @@ class PeakRss:
                     ours.discard(pid)
 
 
-def _descendants(ancestors: set[int]) -> set[int]:
+def descendants(ancestors: set[int]) -> set[int]:
     """The live processes below ``ancestors`` (from /proc)."""
     parents = {}
     for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
@@ -357,7 +357,8 @@ def _descendants(ancestors: set[int]) -> set[int]:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
     with contextlib.closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -25,7 +25,9 @@ source "$SECRETS"
 printf '{"%s": "%s"}\n' "${AIRFLOW_ADMIN_USER:-admin}" "$AIRFLOW_ADMIN_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 
 # Every process started from here carries this token in its environment, including task processes that
-# Airflow's supervisor puts in sessions of their own, so that stopping can find them all.
+# Airflow's supervisor puts in sessions of their own, so that stopping can find them all. Processes that set
+# their title (setproctitle: Airflow's API workers, executor workers and their task children) overwrite the
+# environment /proc shows, so stopping also walks the tree of processes below this script.
 export TWEET_SENTIMENT_RUN_TOKEN="run-$$-$RANDOM$RANDOM"
 GROUPS_STARTED=()
 tokened_pids() {  # the grep itself runs without the token, so it does not find itself
@@ -35,15 +37,32 @@ tokened_pids() {  # the grep itself runs without the token, so it does not find 
     f=${f#/proc/}; echo "${f%/environ}"
   done
 }
+descendant_pids() {  # every process below this script, by parent pid (Airflow rewrites its titles and environments)
+  ps -e -o pid=,ppid= | awk -v root=$$ '{ parent[$1] = $2 }
+    END { for (p in parent) { q = p; while ((q in parent) && q != root && q > 1) q = parent[q]; if (q == root && p != root) print p } }'
+}
+alive() {  # the given pids that still run (a zombie has ended; only its parent's wait is missing)
+  local pid state
+  for pid in "$@"; do
+    state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" || continue
+    [ -n "$state" ] && [ "$state" != Z ] && echo "$pid"
+  done
+  return 0
+}
 stop_all() {
   trap - INT TERM EXIT
+  local started
+  started="$(descendant_pids) $(tokened_pids)"
   echo; echo "stopping ${#GROUPS_STARTED[@]} services..."
   for pg in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
-  for pid in $(tokened_pids); do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $started; do kill -TERM "$pid" 2>/dev/null || true; done
   for _ in $(seq 1 20); do
-    [ -z "$(tokened_pids)" ] && break; sleep 0.5
+    [ -z "$(alive $started $(tokened_pids))" ] && break; sleep 0.5
   done
-  for pid in $(tokened_pids); do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in $(alive $started $(tokened_pids)); do kill -KILL "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 20); do
+    [ -z "$(alive $started)" ] && break; sleep 0.25
+  done
   echo "stopped."
 }
 trap stop_all INT TERM EXIT

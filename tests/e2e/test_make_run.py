@@ -16,10 +16,21 @@ import httpx
 import pytest
 from support import ROOT, free_port
 
+from tweet_sentiment.bench import descendants
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.storage import DataLayout
 
 pytestmark = pytest.mark.e2e
+
+
+def running_since(pid: int) -> str | None:
+    """A process's start time in clock ticks since boot (tells a reused pid apart), or None once it has ended
+    (gone, or a zombie waiting for its parent to collect it)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
 
 
 def processes_with_env(marker: str) -> list[int]:
@@ -48,6 +59,7 @@ def test_make_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path, small_data
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
     reader.start()
+    started: dict[int, str] = {}
     try:
         deadline = time.monotonic() + 900
         while not any("Airflow UI:" in line for line in output):
@@ -66,6 +78,9 @@ def test_make_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path, small_data
         assert httpx.get(f"{base}/api/v2/dags", timeout=30).status_code == 401  # nothing anonymous
         assert ModelRegistry(DataLayout(tmp_path / "data").registry).champion_version() is not None
         assert processes_with_env(f"AIRFLOW_HOME={airflow_home}")
+        # Processes that set their title no longer show their environment: the tree below run.sh names them.
+        started = {pid: since for pid in descendants({proc.pid}) if (since := running_since(pid))}
+        assert len(started) >= 8, started
     finally:
         os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the script
         try:
@@ -75,5 +90,6 @@ def test_make_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path, small_data
             pytest.fail("run.sh did not stop within 90 s of Ctrl-C")
     time.sleep(1)
     left = processes_with_env(f"AIRFLOW_HOME={airflow_home}")
+    left += [pid for pid, started_at in started.items() if running_since(pid) == started_at]
     assert left == [], f"processes outlived Ctrl-C: {left}\n" + "".join(output[-20:])
     assert "stopped." in "".join(output)

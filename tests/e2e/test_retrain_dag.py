@@ -4,9 +4,6 @@ a small real slice of the Kaggle data. Bootstrap, a forced promotion, a rejectio
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from support import ROOT
 
@@ -14,6 +11,7 @@ from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import next_batch
 from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.storage import read_json
 from tweet_sentiment.tasks import layout_for
 
 pytestmark = pytest.mark.e2e
@@ -40,10 +38,6 @@ def run_dag(dag, conf: dict) -> dict[str, str]:
     with create_session() as session:
         tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
         return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text())
 
 
 def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_env, airflow_db, retrain_dag):

@@ -1,6 +1,8 @@
-"""The 20-minute retraining loop: sense → claim → embed → train → evaluate → branch → promote|keep → archive.
+"""The retraining loop: sense → claim → embed → train → evaluate → decide → promote | keep → archive.
 
-Only wiring: every task calls one function of ``tweet_sentiment.tasks``, which is tested without Airflow.
+Every 20 minutes, new labelled CSVs in the inbox are claimed, cleaned and stored; a challenger is trained on
+them (continuing the champion's boosting, or a refit), evaluated against the fixed holdout, and promoted only if
+it is better. Each task calls one function of ``tweet_sentiment.tasks``, which is tested without Airflow.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from tweet_sentiment import tasks
+from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
-from tweet_sentiment.ingest import batch_id_for
-from tweet_sentiment.training import BoostingParams
-
-SETTINGS = Settings.from_env()
-_B = BoostingParams()
-_O = tasks.RunOptions()
+from tweet_sentiment.run_options import PARAMS, RunOptions
 
 
-def _options() -> tasks.RunOptions:
-    return tasks.RunOptions.from_params(get_current_context()["params"])
+def _settings() -> Settings:
+    """The settings, read from the environment where the code runs (the task's, at run time)."""
+    return Settings.from_env()
+
+
+def _batch_id() -> str:
+    return batch_id_for(get_current_context()["run_id"])
+
+
+def _options() -> RunOptions:
+    return RunOptions.from_params(get_current_context()["params"])
 
 
 @dag(
@@ -35,74 +42,65 @@ def _options() -> tasks.RunOptions:
     default_args={"retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True},
     tags=["ml", "sentiment"],
     doc_md=__doc__,
-    params={
-        "strategy": Param(_O.strategy, enum=list(tasks.STRATEGIES),
-                          description="continue: boost the champion on new + replayed rows; refit: train anew "
-                                      "on every labelled row"),
-        "num_boost_round": Param(_B.num_boost_round, type="integer", minimum=10, maximum=3000,
-                                 description="trees per class of a fresh (refit) model"),
-        "learning_rate": Param(_B.learning_rate, type="number", exclusiveMinimum=0, maximum=1,
-                               description="learning rate of a fresh (refit) model"),
-        "continue_rounds": Param(_B.continue_rounds, type="integer", minimum=1, maximum=1000,
-                                 description="trees per class added when continuing the champion"),
-        "continue_learning_rate": Param(_B.continue_learning_rate, type="number", exclusiveMinimum=0, maximum=1,
-                                        description="learning rate of the continuation rounds"),
-        "replay_rows": Param(_O.replay_rows, type="integer", minimum=0, maximum=1_000_000,
-                             description="earlier labelled rows replayed beside the new batch when continuing"),
-        "min_improvement": Param(_O.min_improvement, type="number", minimum=-1, maximum=1,
-                                 description="macro-F1 gain over the champion needed to promote"),
-        "force_promote": Param(_O.force_promote, type="boolean",
-                               description="promote the challenger whatever its score (never a diverged one)"),
-    },
+    params={name: Param(spec.default, title=spec.title, section=spec.section, description=spec.description,
+                        **spec.schema) for name, spec in PARAMS.items()},
 )
 def tweet_sentiment_retrain() -> None:
-    @task.sensor(poke_interval=SETTINGS.sensor_poke_s, timeout=SETTINGS.sensor_timeout_s, mode="reschedule",
+    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_timeout_s, mode="reschedule",
                  soft_fail=True)
     def sense_inbox() -> bool:
-        """Wait (without holding a worker slot) for complete labelled CSVs; none by the timeout: skipped."""
-        return tasks.inbox_has_files(Settings.from_env())
+        """Wait, without holding a worker slot, for complete CSVs in the inbox; none by the timeout: skipped."""
+        return tasks.inbox_has_files(_settings())
 
-    @task
+    @task(multiple_outputs=False)
     def claim_and_ingest() -> dict:
-        return tasks.claim_and_ingest(Settings.from_env(), batch_id_for(get_current_context()["run_id"]))
+        """Claim the inbox files; validate, clean and store their rows, quarantining the rest with reasons."""
+        return tasks.claim_and_ingest(_settings(), _batch_id())
 
-    @task
-    def embed(ledger: dict) -> dict:
-        return tasks.embed_batch(Settings.from_env(), ledger["batch_id"])
+    @task(multiple_outputs=False)
+    def embed() -> dict:
+        """Embed the batch's new texts and the holdout through infinity (cached ones are not sent again)."""
+        return tasks.embed_batch(_settings(), _batch_id())
 
-    @task
-    def train(ledger: dict, _embedded: dict) -> dict:
-        return tasks.train_challenger(Settings.from_env(), ledger["batch_id"], _options())
+    @task(multiple_outputs=False)
+    def train() -> dict:
+        """Train a challenger: continue the champion's boosting, or refit on every labelled row."""
+        return tasks.train_challenger(_settings(), _batch_id(), _options())
 
-    @task
+    @task(multiple_outputs=False)
     def evaluate(challenger: dict) -> dict:
-        return tasks.evaluate_challenger(Settings.from_env(), challenger, _options())
+        """Score challenger and champion on the fixed holdout and decide whether to promote."""
+        return tasks.evaluate_challenger(_settings(), challenger, _options())
 
     @task.branch
     def decide(evaluation: dict) -> str:
+        """Follow the evaluation's decision: promote, or keep the champion."""
         return "promote" if evaluation["promote"] else "keep_champion"
 
-    @task
+    @task(multiple_outputs=False)
     def promote(evaluation: dict) -> dict:
-        return tasks.promote_challenger(Settings.from_env(), evaluation)
+        """Make the challenger the champion, unless the champion changed during the run."""
+        return tasks.promote_challenger(_settings(), evaluation)
 
-    @task
+    @task(multiple_outputs=False)
     def keep_champion(evaluation: dict) -> dict:
-        return tasks.keep_champion(Settings.from_env(), evaluation)
+        """Record the challenger as rejected, with the reason."""
+        return tasks.keep_champion(_settings(), evaluation)
 
-    @task(trigger_rule="none_failed_min_one_success")
-    def archive(ledger: dict, evaluation: dict) -> dict:
-        report = {"ledger": ledger, "evaluation": evaluation}
-        return tasks.archive_batch(Settings.from_env(), ledger["batch_id"], report)
+    @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
+    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict, promoted: dict | None,
+                kept: dict | None) -> dict:
+        """Move the claimed files to the archive and write the run report."""
+        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation, promoted or kept)
 
     ledger = claim_and_ingest()
-    embedded = embed(ledger)
-    evaluation = evaluate(train(ledger, embedded))
-    decision = decide(evaluation)
+    embedded = embed()
+    challenger = train()
+    evaluation = evaluate(challenger)
     promoted, kept = promote(evaluation), keep_champion(evaluation)
-    decision >> [promoted, kept]
-    sense_inbox() >> ledger
-    [promoted, kept] >> archive(ledger, evaluation)
+    sense_inbox() >> ledger >> embedded >> challenger
+    decide(evaluation) >> [promoted, kept]
+    archive(ledger, embedded, challenger, evaluation, promoted, kept)
 
 
 tweet_sentiment_retrain()

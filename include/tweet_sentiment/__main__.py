@@ -12,17 +12,18 @@ from datetime import UTC, datetime
 from tweet_sentiment.bench import BenchOptions
 from tweet_sentiment.bench import bench as run_bench
 from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
 from tweet_sentiment.quality import QualityOptions
 from tweet_sentiment.quality import stream as quality_stream
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.storage import write_json_atomic
-from tweet_sentiment.tasks import RunOptions, layout_for, run_cycle
+from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.tasks import run_cycle
 
 
 def feed(settings: Settings, rows: int) -> None:
     """Drop the next chronological batch of the training file into the inbox."""
-    layout = layout_for(settings)
+    layout = settings.layout()
     layout.ensure()
     path = next_batch(layout, settings.train_file, rows, settings.bootstrap_rows)
     print(f"wrote {path}" if path else "the training file is used up: nothing left to feed")
@@ -30,7 +31,7 @@ def feed(settings: Settings, rows: int) -> None:
 
 def bootstrap(settings: Settings, refit: bool) -> None:
     """Train the first champion on the first ``bootstrap_rows`` chronological tweets (or refit from the store)."""
-    layout = layout_for(settings)
+    layout = settings.layout()
     layout.ensure()
     registry = ModelRegistry(layout.registry)
     if registry.champion_version() and not refit:
@@ -53,7 +54,7 @@ def bootstrap(settings: Settings, refit: bool) -> None:
 
 def status(settings: Settings) -> None:
     """Print the champion and the versions of the registry."""
-    registry = ModelRegistry(layout_for(settings).registry)
+    registry = ModelRegistry(settings.layout().registry)
     for card in registry.versions():
         print(f"{card['version']}  {card.get('status', '?'):9}  {card['strategy']:8}  "
               f"F1={(card.get('metrics') or {}).get('macro_f1', float('nan')):.4f}  {card.get('reason', '')}")

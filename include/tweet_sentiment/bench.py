@@ -45,15 +45,18 @@ from upath import UPath
 
 from tweet_sentiment.config import PROJECT_ROOT, Settings
 from tweet_sentiment.csvio import to_csv_bytes
-from tweet_sentiment.embeddings import InfinityClient, VectorCache, wait_for_cache_writes
+from tweet_sentiment.datafs import read_json
 from tweet_sentiment.feed import chronological_rows, write_rows
+from tweet_sentiment.infinity import InfinityClient
 from tweet_sentiment.ingest import parse_labelled_file
 from tweet_sentiment.prediction import Predictor
 from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.schema import TEXT_COLUMN
-from tweet_sentiment.storage import read_json
-from tweet_sentiment.tasks import RunOptions, holdout, layout_for, run_cycle, train_challenger
+from tweet_sentiment.services import fixed_holdout
+from tweet_sentiment.tasks import run_cycle, train_challenger
 from tweet_sentiment.text import text_hash
+from tweet_sentiment.vector_cache import VectorCache, wait_for_cache_writes
 
 log = logging.getLogger(__name__)
 DAG_ID = "tweet_sentiment_retrain"
@@ -375,7 +378,7 @@ def _epoch(value: str) -> float:
 
 def _cycle_outcome(root: Settings) -> dict:
     """Ledger, decision and the challenger's training time, from the run report the archive task wrote."""
-    layout = layout_for(root)
+    layout = root.layout()
     report = read_json(next((layout.reports / "runs").iterdir()))
     evaluation, ledger = report["evaluation"], report["ledger"]
     registry = ModelRegistry(layout.registry)
@@ -424,7 +427,7 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
     load_before = os.getloadavg()[0]
     header, rows = chronological_rows(settings.train_file)
     history, batch = rows[:-options.batch_rows], rows[-options.batch_rows:]
-    holdout_texts, _ = holdout(settings)
+    holdout_texts, _ = fixed_holdout(settings)
     figures: dict = {"cpu_count": os.cpu_count(), "runs": options.runs}
     with infinity_server(settings, scratch / "infinity.log") as server_pid, \
             InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
@@ -444,7 +447,7 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
             train_challenger(base, "history", RunOptions(strategy="refit"))["train_s"] for _ in range(options.runs - 1)]
         figures["refit_train_s"] = median(refits, 2)
         figures.update(_cycle_figures(cycles, outcomes, figures["refit_train_s"]))
-        registry = ModelRegistry(layout_for(last_root).registry)
+        registry = ModelRegistry(last_root.layout().registry)
         raw_batch = [r[header.index(TEXT_COLUMN)] for r in batch]
         figures.update(measure_prediction(registry, client, raw_batch, options, scratch / "predict"))
         if server_pid:
@@ -460,11 +463,11 @@ def prepare_history(settings: Settings, header: list[str], history: list[list[st
     Vectors of the history and holdout come from the configured cache into the bench's; those the bootstrap had
     to compute go back to the configured cache, so the next bench skips them.
     """
-    source_cache = layout_for(settings).embeddings
+    source_cache = settings.layout().embeddings
     cached_texts = _cleaned_texts("history.csv", header, history, settings) + holdout_texts
     base = dataclasses.replace(settings, data_root=str(scratch / "base"), cache_root=str(scratch / "cache"),
                                file_settle_s=0.0)
-    layout = layout_for(base)
+    layout = base.layout()
     layout.ensure()
     seed_cache(source_cache, layout.embeddings, cached_texts)
     write_rows(layout.inbox, "history.csv", header, history)
@@ -486,7 +489,7 @@ def run_cycles(base: Settings, header: list[str], batch: list[list[str]], runs: 
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(source, target)
             shutil.rmtree(Path(root.data_root) / "reports" / "runs", ignore_errors=True)
-            write_rows(layout_for(root).inbox, f"batch-{run}.csv", header, batch)
+            write_rows(root.layout().inbox, f"batch-{run}.csv", header, batch)
             cycles.append(stack.run(first=run == 0))
             outcomes.append(_cycle_outcome(root))
             log.info("cycle %d: %s", run, cycles[-1])

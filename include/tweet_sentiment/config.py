@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tweet_sentiment.datafs import DataLayout
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KAGGLE_HINT = (
     "Download the Kaggle dataset 'datatattle/covid-19-nlp-text-classification' "
@@ -83,6 +85,10 @@ class Settings:
             labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
         )
+
+    def layout(self) -> DataLayout:
+        """Where each kind of data lives: the data root's folders, and the feature cache."""
+        return DataLayout(self.data_root, self.cache_root or None)
 
     def dataset_file(self, name: str) -> Path:
         """Path of one file of the Kaggle dataset; a clear error naming how to get it when missing."""

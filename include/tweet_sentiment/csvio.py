@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from upath import UPath
 
-from tweet_sentiment.storage import write_bytes_atomic
+from tweet_sentiment.datafs import write_bytes_atomic
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 csv.field_size_limit(16 * 1024 * 1024)
@@ -53,6 +53,13 @@ def _decode_line(line: bytes) -> str:
             return line.decode("cp1252")
         except UnicodeDecodeError:
             return line.decode("latin-1")
+
+
+def read_header(reader: Iterator[list[str]]) -> list[str] | None:
+    """The header of a CSV being read: its first non-blank row, each name stripped of spaces and a BOM (None when
+    there is no such row). The reader is left at the first data row."""
+    header = next((r for r in reader if any(c.strip() for c in r)), None)
+    return None if header is None else [c.strip().lstrip("\ufeff") for c in header]
 
 
 def neutralise_formula(value: str) -> str:

@@ -20,8 +20,9 @@ import numpy as np
 from upath import UPath
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from tweet_sentiment.embeddings import InfinityClient, VectorCache, embed_cached
+from tweet_sentiment.infinity import EmbeddingServiceError, InfinityClient
 from tweet_sentiment.schema import FeatureSchema
+from tweet_sentiment.vector_cache import VectorCache
 
 _HASHTAG = re.compile(r"#(\w+)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -112,6 +113,32 @@ class EmbeddingProjection:
 def current_schema(embedding_model: str, embedding_dim: int) -> FeatureSchema:
     """The schema this code builds (its projection not fitted yet): the embedding model, then the lexicon set."""
     return FeatureSchema(embedding_model, embedding_dim, LEXICON_FEATURES, EMBEDDING_COMPONENTS)
+
+
+def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCache,
+                 expected_dim: int | None = None) -> np.ndarray:
+    """Embeddings of cleaned ``texts``: from the cache where known, else from infinity (then cached).
+
+    Vectors of another width than the schema's or the cache's are refused (a server answering with the wrong
+    model under the configured name), so the cache never mixes widths.
+    """
+    cached_dim = cache.dim
+    if expected_dim is not None and cached_dim is not None and cached_dim != expected_dim:
+        raise EmbeddingServiceError(
+            f"the feature schema expects {expected_dim}-d vectors of model {client.model!r}, but the cache in "
+            f"{cache.folder} holds {cached_dim}-d ones: infinity at {client.url} serves another model under "
+            "that name?")
+    want = expected_dim if expected_dim is not None else cached_dim
+
+    def embed_checked(todo: list[str]) -> np.ndarray:
+        vectors = client.embed(todo)
+        if want is not None and vectors.shape[1] != want:
+            raise EmbeddingServiceError(
+                f"infinity at {client.url} returned {vectors.shape[1]}-d vectors for model {client.model!r}; "
+                f"expected {want}")
+        return vectors
+
+    return cache.get_or_compute(texts, embed_checked)
 
 
 def _embeddings(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient,

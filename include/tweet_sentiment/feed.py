@@ -14,8 +14,8 @@ from pathlib import Path
 from upath import UPath
 
 from tweet_sentiment.csvio import decode_lines, write_csv_atomic
+from tweet_sentiment.datafs import DataLayout, read_json, write_json_atomic
 from tweet_sentiment.schema import DATE_COLUMN
-from tweet_sentiment.storage import DataLayout, read_json, write_json_atomic
 
 
 def chronological_rows(train_file: Path) -> tuple[list[str], list[list[str]]]:

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tweet_sentiment.csvio import decode_lines, write_csv_atomic
+from tweet_sentiment.csvio import decode_lines, read_header, write_csv_atomic
+from tweet_sentiment.datafs import DataLayout, read_json, write_json_atomic
 from tweet_sentiment.prediction import Predictor
 from tweet_sentiment.schema import (
     DATE_COLUMN,
@@ -25,7 +26,6 @@ from tweet_sentiment.schema import (
     TEXT_COLUMN,
     normalise_label,
 )
-from tweet_sentiment.storage import DataLayout, read_json, write_json_atomic
 from tweet_sentiment.text import clean_tweet, text_hash
 
 BATCH_COLUMNS: tuple[str, ...] = (*KAGGLE_COLUMNS, *FEEDBACK_COLUMNS)
@@ -55,10 +55,9 @@ def read_unlabelled(name: str, data: bytes) -> Iterator[tuple[int, dict[str, str
     """(row number, fields) of an unlabelled CSV that has an ``OriginalTweet`` column; blank rows are skipped."""
     reader = csv.reader(io.StringIO(decode_lines(data), newline=""))
     try:
-        header = next((r for r in reader if any(c.strip() for c in r)), None)
-        if header is None:
+        columns = read_header(reader)
+        if columns is None:
             raise LabellingInputError(f"{name}: no header row")
-        columns = [c.strip().lstrip("\ufeff") for c in header]
         if TEXT_COLUMN not in columns:
             raise LabellingInputError(f"{name}: no {TEXT_COLUMN} column; the header has: {', '.join(columns)}")
         row_no = 0

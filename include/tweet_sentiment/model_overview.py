@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from upath import UPath
 
+from tweet_sentiment.datafs import read_json
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.storage import read_json
 
 _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "reason", "parent", "batches",
                 "batch_id", "rows_trained", "new_rows", "num_trees", "train_s", "note")

@@ -6,13 +6,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import lightgbm as lgb
 from upath import UPath
 
-from tweet_sentiment.embeddings import InfinityClient
 from tweet_sentiment.features import feature_matrix
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.schema import LABELS, FeatureSchema
+from tweet_sentiment.infinity import InfinityClient
+from tweet_sentiment.registry import Champion, ModelRegistry
+from tweet_sentiment.schema import LABELS
 from tweet_sentiment.text import clean_tweet
 
 
@@ -41,13 +40,6 @@ class Prediction:
     def to_dict(self) -> dict:
         return {"label": self.label, "probabilities": self.probabilities, "version": self.version,
                 "margin": round(self.margin, 5)}
-
-
-@dataclass(frozen=True)
-class _LoadedChampion:
-    version: str
-    booster: lgb.Booster
-    schema: FeatureSchema
 
 
 def clean_request_texts(texts: Sequence[object], max_texts: int, max_chars: int) -> list[str]:
@@ -79,19 +71,16 @@ class Predictor:
         self.cache_root = cache_root
         self.max_texts = max_texts
         self.max_chars = max_chars
-        self._loaded: _LoadedChampion | None = None
+        self._loaded: Champion | None = None
         self._lock = threading.Lock()
 
-    def champion(self) -> _LoadedChampion:
+    def champion(self) -> Champion:
         """The current champion, loaded again only when the pointer names another version."""
-        version = self.registry.champion_version()
-        if version is None:
-            raise NoChampionError("no champion model yet: run `python -m tweet_sentiment bootstrap` first")
         with self._lock:
-            if self._loaded is None or self._loaded.version != version:
-                card = self.registry.card(version)
-                self._loaded = _LoadedChampion(version, self.registry.load(version),
-                                               FeatureSchema.from_dict(card["feature_schema"]))
+            if self._loaded is None or self._loaded.version != self.registry.champion_version():
+                self._loaded = self.registry.champion()
+            if self._loaded is None:
+                raise NoChampionError("no champion model yet: run `python -m tweet_sentiment bootstrap` first")
             return self._loaded
 
     def predict(self, texts: Sequence[object]) -> list[Prediction]:

@@ -17,10 +17,11 @@ import tempfile
 from dataclasses import dataclass
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.feed import chronological_rows, write_rows
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
-from tweet_sentiment.storage import write_json_atomic
-from tweet_sentiment.tasks import RunOptions, layout_for, run_cycle
+from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.tasks import run_cycle
 
 log = logging.getLogger(__name__)
 PIPELINES = ("continue", "refit")
@@ -81,16 +82,16 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
     """Run the stream, write the reports, return the summary (with the per-cycle figures under ``per_cycle``)."""
     header, rows = chronological_rows(settings.train_file)
     bounds = batch_bounds(len(rows), options.bootstrap_rows, options.batch_rows, options.max_batches)
-    reports = layout_for(settings).reports
+    reports = settings.layout().reports
     cycles: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="tweet-sentiment-quality-") as tmp:
         pipelines = {name: dataclasses.replace(settings, data_root=f"{tmp}/{name}", file_settle_s=0.0,
-                                               cache_root=str(layout_for(settings).embeddings))
+                                               cache_root=str(settings.layout().embeddings))
                      for name in PIPELINES}
         for k, (lo, hi) in enumerate(bounds):
             cycle: dict = {"cycle": k, "rows_seen": hi}
             for name, pipeline in pipelines.items():
-                layout = layout_for(pipeline)
+                layout = pipeline.layout()
                 layout.ensure()
                 write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv", header, rows[lo:hi])
                 run_options = (RunOptions(strategy="refit", force_promote=True) if k == 0

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import lightgbm as lgb
 from upath import UPath
 
-from tweet_sentiment.storage import list_dir, read_json, write_bytes_atomic, write_json_atomic
+from tweet_sentiment.datafs import list_dir, read_json, write_bytes_atomic, write_json_atomic
+from tweet_sentiment.schema import FeatureSchema, ModelCard
 
 RECOVERY_HINT = ("Recover with `python -m tweet_sentiment bootstrap --refit`, which trains a new champion from "
                  "the labelled store, or roll back to an earlier version on the model page.")
@@ -21,6 +23,19 @@ RECOVERY_HINT = ("Recover with `python -m tweet_sentiment bootstrap --refit`, wh
 
 class ChampionUnavailableError(RuntimeError):
     """The champion pointer names a model that cannot be loaded."""
+
+
+class Champion(NamedTuple):
+    """The champion model: its version id, its booster and its card."""
+
+    version: str
+    booster: lgb.Booster
+    card: ModelCard
+
+    @property
+    def schema(self) -> FeatureSchema:
+        """The features the champion reads."""
+        return FeatureSchema.from_dict(self.card["feature_schema"])
 
 
 def now_iso() -> str:
@@ -39,7 +54,7 @@ class ModelRegistry:
     def new_version_id() -> str:
         return f"v{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
-    def save(self, booster: lgb.Booster, card: dict) -> str:
+    def save(self, booster: lgb.Booster, card: ModelCard) -> str:
         """Store a new version (model first, card last) and return its id; an existing id is never reused."""
         version = self.new_version_id()
         folder = self.versions_dir / version
@@ -49,10 +64,10 @@ class ModelRegistry:
         write_json_atomic(folder / "card.json", {**card, "version": version, "created_at": now_iso()})
         return version
 
-    def card(self, version: str) -> dict:
+    def card(self, version: str) -> ModelCard:
         return read_json(self.versions_dir / version / "card.json")
 
-    def update_card(self, version: str, **fields: object) -> dict:
+    def update_card(self, version: str, **fields: object) -> ModelCard:
         card = {**self.card(version), **fields}
         write_json_atomic(self.versions_dir / version / "card.json", card)
         return card
@@ -60,7 +75,7 @@ class ModelRegistry:
     def load(self, version: str) -> lgb.Booster:
         return lgb.Booster(model_str=(self.versions_dir / version / "model.txt").read_text("utf-8"))
 
-    def versions(self) -> list[dict]:
+    def versions(self) -> list[ModelCard]:
         """Cards of every complete version, oldest first."""
         cards = [self.card(p.name) for p in list_dir(self.versions_dir) if (p / "card.json").exists()]
         return sorted(cards, key=lambda c: (c["created_at"], c["version"]))
@@ -68,13 +83,13 @@ class ModelRegistry:
     def champion_version(self) -> str | None:
         return read_json(self.pointer)["version"] if self.pointer.exists() else None
 
-    def champion(self) -> tuple[str, lgb.Booster, dict] | None:
+    def champion(self) -> Champion | None:
         """The champion's version, model and card; None before the first promotion."""
         version = self.champion_version()
         if version is None:
             return None
         try:
-            return version, self.load(version), self.card(version)
+            return Champion(version, self.load(version), self.card(version))
         except Exception as exc:  # a corrupt or missing file: any reader error means the same to the user
             raise ChampionUnavailableError(
                 f"champion {version} in {self.versions_dir / version} cannot be loaded ({exc}). {RECOVERY_HINT}"

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from upath import UPath
 
+from tweet_sentiment.datafs import write_bytes_atomic
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.storage import write_bytes_atomic
 
 LEARNING_CURVE_PNG = "learning_curve.png"
 CONFUSION_PNG = "confusion_matrix.png"

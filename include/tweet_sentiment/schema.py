@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import TypedDict
 
 LABELS: tuple[str, ...] = ("Extremely Negative", "Negative", "Neutral", "Positive", "Extremely Positive")
 LABEL_TO_ID: dict[str, int] = {label: i for i, label in enumerate(LABELS)}
@@ -66,3 +67,49 @@ class FeatureSchema:
             embedding_components=int(data.get("embedding_components", 0)),
             projection=data.get("projection", ""),
         )
+
+
+class ModelCard(TypedDict, total=False):
+    """A model version's card (``registry/versions/<v>/card.json``): what it was trained on and what became of it.
+
+    ``status`` is ``candidate`` until the gate decides (``champion``, ``retired`` once replaced, ``rejected``);
+    ``metrics`` are its fixed-holdout metrics (evaluation.evaluate), ``reason`` the decision in words.
+    """
+
+    version: str
+    created_at: str
+    status: str
+    strategy: str  # continue | refit
+    note: str
+    parent: str | None  # the champion it continued from
+    champion_at_training: str | None
+    batch_id: str
+    batches: list[str]
+    rows_trained: int
+    new_rows: int
+    params: dict
+    feature_schema: dict  # FeatureSchema.to_dict()
+    train_s: float
+    num_trees: int
+    rounds_added: int
+    validation_rows: int
+    validation_macro_f1: float | None
+    metrics: dict | None
+    decided_at: str
+    reason: str
+
+
+class RunReport(TypedDict):
+    """What one run did (``reports/runs/<batch_id>.json``), written by the DAG's archive task and by run_cycle alike.
+
+    Each part is the result of one task; ``timings_s`` holds each task's seconds.
+    """
+
+    batch_id: str
+    ledger: dict
+    embedded: dict
+    challenger: dict
+    evaluation: dict
+    decision: dict | None
+    timings_s: dict[str, float]
+    archived: list[str]

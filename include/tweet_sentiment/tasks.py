@@ -1,95 +1,52 @@
-"""One function per DAG task: the glue between ingest, embeddings, training, evaluation and the registry.
+"""One function per DAG task: the glue between the settings and the modules that do the work.
 
-Each takes the Settings and small JSON-able arguments and returns a small JSON-able dict (an XCom), so the
-DAG only wires them and every step can be run and tested without Airflow.
+Each takes the Settings and small JSON-able arguments and returns a small JSON-able dict (an XCom) holding the
+``seconds`` it took, so the DAG only wires them and every step runs and is tested without Airflow. Nothing but the
+DAG and :func:`run_cycle` (the same steps in one process) should import this module.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-import numpy as np
-import pandas as pd
-
+from tweet_sentiment import challenger
+from tweet_sentiment.claim import claim, claim_lock, ready_files
 from tweet_sentiment.config import Settings
-from tweet_sentiment.embeddings import InfinityClient
+from tweet_sentiment.datafs import list_dir, move, remove_empty_dir, write_json_atomic
 from tweet_sentiment.evaluation import evaluate, promotion_decision
-from tweet_sentiment.features import current_schema, feature_matrix, fit_schema, warm_cache
-from tweet_sentiment.ingest import claim, claim_lock, ingest_batch, parse_labelled_file, ready_files
-from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
-from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema
-from tweet_sentiment.storage import DataLayout, list_dir, move, remove_empty_dir, write_json_atomic
-from tweet_sentiment.store import LabelledStore
-from tweet_sentiment.training import BoostingParams, continue_boosting, train_fresh, validation_mask
+from tweet_sentiment.features import current_schema, feature_matrix, warm_cache
+from tweet_sentiment.infinity import InfinityClient
+from tweet_sentiment.ingest import ingest_batch
+from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.registry import Champion, ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.schema import FeatureSchema, RunReport
+from tweet_sentiment.services import fixed_holdout, infinity_client
 
 log = logging.getLogger(__name__)
-STRATEGIES = ("continue", "refit")
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """The per-run choices a person can make when triggering the DAG (its Params)."""
-
-    strategy: str = "continue"
-    replay_rows: int = 2000
-    min_improvement: float = 0.001
-    force_promote: bool = False
-    max_raw_score: float = 50.0
-    boosting: BoostingParams = field(default_factory=BoostingParams)
-
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
-
-    @classmethod
-    def from_params(cls, params: dict) -> RunOptions:
-        """Build from the DAG's Params (unknown keys are ignored, missing ones take the defaults)."""
-        d, b = cls(), BoostingParams()
-        boosting = BoostingParams(
-            num_boost_round=int(params.get("num_boost_round", b.num_boost_round)),
-            learning_rate=float(params.get("learning_rate", b.learning_rate)),
-            continue_rounds=int(params.get("continue_rounds", b.continue_rounds)),
-            continue_learning_rate=float(params.get("continue_learning_rate", b.continue_learning_rate)),
-        )
-        return cls(strategy=str(params.get("strategy", d.strategy)),
-                   replay_rows=int(params.get("replay_rows", d.replay_rows)),
-                   min_improvement=float(params.get("min_improvement", d.min_improvement)),
-                   force_promote=bool(params.get("force_promote", d.force_promote)),
-                   boosting=boosting)
+def _timed(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """The task's result with the seconds it took (the run report's timings come from these)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> dict:
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        return {**result, "seconds": round(time.perf_counter() - start, 3)}
+    return wrapper
 
 
-def layout_for(settings: Settings) -> DataLayout:
-    """The data layout the settings name (data root and feature cache)."""
-    return DataLayout(settings.data_root, settings.cache_root or None)
+def _design(settings: Settings, client: InfinityClient) -> FeatureSchema:
+    """The feature schema the code builds, with the embedding width the server answers with."""
+    return current_schema(settings.embedding_model, client.embed(["dimension probe"]).shape[1])
 
 
-def infinity_client(settings: Settings) -> InfinityClient:
-    """The infinity client the settings describe (URL, model, key, batching, retries)."""
-    return InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
-                          settings.embed_batch_size, settings.embed_concurrency, settings.embed_timeout_s,
-                          settings.embed_retries, settings.embed_backoff_s)
-
-
-def _schema(settings: Settings, client: InfinityClient) -> FeatureSchema:
-    dim = client.embed(["dimension probe"]).shape[1]
-    return current_schema(settings.embedding_model, dim)
-
-
-def holdout(settings: Settings) -> tuple[list[str], np.ndarray]:
-    """The fixed holdout (the official test split), cleaned the way training rows are."""
-    path = settings.holdout_file
-    parsed = parse_labelled_file(path.name, path.read_bytes(), settings.max_text_chars)
-    return [r["text"] for r in parsed.rows], np.array([LABEL_TO_ID[r["label"]] for r in parsed.rows])
-
-
-def _labels(frame: pd.DataFrame) -> np.ndarray:
-    return frame["label"].map(LABEL_TO_ID).to_numpy()
-
-
-def _champion(registry: ModelRegistry, tolerate_broken: bool) -> tuple | None:
+def _champion(registry: ModelRegistry, tolerate_broken: bool) -> Champion | None:
     """The champion, or None if there is none (or, when tolerated, if it cannot be loaded: a recovery refit)."""
     try:
         return registry.champion()
@@ -102,13 +59,14 @@ def _champion(registry: ModelRegistry, tolerate_broken: bool) -> tuple | None:
 
 def inbox_has_files(settings: Settings) -> bool:
     """Sensor: are there complete files in the inbox (or claimed files a failed run left behind)?"""
-    layout = layout_for(settings)
+    layout = settings.layout()
     return bool(ready_files(layout.inbox, settings.file_settle_s)) or bool(list_dir(layout.processing))
 
 
+@_timed
 def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
-    """Claim the inbox files for this run, then validate, clean, de-duplicate and store them."""
-    layout = layout_for(settings)
+    """Claim the inbox files for this run, then validate, clean, de-duplicate and store them (the ledger)."""
+    layout = settings.layout()
     layout.ensure()
     with claim_lock(layout):
         files = claim(layout, batch_id, settings.file_settle_s)
@@ -116,92 +74,51 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
         return ingest_batch(layout, batch_id, settings.max_text_chars, int(settings.max_file_mb * 2**20))
 
 
+@_timed
 def embed_batch(settings: Settings, batch_id: str) -> dict:
     """Compute (or find cached) the features of the batch's accepted rows and of the holdout."""
-    layout = layout_for(settings)
+    layout = settings.layout()
     store = LabelledStore(layout.labelled)
     texts = store.read_batch(batch_id, ["text"])["text"].tolist() if store.has_batch(batch_id) else []
-    start = time.perf_counter()
     with infinity_client(settings) as client:
-        schema = _schema(settings, client)
-        holdout_texts, _ = holdout(settings)
-        for chunk in (texts, holdout_texts):
+        design = _design(settings, client)
+        for chunk in (texts, fixed_holdout(settings).texts):
             if chunk:
-                warm_cache(chunk, schema, client, layout.embeddings)
-    seconds = time.perf_counter() - start
-    return {"batch_id": batch_id, "rows": len(texts), "seconds": round(seconds, 2)}
+                warm_cache(chunk, design, client, layout.embeddings)
+    return {"batch_id": batch_id, "rows": len(texts)}
 
 
+@_timed
 def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> dict:
-    """Train a challenger: continue boosting the champion on new + replayed rows, or refit on all rows.
-
-    A fresh model is trained instead when there is no champion or its feature schema is not the current one.
-    """
-    layout = layout_for(settings)
+    """Train a challenger on the batch (see challenger.train_challenger); no accepted rows: no challenger."""
+    layout = settings.layout()
     store = LabelledStore(layout.labelled)
-    registry = ModelRegistry(layout.registry)
     refit = options.strategy == "refit"
     if not store.has_batch(batch_id) and not (refit and store.batch_ids()):
         return {"version": None, "reason": "no accepted rows in this batch"}
+    registry = ModelRegistry(layout.registry)
     with infinity_client(settings) as client:
-        design = _schema(settings, client)
-        champion = _champion(registry, tolerate_broken=refit)
-        strategy, note = options.strategy, ""
-        if champion is None:
-            strategy, note = "refit", "no champion: trained from scratch"
-        elif FeatureSchema.from_dict(champion[2]["feature_schema"]).design() != design:
-            strategy, note = "refit", "feature schema changed: trained from scratch"
-        new_rows = store.read_batch(batch_id) if store.has_batch(batch_id) else store.read_all().iloc[:0]
-        if strategy == "continue":
-            older = store.read_all(exclude={batch_id})
-            replay = older.sample(n=min(options.replay_rows, len(older)), random_state=settings.seed)
-            rows = pd.concat([new_rows, replay], ignore_index=True)
-            schema = FeatureSchema.from_dict(champion[2]["feature_schema"])
-        else:
-            rows = store.read_all()
-        valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
-        texts = rows["text"].tolist()
-        if strategy == "continue":
-            features = feature_matrix(texts, schema, client, layout.embeddings)
-            result = continue_boosting(champion[1], features, _labels(rows), options.boosting, valid)
-            batches = [*champion[2]["batches"], batch_id]
-        else:
-            schema = fit_schema(design, [t for t, v in zip(texts, valid, strict=True) if not v], client,
-                                layout.embeddings)
-            features = feature_matrix(texts, schema, client, layout.embeddings)
-            result = train_fresh(features, _labels(rows), options.boosting, valid)
-            batches = store.batch_ids()
-    card = {
-        "status": "candidate", "strategy": strategy, "note": note,
-        "parent": champion[0] if champion and strategy == "continue" else None,
-        "champion_at_training": champion[0] if champion else None,
-        "batch_id": batch_id, "batches": batches, "rows_trained": len(rows), "new_rows": len(new_rows),
-        "params": options.boosting.to_dict(), "feature_schema": schema.to_dict(),
-        "train_s": round(result.train_s, 3), "num_trees": result.booster.num_trees(),
-        "rounds_added": result.rounds_added, "validation_rows": int(valid.sum()),
-        "validation_macro_f1": result.validation_macro_f1,
-    }
-    version = registry.save(result.booster, card)
-    log.info("challenger %s: %s on %d rows in %.1f s", version, strategy, len(rows), result.train_s)
-    return {"version": version, "strategy": strategy, "train_s": card["train_s"], "rows_trained": len(rows),
-            "validation_macro_f1": result.validation_macro_f1}
+        card = challenger.train_challenger(store, registry, client, layout.embeddings, batch_id, options,
+                                           _design(settings, client), _champion(registry, tolerate_broken=refit),
+                                           settings.seed)
+    return {key: card[key] for key in ("version", "strategy", "train_s", "rows_trained", "validation_macro_f1")}
 
 
+@_timed
 def evaluate_challenger(settings: Settings, challenger: dict, options: RunOptions) -> dict:
     """Evaluate challenger and champion on the holdout and decide whether to promote."""
-    layout = layout_for(settings)
+    layout = settings.layout()
     registry = ModelRegistry(layout.registry)
     version = challenger.get("version")
     champion = _champion(registry, tolerate_broken=True)
-    texts, labels = holdout(settings)
+    holdout = fixed_holdout(settings)
     metrics: dict[str, dict | None] = {"challenger": None, "champion": None}
     with infinity_client(settings) as client:
-        for role, model in (("challenger", version), ("champion", champion[0] if champion else None)):
-            if model is None:
-                continue
-            booster, card = registry.load(model), registry.card(model)
-            schema = FeatureSchema.from_dict(card["feature_schema"])
-            metrics[role] = evaluate(booster, feature_matrix(texts, schema, client, layout.embeddings), labels)
+        for role, model in (("challenger", version), ("champion", champion.version if champion else None)):
+            if model is not None:
+                schema = FeatureSchema.from_dict(registry.card(model)["feature_schema"])
+                features = feature_matrix(holdout.texts, schema, client, layout.embeddings)
+                metrics[role] = evaluate(registry.load(model), features, holdout.labels)
     if version:
         registry.update_card(version, metrics=metrics["challenger"])
     promote, reason = promotion_decision(metrics["challenger"], metrics["champion"], options.min_improvement,
@@ -211,9 +128,10 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
             "reason": reason, "challenger_metrics": metrics["challenger"], "champion_metrics": metrics["champion"]}
 
 
+@_timed
 def promote_challenger(settings: Settings, evaluation: dict) -> dict:
     """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile."""
-    registry = ModelRegistry(layout_for(settings).registry)
+    registry = ModelRegistry(settings.layout().registry)
     version = evaluation["version"]
     if registry.champion_version() == version:  # a re-run of a promotion that went through
         return {"version": version, "promoted": True, "reason": evaluation["reason"]}
@@ -226,16 +144,19 @@ def promote_challenger(settings: Settings, evaluation: dict) -> dict:
     return {"version": version, "promoted": True, "reason": evaluation["reason"]}
 
 
+@_timed
 def keep_champion(settings: Settings, evaluation: dict) -> dict:
     """Record the challenger (if any) as rejected, with the reason; the champion stays."""
     if evaluation["version"]:
-        ModelRegistry(layout_for(settings).registry).reject(evaluation["version"], evaluation["reason"])
+        ModelRegistry(settings.layout().registry).reject(evaluation["version"], evaluation["reason"])
     return {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
 
 
-def archive_batch(settings: Settings, batch_id: str, report: dict) -> dict:
-    """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report."""
-    layout = layout_for(settings)
+def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict,
+                  decision: dict | None) -> RunReport:
+    """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned)."""
+    layout = settings.layout()
+    batch_id = ledger["batch_id"]
     source = layout.processing / batch_id
     target = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
     files = list_dir(source)
@@ -243,27 +164,20 @@ def archive_batch(settings: Settings, batch_id: str, report: dict) -> dict:
         move(path, target / path.name)
     if source.exists():
         remove_empty_dir(source)
-    write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", {**report, "archived": [p.name for p in files]})
-    return {"batch_id": batch_id, "archived": len(files), "to": str(target)}
-
-
-def run_cycle(settings: Settings, batch_id: str, options: RunOptions) -> dict:
-    """The whole DAG run in one process (bootstrap, benchmarks): the same functions in the same order."""
-    timings: dict[str, float] = {}
-
-    def timed(name: str, fn, *args):
-        start = time.perf_counter()
-        result = fn(*args)
-        timings[name] = round(time.perf_counter() - start, 3)
-        return result
-
-    ledger = timed("claim_and_ingest", claim_and_ingest, settings, batch_id)
-    timed("embed", embed_batch, settings, batch_id)
-    challenger = timed("train", train_challenger, settings, batch_id, options)
-    evaluation = timed("evaluate", evaluate_challenger, settings, challenger, options)
-    decide = promote_challenger if evaluation["promote"] else keep_champion
-    decision = timed("decide", decide, settings, evaluation)
-    report = {"ledger": ledger, "challenger": challenger, "evaluation": evaluation, "decision": decision,
-              "timings_s": timings}
-    archive_batch(settings, batch_id, report)
+    parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation,
+             "decide": decision or {}}
+    report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, challenger=challenger,
+                       evaluation=evaluation, decision=decision, archived=[p.name for p in files],
+                       timings_s={name: part["seconds"] for name, part in parts.items() if "seconds" in part})
+    write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report)
     return report
+
+
+def run_cycle(settings: Settings, batch_id: str, options: RunOptions) -> RunReport:
+    """The whole DAG run in one process (bootstrap, quality stream, benchmarks): the same functions in order."""
+    ledger = claim_and_ingest(settings, batch_id)
+    embedded = embed_batch(settings, batch_id)
+    trained = train_challenger(settings, batch_id, options)
+    evaluation = evaluate_challenger(settings, trained, options)
+    decide = promote_challenger if evaluation["promote"] else keep_champion
+    return archive_batch(settings, ledger, embedded, trained, evaluation, decide(settings, evaluation))

@@ -15,13 +15,13 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tweet_sentiment.config import DatasetMissingError, Settings
-from tweet_sentiment.embeddings import EmbeddingServiceError
+from tweet_sentiment.infinity import EmbeddingServiceError
 from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
 from tweet_sentiment.model_overview import RollbackRefused, overview, report_image, roll_back
 from tweet_sentiment.prediction import NoChampionError, PredictionRequestError, Predictor
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.tasks import infinity_client, layout_for
+from tweet_sentiment.services import infinity_client
 from tweet_sentiment_ui.access import Admin, Reader, Writer
 
 ASSETS = Path(__file__).parent / "assets"
@@ -33,7 +33,7 @@ class Services:
 
     def __init__(self) -> None:
         self.settings = Settings.from_env()
-        self.layout = layout_for(self.settings)
+        self.layout = self.settings.layout()
         self.registry = ModelRegistry(self.layout.registry)
 
     @cached_property

@@ -23,8 +23,8 @@ def test_schedule_every_20_minutes_one_run_at_a_time_no_catchup(dag):
 def test_task_graph_is_the_retraining_loop(dag):
     downstream = {t: sorted(dag.task_dict[t].downstream_task_ids) for t in dag.task_dict}
     assert downstream["sense_inbox"] == ["claim_and_ingest"]
-    assert "embed" in downstream["claim_and_ingest"] and downstream["embed"] == ["train"]
-    assert downstream["train"] == ["evaluate"]
+    assert downstream["claim_and_ingest"] == ["archive", "embed"] and downstream["embed"] == ["archive", "train"]
+    assert downstream["train"] == ["archive", "evaluate"]
     assert downstream["decide"] == ["keep_champion", "promote"]
     assert downstream["promote"] == ["archive"] and downstream["keep_champion"] == ["archive"]
     assert dag.task_dict["archive"].trigger_rule == "none_failed_min_one_success"
@@ -39,6 +39,21 @@ def test_branch_is_a_branch_operator(dag):
     from airflow.providers.standard.operators.python import BranchPythonOperator
 
     assert isinstance(dag.task_dict["decide"], BranchPythonOperator)
+
+
+def test_every_task_says_what_it_does_and_pushes_one_xcom(dag):
+    for task in dag.tasks:
+        assert task.doc_md or task.doc, f"{task.task_id} has no docstring"
+        assert getattr(task, "multiple_outputs", False) is False, task.task_id
+
+
+def test_params_have_titles_and_sections_from_the_one_definition(dag):
+    from tweet_sentiment.run_options import PARAMS
+
+    assert set(dag.params.keys()) == set(PARAMS)
+    for name, spec in PARAMS.items():
+        schema = dag.params.get_param(name).schema
+        assert schema["title"] == spec.title and schema["section"] in ("Training", "Promotion")
 
 
 def test_params_are_validated_and_hold_no_paths(dag):

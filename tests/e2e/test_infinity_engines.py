@@ -18,8 +18,8 @@ import pytest
 from support import ROOT, free_port, start_infinity, stop_process_group, wait_http
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.embeddings import InfinityClient
-from tweet_sentiment.tasks import holdout
+from tweet_sentiment.infinity import InfinityClient
+from tweet_sentiment.services import fixed_holdout
 
 MODEL = os.environ.get("INFINITY_MODEL", "all-MiniLM-L6-v2")
 
@@ -53,7 +53,7 @@ def test_default_engine_is_onnx_and_explicit_torch_is_torch(servers: dict[str, s
 
 
 def test_onnx_vectors_match_torch_vectors(servers: dict[str, str], small_dataset: Path) -> None:
-    texts, _ = holdout(dataclasses.replace(Settings.from_env(), dataset_dir=str(small_dataset)))
+    texts, _ = fixed_holdout(dataclasses.replace(Settings.from_env(), dataset_dir=str(small_dataset)))
     texts = [*texts[:300], "ok", "😷 #StayHome!!! 🙏", "Ünïcödé prices ↑ 300 %", "word " * 200]
     vectors = {}
     for engine, url in servers.items():

@@ -16,8 +16,9 @@ from tweet_sentiment.feed import next_batch
 from tweet_sentiment.quality import QUALITY_JSON, QualityOptions, stream
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG
+from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.schema import FeatureSchema
-from tweet_sentiment.tasks import RunOptions, layout_for, run_cycle
+from tweet_sentiment.tasks import run_cycle
 
 pytestmark = pytest.mark.e2e
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -27,7 +28,7 @@ def test_stream_keeps_the_continued_model_sane_and_writes_the_reports(pipeline_e
     settings = Settings.from_env()
     summary = stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=500, max_batches=2))
 
-    report = json.loads((layout_for(settings).reports / QUALITY_JSON).read_text())
+    report = json.loads((settings.layout().reports / QUALITY_JSON).read_text())
     cycles = report["per_cycle"]
     assert [c["rows_seen"] for c in cycles] == [1000, 1500, 2000]
     gate = RunOptions()
@@ -41,18 +42,18 @@ def test_stream_keeps_the_continued_model_sane_and_writes_the_reports(pipeline_e
         max(c["refit_challenger_f1"] - c["continue_f1"] for c in cycles[1:]), abs=1e-5)
     assert summary["mean_continue_train_s"] > 0 and summary["mean_refit_train_s"] > 0
     for name in (LEARNING_CURVE_PNG, CONFUSION_PNG):
-        assert (layout_for(settings).reports / name).read_bytes().startswith(PNG_MAGIC)
+        assert (settings.layout().reports / name).read_bytes().startswith(PNG_MAGIC)
 
 
 def test_a_feature_schema_change_forces_a_fresh_training(pipeline_env: Path, monkeypatch: pytest.MonkeyPatch):
     settings = Settings.from_env()
     bootstrap(settings, refit=False)
-    registry = ModelRegistry(layout_for(settings).registry)
+    registry = ModelRegistry(settings.layout().registry)
     first = registry.card(registry.champion_version())
     assert FeatureSchema.from_dict(first["feature_schema"]).embedding_components == features.EMBEDDING_COMPONENTS
 
     monkeypatch.setattr(features, "EMBEDDING_COMPONENTS", 8)  # the code now builds another schema
-    next_batch(layout_for(settings), settings.train_file, 500, settings.bootstrap_rows)
+    next_batch(settings.layout(), settings.train_file, 500, settings.bootstrap_rows)
     report = run_cycle(settings, "after-schema-change", RunOptions(strategy="continue", force_promote=True))
 
     card = registry.card(report["challenger"]["version"])

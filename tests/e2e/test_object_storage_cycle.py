@@ -14,10 +14,11 @@ from upath import UPath
 
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
+from tweet_sentiment.datafs import list_dir, read_json
 from tweet_sentiment.feed import next_batch
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.storage import list_dir, read_json
-from tweet_sentiment.tasks import RunOptions, layout_for, run_cycle
+from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.tasks import run_cycle
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,7 @@ def object_store(pipeline_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[UPat
 
 def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipeline_env):
     settings = Settings.from_env()
-    layout = layout_for(settings)
+    layout = settings.layout()
     registry = ModelRegistry(layout.registry)
 
     bootstrap(settings, refit=False)

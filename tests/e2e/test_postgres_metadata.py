@@ -24,7 +24,6 @@ from support import ROOT, free_port
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import chronological_rows, write_rows
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.tasks import layout_for
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "tweet_sentiment_retrain"
@@ -91,7 +90,7 @@ def test_the_dag_runs_end_to_end_on_a_postgres_metadata_db(postgres_url, pipelin
 
     # The first labelled batch: with no champion yet the DAG trains one from scratch and promotes it.
     settings = Settings.from_env()
-    layout = layout_for(settings)
+    layout = settings.layout()
     header, rows = chronological_rows(settings.train_file)
     write_rows(layout.inbox, "bootstrap.csv", header, rows[:settings.bootstrap_rows])
 

@@ -9,10 +9,9 @@ from support import ROOT
 
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
+from tweet_sentiment.datafs import read_json
 from tweet_sentiment.feed import next_batch
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.storage import read_json
-from tweet_sentiment.tasks import layout_for
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +41,7 @@ def run_dag(dag, conf: dict) -> dict[str, str]:
 
 def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_env, airflow_db, retrain_dag):
     settings = Settings.from_env()
-    layout = layout_for(settings)
+    layout = settings.layout()
     registry = ModelRegistry(layout.registry)
 
     bootstrap(settings, refit=False)

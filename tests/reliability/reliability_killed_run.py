@@ -17,6 +17,7 @@ import lightgbm
 
 from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
+from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.training import BoostingParams
 
 
@@ -63,7 +64,7 @@ POINTS = {
 def main(point: str, batch_id: str) -> None:
     POINTS[point]()
     settings = dataclasses.replace(Settings.from_env(), file_settle_s=0.0)
-    options = tasks.RunOptions(strategy="continue", force_promote=True,
+    options = RunOptions(strategy="continue", force_promote=True,
                                boosting=BoostingParams(num_boost_round=20, continue_rounds=3))
     tasks.run_cycle(settings, batch_id, options)
     print(f"kill point {point} was never reached", file=sys.stderr)

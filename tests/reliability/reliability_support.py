@@ -47,9 +47,9 @@ def champion_snapshot(root: Path) -> dict[str, bytes]:
 
 def assert_consistent(root: Path, feature_cache: Path) -> None:
     """Every file a reader relies on parses: pointer → complete model, cards, store, ledgers, caches."""
-    from tweet_sentiment.embeddings import VectorCache
+    from tweet_sentiment.labelled_store import LabelledStore
     from tweet_sentiment.registry import ModelRegistry
-    from tweet_sentiment.store import LabelledStore
+    from tweet_sentiment.vector_cache import VectorCache
 
     registry = ModelRegistry(root / "registry")
     version, booster, card = registry.champion()

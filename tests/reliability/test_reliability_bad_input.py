@@ -16,7 +16,7 @@ from reliability_corpus import build_corpus, csv_text, good, row, write_inbox
 from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
 from tweet_sentiment.ingest import QUARANTINE_COLUMNS
-from tweet_sentiment.store import LabelledStore
+from tweet_sentiment.labelled_store import LabelledStore
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

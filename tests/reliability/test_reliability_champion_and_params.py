@@ -12,6 +12,7 @@ from reliability_support import SMALL_BOOSTING, assert_consistent, settings_for
 
 from tweet_sentiment import tasks
 from tweet_sentiment.registry import RECOVERY_HINT, ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.run_options import RunOptions
 
 RECOVERY = "python -m tweet_sentiment bootstrap --refit"
 
@@ -33,7 +34,7 @@ def test_a_broken_champion_fails_clearly_and_the_documented_recovery_works(
         assert broken in str(err.value) and RECOVERY in str(err.value) and RECOVERY_HINT in str(err.value)
         settings = settings_for(root, infinity_url, small_dataset, feature_cache)
         with pytest.raises(ChampionUnavailableError, match="bootstrap --refit"):
-            tasks.train_challenger(settings, "boot", tasks.RunOptions.from_params(SMALL_BOOSTING))
+            tasks.train_challenger(settings, "boot", RunOptions.from_params(SMALL_BOOSTING))
         if damage == "missing":
             return  # the same recovery; run it once (below) to keep the suite quick
         env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root),
@@ -78,6 +79,6 @@ def test_a_trigger_payload_cannot_redirect_the_pipeline(monkeypatch, tmp_path):
     monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(tmp_path / "configured"))
     hostile = {"data_root": "/etc", "inbox": "/", "dataset_dir": "/root", "infinity_url": "http://evil",
                **SMALL_BOOSTING}
-    options = tasks.RunOptions.from_params(hostile)
+    options = RunOptions.from_params(hostile)
     assert not any(str(v).startswith(("/", "http")) for v in options.__dict__.values())
     assert Settings.from_env().data_root == str(tmp_path / "configured")

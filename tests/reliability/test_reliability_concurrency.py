@@ -15,8 +15,8 @@ from reliability_corpus import csv_text, good
 
 from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
+from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.store import LabelledStore
 
 FILES, ROWS = 40, 20
 

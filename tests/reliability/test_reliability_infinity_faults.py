@@ -22,10 +22,11 @@ from reliability_support import (
 )
 
 from tweet_sentiment import tasks
-from tweet_sentiment.embeddings import EmbeddingServiceError, InfinityClient
-from tweet_sentiment.store import LabelledStore
+from tweet_sentiment.infinity import EmbeddingServiceError, InfinityClient
+from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.run_options import RunOptions
 
-OPTIONS = tasks.RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
+OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
 
 
 def closed_port_url() -> str:

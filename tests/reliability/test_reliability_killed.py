@@ -17,10 +17,11 @@ from reliability_killed_run import POINTS
 from reliability_support import SMALL_BOOSTING, assert_consistent, champion_snapshot, settings_for, write_train_rows
 
 from tweet_sentiment import tasks
-from tweet_sentiment.store import LabelledStore
+from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.run_options import RunOptions
 
 SCRIPT = Path(__file__).with_name("reliability_killed_run.py")
-OPTIONS = tasks.RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
+OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
 
 
 @pytest.mark.parametrize("point", list(POINTS))

@@ -21,9 +21,10 @@ import pytest
 from support import DATASET_DIR, ROOT, free_port, stop_process_group, wait_http, write_slice
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.datafs import DataLayout
 from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.storage import DataLayout
-from tweet_sentiment.tasks import RunOptions, run_cycle
+from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.tasks import run_cycle
 from tweet_sentiment.training import BoostingParams
 
 UNLABELLED = "covid_tweets_unlabelled_2022.csv"

@@ -6,10 +6,10 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from tweet_sentiment.datafs import as_path
 from tweet_sentiment.model_overview import RollbackRefused, overview, report_image, report_images, roll_back
 from tweet_sentiment.prediction import Prediction, PredictionRequestError, clean_request_texts
 from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.storage import as_path
 
 
 @pytest.fixture

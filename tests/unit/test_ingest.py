@@ -6,9 +6,10 @@ import time
 import pandas as pd
 import pytest
 
-from tweet_sentiment.ingest import FileRejected, batch_id_for, claim, ingest_batch, parse_labelled_file, ready_files
-from tweet_sentiment.storage import DataLayout
-from tweet_sentiment.store import LabelledStore
+from tweet_sentiment.claim import batch_id_for, claim, ready_files
+from tweet_sentiment.datafs import DataLayout
+from tweet_sentiment.ingest import FileRejected, ingest_batch, parse_labelled_file
+from tweet_sentiment.labelled_store import LabelledStore
 
 HEADER = "UserName,ScreenName,Location,TweetAt,OriginalTweet,Sentiment\r\n"
 

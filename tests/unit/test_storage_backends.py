@@ -18,12 +18,9 @@ import numpy as np
 import pytest
 from upath import UPath
 
+from tweet_sentiment.claim import claim, ready_files
 from tweet_sentiment.config import Settings
-from tweet_sentiment.embeddings import VectorCache
-from tweet_sentiment.feed import next_batch
-from tweet_sentiment.ingest import claim, ingest_batch, ready_files
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.storage import (
+from tweet_sentiment.datafs import (
     DataLayout,
     as_path,
     is_local,
@@ -34,8 +31,12 @@ from tweet_sentiment.storage import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from tweet_sentiment.store import LabelledStore
+from tweet_sentiment.feed import next_batch
+from tweet_sentiment.ingest import ingest_batch
+from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.tasks import archive_batch
+from tweet_sentiment.vector_cache import VectorCache
 
 HEADER = "UserName,ScreenName,Location,TweetAt,OriginalTweet,Sentiment\n"
 
@@ -190,10 +191,14 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     write_bytes_atomic(layout.inbox / "a.csv", csv_bytes('1,2,,16-03-2020,"a tweet",Positive'))
     claim(layout, "b1", settle_s=0)
     settings = dataclasses.replace(Settings(), data_root=data_root)
-    result = archive_batch(settings, "b1", {"decision": "kept"})
+    ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, {"rows": 1, "seconds": 2.0}
+    challenger, evaluation = {"version": None, "seconds": 0.1}, {"promote": False, "seconds": 0.2}
+    report = archive_batch(settings, ledger, embedded, challenger, evaluation, None)
 
     archived = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / "b1"
-    assert result["archived"] == 1 and names(archived) == ["a.csv"]
+    assert report["archived"] == ["a.csv"] and names(archived) == ["a.csv"]
     assert names(layout.processing) == []
-    assert json.loads((layout.reports / "runs" / "b1.json").read_text()) == {"decision": "kept",
-                                                                            "archived": ["a.csv"]}
+    assert json.loads((layout.reports / "runs" / "b1.json").read_text()) == {
+        "batch_id": "b1", "ledger": ledger, "embedded": embedded, "challenger": challenger,
+        "evaluation": evaluation, "decision": None, "archived": ["a.csv"],
+        "timings_s": {"claim_and_ingest": 1.5, "embed": 2.0, "train": 0.1, "evaluate": 0.2}}

@@ -7,8 +7,8 @@ import io
 import pandas as pd
 from upath import UPath
 
+from tweet_sentiment.datafs import is_hidden, list_dir, write_bytes_atomic
 from tweet_sentiment.schema import STORE_COLUMNS
-from tweet_sentiment.storage import is_hidden, list_dir, write_bytes_atomic
 
 
 class LabelledStore:

@@ -1,0 +1,115 @@
+"""The client of an infinity embedding server: batched, concurrent, retried ``POST /embeddings``."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingServiceError(RuntimeError):
+    """infinity could not give the embeddings (after the retries); the message says what it answered."""
+
+
+class InfinityClient:
+    """Batched, retried client of infinity's OpenAI-style ``POST /embeddings``.
+
+    Vectors are asked for as base64 float32 (``encoding_format``) rather than JSON float lists: the same bits,
+    and the client and the server (which share the CPU) skip most of the JSON work.
+    """
+
+    def __init__(self, url: str, model: str, api_key: str = "", batch_size: int = 128, concurrency: int = 2,
+                 timeout_s: float = 60.0, retries: int = 4, backoff_s: float = 1.0) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self.batch_size = batch_size
+        self.concurrency = max(1, concurrency)
+        self.retries = retries
+        self.backoff_s = backoff_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(timeout=timeout_s, headers=headers,
+                                  limits=httpx.Limits(max_connections=self.concurrency))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> InfinityClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` in their order, float32 ``(len(texts), dim)``.
+
+        Texts are sent length-sorted so that each batch pads little; batches go out ``concurrency`` at a time.
+        """
+        if not texts:
+            raise ValueError("embed() needs at least one text")
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        chunks = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        def post(idx: list[int]) -> np.ndarray:
+            return self._post([texts[i] for i in idx])
+
+        if len(chunks) == 1:  # one request: no thread pool to start (a single prediction's latency)
+            results = [post(chunks[0])]
+        else:
+            with ThreadPoolExecutor(min(self.concurrency, len(chunks))) as pool:
+                results = list(pool.map(post, chunks))
+        dims = {r.shape[1] for r in results}
+        if len(dims) != 1:
+            raise EmbeddingServiceError(f"infinity at {self.url} returned vectors of several dimensions: {dims}")
+        out = np.empty((len(texts), dims.pop()), dtype=np.float32)
+        for idx, vectors in zip(chunks, results, strict=True):
+            out[idx] = vectors
+        return out
+
+    def _post(self, batch: list[str]) -> np.ndarray:
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                resp = self._http.post(f"{self.url}/embeddings", json={"model": self.model, "input": batch,
+                                                                          "encoding_format": "base64"})
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                log.warning("infinity %s attempt %d failed: %s", self.url, attempt + 1, problem)
+                continue
+            if resp.status_code >= 500 or resp.status_code == 429:
+                problem = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                log.warning("infinity %s attempt %d failed: %s", self.url, attempt + 1, problem)
+                continue
+            if resp.status_code >= 400:
+                raise EmbeddingServiceError(
+                    f"infinity at {self.url} refused the request for model {self.model!r}: "
+                    f"HTTP {resp.status_code}: {resp.text[:300]}")
+            return self._parse(resp.json(), len(batch))
+        raise EmbeddingServiceError(
+            f"infinity at {self.url} failed {self.retries + 1} times for model {self.model!r}; last: {problem}")
+
+    def _parse(self, body: dict, expected: int) -> np.ndarray:
+        data = sorted(body.get("data", []), key=lambda d: d["index"])
+        if len(data) != expected:
+            raise EmbeddingServiceError(f"infinity at {self.url} returned {len(data)} vectors for {expected} texts")
+        try:
+            vectors = np.stack([_vector(d["embedding"]) for d in data])
+        except (TypeError, ValueError) as exc:
+            raise EmbeddingServiceError(f"infinity at {self.url} returned malformed vectors: {exc}") from exc
+        if vectors.ndim != 2 or not np.isfinite(vectors).all():
+            raise EmbeddingServiceError(f"infinity at {self.url} returned malformed vectors")
+        return vectors
+
+
+def _vector(embedding: str | list[float]) -> np.ndarray:
+    """One vector as sent: base64 float32 (asked for), or a float list (a server ignoring the ask)."""
+    if isinstance(embedding, str):
+        return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
+    return np.asarray(embedding, dtype=np.float32)

@@ -1,0 +1,81 @@
+"""What a person chooses for one run: the DAG's Params, defined once here, and the RunOptions built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tweet_sentiment.training import BoostingParams
+
+STRATEGIES = ("continue", "refit")
+_CAST = {"integer": int, "number": float, "boolean": bool, "string": str}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One Param of the trigger form: default, title, form section, description, JSON-schema constraints."""
+
+    default: Any
+    title: str
+    section: str
+    description: str
+    schema: dict[str, Any]
+
+    def cast(self, value: Any) -> Any:
+        """``value`` as the Python type the schema names (the form may send numbers as floats)."""
+        return _CAST[self.schema.get("type", "string")](value)
+
+
+_B = BoostingParams()
+# The keys of BoostingParams that a run may override.
+BOOSTING_PARAMS = ("num_boost_round", "learning_rate", "continue_rounds", "continue_learning_rate")
+PARAMS: dict[str, ParamSpec] = {
+    "strategy": ParamSpec(
+        "continue", "Strategy", "Training",
+        "continue: boost the champion on the new rows plus replayed older rows; refit: train anew on every "
+        "labelled row", {"type": "string", "enum": list(STRATEGIES)}),
+    "num_boost_round": ParamSpec(
+        _B.num_boost_round, "Trees of a refit", "Training", "trees per class of a fresh (refit) model, at most",
+        {"type": "integer", "minimum": 10, "maximum": 3000}),
+    "learning_rate": ParamSpec(
+        _B.learning_rate, "Learning rate of a refit", "Training", "learning rate of a fresh (refit) model",
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
+    "continue_rounds": ParamSpec(
+        _B.continue_rounds, "Trees added when continuing", "Training",
+        "trees per class added to the champion, at most", {"type": "integer", "minimum": 1, "maximum": 1000}),
+    "continue_learning_rate": ParamSpec(
+        _B.continue_learning_rate, "Learning rate when continuing", "Training",
+        "learning rate of the continuation rounds", {"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
+    "replay_rows": ParamSpec(
+        2000, "Replayed rows", "Training", "earlier labelled rows replayed beside the new batch when continuing",
+        {"type": "integer", "minimum": 0, "maximum": 1_000_000}),
+    "min_improvement": ParamSpec(
+        0.001, "Minimum gain", "Promotion", "holdout macro-F1 gain over the champion needed to promote",
+        {"type": "number", "minimum": -1, "maximum": 1}),
+    "force_promote": ParamSpec(
+        False, "Force promotion", "Promotion",
+        "promote the challenger whatever its score (never a diverged one)", {"type": "boolean"}),
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The per-run choices (see PARAMS), plus the divergence limit that no Param changes."""
+
+    strategy: str = PARAMS["strategy"].default
+    replay_rows: int = PARAMS["replay_rows"].default
+    min_improvement: float = PARAMS["min_improvement"].default
+    force_promote: bool = PARAMS["force_promote"].default
+    max_raw_score: float = 50.0
+    boosting: BoostingParams = field(default_factory=BoostingParams)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
+
+    @classmethod
+    def from_params(cls, params: dict) -> RunOptions:
+        """Build from the DAG's Params (unknown keys are ignored, missing ones take the defaults)."""
+        values = {name: spec.cast(params.get(name, spec.default)) for name, spec in PARAMS.items()}
+        boosting = BoostingParams(**{name: values.pop(name) for name in BOOSTING_PARAMS})
+        return cls(**values, boosting=boosting)

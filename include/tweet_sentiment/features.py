@@ -1,8 +1,7 @@
 """Cleaned texts → the feature matrix: sentence embedding (optionally projected), then lexicon features.
 
-The lexicon views matter most on this data (measured on a validation split of the training file, see
-docs/quality.md): VADER on the text with hashtags dropped and punctuation removed ("plain") agrees with the
-labels far better than on the text as written, so several views are scored and the model picks.
+Several views of a text are scored by VADER (as written, hashtags as words, lower case, without hashtags and
+punctuation, ...) and the model picks among them; docs/quality.md says which views the labels follow.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ class Predictor:
             return []
         champion = self.champion()
         features = feature_matrix(list(cleaned), champion.schema, self.client, self.cache_root, write_behind=True)
-        # One thread: waking LightGBM's OpenMP pool costs ~4 ms per call, more than a request's trees take.
+        # One thread: waking LightGBM's OpenMP pool costs more than a request's trees take (docs/speed.md).
         probabilities = champion.booster.predict(features, num_threads=1)
         return [
             Prediction(label=LABELS[int(row.argmax())],

@@ -1,7 +1,7 @@
 """LightGBM on the feature matrix: fresh training, continued boosting from a champion, and divergence guards.
 
 Continued boosting on a confident multiclass model is fragile: its hessians p(1-p) are tiny, so a leaf value
-g/h explodes (measured here: raw scores of ±78,000 and macro-F1 0.16). The guards are an L2 term and a
+g/h explodes (docs/quality.md shows how far). The guards are an L2 term and a
 minimum hessian per leaf, a cap on each leaf's step, a lower learning rate for continuation rounds, early
 stopping on a validation slice (a continuation adds only the rounds that still help), and a sanity check of
 the raw scores before promotion (evaluation.promotion_decision).
@@ -42,7 +42,7 @@ class BoostingParams:
     lambda_l2: float = 1.0
     min_sum_hessian_in_leaf: float = 0.01
     max_delta_step: float = 2.0
-    # One thread: on the shared 2-core machine two OpenMP threads ran 5-10x slower under load (docs/quality.md).
+    # One thread: the machine is small and shared; OpenMP threads contend with the other tasks (docs/quality.md).
     num_threads: int = 1
     seed: int = 13
 

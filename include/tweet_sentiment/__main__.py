@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
     settings = Settings.from_env()
     try:
         if args.command == "feed":

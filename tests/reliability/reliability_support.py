@@ -30,10 +30,10 @@ def settings_for(root: Path, url: str, small_dataset: Path, feature_cache: Path,
     """Settings of one pipeline: its data root, the small dataset and session cache, quick retries."""
     from tweet_sentiment.config import Settings
 
+    quick = {"embed_retries": 2, "embed_backoff_s": 0.05, "file_settle_s": 0.0}
     return dataclasses.replace(
         Settings.from_env(), data_root=str(root), dataset_dir=str(small_dataset), cache_root=str(feature_cache),
-        infinity_url=url, embed_retries=2, embed_backoff_s=0.05, file_settle_s=0.0,
-        **changes)
+        infinity_url=url, **{**quick, **changes})
 
 
 def champion_snapshot(root: Path) -> dict[str, bytes]:

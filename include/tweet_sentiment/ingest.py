@@ -49,7 +49,7 @@ class Rejection:
     """One quarantined row: where it was and what was wrong with it."""
 
     source_row: int
-    line: int
+    line: int  # the line of the file the row starts on
     column: str
     reason: str
     raw_text: str = ""
@@ -105,14 +105,14 @@ def _check_row(parsed: ParsedFile, columns: list[str], idx: dict[str, int], fiel
                row_no: int, lines: tuple[int, int], max_text_chars: int) -> None:
     raw_text = fields[idx[TEXT_COLUMN]] if idx[TEXT_COLUMN] < len(fields) else ""
     raw_label = fields[idx[LABEL_COLUMN]] if idx[LABEL_COLUMN] < len(fields) else ""
-    first_line, line = lines
+    first_line, last_line = lines  # a row with line breaks inside quotes spans several lines: named by its first
 
     def reject(column: str, reason: str) -> None:
-        parsed.rejections.append(Rejection(row_no, line, column, reason, raw_text, raw_label))
+        parsed.rejections.append(Rejection(row_no, first_line, column, reason, raw_text, raw_label))
 
     if len(fields) != len(columns):
-        hint = (f" (the row runs from line {first_line} to line {line}: a quote opened and never closed?)"
-                if line - first_line > 10 else "")
+        hint = (f" (the row runs from line {first_line} to line {last_line}: a quote opened and never closed?)"
+                if last_line - first_line > 10 else "")
         return reject("*", f"expected {len(columns)} fields, found {len(fields)}{hint}")
     label = normalise_label(raw_label)
     if label is None:
@@ -128,7 +128,7 @@ def _check_row(parsed: ParsedFile, columns: list[str], idx: dict[str, int], fiel
     parsed.rows.append({
         "text": text, "label": label, "tweet_at": _iso_date(raw_date), "text_hash": text_hash(text),
         "raw_text": raw_text, "source_file": parsed.name, "source_row": row_no,
-        "line": line,
+        "line": first_line,
     })
     return None
 
@@ -156,8 +156,8 @@ class FileOutcome:
 def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_file_bytes: int | None = None) -> dict:
     """Validate, clean and de-duplicate the files claimed for ``batch_id``; write store, quarantine, ledger.
 
-    A file over ``max_file_bytes`` is quarantined whole, unread. Idempotent: a batch whose ledger entry
-    exists is not ingested again (a retried task returns the entry).
+    A file over ``max_file_bytes`` is refused unread (its reason in quarantine; the file archived with the
+    batch). Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns it).
     """
     ledger_file = layout.ledger / f"{batch_id}.json"
     if ledger_file.exists():
@@ -172,10 +172,7 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_fil
         accepted.extend(rows)
         outcomes.append(outcome)
         if outcome.file_error:
-            write_json_atomic(quarantine_dir / f"{path.name}.reason.json", {
-                "file": path.name, "reason": outcome.file_error, "rows": outcome.rows_in})
-            if path.is_file() and not path.is_symlink():
-                write_bytes_atomic(quarantine_dir / path.name, path.read_bytes())
+            _quarantine_whole_file(quarantine_dir, path, outcome, max_file_bytes)
         if rejections:
             write_csv_atomic(quarantine_dir / f"{path.name}.rejected.csv", QUARANTINE_COLUMNS,
                              ([path.name, r.source_row, r.line, r.column, r.reason, _report_cell(r.raw_text),
@@ -187,6 +184,17 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_fil
     entry = _ledger_entry(batch_id, outcomes)
     write_json_atomic(ledger_file, entry)
     return entry
+
+
+def _quarantine_whole_file(folder: UPath, path: UPath, outcome: FileOutcome, max_file_bytes: int | None) -> None:
+    """The reason beside a copy of the file. A link is never followed, a folder never copied, and a file over
+    the size limit is never read: it stays with its batch, which is archived whole."""
+    regular = path.is_file() and not path.is_symlink()
+    copied = regular and (max_file_bytes is None or path.stat().st_size <= max_file_bytes)
+    write_json_atomic(folder / f"{path.name}.reason.json", {
+        "file": path.name, "reason": outcome.file_error, "rows": outcome.rows_in, "copied": copied})
+    if copied:
+        write_bytes_atomic(folder / path.name, path.read_bytes())
 
 
 def _report_cell(value: str) -> str:
@@ -207,7 +215,8 @@ def _ingest_file(path: UPath, known: dict[str, str], max_text_chars: int, max_fi
         size = path.stat().st_size
         if max_file_bytes is not None and size > max_file_bytes:
             raise FileRejected(f"file of {size / 2**20:.1f} MB exceeds the limit of {max_file_bytes / 2**20:.1f} MB; "
-                               "split it into smaller batches")
+                               "split it into smaller batches (not read, not copied here: it is archived with its "
+                               "batch)")
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -9,15 +9,16 @@ import io
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from benchmarks.processes import free_port, stop_process_group
+from benchmarks.processes import answers, descendants, free_port, listening_pid, stop_process_group
 
-__all__ = ["DATASET_DIR", "ROOT", "TEST_OUTPUT", "free_port", "start_infinity", "stop_process_group", "wait_http",
-           "write_slice"]
+__all__ = ["DATASET_DIR", "ROOT", "TEST_OUTPUT", "free_port", "start_infinity", "start_server", "stop_process_group",
+           "wait_http", "write_slice"]
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_DIR = Path(os.environ.get("TWEET_SENTIMENT_DATASET_DIR", ROOT.parent / "shared" / "data"))
 TEST_OUTPUT = ROOT / "test-output"
@@ -37,6 +38,38 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, 
             pass
         time.sleep(0.5)
     pytest.fail(f"{url} did not answer within {timeout_s} s")
+
+
+def start_server(start: Callable[[int], subprocess.Popen], log: Path, health_path: str, timeout_s: float,
+                 port: int | None = None, attempts: int = 3) -> tuple[subprocess.Popen, int]:
+    """``start(port)`` a server (writing ``log``) and wait until it answers ``health_path`` from its own process.
+
+    A port from free_port() is free when asked, not when the server binds it: another process may take it in
+    between (or, for a restart, while the server was down). The server then dies with "address already in use",
+    and it is started again on a fresh port. ``port`` is the first port to try (a restart on the same address).
+    Returns the process and the port it listens on.
+    """
+    for attempt in range(1, attempts + 1):
+        chosen = port if port is not None and attempt == 1 else free_port()
+        proc = start(chosen)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            if answers(f"http://127.0.0.1:{chosen}{health_path}") and _listens_on(proc, chosen):
+                return proc, chosen
+            time.sleep(0.5)
+        lost_the_port = proc.poll() is not None and "address already in use" in log.read_text(errors="replace").lower()
+        stop_process_group(proc)
+        if not lost_the_port or attempt == attempts:
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"server on port {chosen} did not answer {health_path} within {timeout_s} s "
+                        f"(exit code {proc.returncode}):\n{tail}")
+    raise AssertionError("not reached")
+
+
+def _listens_on(proc: subprocess.Popen, port: int) -> bool:
+    """Is ``proc`` (or a process below it) the one listening on ``port``, not another that took the port?"""
+    pid = listening_pid(port)
+    return pid is None or pid == proc.pid or pid in descendants({proc.pid})
 
 
 def start_infinity(port: int, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -120,29 +120,28 @@ def test_vectors_of_another_width_are_refused_with_an_empty_cache(pipeline_copy,
         assert [p for p in empty_cache.rglob("*") if p.is_file()] == []
 
 
-def test_real_infinity_stopped_mid_run_then_restarted(request, pipeline_copy, small_dataset, feature_cache,
-                                                      tmp_path, tally):
+def test_real_infinity_stopped_mid_run_then_restarted(pipeline_copy, small_dataset, feature_cache, tmp_path, tally):
     """The real server is stopped between two tasks of a run; once it is back, the next run finishes."""
-    helpers = support
-    port = helpers.free_port()
-    url = f"http://127.0.0.1:{port}"
     root = pipeline_copy
-    settings = settings_for(root, url, small_dataset, feature_cache)
     write_train_rows(small_dataset, root / "inbox" / "batch.csv", 700, 800)
     before = champion_snapshot(root)
-    proc = helpers.start_infinity(port, tmp_path / "infinity-1.log")
+    logs = [tmp_path / "infinity-1.log", tmp_path / "infinity-2.log"]
+    proc, port = support.start_server(lambda port: support.start_infinity(port, logs[0]), logs[0], "/health", 240)
     try:
-        helpers.wait_http(f"{url}/health", 240, proc, tmp_path / "infinity-1.log")
+        url = f"http://127.0.0.1:{port}"
+        settings = settings_for(root, url, small_dataset, feature_cache)
         with tally.fault("real infinity stopped mid-run, restarted"):
             ledger = tasks.claim_and_ingest(settings, "failed")
             assert tasks.embed_batch(settings, "failed")["rows"] == ledger["rows_accepted"]
-            helpers.stop_process_group(proc)
+            support.stop_process_group(proc)
             with pytest.raises(EmbeddingServiceError, match=f"infinity at {url} failed 3 times"):
                 tasks.train_challenger(settings, "failed", OPTIONS)
             assert champion_snapshot(root) == before
-            proc = helpers.start_infinity(port, tmp_path / "infinity-2.log")
-            helpers.wait_http(f"{url}/health", 240, proc, tmp_path / "infinity-2.log")
+            # the same address again, unless another process took the port while the server was down
+            proc, port = support.start_server(lambda port: support.start_infinity(port, logs[1]), logs[1], "/health",
+                                              240, port=port)
+            settings = settings_for(root, f"http://127.0.0.1:{port}", small_dataset, feature_cache)
             assert_next_run_finishes_the_batch(root, settings, "failed", ledger["rows_in"])
             assert_consistent(root, feature_cache)
     finally:
-        helpers.stop_process_group(proc)
+        support.stop_process_group(proc)

@@ -17,8 +17,8 @@ import pytest
 
 from benchmarks.processes import answers, descendants, free_port, listening_pid, stop_process_group
 
-__all__ = ["DATASET_DIR", "ROOT", "TEST_OUTPUT", "free_port", "start_infinity", "start_server", "stop_process_group",
-           "wait_http", "write_slice"]
+__all__ = ["DATASET_DIR", "ROOT", "TEST_OUTPUT", "free_port", "load_retrain_dag", "run_dag", "start_infinity",
+           "start_server", "stop_process_group", "wait_http", "write_slice"]
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_DIR = Path(os.environ.get("TWEET_SENTIMENT_DATASET_DIR", ROOT.parent / "shared" / "data"))
 TEST_OUTPUT = ROOT / "test-output"
@@ -91,3 +91,26 @@ def write_slice(src: Path, dst: Path, rows: int, chronological: bool = False) ->
         reader = csv.reader(io.StringIO(decode_lines(src.read_bytes()), newline=""))
         header, body = next(reader), list(reader)
     dst.write_bytes(to_csv_bytes(header, body[:rows]))
+
+
+def load_retrain_dag():
+    """The retrain DAG parsed from dags/ as Airflow parses it: a fresh object (dag.test() changes its params)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["tweet_sentiment_retrain"]
+
+
+def run_dag(dag, conf: dict) -> dict[str, str]:
+    """Run the DAG once in this process against the Airflow DB; return each task's final state.
+
+    dag.test() folds run_conf into the DAG object's params, so each run states every choice it relies on.
+    """
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    run = dag.test(run_conf=conf)
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
+        return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}

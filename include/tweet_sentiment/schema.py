@@ -16,10 +16,14 @@ REQUIRED_COLUMNS: tuple[str, ...] = (TEXT_COLUMN, LABEL_COLUMN)
 KAGGLE_COLUMNS: tuple[str, ...] = ("UserName", "ScreenName", "Location", DATE_COLUMN, TEXT_COLUMN, LABEL_COLUMN)
 FEEDBACK_COLUMNS: tuple[str, ...] = ("Annotator", "SuggestedSentiment", "Corrected")
 
-# Columns of the labelled store (one parquet file per ingested batch).
+# Columns of the labelled store (one parquet file per ingested batch). ``ingested_at`` and ``seq`` order every
+# row ever accepted (the newest label of a text wins); ``recent_holdout`` marks the annotators' holdout slice.
 STORE_COLUMNS: tuple[str, ...] = (
     "text", "label", "tweet_at", "text_hash", "raw_text", "source_file", "source_row", "batch_id",
+    "ingested_at", "seq", "recent_holdout",
 )
+# What rows stored before a column existed hold in it.
+STORE_COLUMN_DEFAULTS: dict[str, object] = {"ingested_at": "", "seq": 0, "recent_holdout": False}
 
 
 def normalise_label(value: str) -> str | None:

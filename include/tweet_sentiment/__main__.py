@@ -18,6 +18,7 @@ from tweet_sentiment.quality import QualityOptions
 from tweet_sentiment.quality import stream as quality_stream
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.scenarios import POLICIES
 from tweet_sentiment.tasks import run_cycle
 
 
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--embed-texts", type=int, default=BenchOptions.embed_texts, help="tweets per embedding run")
     p_quality = sub.add_parser("quality", help="stream the training file, continued vs refit champions; last line JSON")
     p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
+    p_quality.add_argument("--scenario", default="plain", choices=["plain", *POLICIES],
+                           help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             options = BenchOptions(runs=args.runs, batch_rows=args.batch_rows, embed_texts=args.embed_texts)
             print(json.dumps(run_bench(settings, options)))
         elif args.command == "quality":
-            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches)
+            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
+                                     args.scenario)
             print(json.dumps(quality_stream(settings, options)))
         else:
             status(settings)

@@ -123,14 +123,14 @@ def promotion_decision(fixed: PairedComparison | None, recent: PairedComparison 
     if fixed is None:
         return Decision(True, "no champion yet")
     fixed_better, fixed_text = _verdict("fixed", fixed, rules)
+    needed = f"needed {rules.min_improvement:+.4f} at p<{rules.significance}"
     if recent is None or recent.rows < rules.min_recent_rows:
         rows = recent.rows if recent else 0
-        summary = (f"{fixed_text}; recent window {rows} rows < {rules.min_recent_rows}: "
+        summary = (f"{fixed_text}; {needed}; recent window {rows} rows < {rules.min_recent_rows}: "
                    "judged on the fixed holdout alone")
         return Decision(rules.force_promote or fixed_better, f"forced; {summary}" if rules.force_promote else summary)
     recent_better, recent_text = _verdict("recent", recent, rules)
-    summary = f"{recent_text}; {fixed_text}; needed {rules.min_improvement:+.4f} at p<{rules.significance}, " \
-              f"tolerance {rules.tolerance}"
+    summary = f"{recent_text}; {fixed_text}; {needed}, tolerance {rules.tolerance}"
     if rules.force_promote:
         return Decision(True, f"forced; {summary}")
     if (recent_better and fixed.gain >= -rules.tolerance) or (fixed_better and recent.gain >= -rules.tolerance):

@@ -41,6 +41,8 @@ class FeatureSchema:
 
     ``embedding_components`` > 0: the embedding enters as that many principal components, by the fitted
     ``projection`` (encoded, see features.EmbeddingProjection) that every model version carries in its card.
+    ``hashed_words`` > 0: the words (n-grams up to ``word_ngrams``) of the text hashed into that many columns,
+    a fixed space that needs no vocabulary, so a model can keep learning new words by continued boosting.
     """
 
     embedding_model: str
@@ -48,10 +50,12 @@ class FeatureSchema:
     lexicon_features: tuple[str, ...]
     embedding_components: int = 0
     projection: str = ""
+    hashed_words: int = 0
+    word_ngrams: int = 1
 
     @property
     def width(self) -> int:
-        return (self.embedding_components or self.embedding_dim) + len(self.lexicon_features)
+        return (self.embedding_components or self.embedding_dim) + len(self.lexicon_features) + self.hashed_words
 
     def design(self) -> FeatureSchema:
         """The schema without its fitted projection: what the code builds; equal designs can continue boosting."""
@@ -70,6 +74,8 @@ class FeatureSchema:
             lexicon_features=tuple(data["lexicon_features"]),
             embedding_components=int(data.get("embedding_components", 0)),
             projection=data.get("projection", ""),
+            hashed_words=int(data.get("hashed_words", 0)),
+            word_ngrams=int(data.get("word_ngrams", 1)),
         )
 
 

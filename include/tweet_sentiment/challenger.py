@@ -65,6 +65,7 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
     texts, labels = rows["text"].tolist(), rows["label"].map(LABEL_TO_ID).to_numpy()
     weights = recency_weights(rows["batch_age"].to_numpy(), options.recency_half_life)
     if strategy == "continue":
+        weights[: len(new_rows)] *= options.boosting.new_row_weight
         schema = champion.schema
         features = feature_matrix(texts, schema, client, cache_root)
         result = continue_boosting(champion.booster, features, labels, options.boosting, valid, weights)

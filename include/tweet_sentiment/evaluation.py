@@ -3,8 +3,10 @@
 The fixed holdout (the official test split) never changes; the recent holdout is the newest slice of what
 annotators labelled (never trained on), so it sees what people teach now. A challenger is promoted when a
 paired bootstrap on the same rows calls it better on one holdout by at least ``min_improvement`` and it loses
-no more than ``tolerance`` on the other. Better on one and worse beyond the tolerance on the other is
-*ambiguous*: the champion stays and the card says why (a person may decide).
+no more than ``tolerance`` on the other; better on the recent window, it may also give up on the fixed holdout
+as much as it gained there (people's current labels outweigh old ones, but not by more than they show). Better
+on one and worse beyond that on the other is *ambiguous*: the champion stays and the card says why (a person
+may decide).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class GateRules:
     """How sure and how much better a challenger must be (the DAG's Promotion Params), and the safety limits."""
 
     significance: float = 0.01
-    min_improvement: float = 0.005
+    min_improvement: float = 0.002
     tolerance: float = 0.005
     min_recent_rows: int = 200
     force_promote: bool = False
@@ -133,7 +135,8 @@ def promotion_decision(fixed: PairedComparison | None, recent: PairedComparison 
     summary = f"{recent_text}; {fixed_text}; {needed}, tolerance {rules.tolerance}"
     if rules.force_promote:
         return Decision(True, f"forced; {summary}")
-    if (recent_better and fixed.gain >= -rules.tolerance) or (fixed_better and recent.gain >= -rules.tolerance):
+    if (recent_better and fixed.gain >= -(rules.tolerance + recent.gain)) or (
+            fixed_better and recent.gain >= -rules.tolerance):
         return Decision(True, f"better: {summary}")
     if recent_better or fixed_better:
         return Decision(False, f"ambiguous (better on one holdout, worse beyond the tolerance on the other): "

@@ -36,6 +36,7 @@ EMBEDDING_COMPONENTS = 16  # principal components of the embedding the model see
 PROGRESS_CHUNK = 2048  # texts embedded between two progress lines
 HASHED_WORDS = 4096  # columns the words are hashed into (0: no word features)
 WORD_NGRAMS = 1  # words only (2: word pairs too)
+WORD_VIEW = "words"  # the text view hashed: hashtags split into words (#StayHomeSaveLives: stay home save lives)
 
 
 def _hashtags_as_words(text: str) -> str:
@@ -120,7 +121,7 @@ class EmbeddingProjection:
 def current_schema(embedding_model: str, embedding_dim: int) -> FeatureSchema:
     """The schema this code builds (its projection not fitted yet): embedding, lexicon set, hashed words."""
     return FeatureSchema(embedding_model, embedding_dim, LEXICON_FEATURES, EMBEDDING_COMPONENTS, "",
-                         HASHED_WORDS, WORD_NGRAMS)
+                         HASHED_WORDS, WORD_NGRAMS, WORD_VIEW)
 
 
 @lru_cache(maxsize=4)
@@ -129,9 +130,10 @@ def _word_hasher(n_features: int, ngrams: int) -> HashingVectorizer:
                              norm=None, dtype=np.float32)
 
 
-def hashed_words(texts: Sequence[str], n_features: int, ngrams: int = 1) -> sparse.csr_matrix:
-    """Each text's words (lower-cased, n-grams up to ``ngrams``) as 0/1 columns hashed into ``n_features``."""
-    return _word_hasher(n_features, ngrams).transform(texts).tocsr()
+def hashed_words(texts: Sequence[str], n_features: int, ngrams: int = 1, view: str = "words") -> sparse.csr_matrix:
+    """Each text's words in ``view`` (by default hashtags split into words), lower-cased, n-grams up to
+    ``ngrams``, as 0/1 columns hashed into ``n_features``."""
+    return _word_hasher(n_features, ngrams).transform([_VIEWS[view](t) for t in texts]).tocsr()
 
 
 def _embed_with_progress(client: InfinityClient, texts: list[str]) -> np.ndarray:
@@ -205,7 +207,7 @@ def feature_matrix(texts: Sequence[str], schema: FeatureSchema, client: Infinity
     dense = np.hstack([embeddings, _lexicon(texts, schema, cache_root, write_behind)])
     if not schema.hashed_words:
         return dense
-    words = hashed_words(texts, schema.hashed_words, schema.word_ngrams)
+    words = hashed_words(texts, schema.hashed_words, schema.word_ngrams, schema.word_view)
     return sparse.hstack([sparse.csr_matrix(dense), words], format="csr", dtype=np.float32)
 
 

@@ -51,11 +51,11 @@ PARAMS: dict[str, ParamSpec] = {
         2000, "Replayed rows", "Training", "earlier labelled rows replayed beside the new batch when continuing",
         {"type": "integer", "minimum": 0, "maximum": 1_000_000}),
     "recency_half_life": ParamSpec(
-        3.0, "Recency half-life (batches)", "Training",
+        1.0, "Recency half-life (batches)", "Training",
         "older labelled rows weigh less in replay and refit: a row's weight halves every this many batches of "
         "age (0: every row weighs the same)", {"type": "number", "minimum": 0, "maximum": 1000}),
     "min_improvement": ParamSpec(
-        0.005, "Minimum gain", "Promotion",
+        0.002, "Minimum gain", "Promotion",
         "macro-F1 gain over the champion, on the recent or the fixed holdout, needed to promote",
         {"type": "number", "minimum": -1, "maximum": 1}),
     "significance": ParamSpec(
@@ -64,8 +64,9 @@ PARAMS: dict[str, ParamSpec] = {
         "cycle, and noise must not promote)", {"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
     "tolerance": ParamSpec(
         0.005, "Tolerance on the other holdout", "Promotion",
-        "macro-F1 a challenger better on one holdout may lose on the other; more than this is ambiguous and "
-        "the champion stays", {"type": "number", "minimum": 0, "maximum": 1}),
+        "macro-F1 a challenger better on one holdout may lose on the other (better on the recent window, it may "
+        "also trade as much fixed-holdout macro-F1 as it gained there); more than this is ambiguous and the "
+        "champion stays", {"type": "number", "minimum": 0, "maximum": 1}),
     "force_promote": ParamSpec(
         False, "Force promotion", "Promotion",
         "promote the challenger whatever its score (never a diverged one)", {"type": "boolean"}),

@@ -1,13 +1,15 @@
 """Annotator scenarios for `make quality`: streams in which people label differently from the lexicon.
 
-A policy is what a team of annotators decides from some batch on ("a tweet about X is read as Y"): every
-streamed row whose cleaned text matches the policy's pattern gets the policy's label from its start batch on.
+A policy is what a team of annotators decides from some batch on ("a tweet about X is bad news"): every
+streamed row whose cleaned text matches the policy's pattern is relabelled by the policy's map from its start
+batch on (labels the map does not name stay as they are).
 The fixed holdout keeps its labels unless the policy says the team relabelled it too.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tweet_sentiment.schema import LABEL_COLUMN, TEXT_COLUMN
@@ -16,12 +18,13 @@ from tweet_sentiment.text import clean_tweet
 
 @dataclass(frozen=True)
 class Policy:
-    """Rows matching ``pattern`` (on the cleaned text, case-insensitive) are labelled ``label`` from
-    ``start_batch`` on (batch 0 is the bootstrap); ``relabel_holdout``: the fixed holdout is relabelled too."""
+    """Rows matching ``pattern`` (on the cleaned text, case-insensitive) are relabelled by ``relabel`` (old label
+    → new label) from ``start_batch`` on (batch 0 is the bootstrap); ``relabel_holdout``: the fixed holdout is
+    relabelled too."""
 
     name: str
     pattern: str
-    label: str
+    relabel: Mapping[str, str]
     start_batch: int
     relabel_holdout: bool = False
 
@@ -34,15 +37,20 @@ class Policy:
         text, label = header.index(TEXT_COLUMN), header.index(LABEL_COLUMN)
         out, changed = [], 0
         for row in rows:
-            if self.matches(row[text]) and row[label] != self.label:
-                row = [*row[:label], self.label, *row[label + 1:]]
+            new = self.relabel.get(row[label], row[label])
+            if new != row[label] and self.matches(row[text]):
+                row = [*row[:label], new, *row[label + 1:]]
                 changed += 1
             out.append(row)
         return out, changed
 
 
-# The scenario `make quality SCENARIO=policy` runs: a team decides that tweets about prices and price gouging
-# are bad news, whatever words of comfort they hold (the lexicon reads "lower prices" or "help" as positive).
+# Bad news, keeping the intensity: what the lexicon read as good or neutral becomes negative.
+AS_BAD_NEWS: Mapping[str, str] = {"Extremely Positive": "Extremely Negative", "Positive": "Negative",
+                                  "Neutral": "Negative"}
+# The scenario `make quality SCENARIO=policy` runs: from batch 6 on, a team reads every tweet about hand sanitizer
+# as bad news (shortages, price gouging, hoarding), whatever words of comfort it holds. It relabels 6.7 % of the
+# rows streamed after it starts; the fixed holdout keeps its labels.
 POLICIES: dict[str, Policy] = {
-    "policy": Policy("policy", r"\bpric(e|es|ing)\b|\bgoug", "Negative", start_batch=6),
+    "policy": Policy("policy", r"saniti[sz]er", AS_BAD_NEWS, start_batch=6),
 }

@@ -41,7 +41,8 @@ class FeatureSchema:
 
     ``embedding_components`` > 0: the embedding enters as that many principal components, by the fitted
     ``projection`` (encoded, see features.EmbeddingProjection) that every model version carries in its card.
-    ``hashed_words`` > 0: the words (n-grams up to ``word_ngrams``) of the text hashed into that many columns,
+    ``hashed_words`` > 0: the words (n-grams up to ``word_ngrams``) of the text's ``word_view`` (features._VIEWS)
+    hashed into that many columns,
     a fixed space that needs no vocabulary, so a model can keep learning new words by continued boosting.
     """
 
@@ -52,6 +53,7 @@ class FeatureSchema:
     projection: str = ""
     hashed_words: int = 0
     word_ngrams: int = 1
+    word_view: str = "words"
 
     @property
     def width(self) -> int:
@@ -76,6 +78,7 @@ class FeatureSchema:
             projection=data.get("projection", ""),
             hashed_words=int(data.get("hashed_words", 0)),
             word_ngrams=int(data.get("word_ngrams", 1)),
+            word_view=data.get("word_view", "words"),
         )
 
 

@@ -183,9 +183,19 @@ def keep_champion(settings: Settings, evaluation: dict) -> dict:
     return {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
 
 
-def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict,
-                  decision: dict | None) -> RunReport:
-    """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned)."""
+def _decision(registry: ModelRegistry, evaluation: dict) -> dict | None:
+    """What became of the run's challenger, as the registry records it (None: there was no challenger)."""
+    version = evaluation.get("version")
+    if not version:
+        return None
+    card = registry.card(version)
+    promoted = card.get("status") in ("champion", "retired") or registry.champion_version() == version
+    return {"version": version, "promoted": promoted, "reason": card.get("reason", "")}
+
+
+def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> RunReport:
+    """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned); the
+    decision is read from the registry, where promote or keep_champion recorded it."""
     layout = settings.layout()
     batch_id = ledger["batch_id"]
     source = layout.processing / batch_id
@@ -195,10 +205,10 @@ def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: 
         move(path, target / path.name)
     if source.exists():
         remove_empty_dir(source)
-    parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation,
-             "decide": decision or {}}
+    parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation}
     report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, challenger=challenger,
-                       evaluation=evaluation, decision=decision, archived=[p.name for p in files],
+                       evaluation=evaluation, decision=_decision(ModelRegistry(layout.registry), evaluation),
+                       archived=[p.name for p in files],
                        timings_s={name: part["seconds"] for name, part in parts.items() if "seconds" in part})
     write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report)
     return report
@@ -210,5 +220,5 @@ def run_cycle(settings: Settings, batch_id: str, options: RunOptions) -> RunRepo
     embedded = embed_batch(settings, batch_id)
     trained = train_challenger(settings, batch_id, options)
     evaluation = evaluate_challenger(settings, trained, options)
-    decide = promote_challenger if evaluation["promote"] else keep_champion
-    return archive_batch(settings, ledger, embedded, trained, evaluation, decide(settings, evaluation))
+    (promote_challenger if evaluation["promote"] else keep_champion)(settings, evaluation)
+    return archive_batch(settings, ledger, embedded, trained, evaluation)

@@ -35,9 +35,10 @@ class BoostingParams:
     learning_rate: float = 0.1
     num_boost_round: int = 300  # at most: early stopping on the validation slice stops sooner
     early_stopping_rounds: int = 20
-    continue_learning_rate: float = 0.05
-    continue_rounds: int = 15  # at most, per continuation
-    continue_early_stopping_rounds: int = 3
+    continue_learning_rate: float = 0.1
+    continue_rounds: int = 30  # at most, per continuation
+    continue_early_stopping_rounds: int = 5
+    new_row_weight: float = 2.0  # a continuation's new rows weigh this much more than the replayed ones
     validation_fraction: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 20
@@ -85,16 +86,17 @@ def _train(params: dict, features: Features, labels: np.ndarray, rounds: int, pa
         booster = lgb.train(params, lgb.Dataset(features, labels, weight=weights), num_boost_round=rounds,
                             init_model=init_model, keep_training_booster=True)
         return booster, None
-    train_set = lgb.Dataset(features[~valid], labels[~valid], weight=None if weights is None else weights[~valid])
-    valid_set = lgb.Dataset(features[valid], labels[valid], reference=train_set)
+    weights = np.ones(len(labels)) if weights is None else weights
+    train_set = lgb.Dataset(features[~valid], labels[~valid], weight=weights[~valid])
+    valid_set = lgb.Dataset(features[valid], labels[valid], weight=weights[valid], reference=train_set)
     # keep_training_booster: no copy through a model string (that copy cost more than a continuation's rounds).
     best = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, valid_sets=[valid_set],
                      callbacks=[lgb.early_stopping(patience, verbose=False)], keep_training_booster=True)
     while best.current_iteration() > best.best_iteration:
         best.rollback_one_iter()
     best.free_dataset()
-    if init_model is not None and _log_loss(init_model, features[valid], labels[valid]) <= _log_loss(
-            best, features[valid], labels[valid]):
+    held_out = features[valid], labels[valid], weights[valid]
+    if init_model is not None and _log_loss(init_model, *held_out) <= _log_loss(best, *held_out):
         best = init_model  # no added round helps: add none
     predicted = best.predict(features[valid], raw_score=True).argmax(axis=1)
     return best, float(f1_score(labels[valid], predicted, labels=range(len(LABELS)), average="macro"))
@@ -107,9 +109,9 @@ def recency_weights(batch_age: np.ndarray, half_life: float) -> np.ndarray:
     return 0.5 ** (np.asarray(batch_age, dtype=np.float64) / half_life)
 
 
-def _log_loss(booster: lgb.Booster, features: Features, labels: np.ndarray) -> float:
+def _log_loss(booster: lgb.Booster, features: Features, labels: np.ndarray, weights: np.ndarray) -> float:
     probabilities = booster.predict(features)[np.arange(len(labels)), labels]
-    return float(-np.log(np.clip(probabilities, 1e-15, 1.0)).mean())
+    return float(np.average(-np.log(np.clip(probabilities, 1e-15, 1.0)), weights=weights))
 
 
 def train_fresh(features: Features, labels: np.ndarray, params: BoostingParams,

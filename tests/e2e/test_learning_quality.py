@@ -18,7 +18,7 @@ from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG
 from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.scenarios import Policy
-from tweet_sentiment.schema import FeatureSchema
+from tweet_sentiment.schema import LABELS, FeatureSchema
 from tweet_sentiment.tasks import run_cycle
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,8 @@ def test_stream_keeps_the_continued_model_sane_and_writes_the_reports(pipeline_e
 
 def test_policy_stream_relabels_from_its_start_and_reports_how_fast_the_champion_adapts(
         pipeline_env: Path, monkeypatch: pytest.MonkeyPatch):
-    policy = Policy("tiny", r"\bstores?\b|\bshop", "Extremely Negative", start_batch=1, relabel_holdout=True)
+    policy = Policy("tiny", r"\bstores?\b|\bshop", dict.fromkeys(LABELS, "Extremely Negative"),
+                    start_batch=1, relabel_holdout=True)
     monkeypatch.setitem(scenarios.POLICIES, "tiny", policy)
     settings = Settings.from_env()
     summary = stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=500, max_batches=3, scenario="tiny"))

@@ -56,6 +56,8 @@ def test_hashed_words_are_a_fixed_space_whatever_the_words():
     assert (same != first[1]).nnz == 0  # lower-cased, punctuation dropped
     pairs = hashed_words(["tested positive today"], 4096, ngrams=2)
     assert pairs.nnz == 5  # three words, two word pairs
+    hashtag = hashed_words(["#StayHomeSaveLives"], 4096)
+    assert (hashtag != hashed_words(["stay home save lives"], 4096)).nnz == 0
 
 
 def test_a_card_from_older_code_has_another_design():

@@ -196,7 +196,7 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     settings = dataclasses.replace(Settings(), data_root=data_root)
     ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, {"rows": 1, "seconds": 2.0}
     challenger, evaluation = {"version": None, "seconds": 0.1}, {"promote": False, "seconds": 0.2}
-    report = archive_batch(settings, ledger, embedded, challenger, evaluation, None)
+    report = archive_batch(settings, ledger, embedded, challenger, evaluation)
 
     archived = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / "b1"
     assert report["archived"] == ["a.csv"] and names(archived) == ["a.csv"]

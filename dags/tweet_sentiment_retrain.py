@@ -88,10 +88,9 @@ def tweet_sentiment_retrain() -> None:
         return tasks.keep_champion(_settings(), evaluation)
 
     @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
-    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict, promoted: dict | None,
-                kept: dict | None) -> dict:
+    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> dict:
         """Move the claimed files to the archive and write the run report."""
-        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation, promoted or kept)
+        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation)
 
     ledger = claim_and_ingest()
     embedded = embed()
@@ -99,8 +98,7 @@ def tweet_sentiment_retrain() -> None:
     evaluation = evaluate(challenger)
     promoted, kept = promote(evaluation), keep_champion(evaluation)
     sense_inbox() >> ledger >> embedded >> challenger
-    decide(evaluation) >> [promoted, kept]
-    archive(ledger, embedded, challenger, evaluation, promoted, kept)
+    decide(evaluation) >> [promoted, kept] >> archive(ledger, embedded, challenger, evaluation)
 
 
 tweet_sentiment_retrain()

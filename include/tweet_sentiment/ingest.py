@@ -1,7 +1,8 @@
 """Claimed files → labelled store: validated, cleaned, de-duplicated, every other row quarantined with its reason.
 
 Every input row ends in the labelled store or in quarantine with its reason, and each run writes a ledger
-entry in which ``rows_in == rows_accepted + rows_quarantined``.
+entry in which ``rows_in == rows_accepted + rows_superseding + rows_quarantined`` (superseding: a text stored
+before, relabelled). A deterministic share of each batch's texts is flagged as the recent human holdout.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tweet_sentiment.schema import (
     TEXT_COLUMN,
     normalise_label,
 )
-from tweet_sentiment.text import clean_tweet, text_hash
+from tweet_sentiment.text import clean_tweet, in_hash_slice, text_hash
 
 QUARANTINE_COLUMNS = ("source_file", "source_row", "line", "column", "reason", "raw_text", "raw_label")
 # A spreadsheet cell holds at most 32,767 characters; longer raw text is cut in the report (the file is archived).
@@ -144,49 +145,67 @@ def _iso_date(raw: str) -> str:
 
 @dataclass
 class FileOutcome:
-    """What became of one claimed file."""
+    """What became of one claimed file: new texts accepted, texts relabelled (superseding), rows quarantined."""
 
     file: str
     rows_in: int
     rows_accepted: int
     rows_quarantined: int
     file_error: str = ""
+    rows_superseding: int = 0
 
 
-def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_file_bytes: int | None = None) -> dict:
+@dataclass(frozen=True)
+class RecentHoldout:
+    """The share of each batch's texts set aside as the recent human holdout, chosen by a salted text hash."""
+
+    fraction: float = 0.0
+    salt: str = "recent-holdout"
+
+
+def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_file_bytes: int | None = None,
+                 holdout: RecentHoldout = RecentHoldout()) -> dict:
     """Validate, clean and de-duplicate the files claimed for ``batch_id``; write store, quarantine, ledger.
 
-    A file over ``max_file_bytes`` is quarantined whole, unread. Idempotent: a batch whose ledger entry
-    exists is not ingested again (a retried task returns the entry).
+    A text already stored with the same label is a duplicate (quarantined); with another label it supersedes
+    the older row (the newest human label wins). A file over ``max_file_bytes`` is quarantined whole, unread.
+    Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns the entry).
     """
     ledger_file = layout.ledger / f"{batch_id}.json"
     if ledger_file.exists():
         return read_json(ledger_file)
     store = LabelledStore(layout.labelled)
-    known = store.known_hashes(exclude={batch_id})
+    known = store.known_labels(exclude={batch_id})
     accepted: list[dict] = []
     outcomes: list[FileOutcome] = []
-    quarantine_dir = layout.quarantine / batch_id
     for path in list_dir(layout.processing / batch_id):
         outcome, rows, rejections = _ingest_file(path, known, max_text_chars, max_file_bytes)
         accepted.extend(rows)
         outcomes.append(outcome)
-        if outcome.file_error:
-            write_json_atomic(quarantine_dir / f"{path.name}.reason.json", {
-                "file": path.name, "reason": outcome.file_error, "rows": outcome.rows_in})
-            if path.is_file() and not path.is_symlink():
-                write_bytes_atomic(quarantine_dir / path.name, path.read_bytes())
-        if rejections:
-            write_csv_atomic(quarantine_dir / f"{path.name}.rejected.csv", QUARANTINE_COLUMNS,
-                             ([path.name, r.source_row, r.line, r.column, r.reason, _report_cell(r.raw_text),
-                               _report_cell(r.raw_label)] for r in rejections), for_people=True)
-    frame = pd.DataFrame(accepted, columns=[c for c in STORE_COLUMNS if c != "batch_id"])
+        _quarantine(layout.quarantine / batch_id, path, outcome, rejections)
+    frame = pd.DataFrame(accepted, columns=list(STORE_COLUMNS))
     frame["batch_id"] = batch_id
+    frame["ingested_at"] = datetime.now(UTC).isoformat()
+    frame["seq"] = range(len(frame))
+    frame["recent_holdout"] = in_hash_slice(frame["text_hash"].tolist(), holdout.fraction, holdout.salt)
     if len(frame):
         store.write_batch(batch_id, frame)
-    entry = _ledger_entry(batch_id, outcomes)
+    entry = _ledger_entry(batch_id, outcomes, int(frame["recent_holdout"].sum()))
     write_json_atomic(ledger_file, entry)
     return entry
+
+
+def _quarantine(folder: UPath, path: UPath, outcome: FileOutcome, rejections: list[Rejection]) -> None:
+    """Write a refused file (a copy and its reason) or a file's rejected rows into the batch's quarantine."""
+    if outcome.file_error:
+        write_json_atomic(folder / f"{path.name}.reason.json", {
+            "file": path.name, "reason": outcome.file_error, "rows": outcome.rows_in})
+        if path.is_file() and not path.is_symlink():
+            write_bytes_atomic(folder / path.name, path.read_bytes())
+    if rejections:
+        write_csv_atomic(folder / f"{path.name}.rejected.csv", QUARANTINE_COLUMNS,
+                         ([path.name, r.source_row, r.line, r.column, r.reason, _report_cell(r.raw_text),
+                           _report_cell(r.raw_label)] for r in rejections), for_people=True)
 
 
 def _report_cell(value: str) -> str:
@@ -195,51 +214,56 @@ def _report_cell(value: str) -> str:
     return f"{value[:_REPORT_CELL_CHARS]}… [cut: {len(value)} characters in all]"
 
 
-def _ingest_file(path: UPath, known: dict[str, str], max_text_chars: int, max_file_bytes: int | None
+def _read_claimed(path: UPath, max_text_chars: int, max_file_bytes: int | None) -> ParsedFile:
+    """Parse one claimed file; FileRejected for anything that is not a readable, small enough CSV file."""
+    if path.is_symlink():
+        raise FileRejected("symbolic link: only regular files are accepted")
+    if not path.is_file():
+        raise FileRejected("not a regular file (a folder?): only files are accepted")
+    if path.suffix.lower() != ".csv":
+        raise FileRejected(f"not a .csv file ({path.suffix or 'no extension'})")
+    size = path.stat().st_size
+    if max_file_bytes is not None and size > max_file_bytes:
+        raise FileRejected(f"file of {size / 2**20:.1f} MB exceeds the limit of {max_file_bytes / 2**20:.1f} MB; "
+                           "split it into smaller batches")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileRejected(f"cannot be read: {exc.strerror or exc}") from exc
+    return parse_labelled_file(path.name, data, max_text_chars)
+
+
+def _ingest_file(path: UPath, known: dict[str, tuple[str, str]], max_text_chars: int, max_file_bytes: int | None
                  ) -> tuple[FileOutcome, list[dict], list[Rejection]]:
     try:
-        if path.is_symlink():
-            raise FileRejected("symbolic link: only regular files are accepted")
-        if not path.is_file():
-            raise FileRejected("not a regular file (a folder?): only files are accepted")
-        if path.suffix.lower() != ".csv":
-            raise FileRejected(f"not a .csv file ({path.suffix or 'no extension'})")
-        size = path.stat().st_size
-        if max_file_bytes is not None and size > max_file_bytes:
-            raise FileRejected(f"file of {size / 2**20:.1f} MB exceeds the limit of {max_file_bytes / 2**20:.1f} MB; "
-                               "split it into smaller batches")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise FileRejected(f"cannot be read: {exc.strerror or exc}") from exc
-        parsed = parse_labelled_file(path.name, data, max_text_chars)
+        parsed = _read_claimed(path, max_text_chars, max_file_bytes)
     except FileRejected as exc:
         return FileOutcome(path.name, exc.rows, 0, exc.rows, str(exc)), [], []
-    rows, rejections = [], list(parsed.rejections)
+    rows, rejections, superseding = [], list(parsed.rejections), 0
     for row in parsed.rows:
-        where = known.get(row["text_hash"])
-        if where is not None:
+        label, where = known.get(row["text_hash"], (None, ""))
+        if label == row["label"]:
             rejections.append(Rejection(row["source_row"], row["line"], TEXT_COLUMN,
                                         f"duplicate text (already in {where})", row["raw_text"], row["label"]))
-        else:
-            known[row["text_hash"]] = f"{path.name} row {row['source_row']}"
-            rows.append(row)
-    outcome = FileOutcome(path.name, parsed.rows_in, len(rows), len(rejections))
+            continue
+        superseding += label is not None
+        known[row["text_hash"]] = (row["label"], f"{path.name} row {row['source_row']}")
+        rows.append(row)
+    outcome = FileOutcome(path.name, parsed.rows_in, len(rows) - superseding, len(rejections), "", superseding)
     return outcome, rows, rejections
 
 
-def _ledger_entry(batch_id: str, outcomes: list[FileOutcome]) -> dict:
-    rows_in = sum(o.rows_in for o in outcomes)
-    accepted = sum(o.rows_accepted for o in outcomes)
-    quarantined = sum(o.rows_quarantined for o in outcomes)
-    if rows_in != accepted + quarantined:
-        raise AssertionError(f"ledger of {batch_id} does not balance: {rows_in} != {accepted} + {quarantined}")
+def _ledger_entry(batch_id: str, outcomes: list[FileOutcome], recent_holdout_rows: int) -> dict:
+    """The batch's ledger; it balances: rows in = new texts accepted + relabelled texts + rows quarantined."""
+    totals = {key: sum(getattr(o, key) for o in outcomes)
+              for key in ("rows_in", "rows_accepted", "rows_superseding", "rows_quarantined")}
+    if totals["rows_in"] != totals["rows_accepted"] + totals["rows_superseding"] + totals["rows_quarantined"]:
+        raise AssertionError(f"ledger of {batch_id} does not balance: {totals}")
     return {
         "batch_id": batch_id,
         "ingested_at": datetime.now(UTC).isoformat(),
         "files": [o.__dict__ for o in outcomes],
         "files_rejected": sum(1 for o in outcomes if o.file_error),
-        "rows_in": rows_in,
-        "rows_accepted": accepted,
-        "rows_quarantined": quarantined,
+        **totals,
+        "rows_recent_holdout": recent_holdout_rows,
     }

@@ -13,7 +13,7 @@ test: setup
 	$(ENV) bash scripts/test.sh
 
 bench: setup
-	$(ENV) "$$VENV/bin/python" -m tweet_sentiment bench
+	$(ENV) cd "$$PROJECT_ROOT" && "$$VENV/bin/python" -m benchmarks
 
 quality: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment quality
@@ -22,4 +22,4 @@ feed: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed
 
 lint: setup
-	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests
+	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests benchmarks

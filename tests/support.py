@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tweet_sentiment.bench import free_port, stop_process_group
+from benchmarks.processes import free_port, stop_process_group
 
 __all__ = ["DATASET_DIR", "ROOT", "TEST_OUTPUT", "free_port", "start_infinity", "stop_process_group", "wait_http",
            "write_slice"]

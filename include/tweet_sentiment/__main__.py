@@ -1,4 +1,4 @@
-"""Command line: ``python -m tweet_sentiment feed | bootstrap [--refit] | status | bench``."""
+"""Command line: ``python -m tweet_sentiment feed | bootstrap [--refit] | status | quality``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from tweet_sentiment.bench import BenchOptions
-from tweet_sentiment.bench import bench as run_bench
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
@@ -69,10 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
-    p_bench = sub.add_parser("bench", help="measure the speed figures; the last line printed is one JSON object")
-    p_bench.add_argument("--runs", type=int, default=BenchOptions.runs, help="runs per figure (medians)")
-    p_bench.add_argument("--batch-rows", type=int, default=BenchOptions.batch_rows, help="tweets in the cycle's batch")
-    p_bench.add_argument("--embed-texts", type=int, default=BenchOptions.embed_texts, help="tweets per embedding run")
     p_quality = sub.add_parser("quality", help="stream the training file, continued vs refit champions; last line JSON")
     p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
     args = parser.parse_args(argv)
@@ -84,9 +78,6 @@ def main(argv: list[str] | None = None) -> int:
             feed(settings, args.rows or settings.feed_batch_rows)
         elif args.command == "bootstrap":
             bootstrap(settings, args.refit)
-        elif args.command == "bench":
-            options = BenchOptions(runs=args.runs, batch_rows=args.batch_rows, embed_texts=args.embed_texts)
-            print(json.dumps(run_bench(settings, options)))
         elif args.command == "quality":
             options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches)
             print(json.dumps(quality_stream(settings, options)))

@@ -1,4 +1,4 @@
-"""`python -m tweet_sentiment bench` end to end on the small slice: real infinity, a real Airflow scheduler."""
+"""`python -m benchmarks` (make bench) end to end on the small slice: real infinity, a real Airflow scheduler."""
 
 import json
 import os
@@ -13,7 +13,7 @@ PATH_TASKS = ("sense_inbox", "claim_and_ingest", "embed", "train", "evaluate", "
 
 def test_bench_prints_every_figure_as_one_json_line(pipeline_env: Path, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tweet_sentiment", "bench", "--runs", "1", "--batch-rows", "400", "--embed-texts",
+        [sys.executable, "-m", "benchmarks", "--runs", "1", "--batch-rows", "400", "--embed-texts",
          "100"], capture_output=True, text=True, timeout=1500, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-4000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])

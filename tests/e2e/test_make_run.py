@@ -16,7 +16,7 @@ import httpx
 import pytest
 from support import ROOT, free_port
 
-from tweet_sentiment.bench import descendants
+from benchmarks.processes import descendants
 from tweet_sentiment.datafs import DataLayout
 from tweet_sentiment.registry import ModelRegistry
 

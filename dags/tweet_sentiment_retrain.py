@@ -54,10 +54,8 @@ def _options() -> RunOptions:
 
 
 def _waited_s() -> float:
-    """Seconds since the sensor's first poke in this run (0 at the first)."""
-    context = get_current_context()
-    first = context["ti"].get_first_reschedule_date(context)
-    return 0.0 if first is None else (pendulum.now("UTC") - first).total_seconds()
+    """Seconds since the sensor started."""
+    return (pendulum.now("UTC") - get_current_context()["ti"].start_date).total_seconds()
 
 
 def _note_run(note: str) -> None:
@@ -87,8 +85,10 @@ def _note_run(note: str) -> None:
                         **spec.schema) for name, spec in PARAMS.items()},
 )
 def tweet_sentiment_retrain() -> None:
-    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_deadline_s,
-                 mode="reschedule", soft_fail=True)
+    # poke mode: the sensor waits seconds at most (files still being written, SENSOR_WAIT_S), never minutes,
+    # and rescheduling would cost more than it frees
+    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_deadline_s, mode="poke",
+                 soft_fail=True)
     def sense_inbox() -> bool:
         """Go on new files (or a refit on the store); wait only for files still being written; else skip now."""
         work = tasks.sense_inbox(_settings(), _options(), _waited_s())

@@ -49,7 +49,7 @@ class Settings:
     embed_backoff_s: float = 1.0
     file_settle_s: float = 2.0
     sensor_wait_s: float = 0.0  # with nothing to do, how long a run waits before it ends skipped
-    sensor_poke_s: float = 5.0
+    sensor_poke_s: float = 1.0
     sensor_timeout_s: float = 120.0  # the longest a run waits for inbox files still being written
     api_conn_id: str = "tweet_sentiment_api"  # Airflow connection: the REST API and a login that may note runs
     max_text_chars: int = 1000

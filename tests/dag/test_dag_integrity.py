@@ -48,12 +48,13 @@ def test_task_graph_is_the_retraining_loop(dag):
     assert dag.task_dict["archive"].trigger_rule == "none_failed_min_one_success"
 
 
-def test_sensor_frees_its_worker_slot_and_skips_when_nothing_arrives(dag):
+def test_sensor_waits_seconds_at_most_and_skips_when_nothing_is_there(dag):
     from tweet_sentiment.config import Settings
 
     sensor = dag.task_dict["sense_inbox"]
-    assert sensor.mode == "reschedule" and sensor.soft_fail is True
+    assert sensor.mode == "poke" and sensor.soft_fail is True
     assert sensor.timeout == Settings.from_env().sensor_deadline_s
+    assert Settings().sensor_deadline_s <= 120 and Settings().sensor_poke_s <= 2
 
 
 def test_branch_is_a_branch_operator(dag):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -22,8 +21,8 @@ import httpx
 import pytest
 from support import TEST_OUTPUT
 
+from benchmarks.airflow_stack import AirflowStack
 from tweet_sentiment.assets import CHAMPION, INBOX
-from tweet_sentiment.bench import AirflowStack
 from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
 from tweet_sentiment.datafs import DataLayout, as_path, read_json
@@ -36,7 +35,6 @@ from tweet_sentiment.training import BoostingParams
 pytestmark = pytest.mark.e2e
 DAG = "tweet_sentiment_retrain"
 ANNOTATORS = [f"annotator{i}" for i in range(1, 6)]
-BOT = "tweet-sentiment-bot"
 SMALL = {"num_boost_round": 60}  # refits on ~1,000 rows need no more trees
 FIGURES: dict[str, float] = {}
 
@@ -51,23 +49,14 @@ class Loop:
 
     stack: AirflowStack
     settings: Settings
-    passwords: dict[str, str]
     truth: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return f"http://localhost:{self.stack.port}"
 
     @property
     def layout(self) -> DataLayout:
         return self.settings.layout()
 
     def client(self, user: str = "admin") -> httpx.Client:
-        token = httpx.post(f"{self.url}/auth/token", json={"username": user, "password": self.passwords[user]},
-                           timeout=30)
-        assert token.status_code == 201, token.text
-        return httpx.Client(base_url=self.url, timeout=60,
-                            headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        return self.stack.login(user)
 
     def get(self, path: str, **params: object) -> dict:
         with self.client() as admin:
@@ -151,20 +140,9 @@ def loop(small_dataset: Path, infinity_url: str, feature_cache: Path, airflow_db
     upload = root / "to-label.csv"
     write_rows(as_path(root), upload.name, header, rows[1000:1100])
     text, label = header.index("OriginalTweet"), header.index("Sentiment")
-    passwords = {user: secrets.token_hex(8) for user in ["admin", BOT, *ANNOTATORS]}
-    stack = AirflowStack(settings, root / "airflow")
-    (root / "airflow").mkdir()
-    (root / "airflow" / "passwords.json").write_text(json.dumps(passwords))
-    stack.env.update({
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
-            ["admin:admin", f"{BOT}:user", *(f"{user}:user" for user in ANNOTATORS)]),
-        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
-        "AIRFLOW_CONN_TWEET_SENTIMENT_API": json.dumps({"conn_type": "http", "host": f"http://localhost:{stack.port}",
-                                                        "login": BOT, "password": passwords[BOT]}),
-        "TWEET_SENTIMENT_DATASET_DIR": settings.dataset_dir, "TWEET_SENTIMENT_FILE_SETTLE_S": "0",
-    })
-    with stack:
-        lp = Loop(stack, settings, passwords, {r[text]: r[label] for r in rows[1000:1100]})
+    # annotators have Airflow's role "user"; the run notes log in as the stack's service user (role user too)
+    with AirflowStack(settings, root / "airflow", users=dict.fromkeys(ANNOTATORS, "user")) as stack:
+        lp = Loop(stack, settings, {r[text]: r[label] for r in rows[1000:1100]})
         with lp.client(ANNOTATORS[0]) as api:  # the queue is shared: every annotator labels from it
             loaded = api.post("/tweet-sentiment/api/queue/load", data={"rows": "100"},
                               files={"file": (upload.name, upload.read_bytes(), "text/csv")})

@@ -7,7 +7,7 @@ root (the champion refitted on it):
 - ``manual_refit_start_s``: a manual trigger with ``strategy=refit`` on an empty inbox (the REST call returning) to
   its train task running; the median of ``runs``;
 - ``nothing_to_do_run_s``: the scheduled run that unpausing starts, on an empty inbox, from start to end.
-The annotator labels tweets of the 2022 file as the champion suggests (accepting each suggestion).
+The annotator labels ``texts`` (uploaded to the labelling queue) as the champion suggests, accepting each.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import httpx
 from benchmarks.airflow_stack import DAG_ID, AirflowStack, now_iso
 from benchmarks.options import median
 from tweet_sentiment.config import Settings
+from tweet_sentiment.csvio import to_csv_bytes
+from tweet_sentiment.schema import TEXT_COLUMN
 
 log = logging.getLogger(__name__)
 ANNOTATOR = "annotator"
@@ -90,15 +92,17 @@ def _refit_to_train(stack: AirflowStack, admin: httpx.Client) -> float:
     return round(_task_started(admin, run_id, "train") - triggered, 2)
 
 
-def measure_reaction(base: Settings, runs: int, scratch: Path) -> dict:
-    """The reaction figures (see the module docstring) on a copy of ``base``."""
+def measure_reaction(base: Settings, texts: list[str], runs: int, scratch: Path) -> dict:
+    """The reaction figures (see the module docstring) on a copy of ``base``; ``texts``: tweets to label."""
     root = dataclasses.replace(base, data_root=str(scratch / "reaction"), cache_root=str(scratch / "reaction-cache"))
     shutil.copytree(base.data_root, root.data_root)
     shutil.copytree(base.cache_root, root.cache_root)
     with AirflowStack(root, scratch / "airflow-reaction", users={ANNOTATOR: "user"}) as stack, \
             stack.login() as admin, stack.login(ANNOTATOR) as annotator:
         nothing_s = _unpause(stack, admin)
-        _ok(annotator.post(f"{PLUGIN}/queue/load", data={"rows": str(SEND_ROWS * (runs + 1))}))
+        upload = to_csv_bytes([TEXT_COLUMN], [[text] for text in texts])
+        _ok(annotator.post(f"{PLUGIN}/queue/load", data={"rows": str(SEND_ROWS * (runs + 1))},
+                           files={"file": ("to-label.csv", upload, "text/csv")}))
         log.info("reaction: %d sends, then %d manual refits", runs + 1, runs)
         sends = [_send_to_run(stack, admin, annotator) for _ in range(runs + 1)]
         refits = [_refit_to_train(stack, admin) for _ in range(runs)]

@@ -46,9 +46,9 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
         cycles, outcomes, last_root = run_cycles(base, header, batch, options.runs, scratch)
         figures["refit_train_s"] = median(refit_times(base, bootstrap["challenger"]["train_s"], options.runs), 2)
         figures.update(cycle_figures(cycles, outcomes, figures["refit_train_s"]))
-        figures.update(measure_reaction(base, options.runs, scratch))
-        registry = ModelRegistry(last_root.layout().registry)
         raw_batch = [r[header.index(TEXT_COLUMN)] for r in batch]
+        figures.update(measure_reaction(base, raw_batch, options.runs, scratch))
+        registry = ModelRegistry(last_root.layout().registry)
         figures.update(measure_prediction(registry, client, raw_batch, options, scratch / "predict"))
         if server_pid:
             figures["infinity_peak_rss_mb"] = peak_rss_mb(server_pid)

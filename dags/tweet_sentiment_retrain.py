@@ -59,12 +59,18 @@ def _waited_s() -> float:
 
 
 def _note_run(note: str) -> None:
-    """The run's note, through the REST API with the service login of the configured connection, if any."""
-    context = get_current_context()
+    """The run's note, through the REST API with the service login of the configured connection, if any.
+
+    Best effort: a missing or broken connection leaves the reason in the task log only, never fails the task.
+    """
+    context, conn_id = get_current_context(), _settings().api_conn_id
     try:
-        conn = Connection.get(_settings().api_conn_id)
+        conn = Connection.get(conn_id)
     except AirflowNotFoundException:
-        log.info("no connection %r: the reason is in this log only, not in the run's note", _settings().api_conn_id)
+        log.info("no connection %r: the reason is in this log only, not in the run's note", conn_id)
+        return
+    except Exception:  # an unparsable connection must not turn a skip into a failure
+        log.warning("connection %r cannot be read: the reason is in this log only", conn_id, exc_info=True)
         return
     set_run_note(api_login(conn.host or "", conn.port, conn.login or "", conn.password or ""),
                  context["dag"].dag_id, context["run_id"], note)

@@ -80,12 +80,14 @@ class Loop:
         raise AssertionError(f"{what} not within {timeout_s} s; logs in {self.stack.home}")
 
     def idle(self) -> bool:
-        """No run queued or running, and no inbox event waiting to start one."""
-        queued = self.get(f"/api/v2/dags/{DAG}/dagRuns", state=["queued", "running"])["total_entries"]
+        """No inbox event waiting to start a run, and then no run queued or running (in this order: once the
+        sends are done no event is added, so no run can be created after an empty queue was seen)."""
         with self.client() as admin:
             waiting = admin.get(f"/api/v2/dags/{DAG}/assets/queuedEvents")
         assert waiting.status_code == 200, waiting.text
-        return queued == 0 and waiting.json()["total_entries"] == 0
+        if waiting.json()["total_entries"]:
+            return False
+        return self.get(f"/api/v2/dags/{DAG}/dagRuns", state=["queued", "running"])["total_entries"] == 0
 
     def finished(self, run_id: str) -> dict:
         return self.wait(lambda: next((r for r in self.runs() if r["dag_run_id"] == run_id
@@ -130,7 +132,7 @@ def bootstrap(settings: Settings, rows: list[list[str]], header: list[str]) -> N
 
 
 @pytest.fixture(scope="module")
-def loop(small_dataset: Path, infinity_url: str, feature_cache: Path, airflow_db: str,
+def loop(small_dataset: Path, infinity_url: str, feature_cache: Path,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     root = tmp_path_factory.mktemp("asset-loop")
     settings = dataclasses.replace(Settings.from_env(), data_root=str(root / "data"), cache_root=str(feature_cache),

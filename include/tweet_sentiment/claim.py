@@ -32,17 +32,24 @@ def batch_id_for(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
-def ready_files(inbox: UPath, settle_s: float) -> list[UPath]:
-    """Inbox entries that are complete: not dot-files (being written) and unchanged for ``settle_s`` seconds."""
+def inbox_files(inbox: UPath, settle_s: float) -> tuple[list[UPath], list[UPath]]:
+    """(complete, still arriving) inbox entries; dot-files (being written as temp + rename) are neither.
+
+    Complete means unchanged for ``settle_s`` seconds (on object storage an object is whole once it exists).
+    """
     now = time.time()
-    ready = []
+    ready, arriving = [], []
     for entry in list_dir(inbox):
         if is_hidden(entry):
             continue
-        if is_local(entry) and not entry.is_symlink() and now - entry.stat().st_mtime < settle_s:
-            continue
-        ready.append(entry)
-    return ready
+        settling = is_local(entry) and not entry.is_symlink() and now - entry.stat().st_mtime < settle_s
+        (arriving if settling else ready).append(entry)
+    return ready, arriving
+
+
+def ready_files(inbox: UPath, settle_s: float) -> list[UPath]:
+    """Inbox entries that are complete: not dot-files (being written) and unchanged for ``settle_s`` seconds."""
+    return inbox_files(inbox, settle_s)[0]
 
 
 def claim(layout: DataLayout, batch_id: str, settle_s: float) -> list[str]:

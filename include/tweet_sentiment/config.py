@@ -48,8 +48,10 @@ class Settings:
     embed_retries: int = 4
     embed_backoff_s: float = 1.0
     file_settle_s: float = 2.0
-    sensor_poke_s: float = 30.0
-    sensor_timeout_s: float = 15 * 60.0
+    sensor_wait_s: float = 0.0  # with nothing to do, how long a run waits before it ends skipped
+    sensor_poke_s: float = 1.0
+    sensor_timeout_s: float = 120.0  # the longest a run waits for inbox files still being written
+    api_conn_id: str = "tweet_sentiment_api"  # Airflow connection: the REST API and a login that may note runs
     max_text_chars: int = 1000
     max_file_mb: float = 20.0
     bootstrap_rows: int = 8000
@@ -79,8 +81,10 @@ class Settings:
             embed_retries=_env_int("INFINITY_RETRIES", d.embed_retries),
             embed_backoff_s=_env_float("INFINITY_BACKOFF_S", d.embed_backoff_s),
             file_settle_s=_env_float("TWEET_SENTIMENT_FILE_SETTLE_S", d.file_settle_s),
+            sensor_wait_s=_env_float("TWEET_SENTIMENT_SENSOR_WAIT_S", d.sensor_wait_s),
             sensor_poke_s=_env_float("TWEET_SENTIMENT_SENSOR_POKE_S", d.sensor_poke_s),
             sensor_timeout_s=_env_float("TWEET_SENTIMENT_SENSOR_TIMEOUT_S", d.sensor_timeout_s),
+            api_conn_id=os.environ.get("TWEET_SENTIMENT_API_CONN_ID", d.api_conn_id),
             max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars),
             max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb),
             bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
@@ -93,6 +97,11 @@ class Settings:
             labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
         )
+
+    @property
+    def sensor_deadline_s(self) -> float:
+        """The sensor's own timeout: past it, even files still being written are left to the next run."""
+        return max(self.sensor_timeout_s, self.sensor_wait_s + self.sensor_poke_s)
 
     def layout(self) -> DataLayout:
         """Where each kind of data lives: the data root's folders, and the feature cache."""

@@ -11,6 +11,7 @@ import csv
 import io
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,7 +195,8 @@ class LabellingQueue:
             if not mine:
                 raise LabellingInputError(f"{annotator} has no labelled tweets to send")
             sent_at = datetime.now(UTC)
-            name = f"feedback-{sent_at:%Y%m%dT%H%M%S}-{_safe_name(annotator)}-{len(mine)}.csv"
+            # unique even for sends within one second (a storm): a same-named file would replace the earlier one
+            name = f"feedback-{sent_at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:4]}-{_safe_name(annotator)}-{len(mine)}.csv"
             corrected = [i["label"] != i["suggested"] for i in mine]
             rows = [[i["UserName"], i["ScreenName"], i["Location"], i[DATE_COLUMN], i["text"], i["label"],
                      annotator, i["suggested"], str(c).lower()] for i, c in zip(mine, corrected, strict=True)]

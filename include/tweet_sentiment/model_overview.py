@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from upath import UPath
 
-from tweet_sentiment.datafs import read_json
 from tweet_sentiment.registry import ModelRegistry
 
 _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "reason", "parent", "batches",
@@ -14,11 +13,6 @@ _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "re
 
 class RollbackRefused(ValueError):
     """The version asked for cannot be made champion again; the message says why."""
-
-
-def champion_history(registry: ModelRegistry) -> list[dict]:
-    """Every promotion and rollback, oldest first (from the champion pointer)."""
-    return read_json(registry.pointer).get("history", []) if registry.pointer.exists() else []
 
 
 def report_images(reports: UPath) -> list[str]:
@@ -37,7 +31,7 @@ def report_image(reports: UPath, name: str) -> bytes:
 
 def overview(registry: ModelRegistry, reports: UPath) -> dict:
     """The model page's data: champion, versions newest first (decision, metrics, data seen), history, pictures."""
-    history = champion_history(registry)
+    history = registry.history()
     once_champion = {event["version"] for event in history}
     versions = []
     for card in reversed(registry.versions()):
@@ -57,7 +51,7 @@ def roll_back(registry: ModelRegistry, version: str, user: str, reason: str) -> 
     current = registry.champion_version()
     if version == current:
         raise RollbackRefused(f"{version} is already the champion")
-    if version not in {event["version"] for event in champion_history(registry)}:
+    if version not in {event["version"] for event in registry.history()}:
         raise RollbackRefused(f"{version} was never champion; only an earlier champion can be restored")
     registry.rollback(version, f"rollback by {user}: {reason.strip() or 'no reason given'}")
     return {"champion": version, "previous": current}

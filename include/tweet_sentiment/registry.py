@@ -83,6 +83,10 @@ class ModelRegistry:
     def champion_version(self) -> str | None:
         return read_json(self.pointer)["version"] if self.pointer.exists() else None
 
+    def history(self) -> list[dict]:
+        """Every promotion and rollback, oldest first (from the champion pointer)."""
+        return read_json(self.pointer).get("history", []) if self.pointer.exists() else []
+
     def champion(self) -> Champion | None:
         """The champion's version, model and card; None before the first promotion."""
         version = self.champion_version()

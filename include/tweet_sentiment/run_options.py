@@ -34,7 +34,9 @@ PARAMS: dict[str, ParamSpec] = {
     "strategy": ParamSpec(
         "continue", "Strategy", "Training",
         "continue: boost the champion on the new rows plus replayed older rows; refit: train anew on every "
-        "labelled row", {"type": "string", "enum": list(STRATEGIES)}),
+        "labelled row. With no new files in the inbox, a manual run with refit retrains on the labelled store at "
+        "once, and one with continue ends skipped at once (the reason in sense_inbox's log and the run's note)",
+        {"type": "string", "enum": list(STRATEGIES)}),
     "num_boost_round": ParamSpec(
         _B.num_boost_round, "Trees of a refit", "Training", "trees per class of a fresh (refit) model, at most",
         {"type": "integer", "minimum": 10, "maximum": 3000}),
@@ -69,7 +71,8 @@ PARAMS: dict[str, ParamSpec] = {
         "champion stays", {"type": "number", "minimum": 0, "maximum": 1}),
     "force_promote": ParamSpec(
         False, "Force promotion", "Promotion",
-        "promote the challenger whatever its score (never a diverged one)", {"type": "boolean"}),
+        "promote the challenger whatever its score (never a diverged one); with no new files there is a "
+        "challenger only with strategy refit", {"type": "boolean"}),
 }
 
 

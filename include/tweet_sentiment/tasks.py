@@ -18,7 +18,8 @@ import numpy as np
 from upath import UPath
 
 from tweet_sentiment import challenger
-from tweet_sentiment.claim import claim, claim_lock, ready_files
+from tweet_sentiment.assets import champion_event
+from tweet_sentiment.claim import claim, claim_lock
 from tweet_sentiment.config import Settings
 from tweet_sentiment.datafs import list_dir, move, remove_empty_dir, write_json_atomic
 from tweet_sentiment.evaluation import PairedComparison, metrics, paired_bootstrap, predict_ids, promotion_decision
@@ -30,6 +31,7 @@ from tweet_sentiment.registry import Champion, ChampionUnavailableError, ModelRe
 from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema, RunReport
 from tweet_sentiment.services import Holdout, fixed_holdout, infinity_client
+from tweet_sentiment.work import Work, pending_work
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +62,9 @@ def _champion(registry: ModelRegistry, tolerate_broken: bool) -> Champion | None
         return None
 
 
-def inbox_has_files(settings: Settings) -> bool:
-    """Sensor: are there complete files in the inbox (or claimed files a failed run left behind)?"""
-    layout = settings.layout()
-    return bool(ready_files(layout.inbox, settings.file_settle_s)) or bool(list_dir(layout.processing))
+def sense_inbox(settings: Settings, options: RunOptions, waited_s: float) -> Work:
+    """Sensor: go (new files, a failed run's files, a refit on the store), wait briefly, or skip with the reason."""
+    return pending_work(settings.layout(), settings.file_settle_s, options.strategy, waited_s, settings.sensor_wait_s)
 
 
 @_timed
@@ -161,18 +162,23 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
 
 @_timed
 def promote_challenger(settings: Settings, evaluation: dict) -> dict:
-    """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile."""
+    """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile.
+
+    A real promotion returns the champion asset event's extra as ``event`` (the DAG records the event).
+    """
     registry = ModelRegistry(settings.layout().registry)
     version = evaluation["version"]
-    if registry.champion_version() == version:  # a re-run of a promotion that went through
-        return {"version": version, "promoted": True, "reason": evaluation["reason"]}
+    if registry.champion_version() == version:  # a re-run of a promotion that went through (its event did not)
+        return {"version": version, "promoted": True, "reason": evaluation["reason"],
+                "event": champion_event(registry, "promote")}
     if registry.champion_version() != evaluation["champion"]:
         reason = (f"champion changed during the run ({evaluation['champion']} → {registry.champion_version()}); "
                   "not promoted")
         registry.reject(version, reason)
         return {"version": version, "promoted": False, "reason": reason}
     registry.promote(version, evaluation["reason"])
-    return {"version": version, "promoted": True, "reason": evaluation["reason"]}
+    return {"version": version, "promoted": True, "reason": evaluation["reason"],
+            "event": champion_event(registry, "promote")}
 
 
 @_timed

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tweet_sentiment.assets import CHAMPION, INBOX, champion_event, inbox_event
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.infinity import EmbeddingServiceError
 from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
@@ -23,6 +24,7 @@ from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.services import infinity_client
 from tweet_sentiment_ui.access import Admin, Reader, Writer
+from tweet_sentiment_ui.events import record_asset_event
 
 ASSETS = Path(__file__).parent / "assets"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -152,8 +154,10 @@ def create_app() -> FastAPI:
 
     @app.post("/api/queue/send")
     def send_batch(user: Writer) -> dict:
-        """Write the caller's labelled tweets into the inbox as one CSV; the next DAG run learns from it."""
-        return services().labelling.send_batch(user.get_name())
+        """Write the caller's labelled tweets into the inbox as one CSV and record an inbox asset event, which
+        starts a retrain run (``asset_event``: the event's id, null if none could be recorded)."""
+        batch = services().labelling.send_batch(user.get_name())
+        return {**batch, "asset_event": record_asset_event(INBOX, inbox_event(batch), user.get_name())}
 
     @app.get("/api/batches")
     def batches(_: Reader) -> dict:
@@ -173,10 +177,13 @@ def create_app() -> FastAPI:
 
     @app.post("/api/model/rollback")
     def rollback(body: RollbackBody, user: Admin) -> dict:
-        """Make an earlier champion the champion again (recorded in the registry like a promotion)."""
+        """Make an earlier champion the champion again (recorded in the registry like a promotion) and record a
+        champion asset event."""
         svc = services()
         if not (svc.registry.versions_dir / body.version / "card.json").exists():
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model version {body.version!r}")
-        return roll_back(svc.registry, body.version, user.get_name(), body.reason)
+        done = roll_back(svc.registry, body.version, user.get_name(), body.reason)
+        event = champion_event(svc.registry, "rollback")
+        return {**done, "asset_event": record_asset_event(CHAMPION, event, user.get_name())}
 
     return app

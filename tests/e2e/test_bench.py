@@ -32,4 +32,7 @@ def test_bench_prints_every_figure_as_one_json_line(pipeline_env: Path, tmp_path
     assert figures["task_processes_sampled"] >= 2 and figures["tasks_peak_rss_mb"] > 100
     assert figures["predict_p50_ms"] > 0 and figures["predict_per_s"] > 0
     assert figures["infinity_peak_rss_mb"] > 100
+    # issue 12: how fast the loop reacts (the targets, 10 s each, are for `make bench` on a warm machine)
+    assert 0 < figures["feedback_to_run_s"] < 60 and 0 < figures["feedback_to_run_cold_s"] < 60
+    assert 0 < figures["manual_refit_start_s"] < 120 and 0 < figures["nothing_to_do_run_s"] < 60
     assert not list(tmp_path.glob("tweet-sentiment-bench-*")), "the bench left its scratch folder behind"

@@ -90,7 +90,7 @@ def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_en
     assert len(rejected) == 1 and "needed +0.5000" in rejected[0]["reason"]
     assert rejected[0]["metrics"]["max_abs_raw"] < 50  # continued boosting stayed sane
 
-    # 3) nothing new: the sensor times out softly and the whole run is skipped, not failed
+    # 3) nothing new: the sensor skips at once (no waiting for a timeout) and the whole run is skipped, not failed
     states = run_dag(retrain_dag, {"force_promote": False})
     assert states["sense_inbox"] == "skipped" and set(states.values()) == {"skipped"}
     assert registry.champion_version() == second

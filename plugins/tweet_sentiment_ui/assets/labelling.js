@@ -106,7 +106,8 @@ async function init() {
     try {
       const batch = await api("api/queue/send", { method: "POST" });
       $("send-status").textContent = `sent ${batch.rows} rows as ${batch.file} `
-        + `(corrected ${batch.corrected}, ${percent(batch.correction_rate)})`;
+        + `(corrected ${batch.corrected}, ${percent(batch.correction_rate)}); `
+        + (batch.asset_event ? "a retrain run starts now" : "the next scheduled run learns it");
       $("send-status").className = "ok";
       await Promise.all([refresh(), loadBatches()]);
     } catch (error) {

@@ -45,15 +45,16 @@ def summarise(cycles: list[dict], continued: Settings) -> dict:
 def policy_figures(cycles: list[dict], policy: Policy) -> dict:
     """How fast the continued champion learnt the policy, on the recent window's current labels.
 
-    ``batches_to_adapt``: the first batch after the policy starts (1 = its first batch) at which the champion is
-    within ADAPTED_WITHIN of the plain scenario's champion on the same rows; the other figures are read
-    HORIZON batches after the start (or at the last batch, in a shorter stream).
+    ``batches_to_adapt``: the first batch after the policy starts (1 = its first batch) from which on the champion
+    stays within ADAPTED_WITHIN of the plain scenario's champion on the same rows (right after the start the
+    window is still mostly older rows, so being close once is not adapting); the other figures are read HORIZON
+    batches after the start (or at the last batch, in a shorter stream).
     """
     after = [c for c in cycles if c["cycle"] >= policy.start_batch]
     if not after:
         return {}
-    adapted = [i + 1 for i, c in enumerate(after)
-               if c["continue_recent_f1"] >= c["plain_recent_f1"] - ADAPTED_WITHIN]
+    close = [c["continue_recent_f1"] >= c["plain_recent_f1"] - ADAPTED_WITHIN for c in after]
+    adapted = [i + 1 for i in range(len(after)) if all(close[i:])]
     at = after[min(HORIZON, len(after)) - 1]
     streamed = after[-1]["rows_seen"] - cycles[policy.start_batch - 1]["rows_seen"]
     return {"policy_macro_f1": at["continue_recent_f1"], "plain_macro_f1_same_rows": at["plain_recent_f1"],

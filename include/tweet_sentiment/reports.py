@@ -49,8 +49,8 @@ def holdouts_curve_png(cards: Sequence[dict], champions: set[str]) -> bytes:
     ax.set_ylabel("macro-F1")
     ax.set_title("Champion and challengers on both holdouts")
     ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend(loc="lower right", fontsize=8)
+    if ax.lines:  # beside the axes: a point at the lower right must not hide under it
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return _png(fig)
 
 

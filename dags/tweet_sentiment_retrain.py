@@ -4,7 +4,7 @@ A run starts on an inbox asset event (an annotator's "Send batch"), every 20 min
 event, e.g. `make feed`), or by hand. New labelled CSVs in the inbox are claimed, cleaned and stored; a
 challenger is trained on them (continuing the champion's boosting, or a refit), evaluated against the fixed
 holdout and the annotators' recent holdout, and promoted only if it is better; a promotion records a champion
-asset event. A run with nothing to
+asset event, an ambiguous evaluation a candidate event (the approval DAG asks a person). A run with nothing to
 do ends skipped at once, with the reason in the sensor's log and the run's note. Each task calls one function
 of ``tweet_sentiment.tasks``, which is tested without Airflow.
 """
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 INBOX = Asset(name=assets.INBOX.name, uri=assets.INBOX.uri)
 CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
 CHAMPION_CHANGE = AssetAlias(assets.CHAMPION_ALIAS)
+CANDIDATE = Asset(name=assets.CANDIDATE.name, uri=assets.CANDIDATE.uri)
+CANDIDATE_AMBIGUOUS = AssetAlias(assets.CANDIDATE_ALIAS)
 
 
 def _settings() -> Settings:
@@ -139,10 +141,14 @@ def tweet_sentiment_retrain() -> None:
             outlet_events[CHAMPION_CHANGE].add(CHAMPION, extra=promoted["event"])
         return promoted
 
-    @task(multiple_outputs=False)
-    def keep_champion(evaluation: dict) -> dict:
-        """Record the challenger as rejected, with the reason."""
-        return tasks.keep_champion(_settings(), evaluation)
+    @task(multiple_outputs=False, outlets=[CANDIDATE_AMBIGUOUS])
+    def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
+        """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
+        candidate asset event (through the alias) starts the approval DAG."""
+        kept = tasks.keep_champion(_settings(), evaluation)
+        if kept.get("event"):
+            outlet_events[CANDIDATE_AMBIGUOUS].add(CANDIDATE, extra=kept["event"])
+        return kept
 
     @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
     def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> dict:

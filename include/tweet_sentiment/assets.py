@@ -3,7 +3,9 @@
 - the **inbox** (``<data root>/inbox``): an event says "a labelled batch was sent"; the retrain DAG is scheduled
   on it (or on its 20-minute timetable);
 - the **champion** (``<data root>/registry/champion.json``): an event says "the model in use changed", by a
-  promotion of the DAG or a rollback on the model page, with the version and its holdout metrics.
+  promotion of the DAG or a rollback on the model page, with the version and its holdout metrics;
+- the **candidate**: an event says "the gate called a challenger ambiguous, a person should decide"; the approval
+  DAG is scheduled on it.
 
 Plain names and URIs, no Airflow import: the DAG builds its ``Asset`` objects from them and the UI plugin looks
 the assets up by name and URI when it records an event. The URIs use a private ``x-`` scheme: the data root may
@@ -28,6 +30,9 @@ INBOX = AssetName("tweet_sentiment_inbox", "x-tweet-sentiment://data/inbox")
 CHAMPION = AssetName("tweet_sentiment_champion", "x-tweet-sentiment://registry/champion")
 # The promote task's outlet: the champion asset is attached to it only when the champion really changed.
 CHAMPION_ALIAS = "tweet_sentiment_champion_change"
+CANDIDATE = AssetName("tweet_sentiment_candidate", "x-tweet-sentiment://registry/candidate")
+# keep_champion's outlet: the candidate asset is attached to it only when the evaluation was ambiguous.
+CANDIDATE_ALIAS = "tweet_sentiment_candidate_ambiguous"
 
 
 def inbox_event(batch: dict) -> dict:
@@ -49,3 +54,12 @@ def champion_event(registry: ModelRegistry, action: str) -> dict:
             "reason": last.get("reason"), "at": last.get("at"),
             "macro_f1": metrics.get("macro_f1"), "accuracy": metrics.get("accuracy"),
             "per_class_f1": metrics.get("per_class_f1") or {}}
+
+
+def candidate_event(evaluation: dict) -> dict:
+    """The extra of a candidate event: the challenger, the champion it was judged against, the gate's reason and
+    figures, and both models' metrics on both holdouts (the approval reads them, then re-checks the registry)."""
+    keys = ("reason", "gate", "challenger_metrics", "champion_metrics", "challenger_recent_metrics",
+            "champion_recent_metrics")
+    return {"version": evaluation["version"], "champion": evaluation["champion"],
+            **{key: evaluation.get(key) for key in keys}}

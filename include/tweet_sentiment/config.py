@@ -63,6 +63,9 @@ class Settings:
     predict_max_texts: int = 256
     labelling_load_rows: int = 200
     seed: int = 13
+    approval_timeout_s: float = 3 * 24 * 3600.0  # an unanswered approval keeps the champion after this
+    approval_users: str = "admin"  # comma-separated Airflow user names who may answer an approval
+    approval_examples: int = 8  # tweets where the two models disagree, per holdout, shown in the request
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -96,12 +99,20 @@ class Settings:
             predict_max_texts=_env_int("TWEET_SENTIMENT_PREDICT_MAX_TEXTS", d.predict_max_texts),
             labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
+            approval_timeout_s=_env_float("TWEET_SENTIMENT_APPROVAL_TIMEOUT_S", d.approval_timeout_s),
+            approval_users=os.environ.get("TWEET_SENTIMENT_APPROVAL_USERS", d.approval_users),
+            approval_examples=_env_int("TWEET_SENTIMENT_APPROVAL_EXAMPLES", d.approval_examples),
         )
 
     @property
     def sensor_deadline_s(self) -> float:
         """The sensor's own timeout: past it, even files still being written are left to the next run."""
         return max(self.sensor_timeout_s, self.sensor_wait_s + self.sensor_poke_s)
+
+    @property
+    def approvers(self) -> list[dict[str, str]]:
+        """The approval's assigned users, as Airflow's HITL operators take them."""
+        return [{"id": name, "name": name} for name in (u.strip() for u in self.approval_users.split(",")) if name]
 
     def layout(self) -> DataLayout:
         """Where each kind of data lives: the data root's folders, and the feature cache."""

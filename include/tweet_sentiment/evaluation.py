@@ -142,3 +142,11 @@ def promotion_decision(fixed: PairedComparison | None, recent: PairedComparison 
         return Decision(False, f"ambiguous (better on one holdout, worse beyond the tolerance on the other): "
                                f"{summary}", ambiguous=True)
     return Decision(False, f"not better: {summary}")
+
+
+def disagreements(texts: list[str], labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray,
+                  limit: int) -> list[dict]:
+    """Up to ``limit`` rows where the two models predict different labels: the text, the label and both guesses."""
+    rows = np.flatnonzero(np.asarray(champion) != np.asarray(challenger))[:limit]
+    return [{"text": texts[i], "label": LABELS[labels[i]], "champion": LABELS[champion[i]],
+             "challenger": LABELS[challenger[i]]} for i in rows]

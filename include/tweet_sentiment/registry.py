@@ -119,6 +119,10 @@ class ModelRegistry:
     def reject(self, version: str, reason: str) -> None:
         self.update_card(version, status="rejected", decided_at=now_iso(), reason=reason)
 
+    def hold(self, version: str, reason: str) -> None:
+        """Leave ``version`` waiting for a person's decision (an ambiguous challenger); the champion stays."""
+        self.update_card(version, status="awaiting_approval", decided_at=now_iso(), reason=reason)
+
     def rollback(self, version: str, reason: str = "rollback") -> None:
         """Make an earlier version champion again, recorded in the history like a promotion."""
         self.promote(version, reason, action="rollback")

@@ -1,4 +1,5 @@
-"""PNG reports for the model page: the learning curve of a stream and a confusion matrix (matplotlib, Agg)."""
+"""PNG reports for the model page: the learning curve of a stream, the live registry's two-holdout curve and a
+confusion matrix (matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,38 @@ LEARNING_CURVE_PNG = "learning_curve.png"
 CONFUSION_PNG = "confusion_matrix.png"
 
 
-def _save(fig: plt.Figure, path: UPath) -> UPath:
+def _png(fig: plt.Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def _save(fig: plt.Figure, path: UPath) -> UPath:
+    write_bytes_atomic(path, _png(fig))
     return path
+
+
+def holdouts_curve_png(cards: Sequence[dict], champions: set[str]) -> bytes:
+    """Macro-F1 of every version (oldest first) on the fixed and the recent holdout, from the cards' ``metrics``
+    and ``recent_metrics``: the versions that were champion joined by a line, the other challengers as crosses."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for key, colour, name in (("metrics", "tab:blue", "fixed"), ("recent_metrics", "tab:orange", "recent")):
+        points = [(i, c[key]["macro_f1"], c["version"] in champions) for i, c in enumerate(cards) if c.get(key)]
+        reign = [(i, f) for i, f, was_champion in points if was_champion]
+        others = [(i, f) for i, f, was_champion in points if not was_champion]
+        if reign:
+            ax.plot(*zip(*reign, strict=True), "o-", color=colour, label=f"{name} holdout: champions")
+        if others:
+            ax.plot(*zip(*others, strict=True), "x", color=colour, markersize=8, label=f"{name} holdout: challengers")
+    ax.set_xticks(range(len(cards)), [c["version"][:16] for c in cards], rotation=30, ha="right", fontsize=7)
+    ax.set_xlabel("model version (oldest first)")
+    ax.set_ylabel("macro-F1")
+    ax.set_title("Champion and challengers on both holdouts")
+    ax.grid(alpha=0.3)
+    if ax.lines:  # beside the axes: a point at the lower right must not hide under it
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    return _png(fig)
 
 
 def learning_curve_png(cycles: Sequence[dict], path: UPath, title: str) -> UPath:

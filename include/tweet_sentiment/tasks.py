@@ -7,6 +7,7 @@ DAG and :func:`run_cycle` (the same steps in one process) should import this mod
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -18,11 +19,18 @@ import numpy as np
 from upath import UPath
 
 from tweet_sentiment import challenger
-from tweet_sentiment.assets import champion_event
+from tweet_sentiment.assets import candidate_event, champion_event
 from tweet_sentiment.claim import claim, claim_lock
 from tweet_sentiment.config import Settings
 from tweet_sentiment.datafs import list_dir, move, remove_empty_dir, write_json_atomic
-from tweet_sentiment.evaluation import PairedComparison, metrics, paired_bootstrap, predict_ids, promotion_decision
+from tweet_sentiment.evaluation import (
+    PairedComparison,
+    disagreements,
+    metrics,
+    paired_bootstrap,
+    predict_ids,
+    promotion_decision,
+)
 from tweet_sentiment.features import current_schema, feature_matrix, warm_cache
 from tweet_sentiment.infinity import InfinityClient
 from tweet_sentiment.ingest import RecentHoldout, ingest_batch
@@ -131,6 +139,7 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
     champion = _champion(registry, tolerate_broken=True)
     models = {"challenger": version, "champion": champion.version if champion else None}
     figures: dict[str, dict] = {}
+    differ: dict[str, list[dict]] = {}
     comparisons: dict[str, PairedComparison | None] = {"fixed": None, "recent": None}
     max_abs_raw = None
     with infinity_client(settings) as client:
@@ -143,14 +152,18 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
             if "challenger" in predicted and "champion" in predicted:
                 comparisons[name] = paired_bootstrap(holdout.labels, predicted["champion"][0],
                                                      predicted["challenger"][0])
+                differ[name] = disagreements(holdout.texts, holdout.labels, predicted["champion"][0],
+                                             predicted["challenger"][0], settings.approval_examples)
             if "challenger" in predicted:
                 max_abs_raw = max(max_abs_raw or 0.0, predicted["challenger"][1])
-    decision = promotion_decision(comparisons["fixed"], comparisons["recent"], max_abs_raw,
-                                  options.gate_rules(settings.recent_window_min_rows))
+    rules = options.gate_rules(settings.recent_window_min_rows)
+    decision = promotion_decision(comparisons["fixed"], comparisons["recent"], max_abs_raw, rules)
     gate = {name: c.to_dict() if c else None for name, c in comparisons.items()}
     if version:
         registry.update_card(version, metrics=figures["fixed"]["challenger"],
-                             recent_metrics=figures.get("recent", {}).get("challenger"), gate=gate)
+                             recent_metrics=figures.get("recent", {}).get("challenger"), gate=gate,
+                             gate_rules=dataclasses.asdict(rules),
+                             disagreements=differ)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
     return {"version": version, "champion": registry.champion_version(), "promote": decision.promote,
             "ambiguous": decision.ambiguous, "reason": decision.reason, "gate": gate,
@@ -183,10 +196,17 @@ def promote_challenger(settings: Settings, evaluation: dict) -> dict:
 
 @_timed
 def keep_champion(settings: Settings, evaluation: dict) -> dict:
-    """Record the challenger (if any) as rejected, with the reason; the champion stays."""
-    if evaluation["version"]:
-        ModelRegistry(settings.layout().registry).reject(evaluation["version"], evaluation["reason"])
-    return {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
+    """Record the challenger (if any) as rejected, with the reason; the champion stays. An ambiguous challenger
+    waits for a person instead, and the result holds the candidate asset event's extra as ``event``."""
+    kept = {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
+    if not evaluation["version"]:
+        return kept
+    registry = ModelRegistry(settings.layout().registry)
+    if evaluation.get("ambiguous"):
+        registry.hold(evaluation["version"], evaluation["reason"])
+        return {**kept, "event": candidate_event(evaluation)}
+    registry.reject(evaluation["version"], evaluation["reason"])
+    return kept
 
 
 def _decision(registry: ModelRegistry, evaluation: dict) -> dict | None:

@@ -18,7 +18,7 @@ from tweet_sentiment.assets import CHAMPION, INBOX, champion_event, inbox_event
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.infinity import EmbeddingServiceError
 from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
-from tweet_sentiment.model_overview import RollbackRefused, overview, report_image, roll_back
+from tweet_sentiment.model_overview import RollbackRefused, holdouts_png, overview, report_image, roll_back
 from tweet_sentiment.prediction import NoChampionError, PredictionRequestError, Predictor
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABELS
@@ -167,6 +167,12 @@ def create_app() -> FastAPI:
     def model(_: Reader) -> dict:
         svc = services()
         return overview(svc.registry, svc.layout.reports)
+
+    @app.get("/api/model/holdouts.png", include_in_schema=False)
+    def holdouts_curve(_: Reader) -> Response:
+        """The two-holdout learning curve, drawn from the live registry."""
+        return Response(holdouts_png(services().registry), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})
 
     @app.get("/api/model/images/{name:path}", include_in_schema=False)
     def model_image(name: str, _: Reader) -> Response:

@@ -30,10 +30,12 @@ def test_schedule_every_20_minutes_or_an_inbox_event_one_run_at_a_time_no_catchu
 def test_only_a_real_promotion_can_record_a_champion_event_through_the_alias(dag):
     from airflow.sdk import Asset, AssetAlias
 
-    from tweet_sentiment.assets import CHAMPION, CHAMPION_ALIAS
+    from tweet_sentiment.assets import CANDIDATE_ALIAS, CHAMPION, CHAMPION_ALIAS
 
     assert dag.task_dict["promote"].outlets == [AssetAlias(CHAMPION_ALIAS)]
-    assert all(not task.outlets for task in dag.tasks if task.task_id != "promote")  # keep_champion: no event
+    # keep_champion records a candidate event only when the evaluation was ambiguous: through its own alias
+    assert dag.task_dict["keep_champion"].outlets == [AssetAlias(CANDIDATE_ALIAS)]
+    assert all(not task.outlets for task in dag.tasks if task.task_id not in ("promote", "keep_champion"))
     # evaluate reads the champion: the asset is declared (and known to the API server) before any promotion
     assert dag.task_dict["evaluate"].inlets == [Asset(name=CHAMPION.name, uri=CHAMPION.uri)]
 
@@ -98,3 +100,38 @@ def test_params_are_validated_and_hold_no_paths(dag):
         trigger_form["strategy"] = "yolo"
     with pytest.raises(ParamValidationError):
         trigger_form["learning_rate"] = 0
+
+
+@pytest.fixture(scope="module")
+def approve():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["tweet_sentiment_approve"]
+
+
+def test_the_approval_dag_runs_on_candidate_events_and_never_holds_the_retrain_slot(approve, dag):
+    from tweet_sentiment.assets import CANDIDATE
+
+    assert [(a.name, a.uri) for a in approve.timetable.asset_condition.objects] == [CANDIDATE]
+    assert approve.max_active_runs > 1 and approve.catchup is False and approve.dag_id != dag.dag_id
+
+
+def test_the_approval_asks_through_a_hitl_branch_with_the_settings(approve):
+    from airflow.providers.standard.operators.hitl import HITLBranchOperator
+    from airflow.sdk import AssetAlias
+
+    from tweet_sentiment.assets import CHAMPION_ALIAS
+    from tweet_sentiment.config import Settings
+
+    review = approve.task_dict["review"]
+    settings = Settings.from_env()
+    assert isinstance(review, HITLBranchOperator)
+    assert review.options == ["Promote", "Keep champion"] and review.defaults == ["Keep champion"]
+    assert review.options_mapping == {"Promote": "promote", "Keep champion": "keep"}
+    assert review.response_timeout == timedelta(seconds=settings.approval_timeout_s)
+    assert review.assigned_users == settings.approvers
+    assert sorted(review.downstream_task_ids) == ["keep", "promote"]
+    assert approve.task_dict["promote"].outlets == [AssetAlias(CHAMPION_ALIAS)]
+    assert not approve.task_dict["keep"].outlets

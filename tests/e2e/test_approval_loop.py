@@ -39,7 +39,7 @@ from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.tasks import run_cycle
 from tweet_sentiment.training import BoostingParams
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # ~10 min: it waits out a real approval timeout
 RETRAIN, APPROVE = "tweet_sentiment_retrain", "tweet_sentiment_approve"
 APPROVER = "approver"
 AMBIGUOUS = {"strategy": "refit", "num_boost_round": 60, **AMBIGUOUS_PARAMS}

@@ -11,6 +11,7 @@ import contextlib
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from upath import UPath
 
@@ -79,6 +80,18 @@ def claim(layout: DataLayout, batch_id: str, settle_s: float, stream: Stream | N
             _move_if_present(src, target)
         _remove_dir_if_empty(orphan_dir)
     return [p.name for p in list_dir(target)]
+
+
+def archive_claimed(stream: Stream, batch_id: str) -> list[str]:
+    """Move a batch's claimed files to ``archive/<date>/<batch_id>/`` (once its rows are stored); their names."""
+    source = stream.processing / batch_id
+    target = stream.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
+    files = list_dir(source)
+    for path in files:
+        move(path, target / path.name)
+    if source.exists():
+        remove_empty_dir(source)
+    return [p.name for p in files]
 
 
 def _move_if_present(src: UPath, folder: UPath) -> None:

@@ -11,14 +11,13 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from tweet_sentiment import challenger
 from tweet_sentiment.assets import champion_event
-from tweet_sentiment.claim import claim, claim_lock
+from tweet_sentiment.claim import archive_claimed, claim, claim_lock
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import list_dir, move, remove_empty_dir, write_json_atomic
+from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.evaluation import evaluate, promotion_decision
 from tweet_sentiment.features import current_schema, feature_matrix, warm_cache
 from tweet_sentiment.infinity import InfinityClient
@@ -163,17 +162,11 @@ def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: 
     """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned)."""
     layout = settings.layout()
     batch_id = ledger["batch_id"]
-    source = layout.processing / batch_id
-    target = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
-    files = list_dir(source)
-    for path in files:
-        move(path, target / path.name)
-    if source.exists():
-        remove_empty_dir(source)
+    archived = archive_claimed(layout.labelled_stream, batch_id)
     parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation,
              "decide": decision or {}}
     report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, challenger=challenger,
-                       evaluation=evaluation, decision=decision, archived=[p.name for p in files],
+                       evaluation=evaluation, decision=decision, archived=archived,
                        timings_s={name: part["seconds"] for name, part in parts.items() if "seconds" in part})
     write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report)
     return report

@@ -76,3 +76,30 @@ def write_mood(layout: DataLayout, mood: dict) -> None:
 def read_mood(layout: DataLayout) -> dict | None:
     path = layout.mood / "mood.json"
     return read_json(path) if path.exists() else None
+
+
+def chart_points(mood: dict, version: str) -> list[dict]:
+    """The series as the chart draws it: each period once, by ``version`` where it scored it (else the newest
+    version that did; such points are named in the chart's note)."""
+    chosen: dict[str, dict] = {}
+    for point in mood["series"]:
+        held = chosen.get(point["start"])
+        if held is None or point["champion_version"] == version or (
+                held["champion_version"] != version and point["champion_version"] > held["champion_version"]):
+            chosen[point["start"]] = point
+    return [chosen[start] for start in sorted(chosen)]
+
+
+def champion_marks(points: list[dict], log: list[dict], history: list[dict]) -> list[dict]:
+    """Where on the chart each champion took over: between the last period scored before the change (the stream's
+    frontier then) and the next; with its version and the registry's action (promote, rollback)."""
+    actions = {event["version"]: event.get("action", "promote") for event in history}
+    marks, previous = [], None
+    for entry in log:
+        if previous is not None and entry["version"] != previous and entry.get("frontier"):
+            frontier = pd.Timestamp(entry["frontier"])
+            x = sum(1 for p in points if pd.Timestamp(p["start"]) <= frontier) - 0.5
+            marks.append({"x": x, "version": entry["version"], "action": actions.get(entry["version"], "promote"),
+                          "at": entry["at"]})
+        previous = entry["version"]
+    return marks

@@ -7,11 +7,7 @@ DAG and :func:`run_cycle` (the same steps in one process) should import this mod
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
-from collections.abc import Callable
-from typing import Any
 
 from tweet_sentiment import challenger
 from tweet_sentiment.assets import champion_event
@@ -27,19 +23,10 @@ from tweet_sentiment.registry import Champion, ChampionUnavailableError, ModelRe
 from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.schema import FeatureSchema, RunReport
 from tweet_sentiment.services import fixed_holdout, infinity_client
+from tweet_sentiment.timing import timed as _timed
 from tweet_sentiment.work import Work, pending_work
 
 log = logging.getLogger(__name__)
-
-
-def _timed(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """The task's result with the seconds it took (the run report's timings come from these)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> dict:
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        return {**result, "seconds": round(time.perf_counter() - start, 3)}
-    return wrapper
 
 
 def _design(settings: Settings, client: InfinityClient) -> FeatureSchema:

@@ -90,16 +90,30 @@ def chart_points(mood: dict, version: str) -> list[dict]:
     return [chosen[start] for start in sorted(chosen)]
 
 
-def champion_marks(points: list[dict], log: list[dict], history: list[dict]) -> list[dict]:
-    """Where on the chart each champion took over: between the last period scored before the change (the stream's
-    frontier then) and the next; with its version and the registry's action (promote, rollback)."""
-    actions = {event["version"]: event.get("action", "promote") for event in history}
-    marks, previous = [], None
+def champion_changes(log: list[dict], history: list[dict]) -> list[dict]:
+    """Each time the stream was (re-)scored by another champion, oldest first: when, the version, the registry's
+    action and reason for it (promote, rollback), and where the stream stood (``frontier``: the latest tweet time
+    scored before)."""
+    changes, previous = [], None
     for entry in log:
-        if previous is not None and entry["version"] != previous and entry.get("frontier"):
-            frontier = pd.Timestamp(entry["frontier"])
-            x = sum(1 for p in points if pd.Timestamp(p["start"]) <= frontier) - 0.5
-            marks.append({"x": x, "version": entry["version"], "action": actions.get(entry["version"], "promote"),
-                          "at": entry["at"]})
+        if entry["version"] != previous:
+            event = next((e for e in reversed(history) if e["version"] == entry["version"] and e["at"] <= entry["at"]),
+                         {})
+            changes.append({"at": entry["at"], "version": entry["version"], "previous": previous,
+                            "action": event.get("action"), "reason": event.get("reason"),
+                            "frontier": entry.get("frontier"),
+                            "rows": entry.get("scored_rows", 0) + entry.get("rescored_rows", 0)})
         previous = entry["version"]
+    return changes
+
+
+def champion_marks(points: list[dict], changes: list[dict]) -> list[dict]:
+    """Where on the chart each champion took over: between the last period scored before the change and the next."""
+    marks = []
+    for change in changes:
+        if change["previous"] is None or not change["frontier"]:
+            continue
+        frontier = pd.Timestamp(change["frontier"])
+        x = sum(1 for p in points if pd.Timestamp(p["start"]) <= frontier) - 0.5
+        marks.append({"x": x, "version": change["version"], "action": change["action"] or "promote"})
     return marks

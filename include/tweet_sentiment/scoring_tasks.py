@@ -18,7 +18,15 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.datafs import list_dir, write_json_atomic
 from tweet_sentiment.drift_watch import read_drift, run_drift_check
 from tweet_sentiment.labelling import LabellingQueue
-from tweet_sentiment.mood import MOOD_COLUMNS, champion_marks, chart_points, mood_series, read_mood, write_mood
+from tweet_sentiment.mood import (
+    MOOD_COLUMNS,
+    champion_changes,
+    champion_marks,
+    chart_points,
+    mood_series,
+    read_mood,
+    write_mood,
+)
 from tweet_sentiment.prediction import NoChampionError, Predictor
 from tweet_sentiment.registry import Champion, ModelRegistry
 from tweet_sentiment.reports import MOOD_PNG, mood_png
@@ -101,7 +109,7 @@ def update_mood(settings: Settings, scored: dict) -> dict:
             "champion_version": scored["version"]}
     write_mood(layout, mood)
     points = chart_points(mood, scored["version"])
-    marks = champion_marks(points, scoring_log(layout), ModelRegistry(layout.registry).history())
+    marks = champion_marks(points, champion_changes(scoring_log(layout), ModelRegistry(layout.registry).history()))
     others = sorted(set(mood["versions"]) - {scored["version"]})
     note = f"; also by {', '.join(others)} (re-scoring pending)" if others else ""
     mood_png(points, marks, layout.mood / MOOD_PNG,

@@ -124,3 +124,30 @@ def test_a_new_champion_reannotates_the_queue_and_labels_from_other_processes_ar
     pending = [item for item in state["items"] if item["label"] is None]
     assert all(item["version"] == v2 for item in pending)
     assert {item["version"] for item in labelled.values()} <= {v1, v2}
+
+
+def test_while_drift_holds_a_share_of_a_load_comes_from_the_drifted_window(settings):
+    from tweet_sentiment.drift_watch import drift_candidates
+    from tweet_sentiment.labelling import DRIFT_SOURCE
+
+    layout = settings.layout()
+    registry = ModelRegistry(layout.registry)
+    train_champion(registry, seed=1)
+    drop(settings, "a.csv", [("2021-12-30 23:00:00", f"calm tweet {i}") for i in range(60)])
+    drop(settings, "b.csv", [("2022-12-30 22:00:00", f"omicron tweet {i}") for i in range(60)], shift=3)
+    run(settings, "run1")
+    drifted = drift_candidates(layout)
+    assert drifted is not None and drifted["text"].str.startswith("omicron").all()
+    texts = [f"file tweet {i}" for i in range(20)]
+    cache_vectors(layout, texts)
+    with infinity_client(settings) as client:
+        queue = LabellingQueue(layout, Predictor(registry, client, layout.embeddings), 1000)
+        csv = ("OriginalTweet\n" + "".join(f"{t}\n" for t in texts)).encode()
+        report = queue.load("file.csv", csv, limit=10, resume=True, drifted=drifted, drift_share=0.4)
+        again = queue.load("file.csv", csv, limit=10, resume=True, drifted=drifted, drift_share=0.4)
+    assert report.to_dict()["from_drifted_window"] == 4 and report.queued == 10
+    items = queue.view(limit=500)["items"]
+    from_window = [i for i in items if i["source"] == DRIFT_SOURCE]
+    assert len(from_window) == 8 and len({i["id"] for i in from_window}) == 8  # the second load takes the next ones
+    assert all(i["text"].startswith("omicron") and i["TweetAt"].startswith("2022-12-30") for i in from_window)
+    assert again.queued == 10 and sum(i["source"] == "file.csv" for i in items) == 12

@@ -2,7 +2,9 @@
 
 - ``score_per_s``: the scoring task's ``score_stream`` on ``score_texts`` uncached tweets (embedding included),
   beside ``embed_per_s_unlabelled``: infinity alone on ``embed_texts`` other tweets of the same source, just before
-  and just after (the mean; ``score_vs_embed`` their ratio);
+  and just after (the mean; ``score_vs_embed`` their ratio), and beside the scoring's own embedding calls on the
+  same tweets at the same moment (``embed_per_s_in_scoring``; ``score_vs_embed_same_tweets``: the share of the
+  scoring's time spent waiting for infinity, robust to the shared machine's changing load);
 - ``rescore_per_s``: the same tweets re-scored (a new champion's run: cached vectors), median of ``runs``;
 - ``drift_check_s``: ``drift_watch.run_drift_check`` of the scored window against ``drift_reference_rows`` of the
   champion's training rows (vectors from the cache, the reference scored by the champion, the domain classifier,
@@ -18,7 +20,10 @@ import dataclasses
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks.embedding import measure_embedding
 from benchmarks.history import seed_cache
@@ -34,6 +39,22 @@ from tweet_sentiment.scoring_tasks import claim_unlabelled
 from tweet_sentiment.text import clean_tweet
 
 log = logging.getLogger(__name__)
+
+
+class TimedClient:
+    """The pipeline's infinity client, adding up the seconds its ``embed`` calls take (the scoring's own wait for
+    infinity: the same tweets at the same moment, whatever the shared machine's load does meanwhile)."""
+
+    def __init__(self, client: InfinityClient) -> None:
+        self.client, self.model, self.url = client, client.model, client.url
+        self.seconds = 0.0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return self.client.embed(texts)
+        finally:
+            self.seconds += time.perf_counter() - start
 
 
 def _source(settings: Settings, n: int, spare: int) -> tuple[Path, list[str], list[list[str]], list[str]]:
@@ -67,12 +88,15 @@ def measure_scoring(base: Settings, client: InfinityClient, options: BenchOption
     figures: dict = {"score_source": source.name, "score_rows": ledger["rows_accepted"]}
     embed_before = measure_embedding(client, spare, 1, None)["embed_per_s"]
     log.info("scoring %d uncached tweets of %s", ledger["rows_accepted"], source.name)
-    scored = score_stream(layout, champion, client)
+    timed = TimedClient(client)
+    scored = score_stream(layout, champion, timed)  # type: ignore[arg-type]
     # infinity alone on like tweets just before and just after (the machine is shared: the load drifts)
     figures["embed_per_s_unlabelled"] = round((embed_before + measure_embedding(client, spare, 1, None)[
         "embed_per_s"]) / 2, 1)
     figures["score_per_s"] = round(scored["scored_rows"] / scored["scored_s"], 1)
     figures["score_vs_embed"] = round(figures["score_per_s"] / figures["embed_per_s_unlabelled"], 3)
+    figures["embed_per_s_in_scoring"] = round(scored["scored_rows"] / timed.seconds, 1)
+    figures["score_vs_embed_same_tweets"] = round(timed.seconds / scored["scored_s"], 3)
     rescored = [score_stream(layout, champion, client, rescore_all=True) for _ in range(options.runs)]
     figures["rescore_per_s"] = median([r["rescored_rows"] / r["rescored_s"] for r in rescored], 1)
     figures.update(_drift_figures(base, root, champion, client, options))

@@ -15,8 +15,9 @@ test: setup
 bench: setup
 	$(ENV) cd "$$PROJECT_ROOT" && "$$VENV/bin/python" -m benchmarks
 
+SCENARIO ?= plain
 quality: setup
-	$(ENV) "$$VENV/bin/python" -m tweet_sentiment quality
+	$(ENV) bash scripts/with_infinity.sh "$$VENV/bin/python" -m tweet_sentiment quality --scenario $(SCENARIO)
 
 feed: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed

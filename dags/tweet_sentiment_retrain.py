@@ -3,7 +3,8 @@
 A run starts on an inbox asset event (an annotator's "Send batch"), every 20 minutes (files that came without an
 event, e.g. `make feed`), or by hand. New labelled CSVs in the inbox are claimed, cleaned and stored; a
 challenger is trained on them (continuing the champion's boosting, or a refit), evaluated against the fixed
-holdout, and promoted only if it is better; a promotion records a champion asset event. A run with nothing to
+holdout and the annotators' recent holdout, and promoted only if it is better; a promotion records a champion
+asset event. A run with nothing to
 do ends skipped at once, with the reason in the sensor's log and the run's note. Each task calls one function
 of ``tweet_sentiment.tasks``, which is tested without Airflow.
 """
@@ -121,7 +122,7 @@ def tweet_sentiment_retrain() -> None:
 
     @task(multiple_outputs=False, inlets=[CHAMPION])
     def evaluate(challenger: dict) -> dict:
-        """Score challenger and champion on the fixed holdout and decide whether to promote."""
+        """Score challenger and champion on the fixed and the recent holdout and decide whether to promote."""
         return tasks.evaluate_challenger(_settings(), challenger, _options())
 
     @task.branch
@@ -144,10 +145,9 @@ def tweet_sentiment_retrain() -> None:
         return tasks.keep_champion(_settings(), evaluation)
 
     @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
-    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict, promoted: dict | None,
-                kept: dict | None) -> dict:
+    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> dict:
         """Move the claimed files to the archive and write the run report."""
-        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation, promoted or kept)
+        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation)
 
     ledger = claim_and_ingest()
     embedded = embed()
@@ -155,8 +155,7 @@ def tweet_sentiment_retrain() -> None:
     evaluation = evaluate(challenger)
     promoted, kept = promote(evaluation), keep_champion(evaluation)
     sense_inbox() >> ledger >> embedded >> challenger
-    decide(evaluation) >> [promoted, kept]
-    archive(ledger, embedded, challenger, evaluation, promoted, kept)
+    decide(evaluation) >> [promoted, kept] >> archive(ledger, embedded, challenger, evaluation)
 
 
 tweet_sentiment_retrain()

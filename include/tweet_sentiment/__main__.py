@@ -16,6 +16,7 @@ from tweet_sentiment.quality import QualityOptions
 from tweet_sentiment.quality import stream as quality_stream
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.scenarios import POLICIES
 from tweet_sentiment.tasks import run_cycle
 
 
@@ -83,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="show the registry")
     p_quality = sub.add_parser("quality", help="stream the training file, continued vs refit champions; last line JSON")
     p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
+    p_quality.add_argument("--scenario", default="plain", choices=["plain", *POLICIES],
+                           help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
     settings = Settings.from_env()
     try:
         if args.command == "feed":
@@ -95,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bootstrap":
             bootstrap(settings, args.refit)
         elif args.command == "quality":
-            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches)
+            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
+                                     args.scenario)
             print(json.dumps(quality_stream(settings, options)))
         else:
             status(settings)

@@ -47,12 +47,13 @@ class BatchStore:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in (columns or empty_columns)})
         return pd.concat(frames, ignore_index=True)
 
-    def known_hashes(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
-        """text hash → "batch <id>" that holds it, for the duplicate check across batches."""
-        known: dict[str, str] = {}
+    def known_labels(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[str, str]]:
+        """text hash → ("", "batch <id>" that holds it), for the duplicate check across batches: rows of a plain
+        batch store have no label (the labelled store answers with each text's current label)."""
+        known: dict[str, tuple[str, str]] = {}
         for batch_id in self.batch_ids():
             if batch_id in exclude:
                 continue
             for h in self.read_batch(batch_id, ["text_hash"])["text_hash"]:
-                known.setdefault(h, f"batch {batch_id}")
+                known.setdefault(h, ("", f"batch {batch_id}"))
         return known

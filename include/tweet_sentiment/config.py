@@ -76,6 +76,10 @@ class Settings:
     max_file_mb: float = 20.0
     bootstrap_rows: int = 8000
     feed_batch_rows: int = 2000
+    recent_holdout_fraction: float = 0.15
+    recent_holdout_salt: str = "recent-holdout-v1"
+    recent_window_rows: int = 900
+    recent_window_min_rows: int = 200
     predict_max_texts: int = 256
     labelling_load_rows: int = 200
     # the scoring stream (issue 16): the unlabelled inbox, the mood series, drift
@@ -118,6 +122,10 @@ class Settings:
             max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb),
             bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
             feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows),
+            recent_holdout_fraction=_env_float("TWEET_SENTIMENT_RECENT_HOLDOUT_FRACTION", d.recent_holdout_fraction),
+            recent_holdout_salt=os.environ.get("TWEET_SENTIMENT_RECENT_HOLDOUT_SALT", d.recent_holdout_salt),
+            recent_window_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_ROWS", d.recent_window_rows),
+            recent_window_min_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS", d.recent_window_min_rows),
             predict_max_texts=_env_int("TWEET_SENTIMENT_PREDICT_MAX_TEXTS", d.predict_max_texts),
             labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
             **_scoring_from_env(d),

@@ -48,8 +48,9 @@ def stream_windows(scores: pd.DataFrame, window_rows: int) -> tuple[pd.DataFrame
 
 def training_reference(layout: DataLayout, champion: Champion, client: InfinityClient, max_rows: int,
                        seed: int) -> pd.DataFrame:
-    """The champion's training rows still in the labelled store (a sample of ``max_rows``), with its predictions."""
-    rows = LabelledStore(layout.labelled).read_all(columns=["text", "text_hash", "tweet_at", "batch_id"])
+    """The champion's training rows still current in the labelled store, outside the recent holdout (a sample
+    of ``max_rows``), with its predictions."""
+    rows = LabelledStore(layout.labelled).trainable().loc[:, ["text", "text_hash", "tweet_at", "batch_id"]]
     rows = rows[rows["batch_id"].isin(champion.card.get("batches") or [])]
     if len(rows) > max_rows:
         rows = rows.sample(n=max_rows, random_state=seed)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import numpy as np
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +20,22 @@ class EmbeddingServiceError(RuntimeError):
     """infinity could not give the embeddings (after the retries); the message says what it answered."""
 
 
+RETRIED_STATUSES = (429, 500, 502, 503, 504)
+
+
+class _Retry(Retry):
+    """urllib3's Retry, but waiting ``backoff_factor`` before the first retry too (urllib3 waits 0 s there):
+    ``backoff_factor * 2 ** (n - 1)`` before the n-th retry, at most ``backoff_max``."""
+
+    def get_backoff_time(self) -> float:
+        return min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1)) if self.history else 0.0
+
+
 class InfinityClient:
     """Batched, retried client of infinity's OpenAI-style ``POST /embeddings``.
 
+    Retries are urllib3's: connection errors, read timeouts and the statuses in RETRIED_STATUSES are tried again
+    ``retries`` times, waiting ``backoff_s``, then twice as long each time; a 4xx answer is not retried.
     Vectors are asked for as base64 float32 (``encoding_format``) rather than JSON float lists: the same bits,
     and the client and the server (which share the CPU) skip most of the JSON work.
     """
@@ -33,9 +48,13 @@ class InfinityClient:
         self.concurrency = max(1, concurrency)
         self.retries = retries
         self.backoff_s = backoff_s
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=timeout_s, headers=headers,
-                                  limits=httpx.Limits(max_connections=self.concurrency))
+        self.timeout_s = timeout_s
+        retry = _Retry(total=retries, backoff_factor=backoff_s, status_forcelist=RETRIED_STATUSES,
+                      allowed_methods=frozenset({"POST"}), raise_on_status=False, respect_retry_after_header=False)
+        self._http = requests.Session()
+        self._http.mount(self.url, HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=self.concurrency))
+        if api_key:
+            self._http.headers["Authorization"] = f"Bearer {api_key}"
 
     def close(self) -> None:
         self._http.close()
@@ -72,28 +91,22 @@ class InfinityClient:
         return out
 
     def _post(self, batch: list[str]) -> np.ndarray:
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                resp = self._http.post(f"{self.url}/embeddings", json={"model": self.model, "input": batch,
-                                                                          "encoding_format": "base64"})
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-                log.warning("infinity %s attempt %d failed: %s", self.url, attempt + 1, problem)
-                continue
-            if resp.status_code >= 500 or resp.status_code == 429:
-                problem = f"HTTP {resp.status_code}: {resp.text[:200]}"
-                log.warning("infinity %s attempt %d failed: %s", self.url, attempt + 1, problem)
-                continue
-            if resp.status_code >= 400:
-                raise EmbeddingServiceError(
-                    f"infinity at {self.url} refused the request for model {self.model!r}: "
-                    f"HTTP {resp.status_code}: {resp.text[:300]}")
-            return self._parse(resp.json(), len(batch))
-        raise EmbeddingServiceError(
-            f"infinity at {self.url} failed {self.retries + 1} times for model {self.model!r}; last: {problem}")
+        attempts = f"failed {self.retries + 1} times for model {self.model!r}"
+        try:
+            resp = self._http.post(f"{self.url}/embeddings", timeout=self.timeout_s,
+                                   json={"model": self.model, "input": batch, "encoding_format": "base64"})
+        except requests.RequestException as exc:
+            reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
+            raise EmbeddingServiceError(
+                f"infinity at {self.url} {attempts}; last: {type(reason).__name__}: {reason}") from exc
+        if resp.status_code in RETRIED_STATUSES:
+            raise EmbeddingServiceError(
+                f"infinity at {self.url} {attempts}; last: HTTP {resp.status_code}: {resp.text[:200]}")
+        if resp.status_code >= 400:
+            raise EmbeddingServiceError(
+                f"infinity at {self.url} refused the request for model {self.model!r}: "
+                f"HTTP {resp.status_code}: {resp.text[:300]}")
+        return self._parse(resp.json(), len(batch))
 
     def _parse(self, body: dict, expected: int) -> np.ndarray:
         data = sorted(body.get("data", []), key=lambda d: d["index"])

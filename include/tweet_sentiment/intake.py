@@ -1,8 +1,11 @@
 """Claimed files → a store, the rules both inboxes share: file checks, CSV rows, quarantine with reasons, ledger.
 
 Every input row ends in the stream's store or in quarantine with its reason, and each batch writes a ledger entry
-in which ``rows_in == rows_accepted + rows_quarantined``. What a row must hold is the caller's ``check_row``
-(labelled rows: ``ingest.py``; unlabelled rows: ``unlabelled.py``).
+in which ``rows_in == rows_accepted + rows_superseding + rows_quarantined``. A text already stored with the same
+label is a duplicate (quarantined); with another label it supersedes the stored row (the newest human label wins).
+A store without labels (the unlabelled rows) knows every text with an empty label: its check is a plain duplicate
+check. What a row must hold is the caller's ``check_row`` (labelled rows: ``ingest.py``; unlabelled rows:
+``unlabelled.py``).
 """
 
 from __future__ import annotations
@@ -128,13 +131,18 @@ def _check(parsed: ParsedFile, columns: list[str], fields: list[str], row_no: in
 
 @dataclass
 class FileOutcome:
-    """What became of one claimed file."""
+    """What became of one claimed file: new texts accepted, texts relabelled (superseding), rows quarantined."""
 
     file: str
     rows_in: int
     rows_accepted: int
     rows_quarantined: int
     file_error: str = ""
+    rows_superseding: int = 0
+
+
+def _no_stamp(frame: pd.DataFrame) -> dict:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,8 @@ class Intake:
     store: BatchStore
     columns: tuple[str, ...]
     max_file_bytes: int | None = None
+    # Adds the stream's own columns to a batch's accepted rows (in place); returns extra ledger keys.
+    stamp: Callable[[pd.DataFrame], dict] = _no_stamp
 
 
 def ingest_claimed(intake: Intake, batch_id: str) -> dict:
@@ -158,7 +168,7 @@ def ingest_claimed(intake: Intake, batch_id: str) -> dict:
     ledger_file = stream.ledger / f"{batch_id}.json"
     if ledger_file.exists():
         return read_json(ledger_file)
-    known = intake.store.known_hashes(exclude={batch_id})
+    known = intake.store.known_labels(exclude={batch_id})
     accepted: list[dict] = []
     outcomes: list[FileOutcome] = []
     for path in list_dir(stream.processing / batch_id):
@@ -168,9 +178,10 @@ def ingest_claimed(intake: Intake, batch_id: str) -> dict:
         _quarantine(stream.quarantine / batch_id, path, outcome, rejections)
     frame = pd.DataFrame(accepted, columns=[c for c in intake.columns if c != "batch_id"])
     frame["batch_id"] = batch_id
+    extra = intake.stamp(frame)
     if len(frame):
         intake.store.write_batch(batch_id, frame)
-    entry = _ledger_entry(batch_id, outcomes)
+    entry = {**_ledger_entry(batch_id, outcomes), **extra}
     write_json_atomic(ledger_file, entry)
     return entry
 
@@ -218,37 +229,37 @@ def arrival_time(path: UPath) -> datetime:
     return datetime.now(UTC)
 
 
-def _ingest_file(intake: Intake, path: UPath, known: dict[str, str]
+def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]]
                  ) -> tuple[FileOutcome, list[dict], list[Rejection]]:
     try:
         parsed = intake.parse(path, read_claimed(path, intake.max_file_bytes))
     except FileRejected as exc:
         return FileOutcome(path.name, exc.rows, 0, exc.rows, str(exc)), [], []
-    rows, rejections = [], list(parsed.rejections)
+    rows, rejections, superseding = [], list(parsed.rejections), 0
     for row in parsed.rows:
-        where = known.get(row["text_hash"])
-        if where is not None:
+        label, where = known.get(row["text_hash"], (None, ""))
+        if label == (row.get("label") or ""):
             rejections.append(Rejection(row["source_row"], row["line"], TEXT_COLUMN,
                                         f"duplicate text (already in {where})", row["raw_text"],
                                         row.get("label") or ""))
-        else:
-            known[row["text_hash"]] = f"{path.name} row {row['source_row']}"
-            rows.append(row)
-    return FileOutcome(path.name, parsed.rows_in, len(rows), len(rejections)), rows, rejections
+            continue
+        superseding += label is not None
+        known[row["text_hash"]] = (row.get("label") or "", f"{path.name} row {row['source_row']}")
+        rows.append(row)
+    outcome = FileOutcome(path.name, parsed.rows_in, len(rows) - superseding, len(rejections), "", superseding)
+    return outcome, rows, rejections
 
 
 def _ledger_entry(batch_id: str, outcomes: list[FileOutcome]) -> dict:
-    rows_in = sum(o.rows_in for o in outcomes)
-    accepted = sum(o.rows_accepted for o in outcomes)
-    quarantined = sum(o.rows_quarantined for o in outcomes)
-    if rows_in != accepted + quarantined:
-        raise AssertionError(f"ledger of {batch_id} does not balance: {rows_in} != {accepted} + {quarantined}")
+    """The batch's ledger; it balances: rows in = new texts accepted + relabelled texts + rows quarantined."""
+    totals = {key: sum(getattr(o, key) for o in outcomes)
+              for key in ("rows_in", "rows_accepted", "rows_superseding", "rows_quarantined")}
+    if totals["rows_in"] != totals["rows_accepted"] + totals["rows_superseding"] + totals["rows_quarantined"]:
+        raise AssertionError(f"ledger of {batch_id} does not balance: {totals}")
     return {
         "batch_id": batch_id,
         "ingested_at": datetime.now(UTC).isoformat(),
         "files": [o.__dict__ for o in outcomes],
         "files_rejected": sum(1 for o in outcomes if o.file_error),
-        "rows_in": rows_in,
-        "rows_accepted": accepted,
-        "rows_quarantined": quarantined,
+        **totals,
     }

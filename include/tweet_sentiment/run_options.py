@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tweet_sentiment.evaluation import GateRules
 from tweet_sentiment.training import BoostingParams
 
 STRATEGIES = ("continue", "refit")
@@ -52,9 +53,23 @@ PARAMS: dict[str, ParamSpec] = {
     "replay_rows": ParamSpec(
         2000, "Replayed rows", "Training", "earlier labelled rows replayed beside the new batch when continuing",
         {"type": "integer", "minimum": 0, "maximum": 1_000_000}),
+    "recency_half_life": ParamSpec(
+        1.0, "Recency half-life (batches)", "Training",
+        "older labelled rows weigh less in replay and refit: a row's weight halves every this many batches of "
+        "age (0: every row weighs the same)", {"type": "number", "minimum": 0, "maximum": 1000}),
     "min_improvement": ParamSpec(
-        0.001, "Minimum gain", "Promotion", "holdout macro-F1 gain over the champion needed to promote",
+        0.002, "Minimum gain", "Promotion",
+        "macro-F1 gain over the champion, on the recent or the fixed holdout, needed to promote",
         {"type": "number", "minimum": -1, "maximum": 1}),
+    "significance": ParamSpec(
+        0.01, "Significance level", "Promotion",
+        "the paired bootstrap's p-value must be below this for a gain to count (small: the gate runs every "
+        "cycle, and noise must not promote)", {"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
+    "tolerance": ParamSpec(
+        0.005, "Tolerance on the other holdout", "Promotion",
+        "macro-F1 a challenger better on one holdout may lose on the other (better on the recent window, it may "
+        "also trade as much fixed-holdout macro-F1 as it gained there); more than this is ambiguous and the "
+        "champion stays", {"type": "number", "minimum": 0, "maximum": 1}),
     "force_promote": ParamSpec(
         False, "Force promotion", "Promotion",
         "promote the challenger whatever its score (never a diverged one); with no new files there is a "
@@ -68,7 +83,10 @@ class RunOptions:
 
     strategy: str = PARAMS["strategy"].default
     replay_rows: int = PARAMS["replay_rows"].default
+    recency_half_life: float = PARAMS["recency_half_life"].default
     min_improvement: float = PARAMS["min_improvement"].default
+    significance: float = PARAMS["significance"].default
+    tolerance: float = PARAMS["tolerance"].default
     force_promote: bool = PARAMS["force_promote"].default
     max_raw_score: float = 50.0
     boosting: BoostingParams = field(default_factory=BoostingParams)
@@ -76,6 +94,11 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
+
+    def gate_rules(self, min_recent_rows: int) -> GateRules:
+        """The promotion rule's settings for this run."""
+        return GateRules(self.significance, self.min_improvement, self.tolerance, min_recent_rows,
+                         self.force_promote, self.max_raw_score)
 
     @classmethod
     def from_params(cls, params: dict) -> RunOptions:

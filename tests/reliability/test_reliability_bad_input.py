@@ -144,7 +144,7 @@ def test_oversized_cells_are_cut_in_reports(corpus_run):
 def test_next_run_takes_the_settled_file_and_quarantines_cross_batch_duplicates(corpus_run, tally):
     root = corpus_run["root"]
     settings = settings_for(root, settle_s=0)
-    tasks.archive_batch(settings, corpus_run["entry"], {}, {}, {}, None)  # b1 finished
+    tasks.archive_batch(settings, corpus_run["entry"], {}, {}, {})  # b1 finished
     assert len(list((root / "archive").glob("*/b1/*"))) == len(corpus_run["entry"]["files"])
     (root / "inbox" / "later.csv").write_text(csv_text(good("good", 1)[0], row("new in batch two")))
     entry = tasks.claim_and_ingest(settings, "b2")
@@ -166,7 +166,7 @@ def test_a_rerun_of_an_ingested_batch_claims_nothing_new(corpus_run):
     assert without_timing(tasks.claim_and_ingest(settings, "b1")) == before
     assert (root / "inbox" / "arrived_after.csv").exists()
     assert not (root / "processing" / "b1").exists()  # else the next run would take b1 for a dead run's batch
-    tasks.archive_batch(settings, {"batch_id": "b2"}, {}, {}, {}, None)  # b2 finished
+    tasks.archive_batch(settings, {"batch_id": "b2"}, {}, {}, {})  # b2 finished
     entry = tasks.claim_and_ingest(settings, "b3")
     assert [f["file"] for f in entry["files"]] == ["arrived_after.csv"]
     assert "superseded_by" not in json.loads((root / "ledger" / "b1.json").read_text())

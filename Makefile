@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: setup run test test-slow bench quality feed lint
+.PHONY: setup run test test-slow bench quality feed feed-unlabelled lint
 setup:
 	bash scripts/setup.sh
 
@@ -24,6 +24,10 @@ quality: setup
 
 feed: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed
+
+# SOURCE=Corona_NLP_test.csv (or Corona_NLP_train.csv, or a path) replays another file; ROWS=n a chunk's size
+feed-unlabelled: setup
+	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed-unlabelled $(if $(SOURCE),--source "$(SOURCE)") $(if $(ROWS),--rows $(ROWS))
 
 lint: setup
 	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests benchmarks

@@ -16,6 +16,7 @@ from benchmarks.options import BenchOptions, median
 from benchmarks.prediction import measure_prediction
 from benchmarks.processes import peak_rss_mb
 from benchmarks.reaction import measure_reaction
+from benchmarks.scoring import measure_scoring
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import chronological_rows
 from tweet_sentiment.registry import ModelRegistry
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
-    """Every figure of issues 6 and 12; ``scratch`` is a temp folder, removed by the caller."""
+    """Every figure of issues 6, 12 and 16; ``scratch`` is a temp folder, removed by the caller."""
     load_before = os.getloadavg()[0]
     header, rows = chronological_rows(settings.train_file)
     history, batch = rows[:-options.batch_rows], rows[-options.batch_rows:]
@@ -50,6 +51,7 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
         figures.update(measure_reaction(base, raw_batch, options.runs, scratch))
         registry = ModelRegistry(last_root.layout().registry)
         figures.update(measure_prediction(registry, client, raw_batch, options, scratch / "predict"))
+        figures.update(measure_scoring(base, client, options, scratch / "scoring"))
         if server_pid:
             figures["infinity_peak_rss_mb"] = peak_rss_mb(server_pid)
     figures["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tweet_sentiment feed | bootstrap [--refit] | status | quality``."""
+"""Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status | quality``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.datafs import write_json_atomic
-from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
+from tweet_sentiment.feed import chronological_rows, next_batch, next_unlabelled, write_rows
 from tweet_sentiment.quality import QualityOptions
 from tweet_sentiment.quality import stream as quality_stream
 from tweet_sentiment.registry import ModelRegistry
@@ -26,6 +26,16 @@ def feed(settings: Settings, rows: int) -> None:
     layout.ensure()
     path = next_batch(layout, settings.train_file, rows, settings.bootstrap_rows)
     print(f"wrote {path}" if path else "the training file is used up: nothing left to feed")
+
+
+def feed_unlabelled(settings: Settings, rows: int, source: str | None) -> None:
+    """Drop the next chronological chunk of an unlabelled source into the unlabelled inbox."""
+    if source:
+        settings = dataclasses.replace(settings, unlabelled_source=source)
+    layout = settings.layout()
+    layout.ensure()
+    path = next_unlabelled(layout, settings.unlabelled_source_file, rows)
+    print(f"wrote {path}" if path else f"{settings.unlabelled_source} is used up: nothing left to feed")
 
 
 def bootstrap(settings: Settings, refit: bool) -> None:
@@ -65,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_feed = sub.add_parser("feed", help="drop the next chronological batch of labelled tweets into the inbox")
     p_feed.add_argument("--rows", type=int, default=None, help="rows per batch (default: feed_batch_rows)")
+    p_unl = sub.add_parser("feed-unlabelled", help="drop the next chronological chunk of unlabelled tweets to score")
+    p_unl.add_argument("--rows", type=int, default=None, help="rows per chunk (default: unlabelled_feed_rows)")
+    p_unl.add_argument("--source", default=None,
+                       help="a file of the dataset folder or a path (default: unlabelled_source, the 2022 file)")
     p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
@@ -79,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "feed":
             feed(settings, args.rows or settings.feed_batch_rows)
+        elif args.command == "feed-unlabelled":
+            feed_unlabelled(settings, args.rows or settings.unlabelled_feed_rows, args.source)
         elif args.command == "bootstrap":
             bootstrap(settings, args.refit)
         elif args.command == "quality":

@@ -1,11 +1,15 @@
-"""The loop's two Airflow assets, named once, and what their events carry.
+"""The loop's Airflow assets, named once, and what their events carry.
 
 - the **inbox** (``<data root>/inbox``): an event says "a labelled batch was sent"; the retrain DAG is scheduled
   on it (or on its 20-minute timetable);
 - the **champion** (``<data root>/registry/champion.json``): an event says "the model in use changed", by a
-  promotion of the DAG or a rollback on the model page, with the version and its holdout metrics;
+  promotion of the DAG or a rollback on the model page, with the version and its holdout metrics; the scoring DAG
+  re-scores the stream on it;
 - the **candidate**: an event says "the gate called a challenger ambiguous, a person should decide"; the approval
-  DAG is scheduled on it.
+  DAG is scheduled on it;
+- the **unlabelled inbox** (``<data root>/unlabelled``): an event says "tweets to score were dropped"; a producer
+  that can record one (another DAG, ``POST /api/v2/assets/events``) starts the scoring DAG at once, files dropped
+  without one (``make feed-unlabelled``) wait for its short timetable.
 
 Plain names and URIs, no Airflow import: the DAG builds its ``Asset`` objects from them and the UI plugin looks
 the assets up by name and URI when it records an event. The URIs use a private ``x-`` scheme: the data root may
@@ -28,6 +32,7 @@ class AssetName(NamedTuple):
 
 INBOX = AssetName("tweet_sentiment_inbox", "x-tweet-sentiment://data/inbox")
 CHAMPION = AssetName("tweet_sentiment_champion", "x-tweet-sentiment://registry/champion")
+UNLABELLED = AssetName("tweet_sentiment_unlabelled", "x-tweet-sentiment://data/unlabelled")
 # The promote task's outlet: the champion asset is attached to it only when the champion really changed.
 CHAMPION_ALIAS = "tweet_sentiment_champion_change"
 CANDIDATE = AssetName("tweet_sentiment_candidate", "x-tweet-sentiment://registry/candidate")

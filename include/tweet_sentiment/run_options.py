@@ -1,4 +1,5 @@
-"""What a person chooses for one run: the DAG's Params, defined once here, and the RunOptions built from them."""
+"""What a person chooses for one run: the DAGs' Params, defined once here, and the options built from them
+(RunOptions for the retrain DAG, ScoreOptions for the scoring DAG)."""
 
 from __future__ import annotations
 
@@ -105,3 +106,30 @@ class RunOptions:
         values = {name: spec.cast(params.get(name, spec.default)) for name, spec in PARAMS.items()}
         boosting = BoostingParams(**{name: values.pop(name) for name in BOOSTING_PARAMS})
         return cls(**values, boosting=boosting)
+
+
+SCORE_PARAMS: dict[str, ParamSpec] = {
+    "drift_reference": ParamSpec(
+        "setting", "Drift reference", "Drift",
+        "what the latest window of scored tweets is compared with: stream: the first scored window of the "
+        "unlabelled stream; training: the champion's training rows; setting: TWEET_SENTIMENT_DRIFT_REFERENCE "
+        "(stream unless configured)", {"type": "string", "enum": ["setting", "stream", "training"]}),
+    "rescore_all": ParamSpec(
+        False, "Re-score everything", "Scoring",
+        "score every batch again with the champion, even those it scored already (a run re-scores the batches "
+        "of another champion anyway)", {"type": "boolean"}),
+}
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """The scoring run's choices (see SCORE_PARAMS); ``drift_reference`` None: the setting's."""
+
+    drift_reference: str | None = None
+    rescore_all: bool = False
+
+    @classmethod
+    def from_params(cls, params: dict) -> ScoreOptions:
+        values = {name: spec.cast(params.get(name, spec.default)) for name, spec in SCORE_PARAMS.items()}
+        reference = values["drift_reference"]
+        return cls(None if reference == "setting" else reference, values["rescore_all"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import TypedDict
 
 LABELS: tuple[str, ...] = ("Extremely Negative", "Negative", "Neutral", "Positive", "Extremely Positive")
@@ -24,6 +25,25 @@ STORE_COLUMNS: tuple[str, ...] = (
 )
 # What rows stored before a column existed hold in it.
 STORE_COLUMN_DEFAULTS: dict[str, object] = {"ingested_at": "", "seq": 0, "recent_holdout": False}
+
+
+# TweetAt as the sources write it: the Kaggle files (dd-mm-yyyy), the 2022 file (yyyy-mm-dd hh:mm:ss), ISO dates.
+_DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_tweet_at(raw: str) -> datetime | None:
+    """A TweetAt value as a UTC datetime (times without a zone are taken as UTC), or None if it cannot be read."""
+    raw = raw.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(raw, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def normalise_label(value: str) -> str | None:

@@ -8,21 +8,16 @@ DAG and :func:`run_cycle` (the same steps in one process) should import this mod
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 from upath import UPath
 
 from tweet_sentiment import challenger
 from tweet_sentiment.assets import candidate_event, champion_event
-from tweet_sentiment.claim import claim, claim_lock
+from tweet_sentiment.claim import archive_claimed, claim, claim_lock
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import list_dir, move, remove_empty_dir, write_json_atomic
+from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.evaluation import (
     PairedComparison,
     disagreements,
@@ -39,19 +34,10 @@ from tweet_sentiment.registry import Champion, ChampionUnavailableError, ModelRe
 from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema, RunReport
 from tweet_sentiment.services import Holdout, fixed_holdout, infinity_client
+from tweet_sentiment.timing import timed as _timed
 from tweet_sentiment.work import Work, pending_work
 
 log = logging.getLogger(__name__)
-
-
-def _timed(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """The task's result with the seconds it took (the run report's timings come from these)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> dict:
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        return {**result, "seconds": round(time.perf_counter() - start, 3)}
-    return wrapper
 
 
 def _design(settings: Settings, client: InfinityClient) -> FeatureSchema:
@@ -224,17 +210,11 @@ def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: 
     decision is read from the registry, where promote or keep_champion recorded it."""
     layout = settings.layout()
     batch_id = ledger["batch_id"]
-    source = layout.processing / batch_id
-    target = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
-    files = list_dir(source)
-    for path in files:
-        move(path, target / path.name)
-    if source.exists():
-        remove_empty_dir(source)
+    archived = archive_claimed(layout.labelled_stream, batch_id)
     parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation}
     report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, challenger=challenger,
                        evaluation=evaluation, decision=_decision(ModelRegistry(layout.registry), evaluation),
-                       archived=[p.name for p in files],
+                       archived=archived,
                        timings_s={name: part["seconds"] for name, part in parts.items() if "seconds" in part})
     write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report)
     return report

@@ -16,9 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tweet_sentiment.assets import CHAMPION, INBOX, champion_event, inbox_event
 from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.drift_watch import drift_candidates
 from tweet_sentiment.infinity import EmbeddingServiceError
 from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
 from tweet_sentiment.model_overview import RollbackRefused, holdouts_png, overview, report_image, roll_back
+from tweet_sentiment.mood_overview import mood_chart, mood_overview
 from tweet_sentiment.prediction import NoChampionError, PredictionRequestError, Predictor
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABELS
@@ -76,7 +78,7 @@ class RollbackBody(BaseModel):
 
 def create_app() -> FastAPI:
     """The plugin's app; every route depends on Airflow's login (``Reader``/``Writer``/``Admin``)."""
-    app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API and model page.")
+    app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API, model and mood pages.")
 
     @app.exception_handler(PredictionRequestError)
     @app.exception_handler(LabellingInputError)
@@ -104,6 +106,10 @@ def create_app() -> FastAPI:
     @app.get("/model", include_in_schema=False)
     def model_page(_: Reader) -> FileResponse:
         return FileResponse(ASSETS / "model.html")
+
+    @app.get("/mood", include_in_schema=False)
+    def mood_page(_: Reader) -> FileResponse:
+        return FileResponse(ASSETS / "mood.html")
 
     @app.get("/assets/{name}", include_in_schema=False)
     def asset(name: str, _: Reader) -> FileResponse:
@@ -142,7 +148,10 @@ def create_app() -> FastAPI:
                 path = svc.settings.unlabelled_file
             except DatasetMissingError as exc:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-            report = svc.labelling.load(path.name, path.read_bytes(), limit, resume=True)
+            # while drift holds, a share of the load comes from the drifted window (what the model now sees)
+            report = svc.labelling.load(path.name, path.read_bytes(), limit, resume=True,
+                                        drifted=drift_candidates(svc.layout),
+                                        drift_share=svc.settings.labelling_drift_share)
         return report.to_dict()
 
     @app.post("/api/queue/labels")
@@ -180,6 +189,20 @@ def create_app() -> FastAPI:
             return Response(report_image(services().layout.reports, name), media_type="image/png")
         except FileNotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+    @app.get("/api/mood")
+    def mood(_: Reader) -> dict:
+        """The mood series of the scored stream, who scored it, the champion changes and the last drift check."""
+        svc = services()
+        return mood_overview(svc.layout, svc.registry)
+
+    @app.get("/api/mood/chart.png", include_in_schema=False)
+    def mood_picture(_: Reader) -> Response:
+        try:
+            return Response(mood_chart(services().layout), media_type="image/png",
+                            headers={"Cache-Control": "no-store"})
+        except FileNotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no mood chart yet: the scoring DAG has not run") from exc
 
     @app.post("/api/model/rollback")
     def rollback(body: RollbackBody, user: Admin) -> dict:

@@ -94,6 +94,7 @@ async function init() {
     try {
       const report = await api("api/queue/load", { method: "POST", body: new FormData($("load-form")) });
       $("load-status").textContent = `queued ${report.queued} from ${report.source}`
+        + (report.from_drifted_window ? ` (${report.from_drifted_window} of them from the drifted window: see Mood)` : "")
         + (report.skipped ? `, skipped ${report.skipped}` : "");
       $("load-status").className = "ok";
       await refresh();

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: setup run test bench quality feed lint
+.PHONY: setup run test test-slow bench quality feed feed-unlabelled lint
 setup:
 	bash scripts/setup.sh
 
@@ -12,14 +12,22 @@ run: setup
 test: setup
 	$(ENV) bash scripts/test.sh
 
+test-slow: setup
+	$(ENV) bash scripts/test.sh -m slow
+
 bench: setup
 	$(ENV) cd "$$PROJECT_ROOT" && "$$VENV/bin/python" -m benchmarks
 
+SCENARIO ?= plain
 quality: setup
-	$(ENV) "$$VENV/bin/python" -m tweet_sentiment quality
+	$(ENV) bash scripts/with_infinity.sh "$$VENV/bin/python" -m tweet_sentiment quality --scenario $(SCENARIO)
 
 feed: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed
+
+# SOURCE=Corona_NLP_test.csv (or Corona_NLP_train.csv, or a path) replays another file; ROWS=n a chunk's size
+feed-unlabelled: setup
+	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed-unlabelled $(if $(SOURCE),--source "$(SOURCE)") $(if $(ROWS),--rows $(ROWS))
 
 lint: setup
 	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests benchmarks

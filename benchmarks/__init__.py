@@ -12,6 +12,10 @@ What is measured, each the median of ``runs`` runs (the machine is shared, so th
 - continued boosting (the cycle's challenger) and a full refit on the history: ``run.py``;
 - prediction through ``Predictor.predict`` (the function behind ``POST /api/predict``), uncached texts:
   ``prediction.py``;
+- how fast the loop reacts (issue 12): "Send batch" to the run's first task, a manual refit's trigger to its train
+  task, a run with nothing to do: ``reaction.py``;
+- scoring the unlabelled stream (issue 16): uncached tweets/s beside infinity alone, re-scoring with cached vectors,
+  the drift check of a 5,000-tweet window against 20,000 training rows: ``scoring.py``;
 - peak RSS of the task processes (sampled from /proc while the cycle runs), and of the infinity server:
   ``processes.py``.
 Feature vectors of the history and the holdout come from the configured feature cache (filled if missing), so a

@@ -1,9 +1,10 @@
 """A real Airflow for the cycle: api-server, scheduler (LocalExecutor) and dag-processor on a temp AIRFLOW_HOME with
-SQLite, and the reads of its metadata DB that time a DAG run."""
+SQLite, its logins, and the reads of its metadata DB that time a DAG run."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -15,6 +16,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from benchmarks.options import PROJECT_ROOT
 from benchmarks.processes import PeakRss, answers, descendants, free_port, stop_process_group
 from tweet_sentiment.config import Settings
@@ -23,9 +26,11 @@ log = logging.getLogger(__name__)
 DAG_ID = "tweet_sentiment_retrain"
 DECISION_TASKS = ("promote", "keep_champion")
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+SERVICE_USER = "tweet-sentiment-bot"  # the login that writes run notes (role user), as `make run` has it
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
+    """Now, as SQLite holds Airflow's timestamps (UTC, no zone)."""
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -34,8 +39,12 @@ def _epoch(value: str) -> float:
     return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
 
 
-def airflow_env(root: Settings, airflow_home: Path, port: int) -> dict[str, str]:
-    """The environment of `make run`'s Airflow on ``airflow_home`` and ``port``, the pipeline pointing at ``root``."""
+def airflow_env(root: Settings, airflow_home: Path, port: int, users: dict[str, str],
+                service_password: str) -> dict[str, str]:
+    """The environment of `make run`'s Airflow on ``airflow_home`` and ``port``, the pipeline pointing at ``root``;
+    ``users``: name → role of the simple auth manager; the run notes' connection logs in as SERVICE_USER."""
+    note_login = {"conn_type": "http", "host": f"http://localhost:{port}", "login": SERVICE_USER,
+                  "password": service_password}
     return {
         **os.environ, "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
@@ -48,19 +57,25 @@ def airflow_env(root: Settings, airflow_home: Path, port: int) -> dict[str, str]
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in users.items()),
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False", f"AIRFLOW_CONN_{root.api_conn_id.upper()}": json.dumps(note_login),
         "TWEET_SENTIMENT_DATA_ROOT": root.data_root, "TWEET_SENTIMENT_CACHE_ROOT": root.cache_root,
-        "INFINITY_URL": root.infinity_url}
+        "TWEET_SENTIMENT_DATASET_DIR": root.dataset_dir, "INFINITY_URL": root.infinity_url}
 
 
 class AirflowStack:
     """api-server, scheduler (LocalExecutor) and dag-processor on a temp AIRFLOW_HOME with SQLite, as `make run`
     starts them, the pipeline's settings pointing at ``root``. Task processes are forked by the scheduler's
-    LocalExecutor workers, so they are found as the scheduler's descendants."""
+    LocalExecutor workers, so they are found as the scheduler's descendants. Users: ``admin``, SERVICE_USER and
+    ``users`` (name → role), each with a random password (``passwords``)."""
 
-    def __init__(self, root: Settings, airflow_home: Path) -> None:
+    def __init__(self, root: Settings, airflow_home: Path, users: dict[str, str] | None = None) -> None:
         self.home = airflow_home
         self.port = free_port()
-        self.env = airflow_env(root, airflow_home, self.port)
+        self.url = f"http://localhost:{self.port}"
+        roles = {"admin": "admin", SERVICE_USER: "user", **(users or {})}
+        self.passwords = {name: secrets.token_hex(8) for name in roles}
+        self.env = airflow_env(root, airflow_home, self.port, roles, self.passwords[SERVICE_USER])
         self.db = airflow_home / "airflow.db"
         self._procs: dict[str, subprocess.Popen] = {}
 
@@ -69,6 +84,7 @@ class AirflowStack:
 
     def __enter__(self) -> AirflowStack:
         self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "passwords.json").write_text(json.dumps(self.passwords))
         log.info("Airflow: migrating a SQLite metadata DB in %s", self.home)
         migrated = self.airflow("db", "migrate")
         if migrated.returncode != 0:
@@ -93,21 +109,30 @@ class AirflowStack:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
+    def login(self, user: str = "admin") -> httpx.Client:
+        """An HTTP client of the API server, logged in as ``user`` through Airflow's own token endpoint."""
+        token = httpx.post(f"{self.url}/auth/token", json={"username": user, "password": self.passwords[user]},
+                           timeout=30)
+        token.raise_for_status()
+        return httpx.Client(base_url=self.url, timeout=120,
+                            headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+
     def run(self, first: bool) -> dict:
         """One DAG run, trigger to end: the first by unpausing (the scheduler starts it), the others triggered."""
-        since = _now_iso()
+        since = now_iso()
         started = self.airflow("dags", "unpause", DAG_ID) if first else self.airflow("dags", "trigger", DAG_ID)
         if started.returncode != 0:
             raise RuntimeError(f"could not start {DAG_ID}:\n{started.stderr[-2000:]}")
         with PeakRss(self._procs["scheduler"].pid) as rss:
-            run_id = self._wait_run(since)
+            run_id = self.wait_run(since)
         return {**self._run_times(run_id), "peak_rss_mb": rss.peak_mb, "processes": rss.processes}
 
     def _query(self, sql: str, *args: object) -> list[tuple]:
         with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)) as db:
             return db.execute(sql, args).fetchall()
 
-    def _wait_run(self, since: str, timeout_s: float = 900) -> str:
+    def wait_run(self, since: str, timeout_s: float = 900) -> str:
+        """The id of the newest run queued since ``since``, once it has finished; an error if it failed."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             rows = self._query("SELECT run_id, state FROM dag_run WHERE dag_id = ? AND queued_at >= ? "

@@ -15,6 +15,8 @@ from benchmarks.infinity_server import backend, infinity_server
 from benchmarks.options import BenchOptions, median
 from benchmarks.prediction import measure_prediction
 from benchmarks.processes import peak_rss_mb
+from benchmarks.reaction import measure_reaction
+from benchmarks.scoring import measure_scoring
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import chronological_rows
 from tweet_sentiment.registry import ModelRegistry
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
-    """Every figure of issue 6; ``scratch`` is a temp folder, removed by the caller."""
+    """Every figure of issues 6, 12 and 16; ``scratch`` is a temp folder, removed by the caller."""
     load_before = os.getloadavg()[0]
     header, rows = chronological_rows(settings.train_file)
     history, batch = rows[:-options.batch_rows], rows[-options.batch_rows:]
@@ -45,9 +47,11 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
         cycles, outcomes, last_root = run_cycles(base, header, batch, options.runs, scratch)
         figures["refit_train_s"] = median(refit_times(base, bootstrap["challenger"]["train_s"], options.runs), 2)
         figures.update(cycle_figures(cycles, outcomes, figures["refit_train_s"]))
-        registry = ModelRegistry(last_root.layout().registry)
         raw_batch = [r[header.index(TEXT_COLUMN)] for r in batch]
+        figures.update(measure_reaction(base, raw_batch, options.runs, scratch))
+        registry = ModelRegistry(last_root.layout().registry)
         figures.update(measure_prediction(registry, client, raw_batch, options, scratch / "predict"))
+        figures.update(measure_scoring(base, client, options, scratch / "scoring"))
         if server_pid:
             figures["infinity_peak_rss_mb"] = peak_rss_mb(server_pid)
     figures["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]

@@ -1,21 +1,46 @@
 """The retraining loop: sense → claim → embed → train → evaluate → decide → promote | keep → archive.
 
-Every 20 minutes, new labelled CSVs in the inbox are claimed, cleaned and stored; a challenger is trained on
-them (continuing the champion's boosting, or a refit), evaluated against the fixed holdout, and promoted only if
-it is better. Each task calls one function of ``tweet_sentiment.tasks``, which is tested without Airflow.
+A run starts on an inbox asset event (an annotator's "Send batch"), every 20 minutes (files that came without an
+event, e.g. `make feed`), or by hand. New labelled CSVs in the inbox are claimed, cleaned and stored; a
+challenger is trained on them (continuing the champion's boosting, or a refit), evaluated against the fixed
+holdout and the annotators' recent holdout, and promoted only if it is better; a promotion records a champion
+asset event, an ambiguous evaluation a candidate event (the approval DAG asks a person). A run with nothing to
+do ends skipped at once, with the reason in the sensor's log and the run's note. Each task calls one function
+of ``tweet_sentiment.tasks``, which is tested without Airflow.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    AssetAlias,
+    AssetOrTimeSchedule,
+    Connection,
+    DeltaTriggerTimetable,
+    Param,
+    dag,
+    get_current_context,
+    task,
+)
+from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
-from tweet_sentiment import tasks
+from tweet_sentiment import assets, tasks
 from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
+from tweet_sentiment.run_notes import api_login, set_run_note
 from tweet_sentiment.run_options import PARAMS, RunOptions
+from tweet_sentiment.work import GO, SKIP
+
+log = logging.getLogger(__name__)
+INBOX = Asset(name=assets.INBOX.name, uri=assets.INBOX.uri)
+CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
+CHAMPION_CHANGE = AssetAlias(assets.CHAMPION_ALIAS)
+CANDIDATE = Asset(name=assets.CANDIDATE.name, uri=assets.CANDIDATE.uri)
+CANDIDATE_AMBIGUOUS = AssetAlias(assets.CANDIDATE_ALIAS)
 
 
 def _settings() -> Settings:
@@ -31,10 +56,33 @@ def _options() -> RunOptions:
     return RunOptions.from_params(get_current_context()["params"])
 
 
+def _waited_s() -> float:
+    """Seconds since the sensor started."""
+    return (pendulum.now("UTC") - get_current_context()["ti"].start_date).total_seconds()
+
+
+def _note_run(note: str) -> None:
+    """The run's note, through the REST API with the service login of the configured connection, if any.
+
+    Best effort: a missing or broken connection leaves the reason in the task log only, never fails the task.
+    """
+    context, conn_id = get_current_context(), _settings().api_conn_id
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        log.info("no connection %r: the reason is in this log only, not in the run's note", conn_id)
+        return
+    except Exception:  # an unparsable connection must not turn a skip into a failure
+        log.warning("connection %r cannot be read: the reason is in this log only", conn_id, exc_info=True)
+        return
+    set_run_note(api_login(conn.host or "", conn.port, conn.login or "", conn.password or ""),
+                 context["dag"].dag_id, context["run_id"], note)
+
+
 @dag(
     dag_id="tweet_sentiment_retrain",
     description="Retrain the tweet-sentiment model on newly labelled CSVs; promote it only if it is better.",
-    schedule=timedelta(minutes=20),
+    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=20)), assets=[INBOX]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -46,11 +94,18 @@ def _options() -> RunOptions:
                         **spec.schema) for name, spec in PARAMS.items()},
 )
 def tweet_sentiment_retrain() -> None:
-    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_timeout_s, mode="reschedule",
+    # poke mode: the sensor waits seconds at most (files still being written, SENSOR_WAIT_S), never minutes,
+    # and rescheduling would cost more than it frees
+    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_deadline_s, mode="poke",
                  soft_fail=True)
     def sense_inbox() -> bool:
-        """Wait, without holding a worker slot, for complete CSVs in the inbox; none by the timeout: skipped."""
-        return tasks.inbox_has_files(_settings())
+        """Go on new files (or a refit on the store); wait only for files still being written; else skip now."""
+        work = tasks.sense_inbox(_settings(), _options(), _waited_s())
+        log.info("%s: %s", work.action, work.reason)
+        if work.action == SKIP:
+            _note_run(f"Skipped: {work.reason}")
+            raise AirflowSkipException(work.reason)
+        return work.action == GO
 
     @task(multiple_outputs=False)
     def claim_and_ingest() -> dict:
@@ -67,9 +122,9 @@ def tweet_sentiment_retrain() -> None:
         """Train a challenger: continue the champion's boosting, or refit on every labelled row."""
         return tasks.train_challenger(_settings(), _batch_id(), _options())
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, inlets=[CHAMPION])
     def evaluate(challenger: dict) -> dict:
-        """Score challenger and champion on the fixed holdout and decide whether to promote."""
+        """Score challenger and champion on the fixed and the recent holdout and decide whether to promote."""
         return tasks.evaluate_challenger(_settings(), challenger, _options())
 
     @task.branch
@@ -77,21 +132,28 @@ def tweet_sentiment_retrain() -> None:
         """Follow the evaluation's decision: promote, or keep the champion."""
         return "promote" if evaluation["promote"] else "keep_champion"
 
-    @task(multiple_outputs=False)
-    def promote(evaluation: dict) -> dict:
-        """Make the challenger the champion, unless the champion changed during the run."""
-        return tasks.promote_challenger(_settings(), evaluation)
+    @task(multiple_outputs=False, outlets=[CHAMPION_CHANGE])
+    def promote(evaluation: dict, *, outlet_events=None) -> dict:
+        """Make the challenger the champion, unless the champion changed during the run; a real promotion
+        records a champion asset event (version, metrics) through the alias, a refused one records none."""
+        promoted = tasks.promote_challenger(_settings(), evaluation)
+        if promoted.get("event"):
+            outlet_events[CHAMPION_CHANGE].add(CHAMPION, extra=promoted["event"])
+        return promoted
 
-    @task(multiple_outputs=False)
-    def keep_champion(evaluation: dict) -> dict:
-        """Record the challenger as rejected, with the reason."""
-        return tasks.keep_champion(_settings(), evaluation)
+    @task(multiple_outputs=False, outlets=[CANDIDATE_AMBIGUOUS])
+    def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
+        """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
+        candidate asset event (through the alias) starts the approval DAG."""
+        kept = tasks.keep_champion(_settings(), evaluation)
+        if kept.get("event"):
+            outlet_events[CANDIDATE_AMBIGUOUS].add(CANDIDATE, extra=kept["event"])
+        return kept
 
     @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
-    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict, promoted: dict | None,
-                kept: dict | None) -> dict:
+    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> dict:
         """Move the claimed files to the archive and write the run report."""
-        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation, promoted or kept)
+        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation)
 
     ledger = claim_and_ingest()
     embedded = embed()
@@ -99,8 +161,7 @@ def tweet_sentiment_retrain() -> None:
     evaluation = evaluate(challenger)
     promoted, kept = promote(evaluation), keep_champion(evaluation)
     sense_inbox() >> ledger >> embedded >> challenger
-    decide(evaluation) >> [promoted, kept]
-    archive(ledger, embedded, challenger, evaluation, promoted, kept)
+    decide(evaluation) >> [promoted, kept] >> archive(ledger, embedded, challenger, evaluation)
 
 
 tweet_sentiment_retrain()

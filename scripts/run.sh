@@ -21,8 +21,14 @@ if [ ! -f "$SECRETS" ]; then
   printf 'export AIRFLOW__API_AUTH__JWT_SECRET=%s\nexport AIRFLOW__API__SECRET_KEY=%s\nexport AIRFLOW_ADMIN_PASSWORD=%s\n' \
     "$(openssl rand -hex 32)" "$(openssl rand -hex 32)" "${AIRFLOW_ADMIN_PASSWORD:-$(openssl rand -hex 6)}" > "$SECRETS"
 fi
+if ! grep -q TWEET_SENTIMENT_BOT_PASSWORD "$SECRETS"; then  # secrets.env of an earlier version lacks it
+  printf 'export TWEET_SENTIMENT_BOT_PASSWORD=%s\n' "$(openssl rand -hex 12)" >> "$SECRETS"
+fi
 source "$SECRETS"
-printf '{"%s": "%s"}\n' "${AIRFLOW_ADMIN_USER:-admin}" "$AIRFLOW_ADMIN_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+printf '{"%s": "%s", "tweet-sentiment-bot": "%s"}\n' "${AIRFLOW_ADMIN_USER:-admin}" "$AIRFLOW_ADMIN_PASSWORD" \
+  "$TWEET_SENTIMENT_BOT_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+# The tasks' login to the REST API (a run's note): the service user of role "user", never the admin.
+export AIRFLOW_CONN_TWEET_SENTIMENT_API="{\"conn_type\": \"http\", \"host\": \"http://localhost:$AIRFLOW_PORT\", \"login\": \"tweet-sentiment-bot\", \"password\": \"$TWEET_SENTIMENT_BOT_PASSWORD\"}"
 
 # Every process started from here carries this token in its environment, including task processes that
 # Airflow's supervisor puts in sessions of their own, so that stopping can find them all. Processes that set
@@ -98,7 +104,7 @@ done
 cat <<MSG
 
   Airflow UI:   http://localhost:$AIRFLOW_PORT   (user: ${AIRFLOW_ADMIN_USER:-admin}  password: $AIRFLOW_ADMIN_PASSWORD)
-  DAG:          tweet_sentiment_retrain (every 20 minutes; unpaused)
+  DAG:          tweet_sentiment_retrain (on each "Send batch", and every 20 minutes; unpaused)
   New batch:    make feed        (drops the next 2,000 chronological tweets into the inbox)
   Data:         $TWEET_SENTIMENT_DATA_ROOT      Logs: $LOGS
   Stop:         Ctrl-C

@@ -17,8 +17,11 @@ import pytest
 
 from benchmarks.processes import answers, descendants, free_port, listening_pid, stop_process_group
 
-__all__ = ["DATASET_DIR", "ROOT", "TEST_OUTPUT", "free_port", "load_retrain_dag", "run_dag", "start_infinity",
-           "start_server", "stop_process_group", "wait_http", "write_slice"]
+__all__ = ["AMBIGUOUS_PARAMS", "DATASET_DIR", "ROOT", "TEST_OUTPUT", "ambiguous_batch", "free_port", "load_retrain_dag",
+           "run_dag", "start_infinity", "start_server", "stop_process_group", "wait_http", "write_slice"]
+# The gate's Params under which "better" on a holdout only means "some bootstrap resample favours the challenger"
+# (p < 1) and any loss on the other holdout is beyond the tolerance; see ambiguous_batch.
+AMBIGUOUS_PARAMS = {"min_improvement": -1, "significance": 1, "tolerance": 0}
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_DIR = Path(os.environ.get("TWEET_SENTIMENT_DATASET_DIR", ROOT.parent / "shared" / "data"))
 TEST_OUTPUT = ROOT / "test-output"
@@ -114,3 +117,40 @@ def run_dag(dag, conf: dict) -> dict[str, str]:
     with create_session() as session:
         tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
         return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
+
+
+def ambiguous_batch(settings, header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    """Rows (copies) that make the next refit's challenger ambiguous under AMBIGUOUS_PARAMS, deterministically.
+
+    The rows that will fall in the recent holdout are labelled with the champion's own predictions (real
+    champion, real embeddings), so on a recent window made of them the champion is perfect: no resample favours
+    the challenger (p = 1) and its gain is < 0 once the two disagree on one row. The other rows keep the
+    sentiment shifted by one class (people now label differently: the challenger learns it, so it disagrees
+    with the champion) and are also appended to the fixed holdout file (``settings.holdout_file``, which the
+    caller owns), where the challenger, which learnt them, is favoured in some resample (p < 1) and the champion
+    is wrong. Better on the fixed holdout only: ``promotion_decision`` calls it ambiguous.
+    """
+    from tweet_sentiment.datafs import as_path
+    from tweet_sentiment.feed import chronological_rows, write_rows
+    from tweet_sentiment.prediction import Predictor
+    from tweet_sentiment.registry import ModelRegistry
+    from tweet_sentiment.schema import LABELS
+    from tweet_sentiment.services import infinity_client
+    from tweet_sentiment.text import clean_tweet, in_hash_slice, text_hash
+
+    text, label = header.index("OriginalTweet"), header.index("Sentiment")
+    rows = [list(r) for r in rows if clean_tweet(r[text])]
+    cleaned = [clean_tweet(r[text]) for r in rows]
+    recent = in_hash_slice([text_hash(t) for t in cleaned], settings.recent_holdout_fraction,
+                           settings.recent_holdout_salt)
+    with infinity_client(settings) as client:
+        predictor = Predictor(ModelRegistry(settings.layout().registry), client, settings.layout().embeddings)
+        predicted = predictor.predict_cleaned([t for t, r in zip(cleaned, recent, strict=True) if r])
+    for row, p in zip([r for r, flag in zip(rows, recent, strict=True) if flag], predicted, strict=True):
+        row[label] = p.label
+    for row in [r for r, flag in zip(rows, recent, strict=True) if not flag]:
+        row[label] = LABELS[(LABELS.index(row[label]) + 1) % len(LABELS)]
+    fixed_header, fixed_rows = chronological_rows(settings.holdout_file)
+    taught = [[r[header.index(c)] for c in fixed_header] for r, flag in zip(rows, recent, strict=True) if not flag]
+    write_rows(as_path(settings.holdout_file.parent), settings.holdout_file.name, fixed_header, fixed_rows + taught)
+    return rows

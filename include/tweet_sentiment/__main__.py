@@ -1,4 +1,4 @@
-"""Command line: ``python -m tweet_sentiment feed | bootstrap [--refit] | status | quality``."""
+"""Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status | quality``."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.datafs import write_json_atomic
-from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
+from tweet_sentiment.feed import chronological_rows, next_batch, next_unlabelled, write_rows
 from tweet_sentiment.quality import QualityOptions
 from tweet_sentiment.quality import stream as quality_stream
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.scenarios import POLICIES
 from tweet_sentiment.tasks import run_cycle
 
 
@@ -25,6 +26,16 @@ def feed(settings: Settings, rows: int) -> None:
     layout.ensure()
     path = next_batch(layout, settings.train_file, rows, settings.bootstrap_rows)
     print(f"wrote {path}" if path else "the training file is used up: nothing left to feed")
+
+
+def feed_unlabelled(settings: Settings, rows: int, source: str | None) -> None:
+    """Drop the next chronological chunk of an unlabelled source into the unlabelled inbox."""
+    if source:
+        settings = dataclasses.replace(settings, unlabelled_source=source)
+    layout = settings.layout()
+    layout.ensure()
+    path = next_unlabelled(layout, settings.unlabelled_source_file, rows)
+    print(f"wrote {path}" if path else f"{settings.unlabelled_source} is used up: nothing left to feed")
 
 
 def bootstrap(settings: Settings, refit: bool) -> None:
@@ -64,11 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_feed = sub.add_parser("feed", help="drop the next chronological batch of labelled tweets into the inbox")
     p_feed.add_argument("--rows", type=int, default=None, help="rows per batch (default: feed_batch_rows)")
+    p_unl = sub.add_parser("feed-unlabelled", help="drop the next chronological chunk of unlabelled tweets to score")
+    p_unl.add_argument("--rows", type=int, default=None, help="rows per chunk (default: unlabelled_feed_rows)")
+    p_unl.add_argument("--source", default=None,
+                       help="a file of the dataset folder or a path (default: unlabelled_source, the 2022 file)")
     p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
     p_quality = sub.add_parser("quality", help="stream the training file, continued vs refit champions; last line JSON")
     p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
+    p_quality.add_argument("--scenario", default="plain", choices=["plain", *POLICIES],
+                           help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -76,10 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "feed":
             feed(settings, args.rows or settings.feed_batch_rows)
+        elif args.command == "feed-unlabelled":
+            feed_unlabelled(settings, args.rows or settings.unlabelled_feed_rows, args.source)
         elif args.command == "bootstrap":
             bootstrap(settings, args.refit)
         elif args.command == "quality":
-            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches)
+            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
+                                     args.scenario)
             print(json.dumps(quality_stream(settings, options)))
         else:
             status(settings)

@@ -17,7 +17,13 @@ from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.registry import Champion, ModelRegistry
 from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema, ModelCard
-from tweet_sentiment.training import TrainingResult, continue_boosting, train_fresh, validation_mask
+from tweet_sentiment.training import (
+    TrainingResult,
+    continue_boosting,
+    recency_weights,
+    train_fresh,
+    validation_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +39,18 @@ def choose_strategy(requested: str, champion: Champion | None, design: FeatureSc
 
 def training_rows(store: LabelledStore, batch_id: str, strategy: str, replay_rows: int,
                   seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows to train on, the batch's new rows): new + a uniform replay sample when continuing, else every row."""
-    new_rows = store.read_batch(batch_id) if store.has_batch(batch_id) else store.read_all().iloc[:0]
+    """(rows to train on, the batch's new rows), each with its ``batch_age`` (0 for the newest batch).
+
+    Only current labels outside the recent holdout are trained on. Continuing: the batch's rows plus a uniform
+    replay sample of the older ones; refit: every such row.
+    """
+    rows = store.trainable()
+    order = pd.factorize(rows["batch_id"])[0]
+    rows["batch_age"] = order.max() - order if len(rows) else order
+    new_rows = rows[rows["batch_id"] == batch_id]
     if strategy == "refit":
-        return store.read_all(), new_rows
-    older = store.read_all(exclude={batch_id})
+        return rows, new_rows
+    older = rows[rows["batch_id"] != batch_id]
     replay = older.sample(n=min(replay_rows, len(older)), random_state=seed)
     return pd.concat([new_rows, replay], ignore_index=True), new_rows
 
@@ -50,14 +63,17 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
     rows, new_rows = training_rows(store, batch_id, strategy, options.replay_rows, seed)
     valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
     texts, labels = rows["text"].tolist(), rows["label"].map(LABEL_TO_ID).to_numpy()
+    weights = recency_weights(rows["batch_age"].to_numpy(), options.recency_half_life)
     if strategy == "continue":
+        weights[: len(new_rows)] *= options.boosting.new_row_weight
         schema = champion.schema
         features = feature_matrix(texts, schema, client, cache_root)
-        result = continue_boosting(champion.booster, features, labels, options.boosting, valid)
+        result = continue_boosting(champion.booster, features, labels, options.boosting, valid, weights)
         batches = [*champion.card["batches"], batch_id]
     else:
         schema = fit_schema(design, [t for t, v in zip(texts, valid, strict=True) if not v], client, cache_root)
-        result = train_fresh(feature_matrix(texts, schema, client, cache_root), labels, options.boosting, valid)
+        features = feature_matrix(texts, schema, client, cache_root)
+        result = train_fresh(features, labels, options.boosting, valid, weights)
         batches = store.batch_ids()
     card = _card(result, strategy, note, champion, batch_id, batches, options, schema)
     card.update(rows_trained=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()))

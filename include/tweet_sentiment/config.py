@@ -32,6 +32,26 @@ def _default_dataset_dir() -> str:
     return str(PROJECT_ROOT.parent / "shared" / "data")
 
 
+def _scoring_from_env(d: Settings) -> dict:
+    """The scoring stream's settings (``TWEET_SENTIMENT_*`` named like the fields, upper case)."""
+    def env(name: str) -> str | None:
+        return os.environ.get(f"TWEET_SENTIMENT_{name.upper()}")
+
+    values: dict = {}
+    for name in ("unlabelled_source", "unlabelled_feed_rows", "score_every_min", "mood_hourly_min_tweets",
+                 "drift_reference", "drift_window_rows", "drift_reference_max_rows", "drift_sample_rows",
+                 "drift_auc_threshold", "drift_js_threshold", "drift_confidence_drop", "labelling_drift_share"):
+        default = getattr(d, name)
+        raw = env(name)
+        values[name] = default if raw is None else type(default)(raw)
+    if values["drift_reference"] not in DRIFT_REFERENCES:
+        raise ValueError(f"TWEET_SENTIMENT_DRIFT_REFERENCE must be one of {DRIFT_REFERENCES}")
+    return values
+
+
+DRIFT_REFERENCES = ("stream", "training")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of the pipeline; build it with :meth:`from_env`."""
@@ -48,15 +68,37 @@ class Settings:
     embed_retries: int = 4
     embed_backoff_s: float = 1.0
     file_settle_s: float = 2.0
-    sensor_poke_s: float = 30.0
-    sensor_timeout_s: float = 15 * 60.0
+    sensor_wait_s: float = 0.0  # with nothing to do, how long a run waits before it ends skipped
+    sensor_poke_s: float = 1.0
+    sensor_timeout_s: float = 120.0  # the longest a run waits for inbox files still being written
+    api_conn_id: str = "tweet_sentiment_api"  # Airflow connection: the REST API and a login that may note runs
     max_text_chars: int = 1000
     max_file_mb: float = 20.0
     bootstrap_rows: int = 8000
     feed_batch_rows: int = 2000
+    recent_holdout_fraction: float = 0.15
+    recent_holdout_salt: str = "recent-holdout-v1"
+    recent_window_rows: int = 900
+    recent_window_min_rows: int = 200
     predict_max_texts: int = 256
     labelling_load_rows: int = 200
+    # the scoring stream (issue 16): the unlabelled inbox, the mood series, drift
+    unlabelled_source: str = "covid_tweets_unlabelled_2022.csv"  # make feed-unlabelled: a dataset file or a path
+    unlabelled_feed_rows: int = 2000
+    score_every_min: float = 5.0  # the scoring DAG's timetable (files dropped without an asset event)
+    mood_hourly_min_tweets: int = 100  # an hour is a point of the hourly series with at least this many tweets
+    drift_reference: str = "stream"  # stream: the first scored window; training: the champion's training rows
+    drift_window_rows: int = 2000  # the reference window (stream) and the recent window, in tweets
+    drift_reference_max_rows: int = 20000  # training rows sampled as the reference
+    drift_sample_rows: int = 5000  # rows per side the domain classifier fits on (sampled beyond)
+    drift_auc_threshold: float = 0.55  # Evidently's default for the domain classifier's ROC AUC
+    drift_js_threshold: float = 0.1  # Jensen-Shannon distance of the predicted class mix (Evidently's default)
+    drift_confidence_drop: float = 0.05  # a fall of the mean top-class probability by this much
+    labelling_drift_share: float = 0.5  # of each labelling load, the share drawn from a drifted window
     seed: int = 13
+    approval_timeout_s: float = 3 * 24 * 3600.0  # an unanswered approval keeps the champion after this
+    approval_users: str = "admin"  # comma-separated Airflow user names who may answer an approval
+    approval_examples: int = 8  # tweets where the two models disagree, per holdout, shown in the request
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -75,16 +117,42 @@ class Settings:
             embed_retries=_env_int("INFINITY_RETRIES", d.embed_retries),
             embed_backoff_s=_env_float("INFINITY_BACKOFF_S", d.embed_backoff_s),
             file_settle_s=_env_float("TWEET_SENTIMENT_FILE_SETTLE_S", d.file_settle_s),
+            sensor_wait_s=_env_float("TWEET_SENTIMENT_SENSOR_WAIT_S", d.sensor_wait_s),
             sensor_poke_s=_env_float("TWEET_SENTIMENT_SENSOR_POKE_S", d.sensor_poke_s),
             sensor_timeout_s=_env_float("TWEET_SENTIMENT_SENSOR_TIMEOUT_S", d.sensor_timeout_s),
+            api_conn_id=os.environ.get("TWEET_SENTIMENT_API_CONN_ID", d.api_conn_id),
             max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars),
             max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb),
             bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
             feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows),
+            recent_holdout_fraction=_env_float("TWEET_SENTIMENT_RECENT_HOLDOUT_FRACTION", d.recent_holdout_fraction),
+            recent_holdout_salt=os.environ.get("TWEET_SENTIMENT_RECENT_HOLDOUT_SALT", d.recent_holdout_salt),
+            recent_window_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_ROWS", d.recent_window_rows),
+            recent_window_min_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS", d.recent_window_min_rows),
             predict_max_texts=_env_int("TWEET_SENTIMENT_PREDICT_MAX_TEXTS", d.predict_max_texts),
             labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
+            **_scoring_from_env(d),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
+            approval_timeout_s=_env_float("TWEET_SENTIMENT_APPROVAL_TIMEOUT_S", d.approval_timeout_s),
+            approval_users=os.environ.get("TWEET_SENTIMENT_APPROVAL_USERS", d.approval_users),
+            approval_examples=_env_int("TWEET_SENTIMENT_APPROVAL_EXAMPLES", d.approval_examples),
         )
+
+    @property
+    def unlabelled_source_file(self) -> Path:
+        """The file ``make feed-unlabelled`` replays: a name in the dataset folder, or a path."""
+        path = Path(self.unlabelled_source)
+        return path if path.is_absolute() else self.dataset_file(self.unlabelled_source)
+
+    @property
+    def sensor_deadline_s(self) -> float:
+        """The sensor's own timeout: past it, even files still being written are left to the next run."""
+        return max(self.sensor_timeout_s, self.sensor_wait_s + self.sensor_poke_s)
+
+    @property
+    def approvers(self) -> list[dict[str, str]]:
+        """The approval's assigned users, as Airflow's HITL operators take them."""
+        return [{"id": name, "name": name} for name in (u.strip() for u in self.approval_users.split(",")) if name]
 
     def layout(self) -> DataLayout:
         """Where each kind of data lives: the data root's folders, and the feature cache."""

@@ -6,11 +6,14 @@ temporary sibling is renamed over the target; on object storage a single PUT is 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from upath import UPath
 
@@ -84,6 +87,35 @@ def is_hidden(path: UPath) -> bool:
     return path.name.startswith(".")
 
 
+@contextlib.contextmanager
+def file_lock(path: UPath) -> Iterator[None]:
+    """Hold an exclusive lock across processes: an ``flock`` on ``path`` (released by the kernel if the process
+    dies). Object storage has no such lock: there it is a no-op and the caller's other guards must hold."""
+    if not is_local(path):
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class Stream(NamedTuple):
+    """The folders one inbox's files pass through: arriving, claimed per batch, their ledger and quarantine, the
+    archive, and the stores holding one ``<batch_id>.parquet`` per batch (dropped when a dead batch is taken over)."""
+
+    name: str
+    inbox: UPath
+    processing: UPath
+    ledger: UPath
+    quarantine: UPath
+    archive: UPath
+    stores: tuple[UPath, ...]
+
+
 class DataLayout:
     """Where each kind of data lives under the one data root."""
 
@@ -137,8 +169,45 @@ class DataLayout:
     def feed_state(self) -> UPath:
         return self.root / "feed_state.json"
 
+    @property
+    def unlabelled(self) -> UPath:
+        """The inbox of unlabelled CSVs to score (``make feed-unlabelled``, any producer)."""
+        return self.root / "unlabelled"
+
+    @property
+    def scoring(self) -> UPath:
+        """The scoring stream's own processing, ledger, quarantine, archive, and its ingested rows."""
+        return self.root / "scoring"
+
+    @property
+    def unlabelled_rows(self) -> UPath:
+        """Accepted unlabelled rows, one parquet file per batch (what is scored, and re-scored)."""
+        return self.scoring / "rows"
+
+    @property
+    def scores(self) -> UPath:
+        """The champion's answer for each accepted unlabelled row, one parquet file per batch."""
+        return self.root / "scores"
+
+    @property
+    def mood(self) -> UPath:
+        """The mood series, the drift check and their pictures."""
+        return self.root / "mood"
+
+    @property
+    def labelled_stream(self) -> Stream:
+        return Stream("labelled", self.inbox, self.processing, self.ledger, self.quarantine, self.archive,
+                      (self.labelled,))
+
+    @property
+    def unlabelled_stream(self) -> Stream:
+        s = self.scoring
+        return Stream("unlabelled", self.unlabelled, s / "processing", s / "ledger", s / "quarantine", s / "archive",
+                      (self.unlabelled_rows, self.scores))
+
     def ensure(self) -> None:
         """Create every folder (a no-op where they exist)."""
         for folder in (self.inbox, self.processing, self.archive, self.quarantine, self.labelled,
-                       self.embeddings, self.registry, self.reports, self.ledger, self.labelling):
+                       self.embeddings, self.registry, self.reports, self.ledger, self.labelling, self.unlabelled,
+                       self.unlabelled_rows, self.scores, self.mood):
             folder.mkdir(parents=True, exist_ok=True)

@@ -10,12 +10,15 @@ import base64
 import dataclasses
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
 from upath import UPath
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -23,11 +26,17 @@ from tweet_sentiment.infinity import EmbeddingServiceError, InfinityClient
 from tweet_sentiment.schema import FeatureSchema
 from tweet_sentiment.vector_cache import VectorCache
 
+log = logging.getLogger(__name__)
+
 _HASHTAG = re.compile(r"#(\w+)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _VADER_SCORES = ("neg", "neu", "pos", "compound")
 EMBEDDING_COMPONENTS = 16  # principal components of the embedding the model sees (0: the whole embedding)
+PROGRESS_CHUNK = 2048  # texts embedded between two progress lines
+HASHED_WORDS = 4096  # columns the words are hashed into (0: no word features)
+WORD_NGRAMS = 1  # words only (2: word pairs too)
+WORD_VIEW = "words"  # the text view hashed: hashtags split into words (#StayHomeSaveLives: stay home save lives)
 
 
 def _hashtags_as_words(text: str) -> str:
@@ -110,8 +119,32 @@ class EmbeddingProjection:
 
 
 def current_schema(embedding_model: str, embedding_dim: int) -> FeatureSchema:
-    """The schema this code builds (its projection not fitted yet): the embedding model, then the lexicon set."""
-    return FeatureSchema(embedding_model, embedding_dim, LEXICON_FEATURES, EMBEDDING_COMPONENTS)
+    """The schema this code builds (its projection not fitted yet): embedding, lexicon set, hashed words."""
+    return FeatureSchema(embedding_model, embedding_dim, LEXICON_FEATURES, EMBEDDING_COMPONENTS, "",
+                         HASHED_WORDS, WORD_NGRAMS, WORD_VIEW)
+
+
+@lru_cache(maxsize=4)
+def _word_hasher(n_features: int, ngrams: int) -> HashingVectorizer:
+    return HashingVectorizer(n_features=n_features, ngram_range=(1, ngrams), alternate_sign=False, binary=True,
+                             norm=None, dtype=np.float32)
+
+
+def hashed_words(texts: Sequence[str], n_features: int, ngrams: int = 1, view: str = "words") -> sparse.csr_matrix:
+    """Each text's words in ``view`` (by default hashtags split into words), lower-cased, n-grams up to
+    ``ngrams``, as 0/1 columns hashed into ``n_features``."""
+    return _word_hasher(n_features, ngrams).transform([_VIEWS[view](t) for t in texts]).tocsr()
+
+
+def _embed_with_progress(client: InfinityClient, texts: list[str]) -> np.ndarray:
+    """``client.embed(texts)``, in chunks with a log line each when there are many (minutes of work)."""
+    if len(texts) <= PROGRESS_CHUNK:
+        return client.embed(texts)
+    parts = []
+    for start in range(0, len(texts), PROGRESS_CHUNK):
+        parts.append(client.embed(texts[start:start + PROGRESS_CHUNK]))
+        log.info("embedded %d/%d texts through infinity", start + len(parts[-1]), len(texts))
+    return np.vstack(parts)
 
 
 def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCache,
@@ -130,7 +163,7 @@ def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCach
     want = expected_dim if expected_dim is not None else cached_dim
 
     def embed_checked(todo: list[str]) -> np.ndarray:
-        vectors = client.embed(todo)
+        vectors = _embed_with_progress(client, todo)
         if want is not None and vectors.shape[1] != want:
             raise EmbeddingServiceError(
                 f"infinity at {client.url} returned {vectors.shape[1]}-d vectors for model {client.model!r}; "
@@ -160,8 +193,9 @@ def fit_schema(design: FeatureSchema, texts: Sequence[str], client: InfinityClie
 
 
 def feature_matrix(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient,
-                   cache_root: UPath, write_behind: bool = False) -> np.ndarray:
-    """Embedding (projected if the schema says so) then lexicon columns, as ``schema`` names them; cached.
+                   cache_root: UPath, write_behind: bool = False) -> np.ndarray | sparse.csr_matrix:
+    """Embedding (projected if the schema says so), lexicon columns, then hashed words (sparse), as ``schema``
+    names them; embeddings and lexicon features cached.
 
     ``write_behind``: new vectors go to disk in the background (a request that must answer fast).
     """
@@ -170,7 +204,11 @@ def feature_matrix(texts: Sequence[str], schema: FeatureSchema, client: Infinity
     embeddings = _embeddings(texts, schema, client, cache_root, write_behind)
     if schema.embedding_components:
         embeddings = EmbeddingProjection.decode(schema.projection).apply(embeddings)
-    return np.hstack([embeddings, _lexicon(texts, schema, cache_root, write_behind)])
+    dense = np.hstack([embeddings, _lexicon(texts, schema, cache_root, write_behind)])
+    if not schema.hashed_words:
+        return dense
+    words = hashed_words(texts, schema.hashed_words, schema.word_ngrams, schema.word_view)
+    return sparse.hstack([sparse.csr_matrix(dense), words], format="csr", dtype=np.float32)
 
 
 def warm_cache(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient, cache_root: UPath) -> None:

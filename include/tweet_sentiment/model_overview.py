@@ -1,24 +1,23 @@
-"""What the model page shows: the champion, every version with its decision and metrics, the report pictures,
-and the rollback rule (only to a version that was champion before)."""
+"""What the model page shows: the champion, every version with its decision, what the decision was gated on
+(figures, p-values, tolerance, who approved) and its metrics on both holdouts, the pending approvals and where
+the latest ambiguous challenger disagrees with the champion, the report pictures, and the rollback rule (only to
+a version that was champion before)."""
 
 from __future__ import annotations
 
 from upath import UPath
 
-from tweet_sentiment.datafs import read_json
+from tweet_sentiment.approval import AWAITING
 from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.reports import holdouts_curve_png
 
 _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "reason", "parent", "batches",
-                "batch_id", "rows_trained", "new_rows", "num_trees", "train_s", "note")
+                "batch_id", "rows_trained", "new_rows", "num_trees", "train_s", "note", "gate", "approval")
+REQUIRED_ACTIONS = "/required_actions"  # Airflow's own list of the human-in-the-loop requests
 
 
 class RollbackRefused(ValueError):
     """The version asked for cannot be made champion again; the message says why."""
-
-
-def champion_history(registry: ModelRegistry) -> list[dict]:
-    """Every promotion and rollback, oldest first (from the champion pointer)."""
-    return read_json(registry.pointer).get("history", []) if registry.pointer.exists() else []
 
 
 def report_images(reports: UPath) -> list[str]:
@@ -37,7 +36,7 @@ def report_image(reports: UPath, name: str) -> bytes:
 
 def overview(registry: ModelRegistry, reports: UPath) -> dict:
     """The model page's data: champion, versions newest first (decision, metrics, data seen), history, pictures."""
-    history = champion_history(registry)
+    history = registry.history()
     once_champion = {event["version"] for event in history}
     versions = []
     for card in reversed(registry.versions()):
@@ -45,11 +44,32 @@ def overview(registry: ModelRegistry, reports: UPath) -> dict:
         versions.append({
             **{k: card.get(k) for k in _CARD_FIELDS},
             "macro_f1": metrics.get("macro_f1"), "accuracy": metrics.get("accuracy"),
+            "recent_macro_f1": (card.get("recent_metrics") or {}).get("macro_f1"),
+            "tolerance": (card.get("gate_rules") or {}).get("tolerance"),
             "per_class_f1": metrics.get("per_class_f1") or {},
             "can_roll_back": card["version"] in once_champion and card["version"] != registry.champion_version(),
         })
     return {"champion": registry.champion_version(), "versions": versions, "history": history,
-            "images": report_images(reports)}
+            "images": report_images(reports), **approvals(registry)}
+
+
+def approvals(registry: ModelRegistry) -> dict:
+    """The challengers waiting for a person (newest first, with the link to Airflow's required actions), and the
+    rows where the latest ambiguous challenger and the champion disagree."""
+    cards = list(reversed(registry.versions()))
+    pending = [{"version": c["version"], "created_at": c.get("created_at"), "reason": c.get("reason")}
+               for c in cards if c.get("status") == AWAITING]
+    latest = next((c for c in cards if c.get("disagreements") and (c.get("status") == AWAITING or (
+        c.get("approval") or {}).get("decision"))), None)
+    rows = [{"holdout": name, **row} for name, found in ((latest or {}).get("disagreements") or {}).items()
+            for row in found]
+    return {"pending": pending, "required_actions": REQUIRED_ACTIONS,
+            "disagreements": {"version": latest["version"] if latest else None, "rows": rows}}
+
+
+def holdouts_png(registry: ModelRegistry) -> bytes:
+    """The two-holdout learning curve of the live registry (every version's card), drawn now."""
+    return holdouts_curve_png(registry.versions(), {event["version"] for event in registry.history()})
 
 
 def roll_back(registry: ModelRegistry, version: str, user: str, reason: str) -> dict:
@@ -57,7 +77,7 @@ def roll_back(registry: ModelRegistry, version: str, user: str, reason: str) -> 
     current = registry.champion_version()
     if version == current:
         raise RollbackRefused(f"{version} is already the champion")
-    if version not in {event["version"] for event in champion_history(registry)}:
+    if version not in {event["version"] for event in registry.history()}:
         raise RollbackRefused(f"{version} was never champion; only an earlier champion can be restored")
     registry.rollback(version, f"rollback by {user}: {reason.strip() or 'no reason given'}")
     return {"champion": version, "previous": current}

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from upath import UPath
 
 from tweet_sentiment.features import feature_matrix
@@ -61,6 +62,13 @@ def clean_request_texts(texts: Sequence[object], max_texts: int, max_chars: int)
     return cleaned
 
 
+def class_probabilities(champion: Champion, cleaned: Sequence[str], client: InfinityClient, cache_root: UPath,
+                        write_behind: bool = False, num_threads: int = 1) -> np.ndarray:
+    """The champion's class probabilities ``(len(cleaned), len(LABELS))`` for cleaned texts (features cached)."""
+    features = feature_matrix(list(cleaned), champion.schema, client, cache_root, write_behind=write_behind)
+    return champion.booster.predict(features, num_threads=num_threads)
+
+
 class Predictor:
     """Predicts with the registry's champion; checks the champion pointer on each call and reloads on change."""
 
@@ -92,9 +100,8 @@ class Predictor:
         if not cleaned:
             return []
         champion = self.champion()
-        features = feature_matrix(list(cleaned), champion.schema, self.client, self.cache_root, write_behind=True)
         # One thread: waking LightGBM's OpenMP pool costs more than a request's trees take (docs/speed.md).
-        probabilities = champion.booster.predict(features, num_threads=1)
+        probabilities = class_probabilities(champion, cleaned, self.client, self.cache_root, write_behind=True)
         return [
             Prediction(label=LABELS[int(row.argmax())],
                        probabilities={label: round(float(p), 5) for label, p in zip(LABELS, row, strict=True)},

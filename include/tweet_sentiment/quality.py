@@ -1,10 +1,11 @@
-"""`make quality`: stream the whole training file through the pipeline's own cycle, continued vs full refit.
+"""`make quality`: stream the whole training file through the pipeline's own cycle and report how it learns.
 
-Two pipelines, each on its own temporary data root (sharing the configured feature cache), get the same
-chronological batches: bootstrap on the first ``bootstrap_rows`` tweets, then ``batch_rows`` at a time. Each
-batch goes through ``tasks.run_cycle`` (claim + ingest, embed, train, evaluate on the holdout, promote or keep,
-archive): one pipeline with the DAG's default strategy (continue), the other refitting on every labelled row.
-The refit challenger of a cycle is the "full refit on the same data" that the continued champion is held to.
+Pipelines, each on its own temporary data root (sharing the configured feature cache), get the same
+chronological batches: bootstrap on the first ``bootstrap_rows`` tweets, then ``batch_rows`` at a time, each
+through ``tasks.run_cycle`` (claim + ingest, embed, train, evaluate on both holdouts, promote or keep, archive).
+``continue`` runs the DAG's default strategy, ``refit`` refits on every labelled row (the full refit that the
+continued champion is held to). In a policy scenario (scenarios.POLICIES) both stream the relabelled rows, and a
+third pipeline, ``plain``, streams the original rows: the reference for how well a champion can do on its labels.
 Reports (learning curve, confusion matrix, the per-cycle figures) go to ``<data_root>/reports/``.
 """
 
@@ -12,29 +13,39 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import statistics
+import os
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.csvio import to_csv_bytes
 from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.feed import chronological_rows, write_rows
+from tweet_sentiment.quality_summary import policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
 from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.scenarios import POLICIES, Policy
 from tweet_sentiment.tasks import run_cycle
 
 log = logging.getLogger(__name__)
-PIPELINES = ("continue", "refit")
 QUALITY_JSON = "quality.json"
 
 
 @dataclass(frozen=True)
 class QualityOptions:
-    """The stream: bootstrap size, batch size, and optionally fewer batches (a quick look)."""
+    """The stream: bootstrap size, batch size, optionally fewer batches, and the scenario (plain or a policy)."""
 
     bootstrap_rows: int = 8000
     batch_rows: int = 2000
     max_batches: int | None = None
+    scenario: str = "plain"
+
+    @property
+    def policy(self) -> Policy | None:
+        if self.scenario != "plain" and self.scenario not in POLICIES:
+            raise ValueError(f"unknown scenario {self.scenario!r}; known: plain, {', '.join(POLICIES)}")
+        return POLICIES.get(self.scenario)
 
 
 def batch_bounds(total: int, bootstrap_rows: int, batch_rows: int, max_batches: int | None) -> list[tuple[int, int]]:
@@ -43,12 +54,22 @@ def batch_bounds(total: int, bootstrap_rows: int, batch_rows: int, max_batches: 
     return [(0, min(bootstrap_rows, total)), *batches[:max_batches]]
 
 
-def _cycle_figures(name: str, report: dict) -> dict:
+def _champion_after(report: dict, kind: str) -> dict | None:
+    """The champion's metrics after the cycle (``kind``: "" for the fixed holdout, "recent_" for the window)."""
+    evaluation = report["evaluation"]
+    promoted = bool(report["decision"] and report["decision"]["promoted"])
+    return evaluation[f"challenger_{kind}metrics" if promoted else f"champion_{kind}metrics"]
+
+
+def cycle_figures(name: str, report: dict) -> dict:
+    """One pipeline's figures of one cycle (keys prefixed with the pipeline's name)."""
     evaluation, challenger = report["evaluation"], report["challenger"]
-    promoted = report["decision"]["promoted"]
-    champion = evaluation["challenger_metrics"] if promoted else evaluation["champion_metrics"]
-    return {f"{name}_f1": champion["macro_f1"], f"{name}_promoted": promoted,
+    champion, recent = _champion_after(report, ""), _champion_after(report, "recent_")
+    return {f"{name}_f1": champion["macro_f1"], f"{name}_promoted": bool(report["decision"]["promoted"]),
+            f"{name}_reason": evaluation["reason"],
+            f"{name}_recent_f1": (recent or {}).get("macro_f1"),
             f"{name}_challenger_f1": (evaluation["challenger_metrics"] or {}).get("macro_f1"),
+            f"{name}_challenger_recent_f1": (evaluation["challenger_recent_metrics"] or {}).get("macro_f1"),
             f"{name}_challenger_max_abs_raw": (evaluation["challenger_metrics"] or {}).get("max_abs_raw"),
             f"{name}_validation_f1": challenger.get("validation_macro_f1"),
             f"{name}_strategy": challenger.get("strategy"), f"{name}_train_s": challenger.get("train_s"),
@@ -56,56 +77,65 @@ def _cycle_figures(name: str, report: dict) -> dict:
             f"{name}_confusion": champion["confusion"]}
 
 
-def summarise(cycles: list[dict]) -> dict:
-    """The headline figures: final champions, the largest shortfall of continued vs refit, training costs."""
-    later = cycles[1:] or cycles
-    gaps = [c["refit_challenger_f1"] - c["continue_f1"] for c in later]
-    continue_s = [c["continue_train_s"] for c in later if c["continue_strategy"] == "continue"]
-    refit_s = [c["refit_train_s"] for c in later]
-    mean_continue = statistics.fmean(continue_s) if continue_s else None
-    mean_refit = statistics.fmean(refit_s)
-    return {
-        "final_macro_f1": cycles[-1]["continue_f1"],
-        "refit_macro_f1": cycles[-1]["refit_challenger_f1"],
-        "refit_champion_macro_f1": cycles[-1]["refit_f1"],
-        "max_gap_to_refit": round(max(gaps), 5),
-        "mean_continue_train_s": round(mean_continue, 3) if mean_continue is not None else None,
-        "mean_refit_train_s": round(mean_refit, 3),
-        "continue_to_refit_cost": round(mean_continue / mean_refit, 4) if mean_continue and mean_refit else None,
-        "max_continue_cycle_s": max(c["continue_cycle_s"] for c in later),
-        "continue_promotions": sum(c["continue_promoted"] for c in later),
-        "cycles": len(cycles), "rows_streamed": cycles[-1]["rows_seen"],
-    }
+def _relabelled_dataset(settings: Settings, policy: Policy, folder: Path) -> str:
+    """A dataset folder whose holdout file the policy relabelled (the training file linked as it is)."""
+    folder.mkdir(parents=True)
+    (folder / settings.train_file.name).symlink_to(settings.train_file)
+    header, rows = chronological_rows(settings.holdout_file)
+    (folder / settings.holdout_file.name).write_bytes(to_csv_bytes(header, policy.apply(header, rows)[0]))
+    return str(folder)
+
+
+def _pipelines(settings: Settings, policy: Policy | None, tmp: str) -> dict[str, tuple[Settings, bool]]:
+    """name → (the pipeline's settings, whether it streams the policy's labels)."""
+    common = {"file_settle_s": 0.0, "cache_root": str(settings.layout().embeddings)}
+    dataset = (_relabelled_dataset(settings, policy, Path(tmp) / "dataset")
+               if policy and policy.relabel_holdout else settings.dataset_dir)
+    pipelines = {name: (dataclasses.replace(settings, data_root=os.path.join(tmp, name), dataset_dir=dataset,
+                                            **common), policy is not None) for name in ("continue", "refit")}
+    if policy:
+        pipelines["plain"] = (dataclasses.replace(settings, data_root=os.path.join(tmp, "plain"), **common), False)
+    return pipelines
 
 
 def stream(settings: Settings, options: QualityOptions) -> dict:
     """Run the stream, write the reports, return the summary (with the per-cycle figures under ``per_cycle``)."""
+    policy = options.policy
     header, rows = chronological_rows(settings.train_file)
     bounds = batch_bounds(len(rows), options.bootstrap_rows, options.batch_rows, options.max_batches)
-    reports = settings.layout().reports
     cycles: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="tweet-sentiment-quality-") as tmp:
-        pipelines = {name: dataclasses.replace(settings, data_root=f"{tmp}/{name}", file_settle_s=0.0,
-                                               cache_root=str(settings.layout().embeddings))
-                     for name in PIPELINES}
+        pipelines = _pipelines(settings, policy, tmp)
         for k, (lo, hi) in enumerate(bounds):
-            cycle: dict = {"cycle": k, "rows_seen": hi}
-            for name, pipeline in pipelines.items():
+            batch, touched = rows[lo:hi], 0
+            if policy and k >= policy.start_batch:
+                relabelled, touched = policy.apply(header, batch)
+            cycle: dict = {"cycle": k, "rows_seen": hi, "rows_touched": touched}
+            for name, (pipeline, relabel) in pipelines.items():
                 layout = pipeline.layout()
                 layout.ensure()
-                write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv", header, rows[lo:hi])
+                write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv", header, relabelled if relabel and touched
+                           else batch)
                 run_options = (RunOptions(strategy="refit", force_promote=True) if k == 0
-                               else RunOptions(strategy=name))
-                cycle.update(_cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
+                               else RunOptions(strategy="refit" if name == "refit" else "continue"))
+                cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
             cycles.append(cycle)
-            log.info("cycle %d (%d rows): continued %.4f, refit %.4f (challenger %.4f); train %.2f s vs %.2f s",
-                     k, hi, cycle["continue_f1"], cycle["refit_f1"], cycle["refit_challenger_f1"],
-                     cycle["continue_train_s"], cycle["refit_train_s"])
-    summary = summarise(cycles)
+            log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",
+                     k, len(bounds) - 1, hi, touched, cycle["continue_f1"], cycle["continue_recent_f1"],
+                     "promoted" if cycle["continue_promoted"] else "kept", cycle["refit_challenger_f1"])
+        summary = summarise(cycles, pipelines["continue"][0])
+        if policy:
+            summary.update(policy_figures(cycles, policy),
+                           unaffected_macro_f1=unaffected_macro_f1(pipelines["continue"][0], policy))
+    return {"scenario": options.scenario, **summary, **_write_reports(settings, options, summary, cycles)}
+
+
+def _write_reports(settings: Settings, options: QualityOptions, summary: dict, cycles: list[dict]) -> dict:
+    reports = settings.layout().reports
     curve = learning_curve_png(cycles, reports / LEARNING_CURVE_PNG,
-                               f"Streaming the training file in batches of {options.batch_rows:,}")
+                               f"Streaming the training file in batches of {options.batch_rows:,} "
+                               f"({options.scenario} scenario)")
     confusion = confusion_png(cycles[-1]["continue_confusion"], reports / CONFUSION_PNG,
                               f"Continued champion on the holdout (macro-F1 {summary['final_macro_f1']:.4f})")
-    summary["reports"] = [str(curve), str(confusion)]
-    write_json_atomic(reports / QUALITY_JSON, {**summary, "per_cycle": cycles})
-    return summary
+    write_json_atomic(reports / QUALITY_JSON, {"scenario": options.scenario, **summary, "per_cycle": cycles})
+    return {"reports": [str(curve), str(confusion)]}

@@ -90,6 +90,10 @@ class ModelRegistry:
     def champion_version(self) -> str | None:
         return read_json(self.pointer)["version"] if self.pointer.exists() else None
 
+    def history(self) -> list[dict]:
+        """Every promotion and rollback, oldest first (from the champion pointer)."""
+        return read_json(self.pointer).get("history", []) if self.pointer.exists() else []
+
     def champion(self) -> Champion | None:
         """The champion's version, model and card; None before the first promotion."""
         version = self.champion_version()
@@ -121,6 +125,10 @@ class ModelRegistry:
 
     def reject(self, version: str, reason: str) -> None:
         self.update_card(version, status="rejected", decided_at=now_iso(), reason=reason)
+
+    def hold(self, version: str, reason: str) -> None:
+        """Leave ``version`` waiting for a person's decision (an ambiguous challenger); the champion stays."""
+        self.update_card(version, status="awaiting_approval", decided_at=now_iso(), reason=reason)
 
     def rollback(self, version: str, reason: str = "rollback") -> None:
         """Make an earlier version champion again, recorded in the history like a promotion."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import TypedDict
 
 LABELS: tuple[str, ...] = ("Extremely Negative", "Negative", "Neutral", "Positive", "Extremely Positive")
@@ -16,10 +17,33 @@ REQUIRED_COLUMNS: tuple[str, ...] = (TEXT_COLUMN, LABEL_COLUMN)
 KAGGLE_COLUMNS: tuple[str, ...] = ("UserName", "ScreenName", "Location", DATE_COLUMN, TEXT_COLUMN, LABEL_COLUMN)
 FEEDBACK_COLUMNS: tuple[str, ...] = ("Annotator", "SuggestedSentiment", "Corrected")
 
-# Columns of the labelled store (one parquet file per ingested batch).
+# Columns of the labelled store (one parquet file per ingested batch). ``ingested_at`` and ``seq`` order every
+# row ever accepted (the newest label of a text wins); ``recent_holdout`` marks the annotators' holdout slice.
 STORE_COLUMNS: tuple[str, ...] = (
     "text", "label", "tweet_at", "text_hash", "raw_text", "source_file", "source_row", "batch_id",
+    "ingested_at", "seq", "recent_holdout",
 )
+# What rows stored before a column existed hold in it.
+STORE_COLUMN_DEFAULTS: dict[str, object] = {"ingested_at": "", "seq": 0, "recent_holdout": False}
+
+
+# TweetAt as the sources write it: the Kaggle files (dd-mm-yyyy), the 2022 file (yyyy-mm-dd hh:mm:ss), ISO dates.
+_DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_tweet_at(raw: str) -> datetime | None:
+    """A TweetAt value as a UTC datetime (times without a zone are taken as UTC), or None if it cannot be read."""
+    raw = raw.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(raw, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def normalise_label(value: str) -> str | None:
@@ -37,6 +61,9 @@ class FeatureSchema:
 
     ``embedding_components`` > 0: the embedding enters as that many principal components, by the fitted
     ``projection`` (encoded, see features.EmbeddingProjection) that every model version carries in its card.
+    ``hashed_words`` > 0: the words (n-grams up to ``word_ngrams``) of the text's ``word_view`` (features._VIEWS)
+    hashed into that many columns,
+    a fixed space that needs no vocabulary, so a model can keep learning new words by continued boosting.
     """
 
     embedding_model: str
@@ -44,10 +71,13 @@ class FeatureSchema:
     lexicon_features: tuple[str, ...]
     embedding_components: int = 0
     projection: str = ""
+    hashed_words: int = 0
+    word_ngrams: int = 1
+    word_view: str = "words"
 
     @property
     def width(self) -> int:
-        return (self.embedding_components or self.embedding_dim) + len(self.lexicon_features)
+        return (self.embedding_components or self.embedding_dim) + len(self.lexicon_features) + self.hashed_words
 
     def design(self) -> FeatureSchema:
         """The schema without its fitted projection: what the code builds; equal designs can continue boosting."""
@@ -66,6 +96,9 @@ class FeatureSchema:
             lexicon_features=tuple(data["lexicon_features"]),
             embedding_components=int(data.get("embedding_components", 0)),
             projection=data.get("projection", ""),
+            hashed_words=int(data.get("hashed_words", 0)),
+            word_ngrams=int(data.get("word_ngrams", 1)),
+            word_view=data.get("word_view", "words"),
         )
 
 

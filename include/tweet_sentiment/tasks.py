@@ -7,38 +7,37 @@ DAG and :func:`run_cycle` (the same steps in one process) should import this mod
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import logging
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+
+import numpy as np
+from upath import UPath
 
 from tweet_sentiment import challenger
-from tweet_sentiment.claim import claim, claim_lock, ready_files
+from tweet_sentiment.assets import candidate_event, champion_event
+from tweet_sentiment.claim import archive_claimed, claim, claim_lock
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import list_dir, move, remove_empty_dir, write_json_atomic
-from tweet_sentiment.evaluation import evaluate, promotion_decision
+from tweet_sentiment.datafs import write_json_atomic
+from tweet_sentiment.evaluation import (
+    PairedComparison,
+    disagreements,
+    metrics,
+    paired_bootstrap,
+    predict_ids,
+    promotion_decision,
+)
 from tweet_sentiment.features import current_schema, feature_matrix, warm_cache
 from tweet_sentiment.infinity import InfinityClient
-from tweet_sentiment.ingest import ingest_batch
+from tweet_sentiment.ingest import RecentHoldout, ingest_batch
 from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.registry import Champion, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.schema import FeatureSchema, RunReport
-from tweet_sentiment.services import fixed_holdout, infinity_client
+from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema, RunReport
+from tweet_sentiment.services import Holdout, fixed_holdout, infinity_client
+from tweet_sentiment.timing import timed as _timed
+from tweet_sentiment.work import Work, pending_work
 
 log = logging.getLogger(__name__)
-
-
-def _timed(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """The task's result with the seconds it took (the run report's timings come from these)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> dict:
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        return {**result, "seconds": round(time.perf_counter() - start, 3)}
-    return wrapper
 
 
 def _design(settings: Settings, client: InfinityClient) -> FeatureSchema:
@@ -57,10 +56,9 @@ def _champion(registry: ModelRegistry, tolerate_broken: bool) -> Champion | None
         return None
 
 
-def inbox_has_files(settings: Settings) -> bool:
-    """Sensor: are there complete files in the inbox (or claimed files a failed run left behind)?"""
-    layout = settings.layout()
-    return bool(ready_files(layout.inbox, settings.file_settle_s)) or bool(list_dir(layout.processing))
+def sense_inbox(settings: Settings, options: RunOptions, waited_s: float) -> Work:
+    """Sensor: go (new files, a failed run's files, a refit on the store), wait briefly, or skip with the reason."""
+    return pending_work(settings.layout(), settings.file_settle_s, options.strategy, waited_s, settings.sensor_wait_s)
 
 
 @_timed
@@ -71,7 +69,8 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
     with claim_lock(layout):
         files = claim(layout, batch_id, settings.file_settle_s)
         log.info("claimed %d file(s) for %s: %s", len(files), batch_id, files)
-        return ingest_batch(layout, batch_id, settings.max_text_chars, int(settings.max_file_mb * 2**20))
+        return ingest_batch(layout, batch_id, settings.max_text_chars, int(settings.max_file_mb * 2**20),
+                            RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt))
 
 
 @_timed
@@ -104,70 +103,118 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
     return {key: card[key] for key in ("version", "strategy", "train_s", "rows_trained", "validation_macro_f1")}
 
 
+def _predictions(registry: ModelRegistry, version: str, texts: list[str], client: InfinityClient,
+                 cache_root: UPath) -> tuple[np.ndarray, float]:
+    schema = FeatureSchema.from_dict(registry.card(version)["feature_schema"])
+    return predict_ids(registry.load(version), feature_matrix(texts, schema, client, cache_root))
+
+
+def _holdouts(settings: Settings, store: LabelledStore) -> dict[str, Holdout]:
+    """The fixed holdout and the recent window (the newest current rows of the recent holdout slice)."""
+    window = store.recent_window(settings.recent_window_rows)
+    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64))
+    return {"fixed": fixed_holdout(settings), "recent": recent}
+
+
 @_timed
 def evaluate_challenger(settings: Settings, challenger: dict, options: RunOptions) -> dict:
-    """Evaluate challenger and champion on the holdout and decide whether to promote."""
+    """Score challenger and champion on both holdouts, compare them on the same rows, and decide."""
     layout = settings.layout()
     registry = ModelRegistry(layout.registry)
     version = challenger.get("version")
     champion = _champion(registry, tolerate_broken=True)
-    holdout = fixed_holdout(settings)
-    metrics: dict[str, dict | None] = {"challenger": None, "champion": None}
+    models = {"challenger": version, "champion": champion.version if champion else None}
+    figures: dict[str, dict] = {}
+    differ: dict[str, list[dict]] = {}
+    comparisons: dict[str, PairedComparison | None] = {"fixed": None, "recent": None}
+    max_abs_raw = None
     with infinity_client(settings) as client:
-        for role, model in (("challenger", version), ("champion", champion.version if champion else None)):
-            if model is not None:
-                schema = FeatureSchema.from_dict(registry.card(model)["feature_schema"])
-                features = feature_matrix(holdout.texts, schema, client, layout.embeddings)
-                metrics[role] = evaluate(registry.load(model), features, holdout.labels)
+        for name, holdout in _holdouts(settings, LabelledStore(layout.labelled)).items():
+            if not holdout.texts:
+                continue
+            predicted = {role: _predictions(registry, model, holdout.texts, client, layout.embeddings)
+                         for role, model in models.items() if model}
+            figures[name] = {role: metrics(holdout.labels, p, raw) for role, (p, raw) in predicted.items()}
+            if "challenger" in predicted and "champion" in predicted:
+                comparisons[name] = paired_bootstrap(holdout.labels, predicted["champion"][0],
+                                                     predicted["challenger"][0])
+                differ[name] = disagreements(holdout.texts, holdout.labels, predicted["champion"][0],
+                                             predicted["challenger"][0], settings.approval_examples)
+            if "challenger" in predicted:
+                max_abs_raw = max(max_abs_raw or 0.0, predicted["challenger"][1])
+    rules = options.gate_rules(settings.recent_window_min_rows)
+    decision = promotion_decision(comparisons["fixed"], comparisons["recent"], max_abs_raw, rules)
+    gate = {name: c.to_dict() if c else None for name, c in comparisons.items()}
     if version:
-        registry.update_card(version, metrics=metrics["challenger"])
-    promote, reason = promotion_decision(metrics["challenger"], metrics["champion"], options.min_improvement,
-                                         options.force_promote, options.max_raw_score)
+        registry.update_card(version, metrics=figures["fixed"]["challenger"],
+                             recent_metrics=figures.get("recent", {}).get("challenger"), gate=gate,
+                             gate_rules=dataclasses.asdict(rules),
+                             disagreements=differ)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
-    return {"version": version, "champion": registry.champion_version(), "promote": promote,
-            "reason": reason, "challenger_metrics": metrics["challenger"], "champion_metrics": metrics["champion"]}
+    return {"version": version, "champion": registry.champion_version(), "promote": decision.promote,
+            "ambiguous": decision.ambiguous, "reason": decision.reason, "gate": gate,
+            "challenger_metrics": figures.get("fixed", {}).get("challenger"),
+            "champion_metrics": figures.get("fixed", {}).get("champion"),
+            "challenger_recent_metrics": figures.get("recent", {}).get("challenger"),
+            "champion_recent_metrics": figures.get("recent", {}).get("champion")}
 
 
 @_timed
 def promote_challenger(settings: Settings, evaluation: dict) -> dict:
-    """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile."""
+    """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile.
+
+    A real promotion returns the champion asset event's extra as ``event`` (the DAG records the event).
+    """
     registry = ModelRegistry(settings.layout().registry)
     version = evaluation["version"]
-    if registry.champion_version() == version:  # a re-run of a promotion that went through
-        return {"version": version, "promoted": True, "reason": evaluation["reason"]}
+    if registry.champion_version() == version:  # a re-run of a promotion that went through (its event did not)
+        return {"version": version, "promoted": True, "reason": evaluation["reason"],
+                "event": champion_event(registry, "promote")}
     if registry.champion_version() != evaluation["champion"]:
         reason = (f"champion changed during the run ({evaluation['champion']} → {registry.champion_version()}); "
                   "not promoted")
         registry.reject(version, reason)
         return {"version": version, "promoted": False, "reason": reason}
     registry.promote(version, evaluation["reason"])
-    return {"version": version, "promoted": True, "reason": evaluation["reason"]}
+    return {"version": version, "promoted": True, "reason": evaluation["reason"],
+            "event": champion_event(registry, "promote")}
 
 
 @_timed
 def keep_champion(settings: Settings, evaluation: dict) -> dict:
-    """Record the challenger (if any) as rejected, with the reason; the champion stays."""
-    if evaluation["version"]:
-        ModelRegistry(settings.layout().registry).reject(evaluation["version"], evaluation["reason"])
-    return {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
+    """Record the challenger (if any) as rejected, with the reason; the champion stays. An ambiguous challenger
+    waits for a person instead, and the result holds the candidate asset event's extra as ``event``."""
+    kept = {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
+    if not evaluation["version"]:
+        return kept
+    registry = ModelRegistry(settings.layout().registry)
+    if evaluation.get("ambiguous"):
+        registry.hold(evaluation["version"], evaluation["reason"])
+        return {**kept, "event": candidate_event(evaluation)}
+    registry.reject(evaluation["version"], evaluation["reason"])
+    return kept
 
 
-def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict,
-                  decision: dict | None) -> RunReport:
-    """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned)."""
+def _decision(registry: ModelRegistry, evaluation: dict) -> dict | None:
+    """What became of the run's challenger, as the registry records it (None: there was no challenger)."""
+    version = evaluation.get("version")
+    if not version:
+        return None
+    card = registry.card(version)
+    promoted = card.get("status") in ("champion", "retired") or registry.champion_version() == version
+    return {"version": version, "promoted": promoted, "reason": card.get("reason", "")}
+
+
+def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> RunReport:
+    """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned); the
+    decision is read from the registry, where promote or keep_champion recorded it."""
     layout = settings.layout()
     batch_id = ledger["batch_id"]
-    source = layout.processing / batch_id
-    target = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
-    files = list_dir(source)
-    for path in files:
-        move(path, target / path.name)
-    if source.exists():
-        remove_empty_dir(source)
-    parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation,
-             "decide": decision or {}}
+    archived = archive_claimed(layout.labelled_stream, batch_id)
+    parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation}
     report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, challenger=challenger,
-                       evaluation=evaluation, decision=decision, archived=[p.name for p in files],
+                       evaluation=evaluation, decision=_decision(ModelRegistry(layout.registry), evaluation),
+                       archived=archived,
                        timings_s={name: part["seconds"] for name, part in parts.items() if "seconds" in part})
     write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report)
     return report
@@ -179,5 +226,5 @@ def run_cycle(settings: Settings, batch_id: str, options: RunOptions) -> RunRepo
     embedded = embed_batch(settings, batch_id)
     trained = train_challenger(settings, batch_id, options)
     evaluation = evaluate_challenger(settings, trained, options)
-    decide = promote_challenger if evaluation["promote"] else keep_champion
-    return archive_batch(settings, ledger, embedded, trained, evaluation, decide(settings, evaluation))
+    (promote_challenger if evaluation["promote"] else keep_champion)(settings, evaluation)
+    return archive_batch(settings, ledger, embedded, trained, evaluation)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 
 import ftfy
+import numpy as np
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@\w+")
@@ -28,3 +30,13 @@ def clean_tweet(raw: str) -> str:
 def text_hash(clean_text: str) -> str:
     """Stable identity of a cleaned text: the embedding-cache key and the duplicate check."""
     return hashlib.sha256(clean_text.encode("utf-8")).hexdigest()
+
+
+def in_hash_slice(text_hashes: Sequence[str], fraction: float, salt: str = "") -> np.ndarray:
+    """Which texts fall in a fixed ``fraction`` of all texts, chosen by hash: the same texts every time.
+
+    Different ``salt`` values choose independent slices (the validation slice has none, the recent holdout one).
+    """
+    threshold = int(fraction * 10_000)
+    keys = text_hashes if not salt else [hashlib.sha256(f"{salt}:{h}".encode()).hexdigest() for h in text_hashes]
+    return np.array([int(k[:8], 16) % 10_000 < threshold for k in keys], dtype=bool)

@@ -18,10 +18,13 @@ from dataclasses import asdict, dataclass
 
 import lightgbm as lgb
 import numpy as np
+from scipy import sparse
 from sklearn.metrics import f1_score
 
 from tweet_sentiment.schema import LABELS
+from tweet_sentiment.text import in_hash_slice
 
+Features = np.ndarray | sparse.csr_matrix  # dense, or sparse when the schema holds hashed words
 MIN_VALIDATION_ROWS = 50  # fewer validation rows than this: no early stopping, the round caps apply
 
 
@@ -32,9 +35,10 @@ class BoostingParams:
     learning_rate: float = 0.1
     num_boost_round: int = 300  # at most: early stopping on the validation slice stops sooner
     early_stopping_rounds: int = 20
-    continue_learning_rate: float = 0.05
-    continue_rounds: int = 15  # at most, per continuation
-    continue_early_stopping_rounds: int = 3
+    continue_learning_rate: float = 0.1
+    continue_rounds: int = 30  # at most, per continuation
+    continue_early_stopping_rounds: int = 5
+    new_row_weight: float = 2.0  # a continuation's new rows weigh this much more than the replayed ones
     validation_fraction: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 20
@@ -70,49 +74,59 @@ class TrainingResult:
 
 def validation_mask(text_hashes: Sequence[str], fraction: float) -> np.ndarray:
     """Which rows form the validation slice: a fixed share of text hashes, the same in every cycle."""
-    threshold = int(fraction * 10_000)
-    return np.array([int(h[:8], 16) % 10_000 < threshold for h in text_hashes], dtype=bool)
+    return in_hash_slice(text_hashes, fraction)
 
 
-def _train(params: dict, features: np.ndarray, labels: np.ndarray, rounds: int, patience: int,
-           valid: np.ndarray | None, init_model: lgb.Booster | None) -> tuple[lgb.Booster, float | None]:
+def _train(params: dict, features: Features, labels: np.ndarray, rounds: int, patience: int,
+           valid: np.ndarray | None, init_model: lgb.Booster | None,
+           weights: np.ndarray | None) -> tuple[lgb.Booster, float | None]:
     """Boost up to ``rounds`` rounds; with a validation slice, stop early and keep only the best rounds."""
     use_valid = valid is not None and valid.sum() >= MIN_VALIDATION_ROWS and (~valid).any()
     if not use_valid:
-        booster = lgb.train(params, lgb.Dataset(features, labels), num_boost_round=rounds, init_model=init_model,
-                            keep_training_booster=True)
+        booster = lgb.train(params, lgb.Dataset(features, labels, weight=weights), num_boost_round=rounds,
+                            init_model=init_model, keep_training_booster=True)
         return booster, None
-    train_set = lgb.Dataset(features[~valid], labels[~valid])
-    valid_set = lgb.Dataset(features[valid], labels[valid], reference=train_set)
+    weights = np.ones(len(labels)) if weights is None else weights
+    train_set = lgb.Dataset(features[~valid], labels[~valid], weight=weights[~valid])
+    valid_set = lgb.Dataset(features[valid], labels[valid], weight=weights[valid], reference=train_set)
     # keep_training_booster: no copy through a model string (that copy cost more than a continuation's rounds).
     best = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, valid_sets=[valid_set],
                      callbacks=[lgb.early_stopping(patience, verbose=False)], keep_training_booster=True)
     while best.current_iteration() > best.best_iteration:
         best.rollback_one_iter()
     best.free_dataset()
-    if init_model is not None and _log_loss(init_model, features[valid], labels[valid]) <= _log_loss(
-            best, features[valid], labels[valid]):
+    held_out = features[valid], labels[valid], weights[valid]
+    if init_model is not None and _log_loss(init_model, *held_out) <= _log_loss(best, *held_out):
         best = init_model  # no added round helps: add none
     predicted = best.predict(features[valid], raw_score=True).argmax(axis=1)
     return best, float(f1_score(labels[valid], predicted, labels=range(len(LABELS)), average="macro"))
 
 
-def _log_loss(booster: lgb.Booster, features: np.ndarray, labels: np.ndarray) -> float:
+def recency_weights(batch_age: np.ndarray, half_life: float) -> np.ndarray:
+    """Row weights halving every ``half_life`` batches of age (0: every row weighs 1)."""
+    if half_life <= 0:
+        return np.ones(len(batch_age), dtype=np.float64)
+    return 0.5 ** (np.asarray(batch_age, dtype=np.float64) / half_life)
+
+
+def _log_loss(booster: lgb.Booster, features: Features, labels: np.ndarray, weights: np.ndarray) -> float:
     probabilities = booster.predict(features)[np.arange(len(labels)), labels]
-    return float(-np.log(np.clip(probabilities, 1e-15, 1.0)).mean())
+    return float(np.average(-np.log(np.clip(probabilities, 1e-15, 1.0)), weights=weights))
 
 
-def train_fresh(features: np.ndarray, labels: np.ndarray, params: BoostingParams,
-                valid: np.ndarray | None = None) -> TrainingResult:
-    """A new model from scratch (a refit on all labelled rows, or the bootstrap); ``valid`` marks the slice."""
+def train_fresh(features: Features, labels: np.ndarray, params: BoostingParams,
+                valid: np.ndarray | None = None, weights: np.ndarray | None = None) -> TrainingResult:
+    """A new model from scratch (a refit on all labelled rows, or the bootstrap); ``valid`` marks the slice,
+    ``weights`` each row's weight (recency)."""
     start = time.perf_counter()
     booster, valid_f1 = _train(params.lgb_params(params.learning_rate), features, labels, params.num_boost_round,
-                               params.early_stopping_rounds, valid, None)
+                               params.early_stopping_rounds, valid, None, weights)
     return TrainingResult(booster, time.perf_counter() - start, booster.current_iteration(), valid_f1)
 
 
-def continue_boosting(champion: lgb.Booster, features: np.ndarray, labels: np.ndarray,
-                      params: BoostingParams, valid: np.ndarray | None = None) -> TrainingResult:
+def continue_boosting(champion: lgb.Booster, features: Features, labels: np.ndarray,
+                      params: BoostingParams, valid: np.ndarray | None = None,
+                      weights: np.ndarray | None = None) -> TrainingResult:
     """Add at most ``continue_rounds`` trees to a copy of the champion, fitted to its residuals on ``features``.
 
     With a validation slice, only the rounds that lower its log-loss are kept, possibly none.
@@ -120,5 +134,6 @@ def continue_boosting(champion: lgb.Booster, features: np.ndarray, labels: np.nd
     start = time.perf_counter()
     before = champion.current_iteration()
     booster, valid_f1 = _train(params.lgb_params(params.continue_learning_rate), features, labels,
-                               params.continue_rounds, params.continue_early_stopping_rounds, valid, champion)
+                               params.continue_rounds, params.continue_early_stopping_rounds, valid, champion,
+                               weights)
     return TrainingResult(booster, time.perf_counter() - start, booster.current_iteration() - before, valid_f1)

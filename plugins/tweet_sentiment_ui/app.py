@@ -14,15 +14,19 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tweet_sentiment.assets import CHAMPION, INBOX, champion_event, inbox_event
 from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.drift_watch import drift_candidates
 from tweet_sentiment.infinity import EmbeddingServiceError
 from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
-from tweet_sentiment.model_overview import RollbackRefused, overview, report_image, roll_back
+from tweet_sentiment.model_overview import RollbackRefused, holdouts_png, overview, report_image, roll_back
+from tweet_sentiment.mood_overview import mood_chart, mood_overview
 from tweet_sentiment.prediction import NoChampionError, PredictionRequestError, Predictor
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.services import infinity_client
 from tweet_sentiment_ui.access import Admin, Reader, Writer
+from tweet_sentiment_ui.events import record_asset_event
 
 ASSETS = Path(__file__).parent / "assets"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -74,7 +78,7 @@ class RollbackBody(BaseModel):
 
 def create_app() -> FastAPI:
     """The plugin's app; every route depends on Airflow's login (``Reader``/``Writer``/``Admin``)."""
-    app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API and model page.",
+    app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API, model and mood pages.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # FastAPI's own pages would skip the login
 
     @app.exception_handler(PredictionRequestError)
@@ -103,6 +107,10 @@ def create_app() -> FastAPI:
     @app.get("/model", include_in_schema=False)
     def model_page(_: Reader) -> FileResponse:
         return FileResponse(ASSETS / "model.html")
+
+    @app.get("/mood", include_in_schema=False)
+    def mood_page(_: Reader) -> FileResponse:
+        return FileResponse(ASSETS / "mood.html")
 
     @app.get("/assets/{name}", include_in_schema=False)
     def asset(name: str, _: Reader) -> FileResponse:
@@ -141,7 +149,10 @@ def create_app() -> FastAPI:
                 path = svc.settings.unlabelled_file
             except DatasetMissingError as exc:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-            report = svc.labelling.load(path.name, path.read_bytes(), limit, resume=True)
+            # while drift holds, a share of the load comes from the drifted window (what the model now sees)
+            report = svc.labelling.load(path.name, path.read_bytes(), limit, resume=True,
+                                        drifted=drift_candidates(svc.layout),
+                                        drift_share=svc.settings.labelling_drift_share)
         return report.to_dict()
 
     @app.post("/api/queue/labels")
@@ -153,8 +164,10 @@ def create_app() -> FastAPI:
 
     @app.post("/api/queue/send")
     def send_batch(user: Writer) -> dict:
-        """Write the caller's labelled tweets into the inbox as one CSV; the next DAG run learns from it."""
-        return services().labelling.send_batch(user.get_name())
+        """Write the caller's labelled tweets into the inbox as one CSV and record an inbox asset event, which
+        starts a retrain run (``asset_event``: the event's id, null if none could be recorded)."""
+        batch = services().labelling.send_batch(user.get_name())
+        return {**batch, "asset_event": record_asset_event(INBOX, inbox_event(batch), user.get_name())}
 
     @app.get("/api/batches")
     def batches(_: Reader) -> dict:
@@ -165,6 +178,12 @@ def create_app() -> FastAPI:
         svc = services()
         return overview(svc.registry, svc.layout.reports)
 
+    @app.get("/api/model/holdouts.png", include_in_schema=False)
+    def holdouts_curve(_: Reader) -> Response:
+        """The two-holdout learning curve, drawn from the live registry."""
+        return Response(holdouts_png(services().registry), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})
+
     @app.get("/api/model/images/{name:path}", include_in_schema=False)
     def model_image(name: str, _: Reader) -> Response:
         try:
@@ -172,12 +191,29 @@ def create_app() -> FastAPI:
         except FileNotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
+    @app.get("/api/mood")
+    def mood(_: Reader) -> dict:
+        """The mood series of the scored stream, who scored it, the champion changes and the last drift check."""
+        svc = services()
+        return mood_overview(svc.layout, svc.registry)
+
+    @app.get("/api/mood/chart.png", include_in_schema=False)
+    def mood_picture(_: Reader) -> Response:
+        try:
+            return Response(mood_chart(services().layout), media_type="image/png",
+                            headers={"Cache-Control": "no-store"})
+        except FileNotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no mood chart yet: the scoring DAG has not run") from exc
+
     @app.post("/api/model/rollback")
     def rollback(body: RollbackBody, user: Admin) -> dict:
-        """Make an earlier champion the champion again (recorded in the registry like a promotion)."""
+        """Make an earlier champion the champion again (recorded in the registry like a promotion) and record a
+        champion asset event."""
         svc = services()
         if not (svc.registry.versions_dir / body.version / "card.json").exists():
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model version {body.version!r}")
-        return roll_back(svc.registry, body.version, user.get_name(), body.reason)
+        done = roll_back(svc.registry, body.version, user.get_name(), body.reason)
+        event = champion_event(svc.registry, "rollback")
+        return {**done, "asset_event": record_asset_event(CHAMPION, event, user.get_name())}
 
     return app

@@ -1,4 +1,4 @@
-"""Registers the tweet-sentiment app with Airflow: served under /tweet-sentiment, two pages in the navigation."""
+"""Registers the tweet-sentiment app with Airflow: served under /tweet-sentiment, three pages in the navigation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ URL_PREFIX = "/tweet-sentiment"
 
 
 class TweetSentimentPlugin(AirflowPlugin):
-    """Labelling queue, prediction API and model page inside the Airflow UI."""
+    """Labelling queue, prediction API, model page and mood page inside the Airflow UI."""
 
     name = "tweet_sentiment_ui"
     fastapi_apps: ClassVar[list[dict]] = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Tweet sentiment"}]
@@ -20,5 +20,7 @@ class TweetSentimentPlugin(AirflowPlugin):
         {"name": "Label tweets", "href": f"{URL_PREFIX.lstrip('/')}/labelling", "url_route": "tweet-labelling",
          "destination": "nav", "nav_top_level": True},
         {"name": "Sentiment model", "href": f"{URL_PREFIX.lstrip('/')}/model", "url_route": "tweet-model",
+         "destination": "nav", "nav_top_level": True},
+        {"name": "Mood", "href": f"{URL_PREFIX.lstrip('/')}/mood", "url_route": "tweet-mood",
          "destination": "nav", "nav_top_level": True},
     ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tweet_sentiment import features
+from tweet_sentiment import features, scenarios
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import next_batch
@@ -17,7 +17,8 @@ from tweet_sentiment.quality import QUALITY_JSON, QualityOptions, stream
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG
 from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.schema import FeatureSchema
+from tweet_sentiment.scenarios import Policy
+from tweet_sentiment.schema import LABELS, FeatureSchema
 from tweet_sentiment.tasks import run_cycle
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +44,25 @@ def test_stream_keeps_the_continued_model_sane_and_writes_the_reports(pipeline_e
     assert summary["mean_continue_train_s"] > 0 and summary["mean_refit_train_s"] > 0
     for name in (LEARNING_CURVE_PNG, CONFUSION_PNG):
         assert (settings.layout().reports / name).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_policy_stream_relabels_from_its_start_and_reports_how_fast_the_champion_adapts(
+        pipeline_env: Path, monkeypatch: pytest.MonkeyPatch):
+    policy = Policy("tiny", r"\bstores?\b|\bshop", dict.fromkeys(LABELS, "Extremely Negative"),
+                    start_batch=1, relabel_holdout=True)
+    monkeypatch.setitem(scenarios.POLICIES, "tiny", policy)
+    settings = Settings.from_env()
+    summary = stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=500, max_batches=3, scenario="tiny"))
+
+    cycles = json.loads((settings.layout().reports / QUALITY_JSON).read_text())["per_cycle"]
+    assert cycles[0]["rows_touched"] == 0 and all(c["rows_touched"] > 25 for c in cycles[1:])
+    assert summary["scenario"] == "tiny" and summary["rows_relabelled_share"] > 0.05
+    assert summary["policy_macro_f1"] == cycles[3]["continue_recent_f1"]  # read three batches after the start
+    assert summary["plain_macro_f1_same_rows"] == cycles[3]["plain_recent_f1"]
+    assert summary["policy_gap_to_refit"] == pytest.approx(
+        cycles[3]["refit_challenger_recent_f1"] - cycles[3]["continue_recent_f1"], abs=1e-5)
+    assert summary["batches_to_adapt"] in (None, 1, 2, 3) and 0.3 < summary["unaffected_macro_f1"] <= 1
+    assert summary["promotions"] == sum(c["continue_promoted"] for c in cycles[1:])
 
 
 def test_a_feature_schema_change_forces_a_fresh_training(pipeline_env: Path, monkeypatch: pytest.MonkeyPatch):

@@ -73,6 +73,11 @@ def test_make_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path, small_data
         token = httpx.post(f"{base}/auth/token", json={"username": login[1], "password": login[2]}, timeout=30)
         assert token.status_code in (200, 201), token.text
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        # the tasks' service login for run notes (role user) was generated beside the admin's
+        bot_password = re.search(r"TWEET_SENTIMENT_BOT_PASSWORD=(\S+)", (airflow_home / "secrets.env").read_text())
+        bot = httpx.post(f"{base}/auth/token", json={"username": "tweet-sentiment-bot", "password": bot_password[1]},
+                         timeout=30)
+        assert bot.status_code in (200, 201), bot.text
         dag = httpx.get(f"{base}/api/v2/dags/tweet_sentiment_retrain", headers=headers, timeout=30)
         assert dag.status_code == 200 and dag.json()["is_paused"] is False
         assert httpx.get(f"{base}/api/v2/dags", timeout=30).status_code == 401  # nothing anonymous

@@ -40,7 +40,7 @@ def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipe
 
     bootstrap(settings, refit=False)
     first = registry.champion_version()
-    assert first is not None and registry.card(first)["rows_trained"] > 900
+    assert first is not None and registry.card(first)["rows_trained"] > 800  # the recent holdout slice set aside
 
     feed_file = next_batch(layout, settings.train_file, 300, settings.bootstrap_rows)
     (layout.inbox / "garbage.csv").write_bytes(b"\x00\x01\x02")

@@ -161,7 +161,7 @@ def test_oversized_cells_are_cut_in_reports(corpus_run):
 def test_next_run_takes_the_settled_file_and_quarantines_cross_batch_duplicates(tmp_path, tally):
     root = tmp_path / "data"
     settings = ingested_b1(root)
-    tasks.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {}, None)  # b1 finished
+    tasks.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
     assert [p.name for p in (root / "archive").glob("*/b1/*")] == ["good.csv"]
     (root / "inbox" / "later.csv").write_text(csv_text(good("good", 1)[0], row("new in batch two")))
     entry = tasks.claim_and_ingest(settings, "b2")
@@ -178,7 +178,7 @@ def test_a_rerun_of_an_ingested_batch_claims_nothing_new(tmp_path):
     without being ingested)."""
     root = tmp_path / "data"
     settings = ingested_b1(root)
-    tasks.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {}, None)  # b1 finished
+    tasks.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
     (root / "inbox" / "fresh.csv").unlink()
     (root / "inbox" / "arrived_after.csv").write_text(csv_text(*good("after", 1)))
     before = json.loads((root / "ledger" / "b1.json").read_text())

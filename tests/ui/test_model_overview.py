@@ -91,3 +91,30 @@ def test_request_texts_are_cleaned_and_bad_requests_named():
 def test_margin_is_the_gap_between_the_two_most_likely_classes():
     prediction = Prediction("Neutral", {"Neutral": 0.5, "Positive": 0.3, "Negative": 0.2}, "v1")
     assert prediction.margin == pytest.approx(0.2)
+
+
+def test_overview_shows_the_gates_pending_approvals_disagreements_and_a_live_two_holdout_curve(registry, tmp_path):
+    from tweet_sentiment.model_overview import holdouts_png
+
+    reg, booster = registry
+    fixed, recent = {"macro_f1": 0.6, "accuracy": 0.6}, {"macro_f1": 0.5, "accuracy": 0.5}
+    first = reg.save(booster, {"metrics": fixed, "recent_metrics": recent})
+    reg.promote(first, "no champion yet")
+    waiting = reg.save(booster, {"metrics": {**fixed, "macro_f1": 0.62}, "recent_metrics": recent,
+                                 "gate": {"fixed": {"rows": 600, "gain": 0.02, "p_value": 0.3}, "recent": None},
+                                 "gate_rules": {"tolerance": 0.0},
+                                 "disagreements": {"fixed": [{"text": "t", "label": "Positive",
+                                                              "champion": "Negative", "challenger": "Positive"}]}})
+    reg.hold(waiting, "ambiguous: ...")
+
+    page = overview(reg, as_path(tmp_path / "reports"))
+
+    assert page["pending"] == [{"version": waiting, "created_at": reg.card(waiting)["created_at"],
+                                "reason": "ambiguous: ..."}]
+    assert page["required_actions"] == "/required_actions"
+    assert page["disagreements"] == {"version": waiting, "rows": [{"holdout": "fixed", "text": "t", "label": "Positive",
+                                                                   "champion": "Negative", "challenger": "Positive"}]}
+    row = next(v for v in page["versions"] if v["version"] == waiting)
+    assert row["tolerance"] == 0.0 and row["gate"]["fixed"]["p_value"] == 0.3 and row["recent_macro_f1"] == 0.5
+    png = holdouts_png(reg)
+    assert png.startswith(b"\x89PNG") and len(png) > 5000

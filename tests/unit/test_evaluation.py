@@ -1,31 +1,91 @@
 import lightgbm as lgb
 import numpy as np
+import pytest
+from sklearn.metrics import f1_score
 
-from tweet_sentiment.evaluation import evaluate, promotion_decision
+from tweet_sentiment.evaluation import (
+    GateRules,
+    PairedComparison,
+    evaluate,
+    paired_bootstrap,
+    promotion_decision,
+)
 from tweet_sentiment.schema import LABELS
 
-
-def metrics(f1: float, raw: float = 5.0) -> dict:
-    return {"macro_f1": f1, "max_abs_raw": raw}
+RULES = GateRules(significance=0.01, min_improvement=0.002, tolerance=0.005, min_recent_rows=200)
 
 
-def test_promotes_only_a_sufficient_gain():
-    assert promotion_decision(metrics(0.80), metrics(0.79), 0.005, False, 50)[0] is True
-    promote, reason = promotion_decision(metrics(0.793), metrics(0.79), 0.005, False, 50)
-    assert promote is False and "needed +0.0050" in reason
+def better_by(gain: float, p: float, rows: int = 900) -> PairedComparison:
+    return PairedComparison(rows, gain, p)
 
 
-def test_force_promotes_a_worse_model_but_never_a_diverged_one():
-    assert promotion_decision(metrics(0.5), metrics(0.8), 0.0, True, 50) == (
-        True, "forced; challenger macro-F1 0.5000 vs champion 0.8000 (-0.3000, needed +0.0000)")
-    promote, reason = promotion_decision(metrics(0.9, raw=78000.0), metrics(0.8), 0.0, True, 50)
-    assert promote is False and reason.startswith("diverged")
-    assert promotion_decision(metrics(0.9, raw=float("inf")), None, 0.0, True, 50)[0] is False
+def test_no_challenger_a_diverged_one_and_the_first_champion():
+    assert promotion_decision(None, None, None, RULES).promote is False
+    diverged = promotion_decision(better_by(0.2, 0.0), None, 78000.0, GateRules(force_promote=True))
+    assert diverged.promote is False and diverged.reason.startswith("diverged: raw scores reach 78000.0")
+    assert promotion_decision(None, None, float("inf"), RULES).promote is False
+    assert promotion_decision(None, None, 3.0, RULES).promote is True
 
 
-def test_first_model_and_missing_challenger():
-    assert promotion_decision(metrics(0.6), None, 0.01, False, 50)[0] is True
-    assert promotion_decision(None, metrics(0.6), 0.0, True, 50)[0] is False
+def test_significantly_better_on_the_recent_window_and_within_tolerance_on_the_fixed_one_promotes():
+    decision = promotion_decision(better_by(-0.004, 0.9), better_by(0.03, 0.001), 3.0, RULES)
+    assert decision.promote and not decision.ambiguous and decision.reason.startswith("better")
+    assert "recent holdout (900 rows): +0.0300 macro-F1, p=0.0010" in decision.reason
+
+
+def test_significantly_better_on_the_fixed_holdout_and_no_worse_on_the_recent_one_promotes():
+    assert promotion_decision(better_by(0.01, 0.001, 3798), better_by(0.0, 0.5), 3.0, RULES).promote
+
+
+def test_a_gain_that_is_not_significant_or_too_small_does_not_promote():
+    assert not promotion_decision(better_by(0.0, 0.5), better_by(0.03, 0.02), 3.0, RULES).promote
+    assert not promotion_decision(better_by(0.0, 0.5), better_by(0.001, 0.0001), 3.0, RULES).promote
+
+
+def test_a_recent_gain_may_be_traded_for_as_much_fixed_holdout_macro_f1_plus_the_tolerance():
+    assert promotion_decision(better_by(-0.054, 1.0), better_by(0.05, 0.0005), 3.0, RULES).promote
+    assert not promotion_decision(better_by(-0.056, 1.0), better_by(0.05, 0.0005), 3.0, RULES).promote
+
+
+def test_better_on_one_holdout_and_worse_beyond_the_tolerance_on_the_other_is_ambiguous():
+    decision = promotion_decision(better_by(-0.08, 1.0), better_by(0.05, 0.0005), 3.0, RULES)
+    assert decision.promote is False and decision.ambiguous is True
+    assert decision.reason.startswith("ambiguous") and "fixed holdout" in decision.reason
+    fixed_only = promotion_decision(better_by(0.03, 0.001, 3798), better_by(-0.01, 0.9), 3.0, RULES)
+    assert fixed_only.ambiguous and not fixed_only.promote  # no trade the other way
+
+
+def test_a_small_recent_window_is_judged_on_the_fixed_holdout_alone_and_says_so():
+    decision = promotion_decision(better_by(0.01, 0.001, 3798), better_by(-0.2, 1.0, rows=50), 3.0, RULES)
+    assert decision.promote and "recent window 50 rows < 200: judged on the fixed holdout alone" in decision.reason
+    assert not promotion_decision(better_by(0.0, 0.4), None, 3.0, RULES).promote
+
+
+def test_force_promotes_anything_but_a_diverged_model():
+    forced = promotion_decision(better_by(-0.3, 1.0), better_by(-0.3, 1.0), 3.0, GateRules(force_promote=True))
+    assert forced.promote and forced.reason.startswith("forced")
+
+
+def test_paired_bootstrap_gain_is_the_macro_f1_difference_and_p_is_small_only_for_a_real_gain():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, len(LABELS), 900)
+    champion = np.where(rng.random(900) < 0.80, labels, rng.integers(0, len(LABELS), 900))
+    better = np.where(rng.random(900) < 0.5, labels, champion)  # fixes half of the champion's errors
+    result = paired_bootstrap(labels, champion, better)
+    expected = f1_score(labels, better, average="macro") - f1_score(labels, champion, average="macro")
+    assert result.gain == pytest.approx(expected) and result.gain > 0.05 and result.p_value < 0.001
+    same = paired_bootstrap(labels, champion, champion)
+    assert same.gain == 0 and same.p_value == 1.0
+    noise = np.where(rng.random(900) < 0.02, rng.integers(0, len(LABELS), 900), champion)  # changes, no skill
+    assert paired_bootstrap(labels, champion, noise).p_value > 0.05
+
+
+def test_paired_bootstrap_is_deterministic():
+    labels = np.arange(300) % len(LABELS)
+    a, b = labels.copy(), labels.copy()
+    a[:40] = (a[:40] + 1) % len(LABELS)
+    b[:30] = (b[:30] + 1) % len(LABELS)
+    assert paired_bootstrap(labels, a, b) == paired_bootstrap(labels, a, b)
 
 
 def test_evaluate_reports_macro_f1_per_class_and_confusion():

@@ -9,6 +9,7 @@ from tweet_sentiment.features import (
     LEXICON_FEATURES,
     EmbeddingProjection,
     current_schema,
+    hashed_words,
     lexicon_features,
 )
 from tweet_sentiment.schema import FeatureSchema
@@ -43,7 +44,20 @@ def test_schema_round_trip_and_design_ignores_the_fitted_projection():
     fitted = dataclasses.replace(design, projection="abc")
     assert FeatureSchema.from_dict(fitted.to_dict()) == fitted
     assert fitted.design() == design and fitted != design
-    assert fitted.width == design.embedding_components + len(LEXICON_FEATURES)
+    assert fitted.width == design.embedding_components + len(LEXICON_FEATURES) + design.hashed_words
+
+
+def test_hashed_words_are_a_fixed_space_whatever_the_words():
+    first = hashed_words(["Panic buying at the store", "tested positive today"], 64)
+    later = hashed_words(["a word never seen before: quarantinis"], 64)
+    assert first.shape == (2, 64) and later.shape == (1, 64)
+    assert first[0].sum() == 5 and set(np.unique(first.data)) == {1.0}  # five distinct words, present / absent
+    same = hashed_words(["TESTED positive, today!"], 64)
+    assert (same != first[1]).nnz == 0  # lower-cased, punctuation dropped
+    pairs = hashed_words(["tested positive today"], 4096, ngrams=2)
+    assert pairs.nnz == 5  # three words, two word pairs
+    hashtag = hashed_words(["#StayHomeSaveLives"], 4096)
+    assert (hashtag != hashed_words(["stay home save lives"], 4096)).nnz == 0
 
 
 def test_a_card_from_older_code_has_another_design():

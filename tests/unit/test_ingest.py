@@ -1,15 +1,19 @@
+import io
 import json
 import os
 import shutil
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tweet_sentiment.claim import batch_id_for, claim, ready_files
 from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.ingest import FileRejected, ingest_batch, parse_labelled_file
+from tweet_sentiment.ingest import FileRejected, RecentHoldout, ingest_batch, parse_labelled_file
 from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.text import in_hash_slice
+from tweet_sentiment.training import validation_mask
 
 HEADER = "UserName,ScreenName,Location,TweetAt,OriginalTweet,Sentiment\r\n"
 
@@ -94,16 +98,78 @@ def test_claim_and_ingest_account_for_every_row_and_quarantine_bad_files(layout)
     assert ingest_batch(layout, "b1", 1000) == entry
 
 
-def test_duplicates_across_batches_are_quarantined(layout):
-    (layout.inbox / "a.csv").write_bytes(csv_bytes('1,2,,16-03-2020,"same text",Neutral'))
-    claim(layout, "b1", 0)
-    ingest_batch(layout, "b1", 1000)
-    shutil.rmtree(layout.processing / "b1")  # b1 finished (archived)
-    (layout.inbox / "b.csv").write_bytes(csv_bytes('1,2,,16-03-2020,"same  text",Positive'))
-    claim(layout, "b2", 0)
-    entry = ingest_batch(layout, "b2", 1000)
-    assert (entry["rows_accepted"], entry["rows_quarantined"]) == (0, 1)
-    assert "already in batch b1" in pd.read_csv(layout.quarantine / "b2" / "b.csv.rejected.csv")["reason"][0]
+def ingest_rows(layout, batch_id: str, *rows: str, holdout: RecentHoldout | None = None) -> dict:
+    """One finished (archived) batch of ``rows``."""
+    (layout.inbox / f"{batch_id}.csv").write_bytes(csv_bytes(*rows))
+    claim(layout, batch_id, 0)
+    entry = ingest_batch(layout, batch_id, 1000, holdout=holdout or RecentHoldout())
+    shutil.rmtree(layout.processing / batch_id)
+    return entry
+
+
+def test_the_same_text_with_the_same_label_again_is_a_duplicate(layout):
+    ingest_rows(layout, "b1", '1,2,,16-03-2020,"same text",Neutral')
+    entry = ingest_rows(layout, "b2", '1,2,,16-03-2020,"same  text",Neutral')
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_superseding"], entry["rows_quarantined"]) == (
+        1, 0, 0, 1)
+    assert "already in batch b1" in pd.read_csv(layout.quarantine / "b2" / "b2.csv.rejected.csv")["reason"][0]
+
+
+def test_the_newest_label_of_a_text_wins_and_the_history_is_kept(layout):
+    ingest_rows(layout, "b1", '1,2,,16-03-2020,"tested positive today",Positive',
+                '1,2,,16-03-2020,"other",Neutral')
+    entry = ingest_rows(layout, "b2", '1,2,,17-03-2020,"tested  positive today",Negative')
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_superseding"], entry["rows_quarantined"]) == (
+        1, 0, 1, 0)
+    entry = ingest_rows(layout, "b3", '1,2,,18-03-2020,"tested positive today",Positive',  # back again
+                        '1,2,,18-03-2020,"other",Extremely Negative', '1,2,,18-03-2020,"other",Negative')
+    assert (entry["rows_accepted"], entry["rows_superseding"], entry["rows_quarantined"]) == (0, 3, 0)
+    store = LabelledStore(layout.labelled)
+    assert len(store.read_all()) == 6  # every row kept: the history
+    current = store.current().set_index("text")["label"].to_dict()
+    assert current == {"tested positive today": "Positive", "other": "Negative"}
+    assert set(store.trainable()["text"]) == {"tested positive today", "other"}
+
+
+def test_a_batch_of_only_supersessions_balances(layout):
+    ingest_rows(layout, "b1", '1,2,,16-03-2020,"a",Neutral', '1,2,,16-03-2020,"b",Neutral')
+    entry = ingest_rows(layout, "b2", '1,2,,16-03-2020,"a",Positive', '1,2,,16-03-2020,"b",Positive')
+    assert entry["rows_in"] == entry["rows_superseding"] == 2 and entry["rows_accepted"] == 0
+
+
+def test_the_recent_holdout_is_a_deterministic_salted_slice_never_trained_on(layout):
+    texts = [f"tweet number {i} about masks" for i in range(400)]
+    rows = [f'1,2,,16-03-2020,"{t}",Neutral' for t in texts]
+    holdout = RecentHoldout(0.15, "salt-a")
+    entry = ingest_rows(layout, "b1", *rows, holdout=holdout)
+    store = LabelledStore(layout.labelled)
+    flagged = set(store.read_batch("b1").query("recent_holdout")["text"])
+    assert entry["rows_recent_holdout"] == len(flagged) and 35 <= len(flagged) <= 85  # ~15 % of 400
+    hashes = store.read_batch("b1")["text_hash"].tolist()
+    assert in_hash_slice(hashes, 0.15, "salt-a").tolist() == in_hash_slice(hashes, 0.15, "salt-a").tolist()
+    assert set(store.trainable()["text"]).isdisjoint(flagged)
+    assert set(store.recent_window(1000)["text"]) == flagged
+    other_salt = set(np.array(hashes)[in_hash_slice(hashes, 0.15, "salt-b")])
+    validation = set(np.array(hashes)[validation_mask(hashes, 0.1)])
+    flagged_hashes = set(store.read_batch("b1").query("recent_holdout")["text_hash"])
+    assert other_salt != flagged_hashes and validation != flagged_hashes  # independent slices
+    # a slice text sent again with another label: still in the slice, its newest label counts
+    again = next(t for t in texts if t in flagged)
+    ingest_rows(layout, "b2", f'1,2,,17-03-2020,"{again}",Negative', holdout=holdout)
+    window = store.recent_window(1000).set_index("text")["label"]
+    assert window[again] == "Negative" and again not in set(store.trainable()["text"])
+    assert len(store.recent_window(10)) == 10 and store.recent_window(10)["text"].iloc[-1] == again
+
+
+def test_rows_stored_before_the_holdout_existed_are_trainable(layout):
+    frame = pd.DataFrame({"text": ["old"], "label": ["Neutral"], "tweet_at": [""], "text_hash": ["ab" * 32],
+                          "raw_text": ["old"], "source_file": ["x.csv"], "source_row": [1], "batch_id": ["old"]})
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    layout.labelled.mkdir(parents=True, exist_ok=True)
+    (layout.labelled / "old.parquet").write_bytes(buf.getvalue())
+    store = LabelledStore(layout.labelled)
+    assert store.trainable()["text"].tolist() == ["old"] and store.recent_window(100).empty
 
 
 def test_claim_takes_over_a_dead_runs_batch_once(layout):

@@ -99,6 +99,7 @@ def test_claim_and_ingest_fill_store_quarantine_and_ledger(layout):
         '3,4,,16-03-2020,"what a fine day",Positive',
         '5,6,,16-03-2020,"hello there",Meh',
         '7,8,,17-03-2020,"what a fine day",Neutral',
+        '9,9,,17-03-2020,"Shelves  empty again",Negative',
     ))
     write_bytes_atomic(layout.inbox / "notes.txt", b"not a csv")
     write_bytes_atomic(layout.inbox / ".upload.csv.tmp", b"half a file")
@@ -107,12 +108,14 @@ def test_claim_and_ingest_fill_store_quarantine_and_ledger(layout):
     assert names(layout.inbox) == [".upload.csv.tmp"]  # a file being written is nobody's input yet
     entry = ingest_batch(layout, "b1", max_text_chars=1000)
 
-    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (4, 2, 2)
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_superseding"], entry["rows_quarantined"]) == (
+        5, 2, 1, 2)
     assert entry["files_rejected"] == 1
     assert read_json(layout.ledger / "b1.json") == entry
     assert ingest_batch(layout, "b1", max_text_chars=1000) == entry  # a retried task reads the ledger
     stored = LabelledStore(layout.labelled).read_batch("b1")
-    assert stored["text"].tolist() == ["Shelves empty again", "what a fine day"]
+    assert stored["text"].tolist() == ["Shelves empty again", "what a fine day", "what a fine day"]
+    assert LabelledStore(layout.labelled).current()["label"].tolist() == ["Negative", "Neutral"]
     assert set(stored["batch_id"]) == {"b1"}
     quarantine = layout.quarantine / "b1"
     assert names(quarantine) == ["good.csv.rejected.csv", "notes.txt", "notes.txt.reason.json"]
@@ -194,7 +197,7 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, {"rows": 1, "seconds": 2.0}
     challenger, evaluation = {"version": None, "seconds": 0.1}, {"promote": False, "seconds": 0.2}
     day_before = f"{datetime.now(UTC):%Y-%m-%d}"
-    report = archive_batch(settings, ledger, embedded, challenger, evaluation, None)
+    report = archive_batch(settings, ledger, embedded, challenger, evaluation)
     day_after = f"{datetime.now(UTC):%Y-%m-%d}"
 
     (day,) = names(layout.archive)  # the date archive_batch took, once: the day it ran (UTC midnight may pass)

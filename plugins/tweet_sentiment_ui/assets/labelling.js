@@ -94,6 +94,7 @@ async function init() {
     try {
       const report = await api("api/queue/load", { method: "POST", body: new FormData($("load-form")) });
       $("load-status").textContent = `queued ${report.queued} from ${report.source}`
+        + (report.from_drifted_window ? ` (${report.from_drifted_window} of them from the drifted window: see Mood)` : "")
         + (report.skipped ? `, skipped ${report.skipped}` : "");
       $("load-status").className = "ok";
       await refresh();
@@ -106,7 +107,8 @@ async function init() {
     try {
       const batch = await api("api/queue/send", { method: "POST" });
       $("send-status").textContent = `sent ${batch.rows} rows as ${batch.file} `
-        + `(corrected ${batch.corrected}, ${percent(batch.correction_rate)})`;
+        + `(corrected ${batch.corrected}, ${percent(batch.correction_rate)}); `
+        + (batch.asset_event ? "a retrain run starts now" : "the next scheduled run learns it");
       $("send-status").className = "ok";
       await Promise.all([refresh(), loadBatches()]);
     } catch (error) {

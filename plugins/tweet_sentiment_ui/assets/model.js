@@ -1,4 +1,5 @@
-// The model page: champion, versions (promoted and rejected, with reasons and metrics), pictures, rollback.
+// The model page: champion, both holdouts over time, pending approvals, where the latest ambiguous challenger
+// disagrees, versions (promoted and rejected, with reasons, gate figures and approvers), pictures, rollback.
 function cell(content) {
   const td = document.createElement("td");
   if (content instanceof Node) td.append(content); else td.textContent = content ?? "";
@@ -35,6 +36,30 @@ function rollbackButton(version) {
   return button;
 }
 
+function gatedOn(v) {
+  const parts = Object.entries(v.gate || {}).filter(([, g]) => g)
+    .map(([name, g]) => `${name} ${g.gain >= 0 ? "+" : ""}${g.gain.toFixed(4)} (p=${g.p_value})`);
+  if (v.tolerance !== null && v.tolerance !== undefined) parts.push(`tolerance ${v.tolerance}`);
+  if (v.approval) parts.push(`${v.approval.decision} by ${v.approval.by ?? "nobody (timeout)"} at ${v.approval.at}`);
+  return parts.join(" · ");
+}
+
+function rows(table, items, cells) {
+  $(table).tBodies[0].replaceChildren(...items.map((item) => {
+    const row = document.createElement("tr");
+    row.append(...cells(item).map(cell));
+    return row;
+  }));
+}
+
+function renderApprovals(model) {
+  $("required-actions").href = model.required_actions;
+  rows("pending", model.pending, (p) => [p.version, p.created_at, p.reason]);
+  const differ = model.disagreements;
+  if (differ.version) $("disagreements-of").textContent = `Challenger ${differ.version} against the champion it was judged with:`;
+  rows("disagreements", differ.rows, (r) => [r.holdout, r.label, r.champion, r.challenger, r.text]);
+}
+
 async function render() {
   const model = await api("api/model");
   $("champion").textContent = model.champion ?? "none yet";
@@ -66,11 +91,13 @@ async function render() {
     row.dataset.version = v.version;
     const status = cell(v.status);
     status.className = `status-${v.status}`;
-    row.append(cell(v.version), status, cell(fixed(v.macro_f1)), cell(fixed(v.accuracy)), cell(perClass(v.per_class_f1)),
-      cell(v.strategy), cell((v.batches || []).join(", ")), cell(v.reason),
-      cell(v.can_roll_back ? rollbackButton(v.version) : ""));
+    row.append(cell(v.version), status, cell(fixed(v.macro_f1)), cell(fixed(v.accuracy)), cell(fixed(v.recent_macro_f1)),
+      cell(perClass(v.per_class_f1)), cell(v.strategy), cell((v.batches || []).join(", ")), cell(v.reason),
+      cell(gatedOn(v)), cell(v.can_roll_back ? rollbackButton(v.version) : ""));
     return row;
   }));
+  renderApprovals(model);
+  $("holdouts").src = `api/model/holdouts.png?t=${Date.now()}`;
   $("history").tBodies[0].replaceChildren(...model.history.slice().reverse().map((e) => {
     const row = document.createElement("tr");
     row.append(cell(e.at), cell(e.action), cell(e.version), cell(e.previous), cell(e.reason));

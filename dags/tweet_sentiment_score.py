@@ -1,0 +1,110 @@
+"""Follow the mood: score the unlabelled stream with the champion, draw the mood series, watch drift.
+
+sense → claim_and_ingest → score → mood | drift | rescore_labelling_queue → archive
+
+Schedule: a champion asset event (a promotion of the retrain DAG, a rollback on the model page) starts a run at
+once, which re-scores what is already scored with the new champion (cached vectors: fast); so does an event of
+the unlabelled-inbox asset, from a producer that can record one. Files dropped without an event (``make
+feed-unlabelled`` writes a file and cannot record one) wait for the short timetable (every
+``TWEET_SENTIMENT_SCORE_EVERY_MIN`` minutes, 5 by default): a run with nothing to do skips within seconds. A run
+pins one champion: every score, mood point and drift figure it writes names that version. Each task calls one
+function of ``tweet_sentiment.scoring_tasks``, which is tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, AssetOrTimeSchedule, DeltaTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from tweet_sentiment import assets, scoring_tasks
+from tweet_sentiment.claim import batch_id_for
+from tweet_sentiment.config import Settings
+from tweet_sentiment.run_options import SCORE_PARAMS, ScoreOptions
+from tweet_sentiment.work import SKIP
+
+log = logging.getLogger(__name__)
+CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
+UNLABELLED = Asset(name=assets.UNLABELLED.name, uri=assets.UNLABELLED.uri)
+
+
+def _settings() -> Settings:
+    """The settings, read from the environment where the code runs (the task's, at run time)."""
+    return Settings.from_env()
+
+
+def _options() -> ScoreOptions:
+    return ScoreOptions.from_params(get_current_context()["params"])
+
+
+@dag(
+    dag_id="tweet_sentiment_score",
+    description="Score unlabelled tweets with the champion; the mood series over time; drift against a reference.",
+    schedule=AssetOrTimeSchedule(
+        timetable=DeltaTriggerTimetable(timedelta(minutes=_settings().score_every_min)),
+        assets=CHAMPION | UNLABELLED),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    max_consecutive_failed_dag_runs=0,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True},
+    tags=["ml", "sentiment", "mood"],
+    doc_md=__doc__,
+    params={name: Param(spec.default, title=spec.title, section=spec.section, description=spec.description,
+                        **spec.schema) for name, spec in SCORE_PARAMS.items()},
+)
+def tweet_sentiment_score() -> None:
+    @task(multiple_outputs=False)
+    def sense(*, triggering_asset_events=None) -> str:
+        """Go on new files, on a champion other than the scores', on a mood or drift check not yet written;
+        else skip at once with the reason (in this log)."""
+        for asset, events in (triggering_asset_events or {}).items():
+            log.info("started by %d event(s) of %s: %s", len(events), asset, [e.extra for e in events][-3:])
+        work = scoring_tasks.sense_scoring(_settings(), _options())
+        log.info("%s: %s", work.action, work.reason)
+        if work.action == SKIP:
+            raise AirflowSkipException(work.reason)
+        return work.reason
+
+    @task(multiple_outputs=False)
+    def claim_and_ingest() -> dict:
+        """Claim the unlabelled inbox's files; validate and store their rows, quarantining the rest with reasons."""
+        return scoring_tasks.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
+
+    @task(multiple_outputs=False, inlets=[CHAMPION])
+    def score() -> dict:
+        """Pin the champion; score the new rows and re-score those another champion scored."""
+        return scoring_tasks.score(_settings(), _options())
+
+    @task(multiple_outputs=False)
+    def mood(scored: dict) -> dict:
+        """The mood series per day (per hour where enough tweets) and its stacked-area chart."""
+        return scoring_tasks.update_mood(_settings(), scored)
+
+    @task(multiple_outputs=False)
+    def drift(scored: dict) -> dict:
+        """Embedding drift (domain classifier AUC), class-mix JS distance and mean confidence vs the reference."""
+        return scoring_tasks.check_drift(_settings(), scored, _options())
+
+    @task(multiple_outputs=False)
+    def rescore_labelling_queue() -> dict:
+        """Pre-annotate the labelling queue's pending tweets with the champion now; labels in flight are kept."""
+        return scoring_tasks.rescore_queue(_settings())
+
+    @task(multiple_outputs=False)
+    def archive(ledger: dict, scored: dict, mooded: dict, drifted: dict, queue: dict) -> dict:
+        """Move the claimed files to the scoring archive and write the run report."""
+        parts = {"score": scored, "mood": mooded, "drift": drifted, "labelling_queue": queue}
+        return scoring_tasks.archive_unlabelled(_settings(), ledger, parts)
+
+    ledger = claim_and_ingest()
+    scored = score()
+    queue = rescore_labelling_queue()
+    sense() >> ledger >> scored >> queue
+    archive(ledger, scored, mood(scored), drift(scored), queue)
+
+
+tweet_sentiment_score()

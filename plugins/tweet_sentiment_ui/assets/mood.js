@@ -1,0 +1,85 @@
+// The mood page: the stacked-area chart, who scored it, the drift figures against their thresholds and reference,
+// example tweets of the window, the champion changes. Every text goes in through textContent.
+function td(content) {
+  const cell = document.createElement("td");
+  cell.textContent = content ?? "";
+  return cell;
+}
+
+function row(...cells) {
+  const tr = document.createElement("tr");
+  tr.append(...cells.map((c) => (c instanceof Node ? c : td(c))));
+  return tr;
+}
+
+function shares(s) {
+  return s ? Object.entries(s).map(([label, p]) => `${label} ${percent(p)}`).join(" · ") : "";
+}
+
+function span(from, to, rows) {
+  return `${rows.toLocaleString()} tweets, ${from ?? "?"} … ${to ?? "?"}`;
+}
+
+function crossed(flag) {
+  const cell = td(flag ? "yes" : "no");
+  cell.className = flag ? "error" : "ok";
+  return cell;
+}
+
+function renderDrift(drift) {
+  if (!drift) { $("drift-status").textContent = "no drift check yet"; return; }
+  $("drift-status").textContent = drift.status === "waiting" ? "waiting" : (drift.drifted ? "DRIFT" : "no drift");
+  $("drift-status").className = `badge ${drift.drifted ? "badge-drift" : "badge-calm"}`;
+  $("drift-checked").textContent = `checked ${drift.checked_at} with champion ${drift.champion_version}`
+    + (drift.reason ? ` · ${drift.reason}` : "");
+  const ref = drift.reference;
+  $("drift-reference").textContent = `${ref.kind}: ${ref.description} (${span(ref.from, ref.to, ref.rows)})`;
+  $("drift-window").textContent = `${drift.window.description} (${span(drift.window.from, drift.window.to,
+    drift.window.rows)})`;
+  const rows = [];
+  if (drift.status === "checked") {
+    const e = drift.embedding, m = drift.class_mix, c = drift.confidence;
+    rows.push(row("embedding drift: ROC AUC", e.auc.toFixed(3), `> ${e.threshold}`, crossed(e.drifted), e.method));
+    rows.push(row("predicted class mix: Jensen–Shannon", m.js.toFixed(3), `> ${m.threshold}`, crossed(m.drifted),
+      `reference ${shares(m.reference_shares)} | window ${shares(m.window_shares)}`));
+    rows.push(row("mean confidence drop", c.drop.toFixed(3), `> ${c.threshold}`, crossed(c.drifted),
+      `reference ${c.reference_mean.toFixed(3)}, window ${c.window_mean.toFixed(3)}`));
+  }
+  $("drift-figures").tBodies[0].replaceChildren(...rows);
+  $("examples").tBodies[0].replaceChildren(...(drift.examples || []).map((x) => row(x.text, x.label,
+    x.confidence.toFixed(3), `${x.tweet_at}${x.dated_by === "arrival" ? " (arrival)" : ""}`)));
+  $("drift-history").tBodies[0].replaceChildren(...drift.history.map((h) => row(h.checked_at, h.reference,
+    h.window_to, h.auc?.toFixed(3) ?? "–", h.js?.toFixed(3) ?? "–", h.confidence_drop?.toFixed(3) ?? "–",
+    h.status === "waiting" ? "waiting" : (h.drifted ? "DRIFT" : "no"))));
+}
+
+async function render() {
+  const mood = await api("api/mood");
+  $("champion").textContent = mood.champion ?? "none yet";
+  $("scored-by").textContent = mood.scored_by ?? "nobody yet";
+  $("summary").textContent = `${mood.rows.toLocaleString()} tweets scored, ${mood.points_total} points`
+    + ` (an hour is a point with at least ${mood.hourly_min_tweets ?? "?"} tweets)`
+    + (mood.arrival_dated ? ` · ${mood.arrival_dated} dated by their arrival (no readable date)` : "")
+    + (mood.updated_at ? ` · updated ${mood.updated_at}` : "");
+  if (mood.rescoring_pending) {
+    $("pending").hidden = false;
+    $("pending").textContent = `Scores by ${mood.versions.join(", ")}, the champion is ${mood.champion}: `
+      + "a re-scoring run is queued by the champion's asset event.";
+  }
+  if (mood.chart) {
+    const img = document.createElement("img");
+    img.id = "mood-chart";
+    img.className = "chart";
+    img.alt = "predicted class shares over time";
+    img.src = `api/mood/chart.png?at=${encodeURIComponent(mood.updated_at ?? "")}`;
+    $("chart").replaceChildren(img);
+  }
+  renderDrift(mood.drift);
+  $("changes").tBodies[0].replaceChildren(...mood.champion_changes.map((c) => row(c.at, c.version, c.action ?? "",
+    c.reason ?? "", c.frontier ?? "(first scores)", c.rows)));
+  $("points").tBodies[0].replaceChildren(...mood.points.map((p) => row(`${p.period} (${p.resolution})`, p.n,
+    shares(p.shares), p.mean_confidence.toFixed(3), p.annotated ? `${shares(p.annotated.shares)} (${p.annotated.n})` : "",
+    p.arrival_dated || "", p.champion_version)));
+}
+
+render().catch((error) => { $("champion").textContent = `Error: ${error.message}`; });

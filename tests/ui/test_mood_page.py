@@ -1,0 +1,103 @@
+"""The Mood page over a stream the scoring tasks really scored (real infinity, the UI's champion): 150 tweets of the
+2021 snapshot of the 2022 file, then 150 of the 2022 snapshot. Its API behind Airflow's login, a labelling load that
+draws its share from the drifted window, and the page in headless Chromium (screenshot in test-output/).
+
+Runs after the other UI modules (file order): its drift check changes what the labelling queue loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from support import DATASET_DIR
+
+from tweet_sentiment.datafs import read_json
+from tweet_sentiment.feed import chronological_rows, write_rows
+from tweet_sentiment.labelling import DRIFT_SOURCE
+from tweet_sentiment.run_options import ScoreOptions
+from tweet_sentiment.scoring_tasks import check_drift, claim_unlabelled, score, update_mood
+
+from .conftest import UNLABELLED
+from .test_browser import browser, log_in, open_from_navigation, screenshot, wait
+
+__all__ = ["browser"]
+PER_SNAPSHOT = 150
+
+
+@pytest.fixture(scope="module")
+def scored(ui_server) -> dict:
+    """Two unlabelled files, a snapshot each, scored by two scoring runs as the DAG's tasks do (the UI's champion)."""
+    settings = dataclasses.replace(ui_server.settings, drift_window_rows=PER_SNAPSHOT, mood_hourly_min_tweets=50)
+    header, rows = chronological_rows(DATASET_DIR / UNLABELLED)
+    col = header.index("TweetAt")
+    snapshots = [[r for r in rows if r[col].startswith(year)][:PER_SNAPSHOT] for year in ("2021", "2022")]
+    inbox = settings.layout().unlabelled
+    inbox.mkdir(parents=True, exist_ok=True)
+    for run, snapshot in enumerate(snapshots):
+        path = write_rows(inbox, f"snapshot-{run}.csv", header, snapshot)
+        os.utime(path, (time.time() - 60 + run, time.time() - 60 + run))  # settled, in order
+        claim_unlabelled(settings, f"mood_ui_{run}")
+        done = score(settings, ScoreOptions())
+        update_mood(settings, done)
+        drift = check_drift(settings, done, ScoreOptions())
+    return drift
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "mood"), ("GET", "api/mood"), ("GET", "api/mood/chart.png"),
+                                              ("GET", "assets/mood.js")])
+def test_the_mood_page_and_its_endpoints_refuse_anonymous_requests(ui_server, method, path):
+    with ui_server.client(token="") as anonymous:
+        assert anonymous.request(method, path).status_code == 401
+
+
+def test_the_mood_api_gives_the_series_the_drift_and_who_scored_it(ui_server, scored):
+    assert scored["status"] == "checked" and scored["reference"] == "stream"
+    with ui_server.client() as api:
+        mood = api.get("api/mood").json()
+        chart = api.get("api/mood/chart.png")
+    assert mood["rows"] == 2 * PER_SNAPSHOT and mood["scored_by"] == mood["champion"] and not mood["rescoring_pending"]
+    periods = [(p["period"][:10], p["resolution"]) for p in mood["points"]]  # newest first
+    assert periods == [("2022-12-30", "hour"), ("2021-12-30", "hour")]
+    assert all(p["champion_version"] == mood["champion"] for p in mood["points"])
+    drift = mood["drift"]
+    assert drift["reference"]["rows"] == drift["window"]["rows"] == PER_SNAPSHOT
+    assert drift["reference"]["to"].startswith("2021-12-30") and drift["window"]["from"].startswith("2022-12-30")
+    assert drift["embedding"]["threshold"] == 0.55 and len(drift["examples"]) == 12
+    assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+
+
+def test_while_drift_holds_a_share_of_each_load_comes_from_the_drifted_window(ui_server, scored):
+    if not scored["drifted"]:
+        pytest.fail(f"the two snapshots did not drift: {scored}")
+    with ui_server.client() as api:
+        report = api.post("api/queue/load", data={"rows": "10"}).json()
+        queue = api.get("api/queue", params={"limit": 500}).json()
+    assert report["queued"] == 10 and report["from_drifted_window"] == 5
+    from_window = [i for i in queue["items"] if i["source"] == DRIFT_SOURCE]
+    assert len(from_window) >= 5 and all(i["TweetAt"].startswith("2022-12-30") for i in from_window)
+
+
+def test_the_mood_page_in_a_browser(ui_server, scored, browser):
+    log_in(browser, ui_server)
+    open_from_navigation(browser, "Mood")
+    mood = read_json(ui_server.data_root / "mood" / "mood.json")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "scored-by"), mood["champion_version"]))
+    chart = wait(browser).until(ec.presence_of_element_located((By.ID, "mood-chart")))
+    wait(browser).until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", chart))
+    status = browser.find_element(By.ID, "drift-status").text
+    assert status == ("DRIFT" if scored["drifted"] else "no drift")
+    figures = browser.find_elements(By.CSS_SELECTOR, "#drift-figures tbody tr")
+    names = [f.find_element(By.TAG_NAME, "td").text.split(":")[0] for f in figures]
+    assert names == ["embedding drift", "predicted class mix", "mean confidence drop"]
+    assert "first 150 scored tweets" in browser.find_element(By.ID, "drift-reference").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#examples tbody tr")) == 12
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#points tbody tr")) == 2
+    screenshot(browser, "ui-mood.png")
+    wait(browser).until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
+    browser.execute_script("document.getElementById('drift-card').scrollIntoView()")
+    screenshot(browser, "ui-mood-drift.png")

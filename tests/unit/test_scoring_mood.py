@@ -1,0 +1,117 @@
+"""Scoring the unlabelled stream with one pinned champion, re-scoring on a promotion and a rollback (cached
+vectors: nothing embedded), and the mood series whose points each name the version that scored them."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from stream_support import cache_vectors, offline_client, train_champion
+
+from tweet_sentiment.batch_store import BatchStore
+from tweet_sentiment.claim import archive_claimed, claim
+from tweet_sentiment.datafs import DataLayout
+from tweet_sentiment.mood import MOOD_COLUMNS, mood_series
+from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment.scoring import (
+    SCORE_COLUMNS,
+    read_scores,
+    score_rows,
+    score_stream,
+    scoring_log,
+    stale_batches,
+)
+from tweet_sentiment.unlabelled import ingest_unlabelled
+
+
+@pytest.fixture
+def layout(tmp_path):
+    lay = DataLayout(tmp_path / "data")
+    lay.ensure()
+    return lay
+
+
+def drop(layout: DataLayout, batch_id: str, rows: list[tuple[str, str]]) -> None:
+    """One unlabelled file of (TweetAt, text) rows, claimed and ingested as ``batch_id``, its vectors cached."""
+    lines = "".join(f'{when},"{text}"\n' for when, text in rows)
+    (layout.unlabelled / f"{batch_id}.csv").write_text(f"TweetAt,OriginalTweet\n{lines}")
+    claim(layout, batch_id, 0, layout.unlabelled_stream)
+    ingest_unlabelled(layout, batch_id, 1000)
+    archive_claimed(layout.unlabelled_stream, batch_id)
+    cache_vectors(layout, [text for _, text in rows])
+
+
+def tweets(day: str, n: int, prefix: str) -> list[tuple[str, str]]:
+    return [(f"{day} 23:{i % 60:02d}:00", f"{prefix} tweet number {i} about covid") for i in range(n)]
+
+
+def test_new_batches_are_scored_by_the_pinned_champion_and_name_its_version(layout):
+    registry = ModelRegistry(layout.registry)
+    v1 = train_champion(registry, seed=1)
+    drop(layout, "b1", tweets("2021-12-30", 30, "first"))
+    done = score_stream(layout, registry.champion(), offline_client())
+    assert (done["version"], done["scored_rows"], done["rescored_rows"]) == (v1, 30, 0)
+    scores = read_scores(layout)
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert set(scores["champion_version"]) == {v1} and set(scores["label"]) <= set(LABELS)
+    probabilities = scores[[f"p_{label}" for label in LABELS]].to_numpy()
+    assert probabilities.sum(axis=1) == pytest.approx(1, abs=1e-5)
+    assert scores["confidence"].to_numpy() == pytest.approx(probabilities.max(axis=1))
+    assert score_stream(layout, registry.champion(), offline_client())["scored_rows"] == 0  # nothing new
+
+
+def test_a_promotion_rescores_every_batch_and_a_rollback_rescores_with_the_old_champion(layout):
+    registry = ModelRegistry(layout.registry)
+    v1 = train_champion(registry, seed=1)
+    drop(layout, "b1", tweets("2021-12-30", 40, "first"))
+    drop(layout, "b2", tweets("2022-12-30", 40, "second"))
+    score_stream(layout, registry.champion(), offline_client())
+    first = read_scores(layout)
+    v2 = train_champion(registry, seed=7, reason="better")
+    assert stale_batches(layout, v2) == ([], ["b1", "b2"])
+    done = score_stream(layout, registry.champion(), offline_client())
+    assert (done["scored_rows"], done["rescored_rows"], done["rescored_batches"]) == (0, 80, ["b1", "b2"])
+    second = read_scores(layout)
+    assert set(second["champion_version"]) == {v2}
+    assert not (first["confidence"].to_numpy() == second["confidence"].to_numpy()).all()  # another model answered
+    registry.rollback(v1, "rollback by ann")
+    score_stream(layout, registry.champion(), offline_client())
+    back = read_scores(layout)
+    assert set(back["champion_version"]) == {v1}
+    assert back["label"].tolist() == first["label"].tolist()
+    assert [entry["version"] for entry in scoring_log(layout)] == [v1, v2, v1]
+    assert scoring_log(layout)[1]["frontier"].startswith("2022-12-30T23:")
+
+
+def test_mood_points_count_share_and_name_the_version_never_mixing_two(layout):
+    registry = ModelRegistry(layout.registry)
+    v1 = train_champion(registry, seed=1)
+    drop(layout, "b1", tweets("2021-12-30", 30, "first"))
+    drop(layout, "b2", [(f"1{d}-03-2020", f"kaggle day {d} tweet {i}") for d in range(6, 8) for i in range(5)])
+    score_stream(layout, registry.champion(), offline_client())
+    # a promotion while the run was in flight: one batch re-scored by v2, the other still by v1
+    v2 = train_champion(registry, seed=7)
+    rows = BatchStore(layout.unlabelled_rows).read_batch("b1")
+    BatchStore(layout.scores).write_batch("b1", score_rows(rows, registry.champion(), offline_client(), layout))
+    mood = mood_series(read_scores(layout, MOOD_COLUMNS), hourly_min_tweets=20)
+    assert mood["versions"] == sorted([v1, v2]) and mood["rows"] == 40
+    by_period = {(p["period"], p["champion_version"]): p for p in mood["series"]}
+    assert set(by_period) == {("2020-03-16", v1), ("2020-03-17", v1), ("2021-12-30T23:00", v2)}
+    hourly = by_period[("2021-12-30T23:00", v2)]
+    assert hourly["resolution"] == "hour" and hourly["n"] == 30 and sum(hourly["counts"].values()) == 30
+    assert sum(hourly["shares"].values()) == pytest.approx(1, abs=1e-3) and 0.2 < hourly["mean_confidence"] <= 1
+    assert by_period[("2020-03-16", v1)]["resolution"] == "day"  # a date without a time is never split by hour
+    assert [p["period"] for p in mood["daily"]] == ["2020-03-16", "2020-03-17", "2021-12-30"]
+
+
+def test_an_hour_with_too_few_tweets_keeps_its_day_whole_and_arrival_dates_are_counted():
+    when = pd.to_datetime(["2022-12-30 22:10", "2022-12-30 23:10", "2022-12-30 23:20"], utc=True)
+    scores = pd.DataFrame({"tweet_at": when, "dated_by": ["tweet time", "tweet time", "arrival"],
+                           "annotated": ["Neutral", "", ""], "label": ["Neutral", "Positive", "Positive"],
+                           "confidence": [0.5, 0.7, 0.9], "champion_version": "v1"})
+    mood = mood_series(scores, hourly_min_tweets=2)
+    (point,) = mood["series"]
+    assert (point["period"], point["resolution"], point["n"], point["arrival_dated"]) == ("2022-12-30", "day", 3, 1)
+    assert point["annotated"] == {"n": 1, "shares": {label: float(label == "Neutral") for label in LABELS}}
+    assert mood["arrival_dated"] == 1 and point["start"] == datetime(2022, 12, 30, tzinfo=UTC).isoformat()
+    assert mood_series(scores, hourly_min_tweets=1)["series"][0]["resolution"] == "hour"

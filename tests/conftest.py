@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import DATASET_DIR, ROOT, free_port, start_infinity, stop_process_group, wait_http, write_slice
+from support import DATASET_DIR, ROOT, start_infinity, start_server, stop_process_group, write_slice
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tweet-sentiment-airflow-"))
 os.environ.update({
@@ -48,13 +48,10 @@ def infinity_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("TEST_INFINITY_URL"):
         yield os.environ["TEST_INFINITY_URL"]
         return
-    port = free_port()
     log = tmp_path_factory.mktemp("infinity") / "infinity.log"
-    proc = start_infinity(port, log)
-    url = f"http://127.0.0.1:{port}"
+    proc, port = start_server(lambda port: start_infinity(port, log), log, "/health", 240)
     try:
-        wait_http(f"{url}/health", 240, proc, log)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_process_group(proc)
 

@@ -9,15 +9,16 @@ import io
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from benchmarks.processes import free_port, stop_process_group
+from benchmarks.processes import answers, descendants, free_port, listening_pid, stop_process_group
 
-__all__ = ["AMBIGUOUS_PARAMS", "DATASET_DIR", "ROOT", "TEST_OUTPUT", "ambiguous_batch", "free_port", "start_infinity",
-           "stop_process_group", "wait_http", "write_slice"]
+__all__ = ["AMBIGUOUS_PARAMS", "DATASET_DIR", "ROOT", "TEST_OUTPUT", "ambiguous_batch", "free_port", "load_retrain_dag",
+           "run_dag", "start_infinity", "start_server", "stop_process_group", "wait_http", "write_slice"]
 # The gate's Params under which "better" on a holdout only means "some bootstrap resample favours the challenger"
 # (p < 1) and any loss on the other holdout is beyond the tolerance; see ambiguous_batch.
 AMBIGUOUS_PARAMS = {"min_improvement": -1, "significance": 1, "tolerance": 0}
@@ -42,6 +43,38 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, 
     pytest.fail(f"{url} did not answer within {timeout_s} s")
 
 
+def start_server(start: Callable[[int], subprocess.Popen], log: Path, health_path: str, timeout_s: float,
+                 port: int | None = None, attempts: int = 3) -> tuple[subprocess.Popen, int]:
+    """``start(port)`` a server (writing ``log``) and wait until it answers ``health_path`` from its own process.
+
+    A port from free_port() is free when asked, not when the server binds it: another process may take it in
+    between (or, for a restart, while the server was down). The server then dies with "address already in use",
+    and it is started again on a fresh port. ``port`` is the first port to try (a restart on the same address).
+    Returns the process and the port it listens on.
+    """
+    for attempt in range(1, attempts + 1):
+        chosen = port if port is not None and attempt == 1 else free_port()
+        proc = start(chosen)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            if answers(f"http://127.0.0.1:{chosen}{health_path}") and _listens_on(proc, chosen):
+                return proc, chosen
+            time.sleep(0.5)
+        lost_the_port = proc.poll() is not None and "address already in use" in log.read_text(errors="replace").lower()
+        stop_process_group(proc)
+        if not lost_the_port or attempt == attempts:
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"server on port {chosen} did not answer {health_path} within {timeout_s} s "
+                        f"(exit code {proc.returncode}):\n{tail}")
+    raise AssertionError("not reached")
+
+
+def _listens_on(proc: subprocess.Popen, port: int) -> bool:
+    """Is ``proc`` (or a process below it) the one listening on ``port``, not another that took the port?"""
+    pid = listening_pid(port)
+    return pid is None or pid == proc.pid or pid in descendants({proc.pid})
+
+
 def start_infinity(port: int, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start scripts/start_infinity.sh (the same script `make run` uses) in its own process group."""
     env = {**os.environ, "INFINITY_PORT": str(port), **(extra_env or {})}
@@ -61,6 +94,29 @@ def write_slice(src: Path, dst: Path, rows: int, chronological: bool = False) ->
         reader = csv.reader(io.StringIO(decode_lines(src.read_bytes()), newline=""))
         header, body = next(reader), list(reader)
     dst.write_bytes(to_csv_bytes(header, body[:rows]))
+
+
+def load_retrain_dag():
+    """The retrain DAG parsed from dags/ as Airflow parses it: a fresh object (dag.test() changes its params)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["tweet_sentiment_retrain"]
+
+
+def run_dag(dag, conf: dict) -> dict[str, str]:
+    """Run the DAG once in this process against the Airflow DB; return each task's final state.
+
+    dag.test() folds run_conf into the DAG object's params, so each run states every choice it relies on.
+    """
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    run = dag.test(run_conf=conf)
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
+        return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
 
 
 def ambiguous_batch(settings, header: list[str], rows: list[list[str]]) -> list[list[str]]:

@@ -80,7 +80,8 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_fil
     ledger (see intake.ingest_claimed).
 
     A text already stored with the same label is a duplicate (quarantined); with another label it supersedes
-    the older row (the newest human label wins). A file over ``max_file_bytes`` is quarantined whole, unread.
+    the older row (the newest human label wins). A file over ``max_file_bytes`` is refused unread (its reason in
+    quarantine; the file archived with the batch).
     Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns the entry).
     """
     def parse(path: UPath, data: bytes) -> ParsedFile:

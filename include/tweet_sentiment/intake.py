@@ -48,7 +48,7 @@ class Rejection:
     """One quarantined row: where it was and what was wrong with it."""
 
     source_row: int
-    line: int
+    line: int  # the line of the file the row starts on
     column: str
     reason: str
     raw_text: str = ""
@@ -115,18 +115,18 @@ def parse_csv(name: str, data: bytes, required: Sequence[str], check_row: RowChe
 def _check(parsed: ParsedFile, columns: list[str], fields: list[str], row_no: int, lines: tuple[int, int],
            check_row: RowCheck) -> None:
     named = {c: fields[i] if i < len(fields) else "" for i, c in enumerate(columns)}
-    first_line, line = lines
+    first_line, last_line = lines  # a row with line breaks inside quotes spans several lines: named by its first
     if len(fields) != len(columns):
-        hint = (f" (the row runs from line {first_line} to line {line}: a quote opened and never closed?)"
-                if line - first_line > 10 else "")
+        hint = (f" (the row runs from line {first_line} to line {last_line}: a quote opened and never closed?)"
+                if last_line - first_line > 10 else "")
         outcome: dict | tuple[str, str] = ("*", f"expected {len(columns)} fields, found {len(fields)}{hint}")
     else:
         outcome = check_row(named)
     if isinstance(outcome, tuple):
-        parsed.rejections.append(Rejection(row_no, line, outcome[0], outcome[1], named.get(TEXT_COLUMN, ""),
+        parsed.rejections.append(Rejection(row_no, first_line, outcome[0], outcome[1], named.get(TEXT_COLUMN, ""),
                                            named.get(LABEL_COLUMN, "")))
     else:
-        parsed.rows.append({**outcome, "source_file": parsed.name, "source_row": row_no, "line": line})
+        parsed.rows.append({**outcome, "source_file": parsed.name, "source_row": row_no, "line": first_line})
 
 
 @dataclass
@@ -161,8 +161,8 @@ class Intake:
 def ingest_claimed(intake: Intake, batch_id: str) -> dict:
     """Check, parse and de-duplicate the files claimed for ``batch_id``; write store, quarantine and ledger.
 
-    A file over ``max_file_bytes`` is quarantined whole, unread. Idempotent: a batch whose ledger entry exists
-    is not ingested again (a retried task returns the entry).
+    A file over ``max_file_bytes`` is refused unread (its reason in quarantine; the file archived with the
+    batch). Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns it).
     """
     stream = intake.stream
     ledger_file = stream.ledger / f"{batch_id}.json"
@@ -175,7 +175,7 @@ def ingest_claimed(intake: Intake, batch_id: str) -> dict:
         outcome, rows, rejections = _ingest_file(intake, path, known)
         accepted.extend(rows)
         outcomes.append(outcome)
-        _quarantine(stream.quarantine / batch_id, path, outcome, rejections)
+        _quarantine(stream.quarantine / batch_id, path, outcome, rejections, intake.max_file_bytes)
     frame = pd.DataFrame(accepted, columns=[c for c in intake.columns if c != "batch_id"])
     frame["batch_id"] = batch_id
     extra = intake.stamp(frame)
@@ -186,16 +186,25 @@ def ingest_claimed(intake: Intake, batch_id: str) -> dict:
     return entry
 
 
-def _quarantine(folder: UPath, path: UPath, outcome: FileOutcome, rejections: list[Rejection]) -> None:
+def _quarantine(folder: UPath, path: UPath, outcome: FileOutcome, rejections: list[Rejection],
+                max_file_bytes: int | None) -> None:
     if outcome.file_error:
-        write_json_atomic(folder / f"{path.name}.reason.json",
-                          {"file": path.name, "reason": outcome.file_error, "rows": outcome.rows_in})
-        if path.is_file() and not path.is_symlink():
-            write_bytes_atomic(folder / path.name, path.read_bytes())
+        _quarantine_whole_file(folder, path, outcome, max_file_bytes)
     if rejections:
         write_csv_atomic(folder / f"{path.name}.rejected.csv", QUARANTINE_COLUMNS,
                          ([path.name, r.source_row, r.line, r.column, r.reason, _report_cell(r.raw_text),
                            _report_cell(r.raw_label)] for r in rejections), for_people=True)
+
+
+def _quarantine_whole_file(folder: UPath, path: UPath, outcome: FileOutcome, max_file_bytes: int | None) -> None:
+    """The reason beside a copy of the file. A link is never followed, a folder never copied, and a file over
+    the size limit is never read: it stays with its batch, which is archived whole."""
+    regular = path.is_file() and not path.is_symlink()
+    copied = regular and (max_file_bytes is None or path.stat().st_size <= max_file_bytes)
+    write_json_atomic(folder / f"{path.name}.reason.json", {
+        "file": path.name, "reason": outcome.file_error, "rows": outcome.rows_in, "copied": copied})
+    if copied:
+        write_bytes_atomic(folder / path.name, path.read_bytes())
 
 
 def _report_cell(value: str) -> str:
@@ -215,7 +224,8 @@ def read_claimed(path: UPath, max_file_bytes: int | None) -> bytes:
     size = path.stat().st_size
     if max_file_bytes is not None and size > max_file_bytes:
         raise FileRejected(f"file of {size / 2**20:.1f} MB exceeds the limit of {max_file_bytes / 2**20:.1f} MB; "
-                           "split it into smaller batches")
+                           "split it into smaller batches (not read, not copied here: it is archived with its "
+                           "batch)")
     try:
         return path.read_bytes()
     except OSError as exc:

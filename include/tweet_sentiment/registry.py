@@ -2,7 +2,8 @@
 
 Layout: ``versions/<version>/model.txt`` and ``card.json`` (the card is written last: a version without a card
 is incomplete and ignored), and ``champion.json`` naming the champion and its history. Versions are never
-overwritten; promotion and rollback only rewrite the pointer, in one atomic write.
+overwritten; promotion and rollback switch the pointer in one atomic write. The pointer is the one truth about
+who is champion: a card's status is read from it (see :meth:`ModelRegistry.card`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ class ModelRegistry:
         return version
 
     def card(self, version: str) -> ModelCard:
-        return read_json(self.versions_dir / version / "card.json")
+        """The version's card, its status as the champion pointer says (see :func:`_status_from_pointer`)."""
+        return _status_from_pointer(read_json(self.versions_dir / version / "card.json"), self._pointer())
+
+    def _pointer(self) -> dict:
+        return read_json(self.pointer) if self.pointer.exists() else {"history": []}
 
     def update_card(self, version: str, **fields: object) -> ModelCard:
         card = {**self.card(version), **fields}
@@ -77,7 +82,9 @@ class ModelRegistry:
 
     def versions(self) -> list[ModelCard]:
         """Cards of every complete version, oldest first."""
-        cards = [self.card(p.name) for p in list_dir(self.versions_dir) if (p / "card.json").exists()]
+        pointer = self._pointer()
+        cards = [_status_from_pointer(read_json(p / "card.json"), pointer)
+                 for p in list_dir(self.versions_dir) if (p / "card.json").exists()]
         return sorted(cards, key=lambda c: (c["created_at"], c["version"]))
 
     def champion_version(self) -> str | None:
@@ -102,12 +109,12 @@ class ModelRegistry:
     def promote(self, version: str, reason: str, action: str = "promote") -> None:
         """Make ``version`` the champion (one atomic pointer write) and record why in the pointer's history.
 
-        The pointer is switched first and the cards' statuses after it: a crash in between leaves the pointer
-        (the one truth) right, never a champion card for a version the pointer does not name.
+        The pointer is switched first and the cards' files after it; a crash in between leaves the files behind
+        the pointer, and :meth:`card` reads their statuses from the pointer, so no reader sees two champions.
         """
         if not (self.versions_dir / version / "card.json").exists():
             raise FileNotFoundError(f"no complete model version {version} in {self.versions_dir}")
-        previous = read_json(self.pointer) if self.pointer.exists() else {"history": []}
+        previous = self._pointer()
         event = {"version": version, "at": now_iso(), "action": action, "reason": reason,
                  "previous": previous.get("version")}
         write_json_atomic(self.pointer, {"version": version, "since": event["at"],
@@ -126,3 +133,22 @@ class ModelRegistry:
     def rollback(self, version: str, reason: str = "rollback") -> None:
         """Make an earlier version champion again, recorded in the history like a promotion."""
         self.promote(version, reason, action="rollback")
+
+
+def _status_from_pointer(card: ModelCard, pointer: dict) -> ModelCard:
+    """``card`` with the status the champion pointer gives it: ``champion`` (with the decision's time and reason)
+    for the version the pointer names, ``retired`` for one it named before; other cards as written.
+
+    The card files are updated after the pointer is switched; a process killed in between leaves the old
+    champion's file saying ``champion`` and the new one's ``candidate``. Read through here, they agree with
+    the pointer.
+    """
+    version = card.get("version")
+    history = pointer.get("history", [])
+    if version is not None and version == pointer.get("version"):
+        decided = next((e for e in reversed(history) if e["version"] == version), {})
+        return {**card, "status": "champion", "decided_at": decided.get("at", card.get("decided_at")),
+                "reason": decided.get("reason", card.get("reason"))}
+    if card.get("status") == "champion" or any(e["version"] == version for e in history):
+        return {**card, "status": "retired"}
+    return card

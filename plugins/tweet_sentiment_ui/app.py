@@ -78,7 +78,8 @@ class RollbackBody(BaseModel):
 
 def create_app() -> FastAPI:
     """The plugin's app; every route depends on Airflow's login (``Reader``/``Writer``/``Admin``)."""
-    app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API, model and mood pages.")
+    app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API, model and mood pages.",
+                  docs_url=None, redoc_url=None, openapi_url=None)  # FastAPI's own pages would skip the login
 
     @app.exception_handler(PredictionRequestError)
     @app.exception_handler(LabellingInputError)

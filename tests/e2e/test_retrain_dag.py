@@ -5,7 +5,7 @@ a small real slice of the Kaggle data. Bootstrap, a forced promotion, a rejectio
 from __future__ import annotations
 
 import pytest
-from support import ROOT
+from support import load_retrain_dag, run_dag
 
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
@@ -22,25 +22,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def retrain_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(str(ROOT / "dags"))
-    assert bag.import_errors == {}
-    return bag.dags["tweet_sentiment_retrain"]
-
-
-def run_dag(dag, conf: dict) -> dict[str, str]:
-    """Run the DAG once in this process; return each task's final state.
-
-    dag.test() folds run_conf into the DAG object's params, so each run states every choice it relies on.
-    """
-    run = dag.test(run_conf=conf)
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        tis = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).all()
-        return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
+    return load_retrain_dag()
 
 
 def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_env, airflow_db, retrain_dag):

@@ -39,6 +39,24 @@ def kill_on_publish(matches) -> None:
     os.replace = replace
 
 
+def kill_after_publishing(name: str) -> None:
+    """Die right after the file ``name`` is published, before the next write is (half of it on disk)."""
+    real_replace = os.replace
+    published: list[str] = []
+
+    def replace(src, dst, *args, **kwargs):
+        if published:
+            with open(src, "r+b") as fh:
+                fh.truncate(os.path.getsize(src) // 2)
+            die()
+        result = real_replace(src, dst, *args, **kwargs)
+        if Path(dst).name == name:
+            published.append(str(dst))
+        return result
+
+    os.replace = replace
+
+
 def kill_while_training(at_iteration: int = 2) -> None:
     real_train = lightgbm.train
 
@@ -57,6 +75,7 @@ POINTS = {
     "training": kill_while_training,
     "card-write": lambda: kill_on_publish(lambda p: p.name == "card.json"),
     "promotion": lambda: kill_on_publish(lambda p: p.name == "champion.json"),
+    "pointer-then-cards": lambda: kill_after_publishing("champion.json"),
     "archive": lambda: setattr(tasks, "archive_batch", lambda *a, **k: die()),
 }
 

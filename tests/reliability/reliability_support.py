@@ -30,10 +30,10 @@ def settings_for(root: Path, url: str, small_dataset: Path, feature_cache: Path,
     """Settings of one pipeline: its data root, the small dataset and session cache, quick retries."""
     from tweet_sentiment.config import Settings
 
+    quick = {"embed_retries": 2, "embed_backoff_s": 0.05, "file_settle_s": 0.0}
     return dataclasses.replace(
         Settings.from_env(), data_root=str(root), dataset_dir=str(small_dataset), cache_root=str(feature_cache),
-        infinity_url=url, embed_retries=2, embed_backoff_s=0.05, file_settle_s=0.0,
-        **changes)
+        infinity_url=url, **{**quick, **changes})
 
 
 def champion_snapshot(root: Path) -> dict[str, bytes]:
@@ -46,7 +46,8 @@ def champion_snapshot(root: Path) -> dict[str, bytes]:
 
 
 def assert_consistent(root: Path, feature_cache: Path) -> None:
-    """Every file a reader relies on parses: pointer → complete model, cards, store, ledgers, caches."""
+    """Every file a reader relies on parses: pointer → complete model, cards (their statuses as the pointer
+    says), store, ledgers, caches."""
     from tweet_sentiment.labelled_store import LabelledStore
     from tweet_sentiment.registry import ModelRegistry
     from tweet_sentiment.vector_cache import VectorCache
@@ -54,7 +55,14 @@ def assert_consistent(root: Path, feature_cache: Path) -> None:
     registry = ModelRegistry(root / "registry")
     version, booster, card = registry.champion()
     assert card["version"] == version and booster.num_trees() > 0
-    assert all(c["version"] for c in registry.versions())
+    cards = registry.versions()
+    assert sorted(c["version"] for c in cards) == sorted(
+        p.name for p in (root / "registry" / "versions").iterdir() if (p / "card.json").exists())
+    # the cards' statuses agree with the pointer: one champion, the one it names; those it named before retired
+    statuses = {c["version"]: c["status"] for c in cards}
+    assert [v for v, status in statuses.items() if status == "champion"] == [version], statuses
+    history = json.loads((root / "registry" / "champion.json").read_text())["history"]
+    assert all(statuses[e["version"]] == "retired" for e in history if e["version"] != version), statuses
     store = LabelledStore(root / "labelled")
     assert store.read_all()["text_hash"].is_unique
     for ledger in (root / "ledger").glob("*.json"):

@@ -1,5 +1,5 @@
 """A corrupt or missing champion model fails clearly with the documented recovery, and that recovery works;
-the DAG's Params cannot point the pipeline at paths."""
+the DAG's Params name no paths."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from reliability_support import SMALL_BOOSTING, assert_consistent, settings_for
+from support import load_retrain_dag
 
 from tweet_sentiment import tasks
 from tweet_sentiment.registry import RECOVERY_HINT, ChampionUnavailableError, ModelRegistry
@@ -35,8 +36,6 @@ def test_a_broken_champion_fails_clearly_and_the_documented_recovery_works(
         settings = settings_for(root, infinity_url, small_dataset, feature_cache)
         with pytest.raises(ChampionUnavailableError, match="bootstrap --refit"):
             tasks.train_challenger(settings, "boot", RunOptions.from_params(SMALL_BOOSTING))
-        if damage == "missing":
-            return  # the same recovery; run it once (below) to keep the suite quick
         env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root),
                "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset), "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache),
                "INFINITY_URL": infinity_url}
@@ -54,31 +53,13 @@ PATHLIKE = ("path", "dir", "root", "file", "folder", "url", "inbox", "cache", "l
 
 @pytest.fixture(scope="module")
 def dag_params() -> dict:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "dags" / "tweet_sentiment_retrain.py"
-    spec = importlib.util.spec_from_file_location("tweet_sentiment_retrain_for_params", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    params = module.tweet_sentiment_retrain().params
+    params = load_retrain_dag().params
     return {key: params.get_param(key).schema for key in params}
 
 
 def test_dag_params_hold_no_paths_and_are_all_validated(dag_params):
+    """What a trigger payload can do through a real run is in test_reliability_dag_runs.py."""
     assert dag_params, "the DAG has Params"
     for key, schema in dag_params.items():
         assert not any(word in key.lower() for word in PATHLIKE), key
         assert schema.get("type") in ("integer", "number", "boolean") or "enum" in schema, (key, schema)
-
-
-def test_a_trigger_payload_cannot_redirect_the_pipeline(monkeypatch, tmp_path):
-    """Tasks take their paths from Settings (the environment); unknown Params are ignored."""
-    from tweet_sentiment.config import Settings
-
-    monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(tmp_path / "configured"))
-    hostile = {"data_root": "/etc", "inbox": "/", "dataset_dir": "/root", "infinity_url": "http://evil",
-               **SMALL_BOOSTING}
-    options = RunOptions.from_params(hostile)
-    assert not any(str(v).startswith(("/", "http")) for v in options.__dict__.values())
-    assert Settings.from_env().data_root == str(tmp_path / "configured")

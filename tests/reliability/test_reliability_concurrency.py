@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import time
 from pathlib import Path
 
 import lightgbm as lgb
@@ -21,26 +21,32 @@ from tweet_sentiment.registry import ModelRegistry
 FILES, ROWS = 40, 20
 
 
-def _claim(root: str, batch_id: str, start_at: float) -> dict:
-    import time
-
-    time.sleep(max(0.0, start_at - time.time()))  # both claimers start together
+def _claim(root: str, batch_id: str, barrier, results) -> None:
+    """One claimer in its own process: waits at the barrier for the other, then claims and ingests."""
     settings = dataclasses.replace(Settings.from_env(), data_root=root, file_settle_s=0.0)
-    return tasks.claim_and_ingest(settings, batch_id)
+    barrier.wait(timeout=60)
+    started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
+    entry = tasks.claim_and_ingest(settings, batch_id)
+    results.put((batch_id, started, time.monotonic(), entry))
 
 
 def test_concurrent_claimers_never_ingest_a_file_twice(tmp_path: Path, tally):
-    import time
-
     root = tmp_path / "data"
     (root / "inbox").mkdir(parents=True)
     for i in range(FILES):
         (root / "inbox" / f"f{i:02d}.csv").write_text(csv_text(*good(f"file{i}", ROWS)))
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
     with tally.fault("two claimers at once"):
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-            start_at = time.time() + 1.0
-            futures = [pool.submit(_claim, str(root), b, start_at) for b in ("run_a", "run_b")]
-            entries = [f.result(timeout=120) for f in futures]
+        claimers = [ctx.Process(target=_claim, args=(str(root), b, barrier, results)) for b in ("run_a", "run_b")]
+        for proc in claimers:
+            proc.start()
+        done = [results.get(timeout=120) for _ in claimers]
+        for proc in claimers:
+            proc.join(30)
+            assert proc.exitcode == 0
+        # they overlapped: each started before the other had finished (the second waits on the claim lock)
+        assert max(started for _, started, _, _ in done) < min(ended for _, _, ended, _ in done), done
         ledgers = [json.loads(p.read_text()) for p in (root / "ledger").glob("*.json")]
         live = [e for e in ledgers if "superseded_by" not in e]
         claimed = [f["file"] for e in live for f in e["files"]]
@@ -49,7 +55,7 @@ def test_concurrent_claimers_never_ingest_a_file_twice(tmp_path: Path, tally):
         store = LabelledStore(root / "labelled").read_all()
         assert len(store) == FILES * ROWS and store["text_hash"].is_unique
         assert not any((root / "inbox").iterdir())
-        for entry in entries:
+        for _, _, _, entry in done:
             assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"]
 
 

@@ -5,7 +5,6 @@ and the champion is untouched."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -27,12 +26,6 @@ from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.run_options import RunOptions
 
 OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens once the socket is closed
 
 
 def assert_next_run_finishes_the_batch(root: Path, good_settings, lost_batch: str, rows: int) -> None:
@@ -58,31 +51,35 @@ def test_a_500_on_the_nth_call_is_retried_and_the_answer_is_the_real_one(infinit
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+# The backoff is long enough to tell its doubling from the slack a loaded machine adds to each gap.
+BACKOFF_S, TIMEOUT_S, SLACK_S = 0.5, 1.0, 0.45
+PROBE = ["dimension probe"]  # tasks._design's one-text request, answered by the real server through the stand-in
+
+
 @pytest.mark.parametrize(("fault", "phrase"), [
-    ("unreachable", "failed 3 times"),
+    ("unreachable", "failed 3 times for model 'all-MiniLM-L6-v2'; last: NewConnectionError"),
     ("500", "failed 3 times for model 'all-MiniLM-L6-v2'; last: HTTP 500"),
     ("hang", "failed 3 times for model 'all-MiniLM-L6-v2'; last: ReadTimeout"),
-    ("wrong_dim", "8-d"),
+    ("wrong_dim", "returned 8-d vectors for model 'all-MiniLM-L6-v2'; expected 384"),
 ])
 def test_a_persistent_fault_fails_clearly_and_the_next_run_recovers(
         fault, phrase, pipeline_copy, infinity_url, small_dataset, feature_cache, tally):
+    """The fault starts after the dimension probe, on the batch's own texts (not cached by any other test)."""
     root = pipeline_copy
-    write_train_rows(small_dataset, root / "inbox" / "batch.csv", 600, 700)
+    write_train_rows(small_dataset, root / "inbox" / "batch.csv", 600, 640, text_suffix=f" #fault{fault}")
     before = champion_snapshot(root)
-    stand_in = StandIn(fault, infinity_url, delay_s=3.0)
+    stand_in = StandIn(fault, infinity_url, fail_from=2, delay_s=3 * TIMEOUT_S)
     with tally.fault(f"infinity {fault}"), serve(stand_in) as s:
-        url = closed_port_url() if fault == "unreachable" else s.url
-        bad = settings_for(root, url, small_dataset, feature_cache, embed_timeout_s=0.5)
+        bad = settings_for(root, s.url, small_dataset, feature_cache, embed_timeout_s=TIMEOUT_S,
+                           embed_backoff_s=BACKOFF_S)
         ledger = tasks.claim_and_ingest(bad, "failed")
-        start = time.monotonic()
+        batch_texts = sorted(LabelledStore(root / "labelled").read_batch("failed")["text"])
         with pytest.raises(EmbeddingServiceError) as err:
             tasks.embed_batch(bad, "failed")
-        assert phrase in str(err.value) and url in str(err.value)
-        if fault in ("500", "hang"):  # bounded: 1 + 2 retries, waiting 0.05 s then 0.1 s between them
-            assert len(s.calls) == 3
-            gaps = np.diff(s.calls)
-            assert gaps[0] >= 0.05 and gaps[1] >= 0.1
-        assert time.monotonic() - start < 15
+        failed_at = time.monotonic()
+        assert phrase in str(err.value) and s.url in str(err.value)
+        assert s.inputs[0] == PROBE and all(sorted(texts) == batch_texts for texts in s.inputs[1:])
+        assert_attempts(fault, s, failed_at)
         assert champion_snapshot(root) == before
         assert (root / "processing" / "failed" / "batch.csv").exists()  # the claim is kept for the next run
         good = settings_for(root, infinity_url, small_dataset, feature_cache)
@@ -90,29 +87,61 @@ def test_a_persistent_fault_fails_clearly_and_the_next_run_recovers(
         assert_consistent(root, feature_cache)
 
 
-def test_real_infinity_stopped_mid_run_then_restarted(request, pipeline_copy, small_dataset, feature_cache,
-                                                      tmp_path, tally):
+def assert_attempts(fault: str, s: StandIn, failed_at: float) -> None:
+    """1 + 2 retries of the batch, waiting BACKOFF_S·2^k before retry k+1 (plus the timeout for a hang), at
+    most SLACK_S more; vectors of the wrong width are refused at once (a retry would not change the model)."""
+    if fault == "wrong_dim":
+        assert len(s.calls) == 2
+        return
+    if fault == "unreachable":  # nothing to log the refused connections: the whole wait after the stand-in left
+        assert len(s.calls) == 1
+        waited = failed_at - s.stopped_listening_at
+        assert 3 * BACKOFF_S <= waited <= 3 * BACKOFF_S + SLACK_S, waited
+        return
+    assert len(s.calls) == 4
+    # a hang's gap holds the client's timeout, which starts before the stand-in logs the call
+    timeout = TIMEOUT_S - 0.05 if fault == "hang" else 0.0
+    for k, gap in enumerate(np.diff(s.calls[1:])):
+        low = timeout + BACKOFF_S * 2**k
+        assert low <= gap <= low + SLACK_S, (k, gap)
+
+
+def test_vectors_of_another_width_are_refused_with_an_empty_cache(pipeline_copy, infinity_url, small_dataset,
+                                                                     tmp_path, tally):
+    """With no cached vector to compare with, the width the probe found is the reference: nothing is cached."""
+    root, empty_cache = pipeline_copy, tmp_path / "empty-cache"
+    write_train_rows(small_dataset, root / "inbox" / "batch.csv", 600, 610, text_suffix=" #emptycache")
+    with tally.fault("infinity wrong width, empty cache"), serve(StandIn("wrong_dim", infinity_url, fail_from=2)) as s:
+        bad = settings_for(root, s.url, small_dataset, empty_cache)
+        tasks.claim_and_ingest(bad, "failed")
+        with pytest.raises(EmbeddingServiceError, match=r"returned 8-d vectors .* expected 384"):
+            tasks.embed_batch(bad, "failed")
+        assert len(s.calls) == 2 and s.inputs[0] == PROBE
+        assert [p for p in empty_cache.rglob("*") if p.is_file()] == []
+
+
+def test_real_infinity_stopped_mid_run_then_restarted(pipeline_copy, small_dataset, feature_cache, tmp_path, tally):
     """The real server is stopped between two tasks of a run; once it is back, the next run finishes."""
-    helpers = support
-    port = helpers.free_port()
-    url = f"http://127.0.0.1:{port}"
     root = pipeline_copy
-    settings = settings_for(root, url, small_dataset, feature_cache)
     write_train_rows(small_dataset, root / "inbox" / "batch.csv", 700, 800)
     before = champion_snapshot(root)
-    proc = helpers.start_infinity(port, tmp_path / "infinity-1.log")
+    logs = [tmp_path / "infinity-1.log", tmp_path / "infinity-2.log"]
+    proc, port = support.start_server(lambda port: support.start_infinity(port, logs[0]), logs[0], "/health", 240)
     try:
-        helpers.wait_http(f"{url}/health", 240, proc, tmp_path / "infinity-1.log")
+        url = f"http://127.0.0.1:{port}"
+        settings = settings_for(root, url, small_dataset, feature_cache)
         with tally.fault("real infinity stopped mid-run, restarted"):
             ledger = tasks.claim_and_ingest(settings, "failed")
             assert tasks.embed_batch(settings, "failed")["rows"] == ledger["rows_accepted"]
-            helpers.stop_process_group(proc)
+            support.stop_process_group(proc)
             with pytest.raises(EmbeddingServiceError, match=f"infinity at {url} failed 3 times"):
                 tasks.train_challenger(settings, "failed", OPTIONS)
             assert champion_snapshot(root) == before
-            proc = helpers.start_infinity(port, tmp_path / "infinity-2.log")
-            helpers.wait_http(f"{url}/health", 240, proc, tmp_path / "infinity-2.log")
+            # the same address again, unless another process took the port while the server was down
+            proc, port = support.start_server(lambda port: support.start_infinity(port, logs[1]), logs[1], "/health",
+                                              240, port=port)
+            settings = settings_for(root, f"http://127.0.0.1:{port}", small_dataset, feature_cache)
             assert_next_run_finishes_the_batch(root, settings, "failed", ledger["rows_in"])
             assert_consistent(root, feature_cache)
     finally:
-        helpers.stop_process_group(proc)
+        support.stop_process_group(proc)

@@ -22,6 +22,8 @@ from tweet_sentiment.run_options import RunOptions
 
 SCRIPT = Path(__file__).with_name("reliability_killed_run.py")
 OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
+# the points before the champion pointer is switched: the champion must be untouched
+KILLED_BEFORE_PROMOTION = ("store-write", "cache-write", "training", "card-write", "promotion")
 
 
 @pytest.mark.parametrize("point", list(POINTS))
@@ -32,6 +34,7 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
     start = 1000 + 100 * list(POINTS).index(point)
     write_train_rows(small_dataset, root / "inbox" / "batch.csv", start, start + 100, text_suffix=f" #kill{point}")
     before = champion_snapshot(root)
+    cards_before = card_versions(root)
     env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root), "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset),
            "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "INFINITY_URL": infinity_url,
            "PYTHONPATH": os.pathsep.join([str(SCRIPT.parent), os.environ.get("PYTHONPATH", "")])}
@@ -39,9 +42,14 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
         proc = subprocess.run([sys.executable, str(SCRIPT), point, "killed"], env=env, capture_output=True,
                               text=True, timeout=600)
         assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+        if point == "pointer-then-cards":  # killed between the pointer switch and the card files' update
+            old = json.loads(before["pointer"])["version"]
+            old_card = json.loads((root / "registry" / "versions" / old / "card.json").read_text())
+            assert old_card["status"] == "champion" and champion_snapshot(root)["pointer"] != before["pointer"]
         assert_consistent(root, feature_cache)
-        if point != "archive":  # only a run killed after its promotion has a new champion
+        if point in KILLED_BEFORE_PROMOTION:
             assert champion_snapshot(root) == before
+        cards_killed = card_versions(root)
         settings = settings_for(root, infinity_url, small_dataset, feature_cache)
         report = tasks.run_cycle(settings, "rerun", OPTIONS)
         assert report["decision"]["promoted"]
@@ -56,7 +64,15 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
         assert len(store.read_all()) == accepted
         assert not any((root / "processing").iterdir())
         assert len(list((root / "archive").glob("*/rerun/batch.csv"))) == 1
-        versions = [p.name for p in (root / "registry" / "versions").iterdir()]
-        assert len(versions) == len(set(versions))
+        # no version id repeats across the runs: each run's cards are kept as they were, the re-run's is new
+        cards_rerun = card_versions(root)
+        assert cards_before.items() <= cards_killed.items() <= cards_rerun.items()
+        assert set(cards_rerun) - set(cards_killed) == {report["challenger"]["version"]}
         pd.testing.assert_series_equal(store.read_all()["text_hash"].drop_duplicates(),
                                        store.read_all()["text_hash"])
+
+
+def card_versions(root: Path) -> dict[str, str]:
+    """version → created_at of every complete version, as the card files say."""
+    cards = (json.loads(p.read_text()) for p in (root / "registry" / "versions").glob("*/card.json"))
+    return {c["version"]: c["created_at"] for c in cards}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import DATASET_DIR, ROOT, free_port, stop_process_group, wait_http, write_slice
+from support import DATASET_DIR, ROOT, start_server, stop_process_group, write_slice
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.datafs import DataLayout
@@ -91,30 +91,31 @@ def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
 def ui_server(ui_settings: Settings, airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     """`airflow api-server` (the plugin loaded from plugins/) on a free port, with Airflow's SimpleAuthManager."""
     home = tmp_path_factory.mktemp("ui-airflow")
-    port = free_port()
     password = secrets.token_hex(8)
     (home / "passwords.json").write_text(json.dumps({"admin": password}))
-    env = {
-        **os.environ,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
-        "TWEET_SENTIMENT_DATA_ROOT": ui_settings.data_root,
-        "TWEET_SENTIMENT_DATASET_DIR": ui_settings.dataset_dir,
-        "TWEET_SENTIMENT_CACHE_ROOT": ui_settings.cache_root,
-        "INFINITY_URL": ui_settings.infinity_url,
-    }
     log = home / "api-server.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "airflow"), "api-server", "--port", str(port)],
-                                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
-    url = f"http://localhost:{port}"
+
+    def start(port: int) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+            "TWEET_SENTIMENT_DATA_ROOT": ui_settings.data_root,
+            "TWEET_SENTIMENT_DATASET_DIR": ui_settings.dataset_dir,
+            "TWEET_SENTIMENT_CACHE_ROOT": ui_settings.cache_root,
+            "INFINITY_URL": ui_settings.infinity_url,
+        }
+        with open(log, "wb") as fh:
+            return subprocess.Popen([str(ROOT / ".venv" / "bin" / "airflow"), "api-server", "--port", str(port)],
+                                    env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
+
+    proc, port = start_server(start, log, "/api/v2/monitor/health", 180)
     try:
-        wait_http(f"{url}/api/v2/monitor/health", 180, proc, log)
-        yield UiServer(url, "admin", password, ui_settings)
+        yield UiServer(f"http://localhost:{port}", "admin", password, ui_settings)
     finally:
         stop_process_group(proc)

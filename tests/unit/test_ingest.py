@@ -50,6 +50,7 @@ def test_parse_accepts_clean_rows_and_quarantines_bad_ones_with_row_and_reason()
 def test_parse_keeps_multiline_tweets_and_reports_lines():
     parsed = parse_labelled_file("m.csv", csv_bytes('1,2,,16-03-2020,"line one\r\r\n\r\r\nline two",Neutral'), 1000)
     assert parsed.rows[0]["text"] == "line one line two"
+    assert parsed.rows[0]["line"] == 2  # the line the row starts on; it ends on line 6
 
 
 @pytest.mark.parametrize(("data", "reason"), [

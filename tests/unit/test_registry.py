@@ -66,3 +66,20 @@ def test_corrupt_champion_file_gives_a_clear_error_with_the_recovery(tmp_path, b
     (tmp_path / "versions" / version / "model.txt").write_text("garbage")
     with pytest.raises(ChampionUnavailableError, match="bootstrap --refit"):
         registry.champion()
+
+
+def test_a_crash_between_the_pointer_and_the_cards_reads_as_the_pointer_says(tmp_path, booster, monkeypatch):
+    registry = ModelRegistry(tmp_path)
+    first, second = registry.save(booster, {}), registry.save(booster, {"status": "candidate"})
+    registry.promote(first, "bootstrap")
+
+    def killed(*args, **kwargs):
+        raise SystemExit("killed after the pointer write")
+
+    monkeypatch.setattr(registry, "update_card", killed)
+    with pytest.raises(SystemExit):
+        registry.promote(second, "better")
+    on_disk = {v: json.loads((tmp_path / "versions" / v / "card.json").read_text())["status"] for v in (first, second)}
+    assert on_disk == {first: "champion", second: "candidate"}  # the files lag behind the pointer
+    assert {c["version"]: c["status"] for c in registry.versions()} == {first: "retired", second: "champion"}
+    assert registry.card(second)["reason"] == "better" and registry.champion().card["status"] == "champion"

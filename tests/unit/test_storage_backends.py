@@ -196,9 +196,13 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     settings = dataclasses.replace(Settings(), data_root=data_root)
     ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, {"rows": 1, "seconds": 2.0}
     challenger, evaluation = {"version": None, "seconds": 0.1}, {"promote": False, "seconds": 0.2}
+    day_before = f"{datetime.now(UTC):%Y-%m-%d}"
     report = archive_batch(settings, ledger, embedded, challenger, evaluation)
+    day_after = f"{datetime.now(UTC):%Y-%m-%d}"
 
-    archived = layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / "b1"
+    (day,) = names(layout.archive)  # the date archive_batch took, once: the day it ran (UTC midnight may pass)
+    assert day in {day_before, day_after}
+    archived = layout.archive / day / "b1"
     assert report["archived"] == ["a.csv"] and names(archived) == ["a.csv"]
     assert names(layout.processing) == []
     assert json.loads((layout.reports / "runs" / "b1.json").read_text()) == {

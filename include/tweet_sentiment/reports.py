@@ -110,7 +110,7 @@ def confusion_png(confusion: Sequence[Sequence[int]], path: UPath, title: str) -
 def _stack(ax: plt.Axes, x: np.ndarray, shares: np.ndarray, labels: bool) -> None:
     """Shares as a stacked area, each period a flat band one position wide (periods are categories)."""
     edges = np.column_stack([x - 0.5, x + 0.5]).ravel()
-    ax.stackplot(edges, np.repeat(shares, 2, axis=0).T, colors=CLASS_COLOURS, labels=LABELS if labels else None,
+    ax.stackplot(edges, np.repeat(shares, 2, axis=0).T, colors=CLASS_COLOURS, labels=LABELS if labels else (),
                  alpha=0.9)
     ax.set_ylim(0, 1)
     ax.set_xlim(edges[0], edges[-1])

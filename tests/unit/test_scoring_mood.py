@@ -115,3 +115,30 @@ def test_an_hour_with_too_few_tweets_keeps_its_day_whole_and_arrival_dates_are_c
     assert point["annotated"] == {"n": 1, "shares": {label: float(label == "Neutral") for label in LABELS}}
     assert mood["arrival_dated"] == 1 and point["start"] == datetime(2022, 12, 30, tzinfo=UTC).isoformat()
     assert mood_series(scores, hourly_min_tweets=1)["series"][0]["resolution"] == "hour"
+
+
+def test_the_chart_draws_the_annotated_shares_below_the_predicted_ones_where_a_source_has_labels(layout):
+    from PIL import Image
+
+    from tweet_sentiment.mood import champion_changes, champion_marks, chart_points
+    from tweet_sentiment.reports import mood_png
+
+    registry = ModelRegistry(layout.registry)
+    v1 = train_champion(registry, seed=1)
+    rows = "".join(f'1{d}-03-2020,"kaggle day {d} tweet {i}",{LABELS[i % 5]}\n' for d in range(2, 6) for i in range(10))
+    (layout.unlabelled / "kaggle.csv").write_text(f"TweetAt,OriginalTweet,Sentiment\n{rows}")
+    claim(layout, "k", 0, layout.unlabelled_stream)
+    ingest_unlabelled(layout, "k", 1000)
+    cache_vectors(layout, [f"kaggle day {d} tweet {i}" for d in range(2, 6) for i in range(10)])
+    score_stream(layout, registry.champion(), offline_client())
+    v2 = train_champion(registry, seed=5)
+    score_stream(layout, registry.champion(), offline_client())
+    mood = mood_series(read_scores(layout, MOOD_COLUMNS), 100)
+    assert all(p["annotated"] == {"n": 10, "shares": dict.fromkeys(LABELS, 0.2)} for p in mood["daily"])
+    points = chart_points(mood, v2)
+    changes = champion_changes(scoring_log(layout), registry.history())
+    assert [(c["version"], c["previous"], c["action"]) for c in changes] == [(v1, None, "promote"), (v2, v1, "promote")]
+    assert champion_marks(points, changes) == [{"x": 3.5, "version": v2, "action": "promote"}]  # after the last day
+    path = mood_png(points, champion_marks(points, changes), layout.mood / "mood.png", "test")
+    width, height = Image.open(path).size
+    assert width > 800 and height > 600  # two panels: predicted, then annotated

@@ -40,7 +40,8 @@ def _ok(resp: httpx.Response) -> dict:
     return resp.json()
 
 
-def _epoch(value: str) -> float:
+def api_epoch(value: str) -> float:
+    """A timestamp as Airflow's REST API writes it (ISO 8601, ``Z`` or an offset) in seconds since the epoch."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
@@ -52,7 +53,7 @@ def _task_started(admin: httpx.Client, run_id: str, task_id: str) -> float:
     ti = _ok(admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"))
     if not ti["start_date"]:
         raise RuntimeError(f"{task_id} of {run_id} never ran (state {ti['state']})")
-    return _epoch(ti["start_date"])
+    return api_epoch(ti["start_date"])
 
 
 def _unpause(stack: AirflowStack, admin: httpx.Client) -> float:
@@ -65,7 +66,7 @@ def _unpause(stack: AirflowStack, admin: httpx.Client) -> float:
     since = now_iso()
     _ok(admin.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}))
     run = _run(admin, stack.wait_run(since))
-    return round(_epoch(run["end_date"]) - _epoch(run["start_date"]), 2)
+    return round(api_epoch(run["end_date"]) - api_epoch(run["start_date"]), 2)
 
 
 def _send_to_run(stack: AirflowStack, admin: httpx.Client, annotator: httpx.Client) -> float:

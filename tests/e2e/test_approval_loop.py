@@ -22,7 +22,6 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,6 +30,7 @@ import pytest
 from support import AMBIGUOUS_PARAMS, TEST_OUTPUT, ambiguous_batch
 
 from benchmarks.airflow_stack import AirflowStack
+from benchmarks.reaction import api_epoch
 from tweet_sentiment.assets import CHAMPION
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import chronological_rows, write_rows
@@ -48,9 +48,6 @@ ENV = {"TWEET_SENTIMENT_APPROVAL_TIMEOUT_S": str(TIMEOUT_S), "TWEET_SENTIMENT_AP
        "TWEET_SENTIMENT_RECENT_WINDOW_ROWS": "45", "TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS": "20"}
 FIGURES: dict[str, float] = {}
 
-
-def _epoch(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 @dataclasses.dataclass
@@ -120,8 +117,8 @@ class Approvals:
             raise AssertionError(f"no ambiguous challenger in {attempts} runs: {self.registry.card(version)['reason']}")
         assert tasks["keep_champion"]["state"] == "success" and tasks["promote"]["state"] == "skipped"
         request = self.wait(lambda: self.requests()[known:], "the approval request", 60)[0]
-        FIGURES.setdefault("approval_request_s", round(_epoch(request["created_at"])
-                                                      - _epoch(tasks["evaluate"]["end_date"]), 2))
+        FIGURES.setdefault("approval_request_s", round(api_epoch(request["created_at"])
+                                                      - api_epoch(tasks["evaluate"]["end_date"]), 2))
         return version, request
 
     def _challenger(self, run_id: str) -> str:

@@ -13,7 +13,6 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ import pytest
 from support import TEST_OUTPUT
 
 from benchmarks.airflow_stack import AirflowStack
+from benchmarks.reaction import api_epoch
 from tweet_sentiment.assets import CHAMPION, INBOX
 from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
@@ -38,9 +38,6 @@ ANNOTATORS = [f"annotator{i}" for i in range(1, 6)]
 SMALL = {"num_boost_round": 60}  # refits on ~1,000 rows need no more trees
 FIGURES: dict[str, float] = {}
 
-
-def _epoch(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 @dataclasses.dataclass
@@ -163,9 +160,9 @@ def test_a_run_with_nothing_to_do_ends_skipped_at_once_with_its_reason(loop):
     tasks = loop.tasks(first["dag_run_id"])
     assert first["run_type"] == "scheduled" and first["state"] == "success"
     assert {ti["state"] for ti in tasks.values()} == {"skipped"}
-    queued_to_task = _epoch(tasks["sense_inbox"]["start_date"]) - _epoch(first["queued_at"])
+    queued_to_task = api_epoch(tasks["sense_inbox"]["start_date"]) - api_epoch(first["queued_at"])
     FIGURES["cold_first_run_start_s"] = round(queued_to_task, 2)
-    FIGURES["nothing_to_do_run_s"] = round(_epoch(first["end_date"]) - _epoch(first["start_date"]), 2)
+    FIGURES["nothing_to_do_run_s"] = round(api_epoch(first["end_date"]) - api_epoch(first["start_date"]), 2)
     assert FIGURES["nothing_to_do_run_s"] < 30
     assert first["note"].startswith("Skipped: nothing new in the inbox")
     log = next(loop.stack.home.glob(f"logs/dag_id={DAG}/run_id={first['dag_run_id']}/task_id=sense_inbox/*.log"))
@@ -179,7 +176,7 @@ def test_send_batch_starts_a_run_that_learns_the_batch(loop):
                     "an asset-triggered run", 60)
     loop.finished(run["dag_run_id"])
     tasks = loop.tasks(run["dag_run_id"])
-    FIGURES["feedback_to_run_s"] = round(_epoch(tasks["sense_inbox"]["start_date"]) - returned, 2)
+    FIGURES["feedback_to_run_s"] = round(api_epoch(tasks["sense_inbox"]["start_date"]) - returned, 2)
     # read once the run has started: Airflow 3.3.2 answers 500 while a run an event created is still queued
     event = next(e for e in loop.events(INBOX) if e["id"] == batch["asset_event"])
     assert event["extra"]["file"] == batch["file"] and event["extra"]["user"] == ANNOTATORS[0]
@@ -201,7 +198,7 @@ def test_a_manual_refit_on_an_empty_inbox_trains_at_once_and_its_promotion_recor
     run_id, triggered = loop.trigger({"strategy": "refit", "force_promote": True, **SMALL})
     run = loop.finished(run_id)
     tasks = loop.tasks(run_id)
-    FIGURES["manual_refit_start_s"] = round(_epoch(tasks["train"]["start_date"]) - triggered, 2)
+    FIGURES["manual_refit_start_s"] = round(api_epoch(tasks["train"]["start_date"]) - triggered, 2)
     assert run["state"] == "success" and tasks["promote"]["state"] == "success", tasks
     champion = read_json(loop.layout.registry / "champion.json")["version"]
     card = read_json(loop.layout.registry / "versions" / champion / "card.json")
@@ -262,12 +259,12 @@ def test_a_storm_of_five_sends_is_learnt_once_one_run_at_a_time(loop):
     assert sorted(h for h in hashes if h in set(sent_ids)) == sorted(sent_ids)  # every row once
     archived = [p.name for p in loop.layout.archive.glob("*/*/feedback-*.csv")]
     assert sorted(f for f in archived if f in files) == sorted(files)  # every file claimed once
-    spans = sorted((_epoch(r["start_date"]), _epoch(r["end_date"])) for r in loop.runs() if r["start_date"])
+    spans = sorted((api_epoch(r["start_date"]), api_epoch(r["end_date"])) for r in loop.runs() if r["start_date"])
     assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
     learnt = [r for r in storm if loop.tasks(r["dag_run_id"])["claim_and_ingest"]["state"] == "success"]
     idle = [r for r in storm if r not in learnt]
     assert learnt and all(loop.tasks(r["dag_run_id"])["sense_inbox"]["state"] == "skipped" for r in idle)
-    assert all(_epoch(r["end_date"]) - _epoch(r["start_date"]) < 30 for r in idle)
+    assert all(api_epoch(r["end_date"]) - api_epoch(r["start_date"]) < 30 for r in idle)
     FIGURES.update(storm_runs=len(storm), storm_runs_learning=len(learnt))
 
 
@@ -277,4 +274,4 @@ def _first_task_after(loop: Loop, known: set[str], sent: float) -> float | None:
     if not new:
         return None
     start = loop.tasks(new[0]["dag_run_id"]).get("sense_inbox", {}).get("start_date")
-    return round(_epoch(start) - sent, 2) if start else None
+    return round(api_epoch(start) - sent, 2) if start else None

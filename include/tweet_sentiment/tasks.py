@@ -103,10 +103,9 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
     return {key: card[key] for key in ("version", "strategy", "train_s", "rows_trained", "validation_macro_f1")}
 
 
-def _predictions(registry: ModelRegistry, version: str, texts: list[str], client: InfinityClient,
+def _predictions(model: Champion, texts: list[str], client: InfinityClient,
                  cache_root: UPath) -> tuple[np.ndarray, float]:
-    schema = FeatureSchema.from_dict(registry.card(version)["feature_schema"])
-    return predict_ids(registry.load(version), feature_matrix(texts, schema, client, cache_root))
+    return predict_ids(model.booster, feature_matrix(texts, model.schema, client, cache_root))
 
 
 def _holdouts(settings: Settings, store: LabelledStore) -> dict[str, Holdout]:
@@ -123,7 +122,9 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
     registry = ModelRegistry(layout.registry)
     version = challenger.get("version")
     champion = _champion(registry, tolerate_broken=True)
-    models = {"challenger": version, "champion": champion.version if champion else None}
+    # each model loaded once, for both holdouts (the champion already is)
+    models = {"challenger": Champion(version, registry.load(version), registry.card(version)) if version else None,
+              "champion": champion}
     figures: dict[str, dict] = {}
     differ: dict[str, list[dict]] = {}
     comparisons: dict[str, PairedComparison | None] = {"fixed": None, "recent": None}
@@ -132,7 +133,7 @@ def evaluate_challenger(settings: Settings, challenger: dict, options: RunOption
         for name, holdout in _holdouts(settings, LabelledStore(layout.labelled)).items():
             if not holdout.texts:
                 continue
-            predicted = {role: _predictions(registry, model, holdout.texts, client, layout.embeddings)
+            predicted = {role: _predictions(model, holdout.texts, client, layout.embeddings)
                          for role, model in models.items() if model}
             figures[name] = {role: metrics(holdout.labels, p, raw) for role, (p, raw) in predicted.items()}
             if "challenger" in predicted and "champion" in predicted:

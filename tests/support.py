@@ -18,13 +18,24 @@ import pytest
 from benchmarks.processes import answers, descendants, free_port, listening_pid, stop_process_group
 
 __all__ = ["AMBIGUOUS_PARAMS", "DATASET_DIR", "ROOT", "TEST_OUTPUT", "ambiguous_batch", "free_port", "load_retrain_dag",
-           "run_dag", "start_infinity", "start_server", "stop_process_group", "wait_http", "write_slice"]
+           "poll", "run_dag", "start_infinity", "start_server", "stop_process_group", "wait_http", "write_slice"]
 # The gate's Params under which "better" on a holdout only means "some bootstrap resample favours the challenger"
 # (p < 1) and any loss on the other holdout is beyond the tolerance; see ambiguous_batch.
 AMBIGUOUS_PARAMS = {"min_improvement": -1, "significance": 1, "tolerance": 0}
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_DIR = Path(os.environ.get("TWEET_SENTIMENT_DATASET_DIR", ROOT.parent / "shared" / "data"))
 TEST_OUTPUT = ROOT / "test-output"
+
+
+def poll(done: Callable[[], object], what: str, timeout_s: float, every_s: float = 0.5, where: str = "") -> object:
+    """The first truthy result of ``done()``, asked every ``every_s`` until ``timeout_s``; else an AssertionError
+    saying what did not happen (and ``where`` to look)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := done():
+            return result
+        time.sleep(every_s)
+    raise AssertionError(f"{what} not within {timeout_s} s{where}")
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from support import AMBIGUOUS_PARAMS, TEST_OUTPUT, ambiguous_batch
+from support import AMBIGUOUS_PARAMS, TEST_OUTPUT, ambiguous_batch, poll
 
 from benchmarks.airflow_stack import AirflowStack
 from benchmarks.reaction import api_epoch
@@ -70,12 +70,7 @@ class Approvals:
         return resp.json()
 
     def wait(self, done: Callable[[], object], what: str, timeout_s: float = 240) -> object:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if result := done():
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"{what} not within {timeout_s} s; logs in {self.stack.home}")
+        return poll(done, what, timeout_s, 0.5, where=f"; logs in {self.stack.home}")
 
     def finished(self, dag_id: str, run_id: str) -> dict:
         def done() -> dict | None:

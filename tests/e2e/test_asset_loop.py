@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from support import TEST_OUTPUT
+from support import TEST_OUTPUT, poll
 
 from benchmarks.airflow_stack import AirflowStack
 from benchmarks.reaction import api_epoch
@@ -69,12 +69,7 @@ class Loop:
         return {ti["task_id"]: ti for ti in found["task_instances"]}
 
     def wait(self, done: Callable[[], object], what: str, timeout_s: float = 240) -> object:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if result := done():
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"{what} not within {timeout_s} s; logs in {self.stack.home}")
+        return poll(done, what, timeout_s, 0.5, where=f"; logs in {self.stack.home}")
 
     def idle(self) -> bool:
         """No inbox event waiting to start a run, and then no run queued or running (in this order: once the

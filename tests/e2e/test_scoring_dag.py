@@ -9,13 +9,12 @@ One stack and one data root for the module: the tests run in file order and buil
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support import DATASET_DIR
+from support import DATASET_DIR, poll
 
 from benchmarks.airflow_stack import AirflowStack
 from tweet_sentiment.assets import CHAMPION
@@ -49,12 +48,7 @@ class Scoring:
                            ).json()["dag_runs"]
 
     def wait(self, done: Callable[[], object], what: str, timeout_s: float = 240) -> object:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if result := done():
-                return result
-            time.sleep(1)
-        raise AssertionError(f"{what} not within {timeout_s} s; logs in {self.stack.home}")
+        return poll(done, what, timeout_s, 1, where=f"; logs in {self.stack.home}")
 
     def next_run(self, run_type: str, after: int) -> dict:
         """The first run of ``run_type`` after the first ``after`` runs, once finished (its tasks succeeded)."""

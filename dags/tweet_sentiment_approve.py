@@ -3,9 +3,10 @@
 The retrain DAG records a candidate asset event when its gate calls a challenger ambiguous (better on one
 holdout, worse beyond the tolerance on the other); each event starts a run here. A separate DAG, so that a
 waiting approval never holds the retrain DAG's only run slot. The request waits in Airflow's Browse → Required
-actions for the configured users; without an answer within the configured timeout the champion stays. The
-answer is checked against the registry again: after another promotion or a rollback it promotes nothing. Each
-task calls one function of ``tweet_sentiment.approval``, which is tested without Airflow.
+actions for the configured users; without an answer within the timeout (the retrain run's ``approval_timeout_s``
+Param, else the setting) the champion stays. The answer is checked against the registry again: after another
+promotion or a rollback it promotes nothing. Each task calls one function of ``tweet_sentiment.approval``, which
+is tested without Airflow.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ from tweet_sentiment.config import Settings
 CANDIDATE = Asset(name=assets.CANDIDATE.name, uri=assets.CANDIDATE.uri)
 CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
 CHAMPION_CHANGE = AssetAlias(assets.CHAMPION_ALIAS)
-SETTINGS = Settings.from_env()  # the timeout and the approvers are fixed when the file is parsed
+SETTINGS = Settings.from_env()  # the approvers and the default timeout are fixed when the file is parsed
 
 
 class ApprovalOperator(HITLBranchOperator):
-    """Airflow's HITL branch, which also keeps who answered (XCom ``response``; None: the timeout's default)."""
+    """Airflow's HITL branch, which waits as long as the request says (the retrain run's ``approval_timeout_s``,
+    else the setting) and keeps who answered (XCom ``response``; None: the timeout's default)."""
+
+    def execute(self, context: Any) -> Any:
+        request = context["ti"].xcom_pull(task_ids="build_request")
+        self.response_timeout = timedelta(seconds=request["timeout_s"])
+        return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         user = event.get("responded_by_user") or {}

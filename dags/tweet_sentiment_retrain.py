@@ -145,7 +145,7 @@ def tweet_sentiment_retrain() -> None:
     def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
         """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
         candidate asset event (through the alias) starts the approval DAG."""
-        kept = tasks.keep_champion(_settings(), evaluation)
+        kept = tasks.keep_champion(_settings(), evaluation, _options())
         if kept.get("event"):
             outlet_events[CANDIDATE_AMBIGUOUS].add(CANDIDATE, extra=kept["event"])
         return kept

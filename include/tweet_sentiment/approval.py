@@ -89,7 +89,8 @@ def request_body(candidate: dict, card: dict) -> str:
 
 def build_request(settings: Settings, candidates: list[dict]) -> dict:
     """The request for the newest candidate of the run's events (older ones, if several came at once, are recorded
-    as superseded): the candidate itself, a subject and the Markdown body."""
+    as superseded): the candidate itself, a subject, the Markdown body, and ``timeout_s``: how long it waits (the
+    retrain run's ``approval_timeout_s`` Param, else the setting)."""
     if not candidates:
         raise ValueError("no candidate event: the approval DAG runs on the retrain DAG's candidate events")
     registry = ModelRegistry(settings.layout().registry)
@@ -99,7 +100,8 @@ def build_request(settings: Settings, candidates: list[dict]) -> dict:
             _record(registry, older, "superseded", None, f"superseded by {candidate['version']} before anyone "
                                                            "was asked", promoted=False)
     return {"candidate": candidate, "subject": f"Promote challenger {candidate['version']}?",
-            "body": request_body(candidate, registry.card(candidate["version"]))}
+            "body": request_body(candidate, registry.card(candidate["version"])),
+            "timeout_s": candidate.get("approval_timeout_s") or settings.approval_timeout_s}
 
 
 def stale_reason(registry: ModelRegistry, candidate: dict) -> str | None:

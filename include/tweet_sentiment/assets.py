@@ -61,10 +61,11 @@ def champion_event(registry: ModelRegistry, action: str) -> dict:
             "per_class_f1": metrics.get("per_class_f1") or {}}
 
 
-def candidate_event(evaluation: dict) -> dict:
+def candidate_event(evaluation: dict, approval_timeout_s: float = 0) -> dict:
     """The extra of a candidate event: the challenger, the champion it was judged against, the gate's reason and
-    figures, and both models' metrics on both holdouts (the approval reads them, then re-checks the registry)."""
+    figures, both models' metrics on both holdouts (the approval reads them, then re-checks the registry), and the
+    run's approval timeout (None: the setting's)."""
     keys = ("reason", "gate", "challenger_metrics", "champion_metrics", "challenger_recent_metrics",
             "champion_recent_metrics")
     return {"version": evaluation["version"], "champion": evaluation["champion"],
-            **{key: evaluation.get(key) for key in keys}}
+            **{key: evaluation.get(key) for key in keys}, "approval_timeout_s": approval_timeout_s or None}

@@ -74,6 +74,11 @@ PARAMS: dict[str, ParamSpec] = {
         False, "Force promotion", "Promotion",
         "promote the challenger whatever its score (never a diverged one); with no new files there is a "
         "challenger only with strategy refit", {"type": "boolean"}),
+    "approval_timeout_s": ParamSpec(
+        0, "Approval timeout (s)", "Promotion",
+        "if the gate calls this run's challenger ambiguous, how long a person has to decide before the champion "
+        "stays (0: the setting TWEET_SENTIMENT_APPROVAL_TIMEOUT_S)", {"type": "integer", "minimum": 0,
+                                                                      "maximum": 30 * 24 * 3600}),
 }
 
 
@@ -88,6 +93,7 @@ class RunOptions:
     significance: float = PARAMS["significance"].default
     tolerance: float = PARAMS["tolerance"].default
     force_promote: bool = PARAMS["force_promote"].default
+    approval_timeout_s: int = PARAMS["approval_timeout_s"].default
     max_raw_score: float = 50.0
     boosting: BoostingParams = field(default_factory=BoostingParams)
 

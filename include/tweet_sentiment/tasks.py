@@ -182,16 +182,17 @@ def promote_challenger(settings: Settings, evaluation: dict) -> dict:
 
 
 @_timed
-def keep_champion(settings: Settings, evaluation: dict) -> dict:
+def keep_champion(settings: Settings, evaluation: dict, options: RunOptions | None = None) -> dict:
     """Record the challenger (if any) as rejected, with the reason; the champion stays. An ambiguous challenger
-    waits for a person instead, and the result holds the candidate asset event's extra as ``event``."""
+    waits for a person instead (the run's ``approval_timeout_s`` at most), and the result holds the candidate
+    asset event's extra as ``event``."""
     kept = {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
     if not evaluation["version"]:
         return kept
     registry = ModelRegistry(settings.layout().registry)
     if evaluation.get("ambiguous"):
         registry.hold(evaluation["version"], evaluation["reason"])
-        return {**kept, "event": candidate_event(evaluation)}
+        return {**kept, "event": candidate_event(evaluation, (options or RunOptions()).approval_timeout_s)}
     registry.reject(evaluation["version"], evaluation["reason"])
     return kept
 

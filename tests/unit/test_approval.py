@@ -12,6 +12,7 @@ from tweet_sentiment.approval import KEEP, PROMOTE, build_request, decide, md_es
 from tweet_sentiment.config import Settings
 from tweet_sentiment.evaluation import disagreements
 from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.schema import LABELS
 
 
@@ -37,7 +38,8 @@ def booster() -> lgb.Booster:
                      lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 3)
 
 
-def _ambiguous(settings: Settings, registry: ModelRegistry, booster: lgb.Booster) -> dict:
+def _ambiguous(settings: Settings, registry: ModelRegistry, booster: lgb.Booster,
+               options: RunOptions | None = None) -> dict:
     """A champion, and a challenger the retrain DAG's keep_champion left waiting: the candidate event's extra."""
     champion = registry.champion_version() or registry.save(booster, {})
     if registry.champion_version() is None:
@@ -52,7 +54,7 @@ def _ambiguous(settings: Settings, registry: ModelRegistry, booster: lgb.Booster
                   "champion_metrics": _metrics(0.60, 0.6, 600), "challenger_metrics": _metrics(0.58, 0.55, 600),
                   "champion_recent_metrics": _metrics(0.50, 0.5, 300),
                   "challenger_recent_metrics": _metrics(0.53, 0.56, 300)}
-    kept = tasks.keep_champion(settings, evaluation)
+    kept = tasks.keep_champion(settings, evaluation, options)
     assert registry.card(challenger)["status"] == approval.AWAITING and registry.champion_version() == champion
     return kept["event"]
 
@@ -79,6 +81,14 @@ def test_the_request_shows_both_holdouts_the_per_class_change_and_escaped_disagr
     assert r"| recent | Positive | Negative | Positive | Stock up on \*toilet\* paper \[now\] \#panic really |" in body
     request = build_request(settings, [candidate])
     assert request["candidate"] == candidate and candidate["version"] in request["subject"]
+
+
+def test_the_request_waits_as_long_as_the_run_said_else_as_the_setting_says(settings, registry, booster):
+    default = _ambiguous(settings, registry, booster)
+    assert default["approval_timeout_s"] is None
+    assert build_request(settings, [default])["timeout_s"] == settings.approval_timeout_s
+    candidate = _ambiguous(settings, registry, booster, RunOptions.from_params({"approval_timeout_s": 90}))
+    assert candidate["approval_timeout_s"] == 90 and build_request(settings, [candidate])["timeout_s"] == 90
 
 
 def test_disagreements_are_the_rows_where_the_two_models_differ():

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: setup run test test-slow bench quality feed feed-unlabelled lint
+.PHONY: setup run test bench quality feed feed-unlabelled lint
 setup:
 	bash scripts/setup.sh
 
@@ -11,9 +11,6 @@ run: setup
 
 test: setup
 	$(ENV) bash scripts/test.sh
-
-test-slow: setup
-	$(ENV) bash scripts/test.sh -m slow
 
 bench: setup
 	$(ENV) cd "$$PROJECT_ROOT" && "$$VENV/bin/python" -m benchmarks

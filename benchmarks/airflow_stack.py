@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.options import PROJECT_ROOT
-from benchmarks.processes import PeakRss, answers, descendants, free_port, stop_process_group
+from benchmarks.processes import PeakRss, answers, descendants, free_port, stop_process_groups
 from tweet_sentiment.config import Settings
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,7 @@ class AirflowStack:
 
     def __exit__(self, *exc: object) -> None:
         leftovers = descendants({proc.pid for proc in self._procs.values()})  # tasks may leave their group
-        for proc in self._procs.values():
-            stop_process_group(proc)
+        stop_process_groups(list(self._procs.values()))
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

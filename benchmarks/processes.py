@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -31,10 +32,19 @@ def free_port() -> int:
 
 def stop_process_group(proc: subprocess.Popen, grace_s: float = 20) -> None:
     """SIGTERM the process group a ``start_new_session`` child leads; SIGKILL it after ``grace_s``."""
-    if proc.poll() is None:
+    stop_process_groups([proc], grace_s)
+
+
+def stop_process_groups(procs: list[subprocess.Popen], grace_s: float = 20) -> None:
+    """SIGTERM the process groups of ``procs`` all at once, so that they shut down side by side; SIGKILL the
+    groups of those still running ``grace_s`` later."""
+    running = [proc for proc in procs if proc.poll() is None]
+    for proc in running:
         os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in running:
         try:
-            proc.wait(grace_s)
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

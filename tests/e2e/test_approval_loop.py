@@ -4,6 +4,10 @@ visible in the REST API's hitlDetails; "Promote" answered through the REST API p
 approver; an answer after a newer promotion is refused; no answer keeps the champion at the timeout, and a late
 answer changes nothing; a retrain run completes while approvals wait.
 
+The unanswered request comes first, from a retrain run whose ``approval_timeout_s`` Param is short: the scheduler
+times it out while the two next retrain runs go on, so the test waits for no timeout of its own. Airflow starts
+(``db migrate``, api-server, scheduler, dag-processor) while the bootstrap champion is trained.
+
 How the challengers are made ambiguous (``support.ambiguous_batch``, the gate's Params
 ``support.AMBIGUOUS_PARAMS``: ``min_improvement=-1, significance=1, tolerance=0``, so "better" on a holdout means
 only that some bootstrap resample favours the challenger, p < 1): each batch's rows that fall in the recent
@@ -22,6 +26,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,13 +44,17 @@ from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.tasks import run_cycle
 from tweet_sentiment.training import BoostingParams
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # ~10 min: it waits out a real approval timeout
+pytestmark = pytest.mark.e2e
 RETRAIN, APPROVE = "tweet_sentiment_retrain", "tweet_sentiment_approve"
 APPROVER = "approver"
 AMBIGUOUS = {"strategy": "refit", "num_boost_round": 60, **AMBIGUOUS_PARAMS}
-TIMEOUT_S = 200  # longer than a retrain run on a busy machine: the answered requests must not time out first
+# The request left unanswered waits UNANSWERED_S (its retrain run's approval_timeout_s Param), so that it times
+# out while the next retrain runs go on; the answered ones wait the setting's TIMEOUT_S, longer than any two
+# retrain runs on a busy machine. The scheduler sweeps for timed-out requests every SWEEP_S (default 15 s).
+UNANSWERED_S, TIMEOUT_S, SWEEP_S = 20, 900, 2
 ENV = {"TWEET_SENTIMENT_APPROVAL_TIMEOUT_S": str(TIMEOUT_S), "TWEET_SENTIMENT_APPROVAL_USERS": APPROVER,
-       "TWEET_SENTIMENT_RECENT_WINDOW_ROWS": "45", "TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS": "20"}
+       "TWEET_SENTIMENT_RECENT_WINDOW_ROWS": "45", "TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS": "20",
+       "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": str(SWEEP_S)}
 FIGURES: dict[str, float] = {}
 
 
@@ -87,24 +96,33 @@ class Approvals:
         found = self.get(f"/api/v2/dags/{APPROVE}/dagRuns/~/hitlDetails", limit=100)["hitl_details"]
         return sorted(found, key=lambda d: d["created_at"])
 
-    def retrain(self, count: int) -> tuple[str, dict[str, dict]]:
-        """Write a batch made to be ambiguous, trigger a retrain run on it, wait for its end; (challenger, tasks)."""
+    def retrain(self, count: int, conf: dict) -> tuple[str, dict[str, dict]]:
+        """Write a batch made to be ambiguous once the retrain DAG is idle, trigger a retrain run on it with
+        ``conf``, wait for its end; (challenger, tasks)."""
         taken, self.rows = ambiguous_batch(self.settings, self.header, self.rows[:count]), self.rows[count:]
+        self.wait(self.retrain_idle, "the retrain DAG idle")
         write_rows(self.settings.layout().inbox, f"ambiguous-{time.time_ns()}.csv", self.header, taken)
         with self.stack.login() as admin:
-            resp = admin.post(f"/api/v2/dags/{RETRAIN}/dagRuns", json={"logical_date": None, "conf": AMBIGUOUS})
+            resp = admin.post(f"/api/v2/dags/{RETRAIN}/dagRuns", json={"logical_date": None, "conf": conf})
         assert resp.status_code == 200, resp.text
         run_id = resp.json()["dag_run_id"]
         assert self.finished(RETRAIN, run_id)["state"] == "success"
         return self._challenger(run_id), self.tasks(RETRAIN, run_id)
 
-    def ambiguous_run(self, count: int = 400, attempts: int = 3) -> tuple[str, dict]:
-        """A retrain run whose challenger the gate calls ambiguous (another batch if the gate decided otherwise:
-        see the module's docstring); (challenger, its approval request) once the request is visible, with
-        approval_request_s measured."""
+    def retrain_idle(self) -> bool:
+        """A retrain run ended (the first: the scheduled one unpausing starts, on the empty inbox; the next comes
+        in 20 min) and none is queued or running."""
+        runs = f"/api/v2/dags/{RETRAIN}/dagRuns"
+        return bool(self.get(runs, state=["success", "failed"])["total_entries"]
+                    and not self.get(runs, state=["queued", "running"])["total_entries"])
+
+    def ambiguous_run(self, count: int = 400, attempts: int = 3, **conf: object) -> tuple[str, dict]:
+        """A retrain run (``AMBIGUOUS`` and ``conf``) whose challenger the gate calls ambiguous (another batch if the
+        gate decided otherwise: see the module's docstring); (challenger, its approval request) once the request is
+        visible, with approval_request_s measured."""
         known = len(self.requests())
         for _ in range(attempts):
-            version, tasks = self.retrain(count)
+            version, tasks = self.retrain(count, {**AMBIGUOUS, **conf})
             FIGURES["retrain_runs"] = FIGURES.get("retrain_runs", 0) + 1
             if self.registry.card(version)["status"] == "awaiting_approval":
                 break
@@ -147,32 +165,38 @@ def approvals(small_dataset: Path, infinity_url: str, feature_cache: Path,
                                        cache_root=str(feature_cache), dataset_dir=str(dataset),
                                        infinity_url=infinity_url, file_settle_s=0.0)
         header, rows = chronological_rows(settings.train_file)
-        write_rows(settings.layout().inbox, "bootstrap.csv", header, rows[:1000])
-        report = run_cycle(settings, "bootstrap", RunOptions(strategy="refit", force_promote=True,
-                                                             boosting=BoostingParams(num_boost_round=60)))
-        assert report["decision"]["promoted"], report["decision"]
-        with AirflowStack(settings, root / "airflow", users={APPROVER: "user"}) as stack:
-            loop = Approvals(stack, settings, header, rows[1000:])
-            with stack.login() as admin:
-                loop.wait(lambda: all(admin.get(f"/api/v2/dags/{d}").status_code == 200 for d in (RETRAIN, APPROVE)),
-                          "both DAGs parsed", 180)
-                for dag_id in (APPROVE, RETRAIN):
-                    assert admin.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).status_code == 200
-            # unpausing starts a scheduled retrain run on the empty inbox: let it end before writing batches
-            loop.wait(lambda: loop.get(f"/api/v2/dags/{RETRAIN}/dagRuns", state=["success", "failed"])[
-                "total_entries"] and not loop.get(f"/api/v2/dags/{RETRAIN}/dagRuns", state=["queued", "running"])[
-                "total_entries"], "the first scheduled run")
-            yield loop
+        stack = AirflowStack(settings, root / "airflow", users={APPROVER: "user"})
+        with ThreadPoolExecutor(1) as pool:
+            started = pool.submit(stack.__enter__)  # Airflow migrates and starts while the champion is bootstrapped
+            try:
+                write_rows(settings.layout().inbox, "bootstrap.csv", header, rows[:1000])
+                report = run_cycle(settings, "bootstrap", RunOptions(strategy="refit", force_promote=True,
+                                                                     boosting=BoostingParams(num_boost_round=60)))
+                assert report["decision"]["promoted"], report["decision"]
+                started.result()
+                yield _unpaused(Approvals(stack, settings, header, rows[1000:]))
+            finally:
+                wait([started])
+                stack.__exit__(None, None, None)
     TEST_OUTPUT.mkdir(exist_ok=True)
-    (TEST_OUTPUT / "approval_figures.json").write_text(json.dumps(FIGURES, indent=2))
-    print(f"\napproval figures: {FIGURES}")
+    (TEST_OUTPUT / "approval_figures.json").write_text(json.dumps(FIGURES, indent=2))  # printed by conftest.py
+
+
+def _unpaused(loop: Approvals) -> Approvals:
+    """Both DAGs unpaused once parsed (the retrain DAG's first scheduled run starts, on the empty inbox)."""
+    with loop.stack.login() as admin:
+        loop.wait(lambda: all(admin.get(f"/api/v2/dags/{d}").status_code == 200 for d in (RETRAIN, APPROVE)),
+                  "both DAGs parsed", 180)
+        for dag_id in (APPROVE, RETRAIN):
+            assert admin.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).status_code == 200
+    return loop
 
 
 def test_approvals_promote_refuse_stale_answers_and_time_out_while_retraining_goes_on(approvals):
     loop, bootstrap = approvals, approvals.registry.champion_version()
     started = time.monotonic()
-    # 1. the one left unanswered: its timeout runs while the others are handled
-    unanswered, late = loop.ambiguous_run()
+    # 1. the one left unanswered: its run's short timeout passes while the next retrain runs go on
+    unanswered, late = loop.ambiguous_run(approval_timeout_s=UNANSWERED_S)
     # 2. an ambiguous challenger produces a request with both holdouts' figures, for the configured approver
     chosen, request = loop.ambiguous_run()
     assert request["response_received"] is False and [u["id"] for u in request["assigned_users"]] == [APPROVER]
@@ -205,6 +229,10 @@ def test_approvals_promote_refuse_stale_answers_and_time_out_while_retraining_go
     run = loop.finished(APPROVE, late["task_instance"]["dag_run_id"])
     assert run["state"] == "success" and loop.tasks(APPROVE, run["dag_run_id"])["keep"]["state"] == "success"
     assert loop.registry.card(unanswered)["approval"]["decision"] == "timeout"
+    (timed_out,) = [d for d in loop.requests() if d["task_instance"]["dag_run_id"] == run["dag_run_id"]]
+    assert timed_out["chosen_options"] == ["Keep champion"] and timed_out["responded_by_user"] is None
+    FIGURES["timeout_after_s"] = round(api_epoch(timed_out["responded_at"]) - api_epoch(timed_out["created_at"]), 2)
+    assert UNANSWERED_S <= FIGURES["timeout_after_s"] < TIMEOUT_S  # the run's own timeout, not the setting's
     assert loop.answer(late, "Promote").status_code == 409
     assert loop.registry.champion_version() == chosen != bootstrap
     FIGURES["approval_scenario_s"] = round(time.monotonic() - started, 1)

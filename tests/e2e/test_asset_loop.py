@@ -36,6 +36,7 @@ pytestmark = pytest.mark.e2e
 DAG = "tweet_sentiment_retrain"
 ANNOTATORS = [f"annotator{i}" for i in range(1, 6)]
 SMALL = {"num_boost_round": 60}  # refits on ~1,000 rows need no more trees
+SENSOR_DEADLINE_S = Settings.from_env().sensor_deadline_s  # the stack runs with the default sensor settings
 FIGURES: dict[str, float] = {}
 
 
@@ -158,7 +159,9 @@ def test_a_run_with_nothing_to_do_ends_skipped_at_once_with_its_reason(loop):
     queued_to_task = api_epoch(tasks["sense_inbox"]["start_date"]) - api_epoch(first["queued_at"])
     FIGURES["cold_first_run_start_s"] = round(queued_to_task, 2)
     FIGURES["nothing_to_do_run_s"] = round(api_epoch(first["end_date"]) - api_epoch(first["start_date"]), 2)
-    assert FIGURES["nothing_to_do_run_s"] < 30
+    # "at once": before the sensor's deadline, which a run that waited for files would reach (how fast is
+    # make bench's figure, not a test's: this machine is shared)
+    assert FIGURES["nothing_to_do_run_s"] < SENSOR_DEADLINE_S
     assert first["note"].startswith("Skipped: nothing new in the inbox")
     log = next(loop.stack.home.glob(f"logs/dag_id={DAG}/run_id={first['dag_run_id']}/task_id=sense_inbox/*.log"))
     assert "strategy=refit retrains on the labelled store" in log.read_text()
@@ -259,7 +262,7 @@ def test_a_storm_of_five_sends_is_learnt_once_one_run_at_a_time(loop):
     learnt = [r for r in storm if loop.tasks(r["dag_run_id"])["claim_and_ingest"]["state"] == "success"]
     idle = [r for r in storm if r not in learnt]
     assert learnt and all(loop.tasks(r["dag_run_id"])["sense_inbox"]["state"] == "skipped" for r in idle)
-    assert all(api_epoch(r["end_date"]) - api_epoch(r["start_date"]) < 30 for r in idle)
+    assert all(api_epoch(r["end_date"]) - api_epoch(r["start_date"]) < SENSOR_DEADLINE_S for r in idle)
     FIGURES.update(storm_runs=len(storm), storm_runs_learning=len(learnt))
 
 

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 from upath import UPath
 
+from tweet_sentiment.object_lock import object_lock
+
 
 def as_path(location: str | os.PathLike) -> UPath:
     """A UPath for a local folder (``var/``) or an fsspec URL (``s3://bucket/prefix``, ``memory://x``)."""
@@ -90,9 +92,11 @@ def is_hidden(path: UPath) -> bool:
 @contextlib.contextmanager
 def file_lock(path: UPath) -> Iterator[None]:
     """Hold an exclusive lock across processes: an ``flock`` on ``path`` (released by the kernel if the process
-    dies). Object storage has no such lock: there it is a no-op and the caller's other guards must hold."""
+    dies); on S3 a lock object written with a conditional PUT, across hosts (see object_lock). Other object
+    stores (``memory://``, one process) have neither: there it is a no-op and the caller's other guards must hold."""
     if not is_local(path):
-        yield
+        with object_lock(path) if path.protocol in ("s3", "s3a") else contextlib.nullcontext():
+            yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:

@@ -93,8 +93,8 @@ class MotoS3:
     """moto's S3 API (PyPI moto[server]) on a loopback port, serving one request at a time (tests/moto_s3_server.py);
     ``outage(True)`` makes it answer 503 to everything until ``outage(False)``."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.port = folder, free_port()
+    def __init__(self, folder: Path, server_env: dict[str, str] | None = None) -> None:
+        self.folder, self.port, self.server_env = folder, free_port(), server_env or {}
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -109,7 +109,7 @@ class MotoS3:
             with open(log, "ab") as out:
                 return subprocess.Popen([sys.executable, str(Path(__file__).with_name("moto_s3_server.py")), str(port),
                                          str(self.outage_flag)], stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        env={**os.environ, **self.server_env}, start_new_session=True)
 
         self.proc, self.port = start_server(launch, log, "/moto-api/", 60, port=self.port)
 

@@ -188,6 +188,30 @@ def test_redis_restarted_between_two_tasks_the_run_completes(topology):
 
 
 @pytest.mark.faults
+def test_a_worker_that_cannot_reach_infinity_fails_its_task_and_the_other_worker_retries_it(topology):
+    stack = topology.stack
+    good, cut_off = stack.worker_names
+    stack.kill_worker(cut_off)
+    stack.start_worker(cut_off, {"INFINITY_URL": "http://127.0.0.1:9"})  # nothing listens there
+    stack.consume(good, False)  # drained: the run's tasks go to the cut-off worker
+    try:
+        since, run_id = _start_run(topology, "batch-no-infinity.csv")
+        poll(lambda: stack.task_states(run_id).get("embed", ("",))[0] == "up_for_retry", "embed failing", 300)
+        stack.consume(good, True)
+        stack.consume(cut_off, False)
+        run_id, state = stack.finished_run(since, timeout_s=600)
+        assert state == "success", stack.task_states(run_id)
+        assert stack.task_states(run_id)["embed"] == ("success", 2)
+        taken = stack.tasks_taken({run_id})
+        assert taken[cut_off]["embed"] == 1 and taken[good]["embed"] == 1, taken
+        _stored_once(topology, run_id, BATCH_ROWS)
+    finally:
+        stack.consume(good, True)
+        stack.kill_worker(cut_off)
+        stack.start_worker(cut_off)
+
+
+@pytest.mark.faults
 def test_an_s3_outage_fails_the_run_clearly_and_leaves_the_champion(topology):
     stack, layout = topology.stack, topology.settings.layout()
     champion = _with_champion(topology)

@@ -19,6 +19,7 @@ from native_services import MotoS3, RedisServer, postgres_server, running
 from support import TEST_OUTPUT, poll
 from upath import UPath
 
+from benchmarks.airflow_stack import AirflowStack
 from benchmarks.celery_stack import CeleryStack
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.claim import batch_id_for
@@ -108,12 +109,36 @@ def test_the_loop_runs_on_two_celery_workers_with_its_data_on_s3(topology):
     assert all(sum(tasks.values()) > 0 for tasks in taken.values()), taken
     assert set().union(*taken.values()) == {t for run in (first, second) for t, s in run["states"].items()
                                             if s != "skipped"}
+    _write_figures("celery_topology.json", first, second, elapsed,
+                   tasks_per_worker={name: dict(tasks) for name, tasks in taken.items()})
+
+
+def _write_figures(name: str, first: dict, second: dict, elapsed: float, **more: object) -> None:
+    """The two runs' figures (the second, a fed batch, is the cycle) into test-output/``name``."""
     figures = {"cycle_s": second["decision_s"], "overhead_s": second["overhead_s"], "tasks_s": second["tasks_s"],
-               "bootstrap_run_s": first["decision_s"], "two_runs_wall_s": round(elapsed, 1),
-               "tasks_per_worker": {name: dict(tasks) for name, tasks in taken.items()}}
+               "bootstrap_run_s": first["decision_s"], "two_runs_wall_s": round(elapsed, 1), **more}
     TEST_OUTPUT.mkdir(exist_ok=True)
-    (TEST_OUTPUT / "celery_topology.json").write_text(json.dumps(figures, indent=2))
+    (TEST_OUTPUT / name).write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures))
+
+
+@pytest.mark.slow
+def test_the_same_two_runs_on_the_local_executor_for_comparison(tmp_path, infinity_url, small_dataset):
+    """The happy path's two runs on `make run`'s topology (LocalExecutor, SQLite, a local data root): the figure
+    the Celery + S3 cycle is compared with (test-output/local_topology.json)."""
+    settings = dataclasses.replace(Settings.from_env(), data_root=str(tmp_path / "data"),
+                                   cache_root=str(tmp_path / "features"), dataset_dir=str(small_dataset),
+                                   infinity_url=infinity_url)
+    header, body = chronological_rows(settings.train_file)
+    with AirflowStack(settings, tmp_path / "airflow") as stack:
+        started = time.monotonic()
+        write_rows(settings.layout().inbox, "bootstrap.csv", header, body[:BOOTSTRAP_ROWS])
+        first = stack.run(first=True)
+        write_rows(settings.layout().inbox, "batch-1.csv", header, body[BOOTSTRAP_ROWS:BOOTSTRAP_ROWS + BATCH_ROWS])
+        second = stack.run(first=False)
+        elapsed = time.monotonic() - started
+    assert second["states"]["archive"] == "success"
+    _write_figures("local_topology.json", first, second, elapsed)
 
 
 # ---- faults on the same topology (`make test-faults`; see the README) ----

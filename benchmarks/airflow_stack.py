@@ -90,15 +90,27 @@ class AirflowStack:
         migrated = self.airflow("db", "migrate")
         if migrated.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
-        for service in (["api-server", "--port", str(self.port)], ["scheduler"], ["dag-processor"]):
-            self.start(service[0], service)
+        try:
+            for service in (["api-server", "--port", str(self.port)], ["scheduler"], ["dag-processor"]):
+                self.start(service[0], service)
+            self.start_more()
+            self.wait_started()
+        except BaseException:
+            self.__exit__(None, None, None)  # no component is left running when the stack cannot start
+            raise
+        return self
+
+    def wait_started(self) -> None:
+        """Until the API answers; an error if a component died or it takes more than 5 minutes."""
         deadline = time.monotonic() + 300
         while not answers(f"http://localhost:{self.port}/api/v2/version"):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self._procs.values()):
                 raise RuntimeError(f"Airflow did not start; see the logs in {self.home}")
             time.sleep(1)
         log.info("Airflow answers on port %d", self.port)
-        return self
+
+    def start_more(self) -> None:
+        """Components started with the three above (none here; a subclass's workers), while the API comes up."""
 
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         """Start ``airflow <args>`` as component ``name`` in its own process group, its output in ``<name>.log``."""

@@ -48,10 +48,9 @@ class CeleryStack(AirflowStack):
         self.dsn = postgres_url.replace("+psycopg2", "")
         self.worker_names = worker_names
 
-    def __enter__(self) -> CeleryStack:
-        super().__enter__()
-        for name in self.worker_names:
-            self.start_worker(name, wait=False)
+    def wait_started(self) -> None:
+        """Until the API answers, every worker is ready and the DAG is parsed."""
+        super().wait_started()
         for name in self.worker_names:
             self.wait_worker(name)
         deadline = time.monotonic() + 300
@@ -59,7 +58,10 @@ class CeleryStack(AirflowStack):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the dag-processor did not parse {DAG_ID}; see {self.home}/dag-processor.log")
             time.sleep(1)
-        return self
+
+    def start_more(self) -> None:
+        for name in self.worker_names:
+            self.start_worker(name, wait=False)
 
     def worker_dir(self, name: str) -> Path:
         return self.home / name

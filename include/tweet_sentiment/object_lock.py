@@ -45,7 +45,6 @@ def object_lock(path: UPath, lease_s: float = LEASE_S, wait_s: float = WAIT_S, p
 
 def _acquire(path: UPath, lease_s: float, wait_s: float, poll_s: float) -> str:
     deadline = time.monotonic() + wait_s
-    path.fs.mkdir(path.parent.path, exist_ok=True)
     while True:
         body = json.dumps({"holder": f"{socket.gethostname()}:{os.getpid()}", "expires": time.time() + lease_s})
         try:

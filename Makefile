@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: setup run test bench quality feed feed-unlabelled lint
+.PHONY: setup run test test-slow test-faults bench quality feed feed-unlabelled lint
 setup:
 	bash scripts/setup.sh
 
@@ -11,6 +11,13 @@ run: setup
 
 test: setup
 	$(ENV) bash scripts/test.sh
+
+test-slow: setup
+	$(ENV) bash scripts/test.sh -m slow
+
+# the production topology's fault cases (tests/e2e/test_celery_topology.py), after its happy path
+test-faults: setup
+	$(ENV) bash scripts/test.sh -m "faults or topology"
 
 bench: setup
 	$(ENV) cd "$$PROJECT_ROOT" && "$$VENV/bin/python" -m benchmarks

@@ -60,7 +60,8 @@ def airflow_env(root: Settings, airflow_home: Path, port: int, users: dict[str, 
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in users.items()),
         "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False", f"AIRFLOW_CONN_{root.api_conn_id.upper()}": json.dumps(note_login),
         "TWEET_SENTIMENT_DATA_ROOT": root.data_root, "TWEET_SENTIMENT_CACHE_ROOT": root.cache_root,
-        "TWEET_SENTIMENT_DATASET_DIR": root.dataset_dir, "INFINITY_URL": root.infinity_url}
+        "TWEET_SENTIMENT_DATASET_DIR": root.dataset_dir, "INFINITY_URL": root.infinity_url,
+        "INFINITY_MODEL": root.embedding_model}
 
 
 class AirflowStack:
@@ -89,17 +90,33 @@ class AirflowStack:
         migrated = self.airflow("db", "migrate")
         if migrated.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
-        for service in (["api-server", "--port", str(self.port)], ["scheduler"], ["dag-processor"]):
-            with open(self.home / f"{service[0]}.log", "wb") as out:
-                self._procs[service[0]] = subprocess.Popen(
-                    [AIRFLOW, *service], stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        try:
+            for service in (["api-server", "--port", str(self.port)], ["scheduler"], ["dag-processor"]):
+                self.start(service[0], service)
+            self.start_more()
+            self.wait_started()
+        except BaseException:
+            self.__exit__(None, None, None)  # no component is left running when the stack cannot start
+            raise
+        return self
+
+    def wait_started(self) -> None:
+        """Until the API answers; an error if a component died or it takes more than 5 minutes."""
         deadline = time.monotonic() + 300
         while not answers(f"http://localhost:{self.port}/api/v2/version"):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self._procs.values()):
                 raise RuntimeError(f"Airflow did not start; see the logs in {self.home}")
             time.sleep(1)
         log.info("Airflow answers on port %d", self.port)
-        return self
+
+    def start_more(self) -> None:
+        """Components started with the three above (none here; a subclass's workers), while the API comes up."""
+
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        """Start ``airflow <args>`` as component ``name`` in its own process group, its output in ``<name>.log``."""
+        with open(self.home / f"{name}.log", "ab") as out:
+            self._procs[name] = subprocess.Popen([AIRFLOW, *args], stdout=out, stderr=subprocess.STDOUT,
+                                                 env=env or self.env, cwd=cwd, start_new_session=True)
 
     def __exit__(self, *exc: object) -> None:
         leftovers = descendants({proc.pid for proc in self._procs.values()})  # tasks may leave their group
@@ -124,7 +141,7 @@ class AirflowStack:
             raise RuntimeError(f"could not start {DAG_ID}:\n{started.stderr[-2000:]}")
         with PeakRss(self._procs["scheduler"].pid) as rss:
             run_id = self.wait_run(since)
-        return {**self._run_times(run_id), "peak_rss_mb": rss.peak_mb, "processes": rss.processes}
+        return {"run_id": run_id, **self._run_times(run_id), "peak_rss_mb": rss.peak_mb, "processes": rss.processes}
 
     def _query(self, sql: str, *args: object) -> list[tuple]:
         with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)) as db:

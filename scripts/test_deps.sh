@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the tests drive for real (headless Chromium, a PostgreSQL server); installed once.
+# Debian packages the tests drive for real (headless Chromium, a PostgreSQL server, the Celery broker Redis);
+# installed once.
 set -euo pipefail
-PACKAGES=(chromium chromium-driver postgresql)
+PACKAGES=(chromium chromium-driver postgresql redis-server)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -111,8 +111,8 @@ def claim_lock(layout: DataLayout, stream: Stream | None = None) -> Iterator[Non
     """Hold a stream's claim lock: claim + ingest of one run never interleave with another's.
 
     Without it a second claimer could take over a batch that its run is still ingesting, and both would store
-    its rows. On a local folder it is an ``flock`` (released by the kernel if the process dies); object storage
-    has no such lock, there the DAG's one-active-run rule is the guard.
+    its rows. On a local folder it is an ``flock`` (released by the kernel if the process dies), on S3 a lock
+    object written with a conditional PUT (datafs.file_lock), so claimers on different hosts exclude each other.
     """
     name = ".claim.lock" if stream is None or stream.name == "labelled" else f".claim-{stream.name}.lock"
     with file_lock(layout.root / name):

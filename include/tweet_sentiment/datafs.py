@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 from upath import UPath
 
+from tweet_sentiment.object_lock import object_lock
+
 
 def as_path(location: str | os.PathLike) -> UPath:
     """A UPath for a local folder (``var/``) or an fsspec URL (``s3://bucket/prefix``, ``memory://x``)."""
@@ -27,12 +29,28 @@ def is_local(path: UPath) -> bool:
     return isinstance(path, Path)
 
 
+def require_bucket(path: UPath) -> None:
+    """On S3, an error naming the bucket when it does not exist (a mkdir would otherwise create a bucket from a
+    mistyped data root) or when S3 refuses the credentials for it."""
+    if is_local(path) or path.protocol not in ("s3", "s3a"):
+        return
+    bucket = path.fs.split_path(path.path)[0]
+    try:
+        path.fs.call_s3("head_bucket", Bucket=bucket)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"the bucket {bucket!r} of {path} does not exist: create it, or correct "
+                                "TWEET_SENTIMENT_DATA_ROOT / TWEET_SENTIMENT_CACHE_ROOT") from exc
+    except PermissionError as exc:
+        raise PermissionError(f"S3 refused these credentials for the bucket {bucket!r} of {path}: check "
+                              "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the role)") from exc
+
+
 def write_bytes_atomic(path: UPath, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not is_local(path):
+    if not is_local(path):  # one PUT; no folders to make (a mkdir on S3 could only create a bucket)
         path.write_bytes(data)
         return
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -90,9 +108,11 @@ def is_hidden(path: UPath) -> bool:
 @contextlib.contextmanager
 def file_lock(path: UPath) -> Iterator[None]:
     """Hold an exclusive lock across processes: an ``flock`` on ``path`` (released by the kernel if the process
-    dies). Object storage has no such lock: there it is a no-op and the caller's other guards must hold."""
+    dies); on S3 a lock object written with a conditional PUT, across hosts (see object_lock). Other object
+    stores (``memory://``, one process) have neither: there it is a no-op and the caller's other guards must hold."""
     if not is_local(path):
-        yield
+        with object_lock(path) if path.protocol in ("s3", "s3a") else contextlib.nullcontext():
+            yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
@@ -206,7 +226,9 @@ class DataLayout:
                       (self.unlabelled_rows, self.scores))
 
     def ensure(self) -> None:
-        """Create every folder (a no-op where they exist)."""
+        """Create every folder (a no-op where they exist); on S3 the buckets must exist already."""
+        require_bucket(self.root)
+        require_bucket(self.embeddings)
         for folder in (self.inbox, self.processing, self.archive, self.quarantine, self.labelled,
                        self.embeddings, self.registry, self.reports, self.ledger, self.labelling, self.unlabelled,
                        self.unlabelled_rows, self.scores, self.mood):

@@ -8,18 +8,14 @@ at SQLite, so the migration and the run happen in a child process configured for
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg2
 import pytest
-from support import ROOT, free_port
+from native_services import postgres_server, run
+from support import ROOT
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.feed import chronological_rows, write_rows
@@ -45,41 +41,10 @@ print(json.dumps({{"run_id": run.run_id, "state": str(getattr(run.state, "value"
 """
 
 
-def postgres_binary(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
-                                       None)
-    if found is None:
-        pytest.fail(f"PostgreSQL's {name} is not installed: run scripts/test_deps.sh (Debian package postgresql)")
-    return found
-
-
-def run(cmd: list[str], timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
-    if result.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server of its own on 127.0.0.1 (as the postgres user when the tests run as root)."""
-    base = Path(tempfile.mkdtemp(prefix="tweet-sentiment-pg-"))
-    as_owner: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(base, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", free_port()
-    pg_ctl = postgres_binary("pg_ctl")
-    run([*as_owner, postgres_binary("initdb"), "-D", str(data), "-U", "airflow", "--auth=trust", "-E", "UTF8"])
-    run([*as_owner, pg_ctl, "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60",
-         "-o", f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=50", "start"])
-    try:
-        run([postgres_binary("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "airflow", "airflow"])
-        yield f"postgresql+psycopg2://airflow@127.0.0.1:{port}/airflow"
-    finally:
-        subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True,
-                       timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_server() as url:
+        yield url
 
 
 def test_the_dag_runs_end_to_end_on_a_postgres_metadata_db(postgres_url, pipeline_env, tmp_path):

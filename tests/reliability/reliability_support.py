@@ -6,6 +6,8 @@ import csv
 import dataclasses
 import io
 import json
+import multiprocessing
+import time
 from pathlib import Path
 
 SMALL_BOOSTING = {"num_boost_round": 20, "continue_rounds": 3}
@@ -71,3 +73,35 @@ def assert_consistent(root: Path, feature_cache: Path) -> None:
     for namespace in feature_cache.iterdir():
         cache = VectorCache(feature_cache, namespace.name)
         assert len(cache) > 0 and cache.dim
+
+
+def _claim(root: str, batch_id: str, barrier, results) -> None:
+    """One claimer in its own process: reaches the data root, waits at the barrier for the other, then claims and
+    ingests."""
+    from upath import UPath
+
+    from tweet_sentiment import tasks
+    from tweet_sentiment.config import Settings
+
+    settings = dataclasses.replace(Settings.from_env(), data_root=root, file_settle_s=0.0)
+    UPath(root).exists()  # connected (object storage) before the race starts
+    barrier.wait(timeout=120)
+    started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
+    entry = tasks.claim_and_ingest(settings, batch_id)
+    results.put((batch_id, started, time.monotonic(), entry))
+
+
+def race_two_claimers(root: str, start_method: str = "fork") -> list[tuple[str, float, float, dict]]:
+    """Two processes claim and ingest from the data root ``root`` at once; each one's (batch id, start, end,
+    ledger entry). Asserts they exited cleanly and overlapped (each started before the other had finished)."""
+    ctx = multiprocessing.get_context(start_method)
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    claimers = [ctx.Process(target=_claim, args=(root, b, barrier, results)) for b in ("run_a", "run_b")]
+    for proc in claimers:
+        proc.start()
+    done = [results.get(timeout=300) for _ in claimers]
+    for proc in claimers:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert max(started for _, started, _, _ in done) < min(ended for _, _, ended, _ in done), done
+    return done

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import time
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 from reliability_corpus import csv_text, good
+from reliability_support import race_two_claimers
 
 from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
@@ -21,32 +20,13 @@ from tweet_sentiment.registry import ModelRegistry
 FILES, ROWS = 40, 20
 
 
-def _claim(root: str, batch_id: str, barrier, results) -> None:
-    """One claimer in its own process: waits at the barrier for the other, then claims and ingests."""
-    settings = dataclasses.replace(Settings.from_env(), data_root=root, file_settle_s=0.0)
-    barrier.wait(timeout=60)
-    started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
-    entry = tasks.claim_and_ingest(settings, batch_id)
-    results.put((batch_id, started, time.monotonic(), entry))
-
-
 def test_concurrent_claimers_never_ingest_a_file_twice(tmp_path: Path, tally):
     root = tmp_path / "data"
     (root / "inbox").mkdir(parents=True)
     for i in range(FILES):
         (root / "inbox" / f"f{i:02d}.csv").write_text(csv_text(*good(f"file{i}", ROWS)))
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
     with tally.fault("two claimers at once"):
-        claimers = [ctx.Process(target=_claim, args=(str(root), b, barrier, results)) for b in ("run_a", "run_b")]
-        for proc in claimers:
-            proc.start()
-        done = [results.get(timeout=120) for _ in claimers]
-        for proc in claimers:
-            proc.join(30)
-            assert proc.exitcode == 0
-        # they overlapped: each started before the other had finished (the second waits on the claim lock)
-        assert max(started for _, started, _, _ in done) < min(ended for _, _, ended, _ in done), done
+        done = race_two_claimers(str(root))  # they overlapped: the second waits on the claim lock
         ledgers = [json.loads(p.read_text()) for p in (root / "ledger").glob("*.json")]
         live = [e for e in ledgers if "superseded_by" not in e]
         claimed = [f["file"] for e in live for f in e["files"]]

@@ -18,6 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from native_services import S3_CREDENTIALS
+
+from benchmarks.celery_stack import CeleryStack
+from benchmarks.topology import BY_DESIGN, NAMES, SHARED, URL_KINDS
+from tweet_sentiment.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -114,6 +119,33 @@ def test_the_model_and_data_root_are_configuration():
     assert worker["INFINITY_MODEL"] == "BAAI/bge-small-en-v1.5"
     assert worker["TWEET_SENTIMENT_DATA_ROOT"] == "s3://tweets/prod"
     assert worker["AWS_DEFAULT_REGION"] == "eu-west-1"
+
+
+def test_the_native_topology_test_configures_airflow_as_the_compose_file_does(tmp_path):
+    """Parity: tests/e2e/test_celery_topology.py runs what the compose file describes, but where it differs by
+    design (benchmarks/topology.py BY_DESIGN, with the reasons)."""
+    passed_through = dict.fromkeys(("AIRFLOW_CONN_TWEET_SENTIMENT_API", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                    "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"), "set")
+    result = compose_config(**SECRETS, **passed_through)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    native = CeleryStack(Settings(data_root="s3://bucket/data", infinity_url="http://127.0.0.1:7997"), tmp_path,
+                         "postgresql+psycopg2://airflow@127.0.0.1:5432/airflow", "redis://127.0.0.1:6379/0",
+                         {**S3_CREDENTIALS, "AWS_ENDPOINT_URL": "http://127.0.0.1:9000"}).env
+    for name in AIRFLOW_SERVICES:
+        compose = services[name]["environment"]
+        for key, value in SHARED.items():
+            assert compose[key] == native[key] == value, (name, key)
+        for key, prefix in URL_KINDS.items():
+            assert compose[key].startswith(prefix) and native[key].startswith(prefix), (name, key)
+        assert compose["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].endswith("/execution/")
+        assert native["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].endswith("/execution/")
+        for key in NAMES:
+            assert key in compose and key in native, (name, key)
+        unclassified = {k for k in compose if not k.startswith("_AIRFLOW_")} - {
+            *SHARED, *URL_KINDS, *NAMES, *BY_DESIGN, "DUMB_INIT_SETSID"}
+        assert not unclassified, f"{name}: say in benchmarks/topology.py whether these must match: {unclassified}"
+    assert native["TWEET_SENTIMENT_DATA_ROOT"].startswith("s3://") and native["INFINITY_MODEL"] == "all-MiniLM-L6-v2"
 
 
 def test_dockerfile_passes_hadolint():

@@ -1,0 +1,267 @@
+"""The production topology, run: the retrain DAG on Airflow's CeleryExecutor with two workers that share no local
+folder, Redis as the broker, PostgreSQL as the metadata DB and result backend, a real infinity, and the data root
+and feature cache on an S3 API (moto) addressed as ``s3://…`` through the pipeline's UPath layer.
+
+Everything the compose file starts as containers is started here as processes (no Docker engine); the Airflow
+settings both share come from benchmarks/topology.py (tests/unit/test_deploy_files.py checks the compose file
+against them). The module's servers live for all its tests: the fault cases run on the stack the happy path built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from native_services import MotoS3, RedisServer, postgres_server, running
+from support import TEST_OUTPUT, poll
+from upath import UPath
+
+from benchmarks.airflow_stack import AirflowStack
+from benchmarks.celery_stack import CeleryStack
+from tweet_sentiment.__main__ import bootstrap
+from tweet_sentiment.claim import batch_id_for
+from tweet_sentiment.config import Settings
+from tweet_sentiment.datafs import list_dir, read_json
+from tweet_sentiment.feed import chronological_rows, write_rows
+from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.registry import ModelRegistry
+
+pytestmark = pytest.mark.e2e
+BUCKET = "tweet-sentiment-topology"
+BOOTSTRAP_ROWS, BATCH_ROWS = 800, 300
+
+
+@dataclasses.dataclass
+class Topology:
+    stack: CeleryStack
+    settings: Settings
+    redis: RedisServer
+    s3: MotoS3
+    fed: int = 0  # training rows written to the inbox so far
+
+    def feed(self, rows: int, name: str) -> None:
+        """The next ``rows`` chronological training rows into the S3 inbox as ``name``."""
+        header, body = chronological_rows(self.settings.train_file)
+        write_rows(self.settings.layout().inbox, name, header, body[self.fed:self.fed + rows])
+        self.fed += rows
+
+    def champion(self) -> str | None:
+        _fresh()
+        return ModelRegistry(self.settings.layout().registry).champion_version()
+
+
+def _fresh() -> None:
+    """Forget s3fs's cached listings in this process: the workers changed the bucket."""
+    UPath(f"s3://{BUCKET}").fs.invalidate_cache()
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory, infinity_url: str, small_dataset) -> Iterator[Topology]:
+    base = tmp_path_factory.mktemp("topology")
+    with postgres_server(max_connections=200) as postgres_url, running(RedisServer(base / "redis")) as redis, \
+            running(MotoS3(base / "s3")) as s3, pytest.MonkeyPatch.context() as mp:
+        for name, value in s3.env().items():
+            mp.setenv(name, value)  # this process reads and writes the bucket too
+        UPath(f"s3://{BUCKET}").fs.mkdir(BUCKET)
+        settings = dataclasses.replace(
+            Settings.from_env(), data_root=f"s3://{BUCKET}/data", cache_root=f"s3://{BUCKET}/features",
+            dataset_dir=str(small_dataset), infinity_url=infinity_url)
+        with CeleryStack(settings, base / "airflow", postgres_url, redis.url, s3.env()) as stack:
+            yield Topology(stack, settings, redis, s3)
+
+
+@pytest.mark.topology
+def test_the_loop_runs_on_two_celery_workers_with_its_data_on_s3(topology):
+    stack, layout = topology.stack, topology.settings.layout()
+    started = time.monotonic()
+    topology.feed(BOOTSTRAP_ROWS, "bootstrap.csv")
+    first = stack.run(first=True)  # unpausing starts the first (scheduled) run: a champion from scratch
+    assert first["states"]["promote"] == "success" and first["states"]["keep_champion"] == "skipped", first
+    champion = topology.champion()
+    assert champion is not None
+
+    # Celery gives each task to whichever worker polls first; should one have taken the whole first run, it is
+    # drained (as an operator drains a node) so that the second run shows the other one working too
+    busy = [name for name, tasks in stack.tasks_taken({first["run_id"]}).items() if tasks]
+    if len(busy) == 1:
+        stack.consume(busy[0], False)
+    topology.feed(BATCH_ROWS, "batch-1.csv")
+    try:
+        second = stack.run(first=False)
+    finally:
+        if len(busy) == 1:
+            stack.consume(busy[0], True)
+    elapsed = time.monotonic() - started
+    states = second["states"]
+    assert states["archive"] == "success" and {states["promote"], states["keep_champion"]} == {"success", "skipped"}
+    _fresh()
+    registry = ModelRegistry(layout.registry)
+    assert (registry.champion_version() != champion) == (states["promote"] == "success")
+
+    # every fed row is in the labelled store once, or in quarantine; the files are archived, the inbox empty
+    ledgers = [read_json(p) for p in list_dir(layout.ledger)]
+    assert sorted(e["rows_in"] for e in ledgers) == [BATCH_ROWS, BOOTSTRAP_ROWS]
+    assert all(e["rows_in"] == e["rows_accepted"] + e["rows_quarantined"] for e in ledgers)
+    stored = LabelledStore(layout.labelled).read_all()
+    assert len(stored) == sum(e["rows_accepted"] for e in ledgers)
+    assert not stored.duplicated(["source_file", "source_row"]).any()
+    archived = sorted(f.name for day in list_dir(layout.archive) for run in list_dir(day) for f in list_dir(run))
+    assert archived == ["batch-1.csv", "bootstrap.csv"]
+    assert list_dir(layout.inbox) == [] and list_dir(layout.processing) == []
+    assert list_dir(UPath(topology.settings.cache_root))  # the feature cache is on S3 too
+
+    # the tasks ran on both workers, in folders of their own
+    taken = stack.tasks_taken({first["run_id"], second["run_id"]})
+    assert all(sum(tasks.values()) > 0 for tasks in taken.values()), taken
+    assert set().union(*taken.values()) == {t for run in (first, second) for t, s in run["states"].items()
+                                            if s != "skipped"}
+    _write_figures("celery_topology.json", first, second, elapsed,
+                   tasks_per_worker={name: dict(tasks) for name, tasks in taken.items()})
+
+
+def _write_figures(name: str, first: dict, second: dict, elapsed: float, **more: object) -> None:
+    """The two runs' figures (the second, a fed batch, is the cycle) into test-output/``name``."""
+    figures = {"cycle_s": second["decision_s"], "overhead_s": second["overhead_s"], "tasks_s": second["tasks_s"],
+               "bootstrap_run_s": first["decision_s"], "two_runs_wall_s": round(elapsed, 1), **more}
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    (TEST_OUTPUT / name).write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures))
+
+
+@pytest.mark.slow
+def test_the_same_two_runs_on_the_local_executor_for_comparison(tmp_path, infinity_url, small_dataset):
+    """The happy path's two runs on `make run`'s topology (LocalExecutor, SQLite, a local data root): the figure
+    the Celery + S3 cycle is compared with (test-output/local_topology.json)."""
+    settings = dataclasses.replace(Settings.from_env(), data_root=str(tmp_path / "data"),
+                                   cache_root=str(tmp_path / "features"), dataset_dir=str(small_dataset),
+                                   infinity_url=infinity_url)
+    header, body = chronological_rows(settings.train_file)
+    with AirflowStack(settings, tmp_path / "airflow") as stack:
+        started = time.monotonic()
+        write_rows(settings.layout().inbox, "bootstrap.csv", header, body[:BOOTSTRAP_ROWS])
+        first = stack.run(first=True)
+        write_rows(settings.layout().inbox, "batch-1.csv", header, body[BOOTSTRAP_ROWS:BOOTSTRAP_ROWS + BATCH_ROWS])
+        second = stack.run(first=False)
+        elapsed = time.monotonic() - started
+    assert second["states"]["archive"] == "success"
+    _write_figures("local_topology.json", first, second, elapsed)
+
+
+# ---- faults on the same topology (`make test-faults`; see the README) ----
+
+def _with_champion(topology: Topology) -> str:
+    """The champion; trained first with the CLI's bootstrap when this module's happy path did not run."""
+    if (champion := topology.champion()) is None:
+        bootstrap(dataclasses.replace(topology.settings, bootstrap_rows=BOOTSTRAP_ROWS), refit=False)
+        topology.fed = BOOTSTRAP_ROWS
+        champion = topology.champion()
+    assert champion is not None
+    return champion
+
+
+def _start_run(topology: Topology, batch_name: str) -> tuple[str, str]:
+    """A fed batch and a triggered run on it, once queued: (the time it was asked, its run id)."""
+    _with_champion(topology)
+    topology.feed(BATCH_ROWS, batch_name)
+    since = topology.stack.trigger()
+    return since, poll(lambda: (topology.stack.newest_run(since) or (None,))[0], "the run", 120)
+
+
+def _taken_by(stack: CeleryStack, run_id: str, task_id: str) -> str | None:
+    """The worker that took ``task_id`` of ``run_id`` last, from the workers' logs."""
+    for name, tasks in stack.tasks_taken({run_id}).items():
+        if tasks[task_id]:
+            return name
+    return None
+
+
+def _stored_once(topology: Topology, run_id: str, rows: int) -> None:
+    """The run's batch: ``rows`` in, each accepted row stored once."""
+    _fresh()
+    layout = topology.settings.layout()
+    entry = read_json(layout.ledger / f"{batch_id_for(run_id)}.json")
+    assert entry["rows_in"] == rows == entry["rows_accepted"] + entry["rows_quarantined"]
+    stored = LabelledStore(layout.labelled).read_all()
+    assert (stored["batch_id"] == batch_id_for(run_id)).sum() == entry["rows_accepted"]
+    assert not stored.duplicated(["source_file", "source_row"]).any()
+
+
+@pytest.mark.faults
+def test_a_worker_killed_mid_task_is_retried_on_the_other(topology):
+    stack = topology.stack
+    since, run_id = _start_run(topology, "batch-killed.csv")
+    victim = poll(lambda: _taken_by(stack, run_id, "embed"), "embed taken by a worker", 300, every_s=0.2)
+    stack.kill_worker(victim)
+    try:
+        run_id, state = stack.finished_run(since, timeout_s=600)
+        assert state == "success", stack.task_states(run_id)
+        embed_state, tries = stack.task_states(run_id)["embed"]
+        assert embed_state == "success" and tries >= 2
+        survivor = next(n for n in stack.worker_names if n != victim)
+        assert stack.tasks_taken({run_id})[survivor]["embed"] >= 1
+        _stored_once(topology, run_id, BATCH_ROWS)
+    finally:
+        stack.start_worker(victim)
+
+
+@pytest.mark.faults
+def test_redis_restarted_between_two_tasks_the_run_completes(topology):
+    stack = topology.stack
+    since, run_id = _start_run(topology, "batch-redis.csv")
+    poll(lambda: stack.task_states(run_id).get("claim_and_ingest", ("",))[0] == "success", "claim_and_ingest", 300,
+         every_s=0.2)
+    topology.redis.stop()
+    time.sleep(3)
+    topology.redis.start()  # the same port, empty: what was queued in it is lost
+    run_id, state = stack.finished_run(since, timeout_s=600)
+    assert state == "success", stack.task_states(run_id)
+    _stored_once(topology, run_id, BATCH_ROWS)
+
+
+@pytest.mark.faults
+def test_a_worker_that_cannot_reach_infinity_fails_its_task_and_the_other_worker_retries_it(topology):
+    stack = topology.stack
+    good, cut_off = stack.worker_names
+    stack.kill_worker(cut_off)
+    stack.start_worker(cut_off, {"INFINITY_URL": "http://127.0.0.1:9"})  # nothing listens there
+    stack.consume(good, False)  # drained: the run's tasks go to the cut-off worker
+    try:
+        since, run_id = _start_run(topology, "batch-no-infinity.csv")
+        poll(lambda: stack.task_states(run_id).get("embed", ("",))[0] == "up_for_retry", "embed failing", 300)
+        stack.consume(cut_off, False)  # first: the retry waits in the queue rather than land here again
+        stack.consume(good, True)
+        run_id, state = stack.finished_run(since, timeout_s=600)
+        assert state == "success", stack.task_states(run_id)
+        assert stack.task_states(run_id)["embed"] == ("success", 2)
+        taken = stack.tasks_taken({run_id})
+        assert taken[cut_off]["embed"] == 1 and taken[good]["embed"] == 1, taken
+        _stored_once(topology, run_id, BATCH_ROWS)
+    finally:
+        stack.consume(good, True)
+        stack.kill_worker(cut_off)
+        stack.start_worker(cut_off)
+
+
+@pytest.mark.faults
+def test_an_s3_outage_fails_the_run_clearly_and_leaves_the_champion(topology):
+    stack, layout = topology.stack, topology.settings.layout()
+    champion = _with_champion(topology)
+    pointer = (layout.registry / "champion.json").read_bytes()
+    since, run_id = _start_run(topology, "batch-outage.csv")
+    poll(lambda: _taken_by(stack, run_id, "embed"), "embed taken by a worker", 300, every_s=0.2)
+    topology.s3.outage(True)
+    try:
+        run_id, state = stack.finished_run(since, timeout_s=600)
+    finally:
+        topology.s3.outage(False)
+    states = stack.task_states(run_id)
+    failed = [task for task, (task_state, _) in states.items() if task_state == "failed"]
+    assert state == "failed" and len(failed) == 1 and states[failed[0]][1] == 3, states  # 1 + 2 retries
+    assert states["promote"][0] == "upstream_failed"
+    logs = "".join(p.read_text(errors="replace")
+                   for p in stack.home.glob(f"worker-*/airflow/logs/**/task_id={failed[0]}/*.log"))
+    assert "Service Unavailable" in logs, f"no S3 error in the logs of {failed[0]}"
+    assert topology.champion() == champion and (layout.registry / "champion.json").read_bytes() == pointer

@@ -1,0 +1,91 @@
+"""Claims on S3, where ``flock`` does nothing: the claim lock is a lock object written with a conditional PUT
+(tweet_sentiment.object_lock), against an S3 API started here (moto, serving requests one at a time as S3 applies
+a conditional write: atomically). Two claimers in two processes race for the same inbox files; each file and row
+is taken once. The lock's own rules: a waiter times out naming the holder, a dead holder's lock is taken over
+after its lease, and a holder whose lease ran out does not delete its successor's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from native_services import MotoS3, running
+from reliability_corpus import csv_text, good
+from reliability_support import race_two_claimers
+from upath import UPath
+
+from tweet_sentiment.datafs import list_dir, read_json
+from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.object_lock import LockTimeoutError, object_lock
+
+BUCKET, FILES, ROWS = "claims", 6, 10
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    with running(MotoS3(tmp_path_factory.mktemp("s3"))) as server, pytest.MonkeyPatch.context() as mp:
+        for name, value in server.env().items():
+            mp.setenv(name, value)
+        UPath(f"s3://{BUCKET}").fs.mkdir(BUCKET)
+        yield server
+
+
+def test_two_claimers_on_s3_never_take_the_same_file(s3):
+    root = UPath(f"s3://{BUCKET}/race")
+    for i in range(FILES):
+        (root / "inbox" / f"f{i:02d}.csv").write_text(csv_text(*good(f"s3file{i}", ROWS)))
+    # spawn: no s3fs event loop inherited from this process; they overlap, the second waits on the lock object
+    race_two_claimers(str(root), "spawn")
+    root.fs.invalidate_cache()
+    # (the second claimer takes over the first's batch, as it does on a local disk: its entry is superseded)
+    live = [e for e in (read_json(p) for p in list_dir(root / "ledger")) if "superseded_by" not in e]
+    claimed = [f["file"] for e in live for f in e["files"]]
+    assert sorted(claimed) == sorted(f"f{i:02d}.csv" for i in range(FILES))  # each file once
+    assert sum(e["rows_accepted"] for e in live) == FILES * ROWS
+    store = LabelledStore(root / "labelled").read_all()
+    assert len(store) == FILES * ROWS and store["text_hash"].is_unique
+    assert list_dir(root / "inbox") == []
+    assert not (root / ".claim.lock").exists()  # released
+
+
+def test_a_waiter_times_out_naming_the_holder(s3):
+    lock = UPath(f"s3://{BUCKET}/locks/held.lock")
+    with object_lock(lock):
+        holder = json.loads(lock.read_bytes())["holder"]
+        started = time.monotonic()
+        with pytest.raises(LockTimeoutError, match=holder), object_lock(lock, wait_s=1, poll_s=0.1):
+            pass
+        assert time.monotonic() - started < 10
+    assert not lock.exists()
+
+
+def test_a_dead_holders_lock_is_taken_over_once_its_lease_ended(s3):
+    lock = UPath(f"s3://{BUCKET}/locks/dead.lock")
+    lock.write_bytes(json.dumps({"holder": "gone-host:1", "expires": time.time() - 1}).encode())
+    with object_lock(lock, wait_s=5):
+        assert json.loads(lock.read_bytes())["holder"] != "gone-host:1"
+    assert not lock.exists()
+
+
+def test_a_holder_past_its_lease_leaves_its_successors_lock_alone(s3):
+    lock = UPath(f"s3://{BUCKET}/locks/overrun.lock")
+    successor_holds, release_successor = threading.Event(), threading.Event()
+
+    def successor() -> None:
+        with object_lock(lock, wait_s=10, poll_s=0.1):
+            successor_holds.set()
+            release_successor.wait(30)
+
+    with object_lock(lock, lease_s=0.5):
+        thread = threading.Thread(target=successor)
+        thread.start()
+        assert successor_holds.wait(10)  # our lease ended: the successor took the lock over
+    taken_over = json.loads(lock.read_bytes())
+    assert taken_over["expires"] > time.time()  # our release did not delete it
+    release_successor.set()
+    thread.join(10)
+    assert not lock.exists()

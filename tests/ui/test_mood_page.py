@@ -18,7 +18,7 @@ from support import DATASET_DIR
 
 from tweet_sentiment.datafs import read_json
 from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.labelling import DRIFT_SOURCE
+from tweet_sentiment.labelling_sources import DRIFT_SOURCE
 from tweet_sentiment.run_options import ScoreOptions
 from tweet_sentiment.scoring_tasks import check_drift, claim_unlabelled, score, update_mood
 

@@ -147,11 +147,12 @@ class LabellingQueue:
 
     def rescore(self) -> dict:
         """Pre-annotate again, with the champion now, the pending tweets another version suggested; tweets already
-        labelled (sent or not) keep their label and the suggestion their annotator saw (the correction rate's)."""
+        answered (sent or not) keep their answers and the suggestion their annotators saw (the correction rate's
+        and the agreement with the model's)."""
         with self._locked():
             state = self._state()
             version = self.predictor.champion().version
-            stale = [i for i in state["items"] if i["label"] is None and i.get("version") != version]
+            stale = [i for i in state["items"] if not i["answers"] and i.get("version") != version]
             for i in range(0, len(stale), _PREDICT_CHUNK):
                 chunk = stale[i:i + _PREDICT_CHUNK]
                 for item, prediction in zip(chunk, self.predictor.predict_cleaned(
@@ -208,9 +209,10 @@ class LabellingQueue:
         if item_id not in sent:
             return NotQueued(f"no queued tweet {item_id!r} (never loaded)")
         done = next((r for r in reversed(self.answer_log()) if r["id"] == item_id), None)
-        how = (f"as {done['final']} by {done['decided_by']} ({done['batch'] or 'set aside'})" if done else "")
-        return AnswerRefused(f"tweet {item_id} has left the queue: sent to training or set aside {how}".strip()
-                             + "; this answer was not recorded and nothing else changed")
+        how = (f"decided as {done['final']} by {done['decided_by']} ({done['batch'] or 'set aside, not sent'})"
+               if done else "sent or set aside")
+        return AnswerRefused(f"tweet {item_id} has left the queue ({how}); this answer was not recorded and nothing "
+                             "else changed")
 
     def record(self, item_id: str, label: str, annotator: str) -> dict:
         """Record a person's answer for one queued tweet: a class or ``Unsure`` (their earlier one is replaced)."""

@@ -1,0 +1,114 @@
+"""Labels people can trust, in headless Chromium on the shared UI server (annotators anna and ben, overlap on):
+skip, unsure and undo by keyboard; an overlap tweet the two answer differently, adjudicated by a third person
+(admin) on the Labels page, reaching the inbox in that person's sent batch."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment.text import clean_tweet, text_hash
+
+from .test_browser import browser, log_in, open_from_navigation, screenshot, wait
+
+__all__ = ["browser"]  # the module-scoped Chromium fixture
+
+
+def tweet_id(row: dict) -> str:
+    return text_hash(clean_tweet(row["OriginalTweet"]))[:16]
+
+
+def shown(driver: WebDriver) -> str:
+    return driver.find_element(By.ID, "tweet").get_attribute("data-id")
+
+
+def press(driver: WebDriver, key: str) -> str:
+    """Press a key on the current tweet; the id of the tweet shown next."""
+    before = shown(driver)
+    driver.find_element(By.TAG_NAME, "body").send_keys(key)
+    try:
+        wait(driver, 30).until(lambda d: shown(d) != before)
+    except TimeoutException:
+        pytest.fail(f"{key!r} did not move on from {before}: {driver.find_element(By.ID, 'notice').text!r}, "
+                    f"console: {driver.get_log('browser')}")
+    return shown(driver)
+
+
+def open_labelling(driver: WebDriver, server, user: str) -> None:
+    log_in(driver, server, user)
+    open_from_navigation(driver, "Label tweets")
+    wait(driver).until(lambda d: shown(d) and d.find_element(By.ID, "mine").text)
+    driver.find_element(By.ID, "tweet").click()  # the keys go to the page in the iframe, as after any click there
+
+
+def send_and_read(driver: WebDriver, inbox: Path) -> list[dict]:
+    """Press "Send batch"; the rows of the one new inbox file."""
+    before = set(inbox.glob("feedback-*.csv"))
+    driver.find_element(By.ID, "send").click()
+    wait(driver).until(ec.text_to_be_present_in_element((By.ID, "send-status"), "sent "))
+    (new,) = set(inbox.glob("feedback-*.csv")) - before
+    with open(new, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_skip_unsure_undo_by_keyboard_and_a_disagreement_adjudicated_into_the_inbox(ui_server, browser):
+    inbox = ui_server.data_root / "inbox"
+    with ui_server.client() as api:
+        assert api.post("api/queue/load", data={"rows": "30"}).status_code == 200  # 10 % of it: anna and ben's
+
+    # admin (no overlap tweets): S skips, U answers unsure, Backspace brings that tweet back, 2 labels it
+    open_labelling(browser, ui_server, "admin")
+    skipped = shown(browser)
+    unsure = press(browser, "s")
+    after_unsure = press(browser, "u")
+    assert "1 unsure" in browser.find_element(By.ID, "mine").text
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.BACKSPACE)
+    wait(browser).until(lambda d: shown(d) == unsure)
+    assert after_unsure != unsure and "undid your last answer" in browser.find_element(By.ID, "notice").text
+    press(browser, "2")
+    mine = browser.find_element(By.ID, "mine").text
+    assert "0 unsure · 1 skipped · 1 to send" in mine, mine
+    assert "Overlap on: 10.0% of each load goes to two of anna, ben" in browser.find_element(By.ID, "overlap").text
+    screenshot(browser, "ui-labelling-keys.png")
+    open_from_navigation(browser, "Label tweets")
+    rows = send_and_read(browser, inbox)
+    assert [(tweet_id(r), r["Sentiment"], r["Annotator"]) for r in rows] == [(unsure, LABELS[1], "admin")]
+    assert skipped not in {tweet_id(r) for r in rows}
+
+    # anna and ben get the same overlap tweet (ben's first: a pair to finish) and answer it differently
+    open_labelling(browser, ui_server, "anna")
+    disputed = shown(browser)
+    assert "overlap: also labelled by ben" in browser.find_element(By.ID, "meta").text
+    press(browser, "1")
+    assert "1 waiting for a second answer" in browser.find_element(By.ID, "mine").text
+    open_labelling(browser, ui_server, "ben")
+    assert shown(browser) == disputed
+    press(browser, "5")
+    assert "1 waiting for adjudication" in browser.find_element(By.ID, "mine").text
+
+    # admin, a third person, decides on the Labels page; the decided tweet reaches the inbox in admin's batch
+    log_in(browser, ui_server, "admin")
+    open_from_navigation(browser, "Labels")
+    row = wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#disputed tr[data-id='{disputed}']")))
+    assert f"anna: {LABELS[0]} · ben: {LABELS[4]}" in row.text
+    confusion = browser.find_element(By.CSS_SELECTOR, "table.confusion[data-pair='anna+ben']")
+    assert confusion.find_elements(By.TAG_NAME, "tr")[1].find_elements(By.TAG_NAME, "td")[5].text == "1"
+    assert {r.get_attribute("data-annotator") for r in browser.find_elements(By.CSS_SELECTOR, "#annotators tr")
+            } >= {"admin", "anna", "ben"}
+    screenshot(browser, "ui-labels-dispute.png")
+    open_from_navigation(browser, "Labels")
+    row = wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#disputed tr[data-id='{disputed}']")))
+    row.find_element(By.CSS_SELECTOR, f"button[data-label='{LABELS[1]}']").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "adjudicate-status"), f"decided {disputed}"))
+    assert not browser.find_elements(By.CSS_SELECTOR, f"#disputed tr[data-id='{disputed}']")
+    rows = send_and_read(browser, inbox)
+    assert [(tweet_id(r), r["Sentiment"], r["Annotator"]) for r in rows] == [(disputed, LABELS[1], "admin")]
+    screenshot(browser, "ui-labels-resolved.png")

@@ -46,23 +46,27 @@ def open_labelling(driver: WebDriver, server, user: str) -> None:
     log_in(driver, server, user)
     open_from_navigation(driver, "Label tweets")
     wait(driver).until(lambda d: shown(d) and d.find_element(By.ID, "mine").text)
-    driver.find_element(By.ID, "tweet").click()  # the keys go to the page in the iframe, as after any click there
 
 
-def send_and_read(driver: WebDriver, inbox: Path) -> list[dict]:
-    """Press "Send batch"; the rows of the one new inbox file."""
+def back_into_page(driver: WebDriver) -> None:
+    """Into the plugin page's iframe again (a screenshot is taken of the whole Airflow page)."""
+    wait(driver).until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
+
+
+def send_and_read(driver: WebDriver, inbox: Path) -> tuple[str, list[dict]]:
+    """Press "Send batch"; the name and rows of the one new inbox file."""
     before = set(inbox.glob("feedback-*.csv"))
     driver.find_element(By.ID, "send").click()
     wait(driver).until(ec.text_to_be_present_in_element((By.ID, "send-status"), "sent "))
     (new,) = set(inbox.glob("feedback-*.csv")) - before
     with open(new, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        return new.name, list(csv.DictReader(fh))
 
 
 def test_skip_unsure_undo_by_keyboard_and_a_disagreement_adjudicated_into_the_inbox(ui_server, browser):
     inbox = ui_server.data_root / "inbox"
     with ui_server.client() as api:
-        assert api.post("api/queue/load", data={"rows": "30"}).status_code == 200  # 10 % of it: anna and ben's
+        assert api.post("api/queue/load", data={"rows": "10"}).status_code == 200  # 1 of them: anna and ben's
 
     # admin (no overlap tweets): S skips, U answers unsure, Backspace brings that tweet back, 2 labels it
     open_labelling(browser, ui_server, "admin")
@@ -78,8 +82,8 @@ def test_skip_unsure_undo_by_keyboard_and_a_disagreement_adjudicated_into_the_in
     assert "0 unsure · 1 skipped · 1 to send" in mine, mine
     assert "Overlap on: 10.0% of each load goes to two of anna, ben" in browser.find_element(By.ID, "overlap").text
     screenshot(browser, "ui-labelling-keys.png")
-    open_from_navigation(browser, "Label tweets")
-    rows = send_and_read(browser, inbox)
+    back_into_page(browser)
+    _, rows = send_and_read(browser, inbox)
     assert [(tweet_id(r), r["Sentiment"], r["Annotator"]) for r in rows] == [(unsure, LABELS[1], "admin")]
     assert skipped not in {tweet_id(r) for r in rows}
 
@@ -104,11 +108,17 @@ def test_skip_unsure_undo_by_keyboard_and_a_disagreement_adjudicated_into_the_in
     assert {r.get_attribute("data-annotator") for r in browser.find_elements(By.CSS_SELECTOR, "#annotators tr")
             } >= {"admin", "anna", "ben"}
     screenshot(browser, "ui-labels-dispute.png")
-    open_from_navigation(browser, "Labels")
-    row = wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#disputed tr[data-id='{disputed}']")))
+    back_into_page(browser)
     row.find_element(By.CSS_SELECTOR, f"button[data-label='{LABELS[1]}']").click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "adjudicate-status"), f"decided {disputed}"))
     assert not browser.find_elements(By.CSS_SELECTOR, f"#disputed tr[data-id='{disputed}']")
-    rows = send_and_read(browser, inbox)
+    rows_file, rows = send_and_read(browser, inbox)
     assert [(tweet_id(r), r["Sentiment"], r["Annotator"]) for r in rows] == [(disputed, LABELS[1], "admin")]
     screenshot(browser, "ui-labels-resolved.png")
+
+    # a stale tab's answer for the tweet that has left: refused, saying what became of it; nothing changes
+    with ui_server.client(user="ben") as api:
+        late = api.post("api/queue/labels", json={"id": disputed, "label": "neutral"})
+        assert late.status_code == 409 and f"decided as {LABELS[1]} by admin ({rows_file})" in late.text, late.text
+        assert api.post("api/queue/skip", json={"id": "never-queued"}).status_code == 404
+        assert api.post("api/adjudications", json={"id": disputed, "label": "Neutral"}).status_code == 409

@@ -1,6 +1,6 @@
 """Labels people can trust, in headless Chromium on the shared UI server (annotators anna and ben, overlap on):
 skip, unsure and undo by keyboard; an overlap tweet the two answer differently, adjudicated by a third person
-(admin) on the Labels page, reaching the inbox in that person's sent batch."""
+(admin) on the Labels page, reaching the inbox in that person's sent batch; a stale answer for it then refused."""
 
 from __future__ import annotations
 

@@ -181,3 +181,13 @@ def test_an_answer_for_a_tweet_that_left_the_queue_is_refused_and_nothing_change
         queue.record("zz", NEG, "ben")
     assert (queue._queue_file.read_text(), queue.answer_log()) == before
     assert [r["Sentiment"] for r in sent_rows(queue, batch)] == [POS]
+
+
+def test_a_label_in_a_queue_file_from_before_answers_were_kept_is_still_sent(make_queue):
+    old = {k: v for k, v in queued("a").items() if k not in ("answers", "pair")}
+    old.update(label=POS, annotator="ann", labelled_at="2026-11-01T10:00:00+00:00")
+    queue = make_queue(old)
+    assert queue.view(annotator="ann")["mine"]["to_send"] == 1
+    batch = queue.send_batch("ann")
+    assert [(r["Sentiment"], r["Annotator"]) for r in sent_rows(queue, batch)] == [(POS, "ann")]
+    assert queue.answer_log()[0]["answers"] == {"ann": POS}

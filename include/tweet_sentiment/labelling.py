@@ -2,8 +2,8 @@
 
 State lives under ``<data root>/labelling/`` (``queue.json``: pending and answered-but-unsent tweets, each
 annotator's undo history and how far each source file was read; ``batches.json``: every batch sent, with its
-correction rate; ``answers.json``: every tweet that left the queue with all its answers, which the agreement
-figures read), so it survives restarts. Who sees and decides what is label_answers.py.
+correction rate; ``answers/<send>.json``: the tweets each send took out of the queue with all their answers,
+which the agreement figures read), so it survives restarts. Who sees and decides what is label_answers.py.
 A sent batch is one CSV in the inbox, in the columns the DAG reads plus the feedback columns. The API
 server and the scoring DAG (which re-annotates the queue for a new champion) both write the queue: every change
 is a read-modify-write under a lock that holds across processes.
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from tweet_sentiment.csvio import write_csv_atomic
-from tweet_sentiment.datafs import DataLayout, file_lock, read_json, write_json_atomic
+from tweet_sentiment.datafs import DataLayout, file_lock, list_dir, read_json, write_json_atomic
 from tweet_sentiment.label_answers import (
     UNSURE,
     AnswerRefused,
@@ -82,7 +82,7 @@ class LabellingQueue:
         self.overlap_share = overlap_share
         self._queue_file = layout.labelling / "queue.json"
         self._batches_file = layout.labelling / "batches.json"
-        self._answers_file = layout.labelling / "answers.json"
+        self._answers_dir = layout.labelling / "answers"
         self._lock = threading.Lock()
 
     # -- state -------------------------------------------------------------------------------------------
@@ -251,8 +251,9 @@ class LabellingQueue:
         return sorted(items, key=lambda i: max(a["at"] for a in i["answers"].values()))
 
     def answer_log(self) -> list[dict]:
-        """Every tweet that left the queue: its answers, outcome, decider and batch (``answers.json``)."""
-        return read_json(self._answers_file) if self._answers_file.exists() else []
+        """Every tweet that left the queue, oldest send first: its answers, outcome, decider and batch (one file
+        per send under ``answers/``, so a send writes only its own tweets)."""
+        return [record for path in list_dir(self._answers_dir) for record in read_json(path)]
 
     def answer_records(self) -> list[dict]:
         """The answers of every tweet answered so far, left or still queued (what agreement is computed on)."""
@@ -276,9 +277,8 @@ class LabellingQueue:
             record["unsure_set_aside"] = len(decided) - len(mine)
             if mine:
                 write_json_atomic(self._batches_file, [*self.batches(), record])
-            write_json_atomic(self._answers_file, [*self.answer_log(),
-                                                   *(log_record(i, record["file"] if i["label"] != UNSURE else None)
-                                                     for i in decided)])
+            write_json_atomic(self._answers_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:4]}.json",
+                              [log_record(i, record["file"] if i["label"] != UNSURE else None) for i in decided])
             gone = {i["id"] for i in decided}
             state["items"] = [i for i in state["items"] if i["id"] not in gone]
             state["sent_ids"].extend(sorted(gone))

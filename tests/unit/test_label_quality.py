@@ -93,8 +93,8 @@ def test_skip_and_unsure_never_reach_a_batch(make_queue):
     queue.record("c", POS, "ann")
     view = queue.view(annotator="ann")
     assert [i["id"] for i in view["items"]] == []
-    assert view["mine"] | {} == {"labelled": 1, "unsure": 1, "skipped": 1, "to_send": 1, "waiting_for_pair": 0,
-                                 "disputed": 0, "sent": 0}
+    assert view["mine"] == {"labelled": 1, "unsure": 1, "skipped": 1, "to_send": 1, "waiting_for_pair": 0,
+                            "disputed": 0, "sent": 0}
     assert [i["id"] for i in queue.view(annotator="ben")["items"]] == ["a"]  # a skip passes it on
     batch = queue.send_batch("ann")
     assert batch["rows"] == 1 and batch["unsure_set_aside"] == 1
@@ -191,3 +191,25 @@ def test_a_label_in_a_queue_file_from_before_answers_were_kept_is_still_sent(mak
     batch = queue.send_batch("ann")
     assert [(r["Sentiment"], r["Annotator"]) for r in sent_rows(queue, batch)] == [(POS, "ann")]
     assert queue.answer_log()[0]["answers"] == {"ann": POS}
+
+
+def test_skipping_a_reserved_tweet_releases_it_and_queued_answers_count_in_the_figures(make_queue):
+    queue = make_queue(queued("p", ["ann", "ben"]))
+    queue.record("p", NEG, "ben")
+    queue.skip("p", "ann")
+    assert queue.view(annotator="cat")["items"] == []  # decided: ben's answer alone, once the pair is released
+    assert queue.view(annotator="ben")["mine"]["to_send"] == 1
+    (figures,) = [f for f in annotator_figures(queue.answer_records()) if f["annotator"] == "ben"]
+    assert figures["distribution"][NEG] == 1  # not sent yet, already counted
+    queue.undo("ann")  # the skip taken back: the pair again, waiting for ann
+    assert [i["id"] for i in queue.view(annotator="ann")["items"]] == ["p"]
+    mine = queue.view(annotator="ben")["mine"]
+    assert (mine["to_send"], mine["waiting_for_pair"]) == (0, 1)
+
+
+def test_skipping_an_unanswered_reserved_tweet_opens_it_to_others(make_queue):
+    queue = make_queue(queued("p", ["ann", "ben"]))
+    assert queue.view(annotator="cat")["items"] == []
+    queue.skip("p", "ann")
+    assert [i["id"] for i in queue.view(annotator="cat")["items"]] == ["p"]
+    assert queue.view(annotator="ann")["items"] == []

@@ -4,7 +4,8 @@ Pipelines, each on its own temporary data root (sharing the configured feature c
 chronological batches: bootstrap on the first ``bootstrap_rows`` tweets, then ``batch_rows`` at a time, each
 through ``tasks.run_cycle`` (claim + ingest, embed, train, evaluate on both holdouts, promote or keep, archive).
 ``continue`` runs the DAG's default strategy, ``refit`` refits on every labelled row (the full refit that the
-continued champion is held to). In a policy scenario (scenarios.POLICIES) both stream the relabelled rows, and a
+continued champion is held to). Batches are sent as annotators' batches (scenarios.with_feedback: eight simulated
+people shown the lexicon's label). In a policy scenario (scenarios.POLICIES) both stream the relabelled rows, and a
 third pipeline, ``plain``, streams the original rows: the reference for how well a champion can do on its labels.
 Reports (learning curve, confusion matrix, the per-cycle figures) go to ``<data_root>/reports/``.
 """
@@ -25,7 +26,7 @@ from tweet_sentiment.feed import chronological_rows, write_rows
 from tweet_sentiment.quality_summary import policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
 from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.scenarios import POLICIES, Policy
+from tweet_sentiment.scenarios import POLICIES, Policy, with_feedback
 from tweet_sentiment.tasks import run_cycle
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,8 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
             for name, (pipeline, relabel) in pipelines.items():
                 layout = pipeline.layout()
                 layout.ensure()
-                write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv", header, relabelled if relabel and touched
-                           else batch)
+                write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv",
+                           *with_feedback(header, relabelled if relabel and touched else batch, batch))
                 run_options = (RunOptions(strategy="refit", force_promote=True) if k == 0
                                else RunOptions(strategy="refit" if name == "refit" else "continue"))
                 cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))

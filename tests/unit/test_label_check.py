@@ -189,3 +189,13 @@ def test_another_annotators_different_label_supersedes_and_is_reported(layout):
     store = LabelledStore(layout.labelled)
     seen = _disagreements(store, "b2", store.read_all(exclude={"b2"}))
     assert seen["count"] == 1 and seen["examples"][0]["earlier_annotator"] == rows[0][3]
+
+
+def test_the_flagged_rows_param_is_validated_and_read_from_the_trigger_form():
+    from tweet_sentiment.run_options import RunOptions
+
+    options = RunOptions.from_params({"flagged_rows": "down_weight", "flagged_weight": 0.5})
+    assert (options.flagged_rows, options.flagged_weight) == ("down_weight", 0.5)
+    assert RunOptions().flagged_rows == "hold"
+    with pytest.raises(ValueError, match="flagged_rows must be one of"):
+        RunOptions(flagged_rows="sometimes")

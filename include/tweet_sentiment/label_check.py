@@ -69,13 +69,14 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
     store = LabelledStore(layout.labelled)
     record: dict = {"batch_id": batch_id, "mode": mode, "rows_checked": 0, "rows_flagged": 0, "rows_held": 0,
                     "rows_down_weighted": 0, "rows_kept": 0}
-    if mode == "off":
-        record["reason"] = "label check off (flagged_rows=off)"
-    elif not store.has_batch(batch_id):
+    earlier = store.read_all(exclude={batch_id})
+    if not store.has_batch(batch_id):
         record["reason"] = "no accepted rows in this batch"
+    elif mode == "off":
+        record.update(reason="label check off (flagged_rows=off)",
+                      annotator_disagreements=_disagreements(store, batch_id, earlier))
     else:
         path = flagged_file(layout, batch_id)
-        earlier = store.read_all(exclude={batch_id})
         found: dict = {}
         if not path.exists():
             found = _find(store, batch_id, earlier, features_of, mode, params)
@@ -200,8 +201,6 @@ def ledger_balances(entry: dict) -> bool:
 def _disagreements(store: LabelledStore, batch_id: str, earlier: pd.DataFrame) -> dict:
     """Texts of this batch that another annotator labelled otherwise in an earlier batch (the newest label wins;
     counted and shown here)."""
-    if not store.has_batch(batch_id):
-        return {"count": 0, "examples": []}
     batch = store.read_batch(batch_id)
     last = earlier.drop_duplicates("text_hash", keep="last").set_index("text_hash")
     now = batch[batch["text_hash"].isin(last.index) & (batch["annotator"] != "")].reset_index(drop=True)

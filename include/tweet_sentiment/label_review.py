@@ -63,8 +63,9 @@ def pending_reviews(layout: DataLayout, limit: int | None = None) -> list[dict]:
     held = held[~held["flag_id"].isin(_decided(layout))]
     if held.empty:
         return []
-    held = held.sort_values(["confidence", "flag_id"], ascending=[False, True]).head(limit)
-    held = held.rename(columns={"flag_id": "review_id", "text": "clean_text", "raw_text": "text"})
+    held = held.sort_values(["confidence", "flag_id"], ascending=[False, True])
+    held = held if limit is None else held.head(limit)
+    held = held.drop(columns=["review_id", "text"]).rename(columns={"flag_id": "review_id", "raw_text": "text"})
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
             for row in held.loc[:, list(REVIEW_FIELDS)].to_dict("records")]
 

@@ -21,7 +21,13 @@ from tweet_sentiment.label_errors import (
     out_of_fold_probabilities,
     systematic_corrections,
 )
-from tweet_sentiment.label_review import ReviewError, pending_reviews, resolve_review, review_counts
+from tweet_sentiment.label_review import (
+    REVIEW_FIELDS,
+    ReviewError,
+    pending_reviews,
+    resolve_review,
+    review_counts,
+)
 from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.schema import LABELS
 
@@ -122,7 +128,9 @@ def test_held_rows_leave_the_store_wait_for_review_and_the_ledger_balances(layou
     assert check_batch(layout, "b2", features_of, "hold", 0.2, FAST) == record  # a retry changes nothing
 
     queue = pending_reviews(layout)
-    assert len(queue) == record["rows_held"] and {"review_id", "suggested", "confidence", "reason"} <= set(queue[0])
+    assert len(queue) == record["rows_held"] and set(queue[0]) == set(REVIEW_FIELDS)
+    assert queue[0]["text"] in truly | {r[1] for r in rows} and queue[0]["batch_id"] == "b2"
+    assert [q["confidence"] for q in queue] == sorted((q["confidence"] for q in queue), reverse=True)
     first, second, third = (q["review_id"] for q in queue[:3])
     relabelled = resolve_review(layout, first, "relabel", queue[0]["suggested"], "rev")
     resolve_review(layout, second, "accept", None, "rev")
@@ -176,6 +184,15 @@ def test_a_batch_sent_twice_is_quarantined_whole_as_a_duplicate_batch(layout):
     assert ingest_batch(layout, "b2", 1000) == again  # a retried ingest returns the entry as it was
 
 
+def test_files_a_dead_run_ingested_are_taken_over_not_quarantined_as_a_duplicate_batch(layout):
+    rows, _ = tweets(5, seed=9)
+    write_csv_atomic(layout.inbox / "a.csv", HEADER, rows)
+    claim(layout, "dead", 0)
+    ingest_batch(layout, "dead", 1000)  # the run died after its ingest, before archiving
+    entry = send(layout, "next", "", [])  # the next run takes the dead batch's files over
+    assert (entry["rows_in"], entry["rows_accepted"], entry["files_rejected"]) == (5, 5, 0)
+
+
 def test_another_annotators_different_label_supersedes_and_is_reported(layout):
     rows, _ = tweets(60, seed=8)
     send(layout, "b1", "first.csv", rows)
@@ -185,17 +202,6 @@ def test_another_annotators_different_label_supersedes_and_is_reported(layout):
     assert entry["rows_superseding"] == 1
     record = check_batch(layout, "b2", features_of, "off", 0.2, FAST)
     assert record["rows_checked"] == 0 and "off" in record["reason"]
-    from tweet_sentiment.label_check import _disagreements
-    store = LabelledStore(layout.labelled)
-    seen = _disagreements(store, "b2", store.read_all(exclude={"b2"}))
-    assert seen["count"] == 1 and seen["examples"][0]["earlier_annotator"] == rows[0][3]
-
-
-def test_the_flagged_rows_param_is_validated_and_read_from_the_trigger_form():
-    from tweet_sentiment.run_options import RunOptions
-
-    options = RunOptions.from_params({"flagged_rows": "down_weight", "flagged_weight": 0.5})
-    assert (options.flagged_rows, options.flagged_weight) == ("down_weight", 0.5)
-    assert RunOptions().flagged_rows == "hold"
-    with pytest.raises(ValueError, match="flagged_rows must be one of"):
-        RunOptions(flagged_rows="sometimes")
+    seen = record["annotator_disagreements"]
+    assert seen["count"] == 1 and seen["examples"][0]["earlier_annotator"] == rows[0][3] != "someone-else"
+    assert LabelledStore(layout.labelled).current().set_index("raw_text")["label"][rows[0][1]] == changed[0][2]

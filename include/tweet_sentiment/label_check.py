@@ -70,13 +70,13 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
     record: dict = {"batch_id": batch_id, "mode": mode, "rows_checked": 0, "rows_flagged": 0, "rows_held": 0,
                     "rows_down_weighted": 0, "rows_kept": 0}
     earlier = store.read_all(exclude={batch_id})
-    if not store.has_batch(batch_id):
+    path = flagged_file(layout, batch_id)
+    if not store.has_batch(batch_id) and not path.exists():  # (a retry after holding every row finds the file)
         record["reason"] = "no accepted rows in this batch"
     elif mode == "off":
         record.update(reason="label check off (flagged_rows=off)",
                       annotator_disagreements=_disagreements(store, batch_id, earlier))
     else:
-        path = flagged_file(layout, batch_id)
         found: dict = {}
         if not path.exists():
             found = _find(store, batch_id, earlier, features_of, mode, params)
@@ -149,6 +149,8 @@ def _write_parquet(path: UPath, frame: pd.DataFrame) -> None:
 def _apply(store: LabelledStore, batch_id: str, flagged: pd.DataFrame, weight: float) -> None:
     """Take the held rows out of the batch's store file and give the down-weighted ones their weight (again on a
     retry: both are idempotent)."""
+    if not store.has_batch(batch_id):  # every row held already
+        return
     batch = store.read_batch(batch_id)
     held = batch["seq"].isin(flagged.loc[flagged["action"] == HELD, "seq"])
     lighter = batch["seq"].isin(flagged.loc[flagged["action"] == DOWN_WEIGHTED, "seq"])
@@ -201,6 +203,8 @@ def ledger_balances(entry: dict) -> bool:
 def _disagreements(store: LabelledStore, batch_id: str, earlier: pd.DataFrame) -> dict:
     """Texts of this batch that another annotator labelled otherwise in an earlier batch (the newest label wins;
     counted and shown here)."""
+    if not store.has_batch(batch_id):  # every row of it held
+        return {"count": 0, "examples": []}
     batch = store.read_batch(batch_id)
     last = earlier.drop_duplicates("text_hash", keep="last").set_index("text_hash")
     now = batch[batch["text_hash"].isin(last.index) & (batch["annotator"] != "")].reset_index(drop=True)

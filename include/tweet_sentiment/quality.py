@@ -23,7 +23,7 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.csvio import to_csv_bytes
 from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.quality_summary import policy_figures, summarise, unaffected_macro_f1
+from tweet_sentiment.quality_summary import held_figures, policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
 from tweet_sentiment.run_options import RunOptions
 from tweet_sentiment.scenarios import POLICIES, Policy, with_feedback
@@ -124,7 +124,7 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
             log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",
                      k, len(bounds) - 1, hi, touched, cycle["continue_f1"], cycle["continue_recent_f1"],
                      "promoted" if cycle["continue_promoted"] else "kept", cycle["refit_challenger_f1"])
-        summary = summarise(cycles, pipelines["continue"][0])
+        summary = {**summarise(cycles, pipelines["continue"][0]), **held_figures(pipelines["continue"][0], policy)}
         if policy:
             summary.update(policy_figures(cycles, policy),
                            unaffected_macro_f1=unaffected_macro_f1(pipelines["continue"][0], policy))

@@ -205,3 +205,19 @@ def test_another_annotators_different_label_supersedes_and_is_reported(layout):
     seen = record["annotator_disagreements"]
     assert seen["count"] == 1 and seen["examples"][0]["earlier_annotator"] == rows[0][3] != "someone-else"
     assert LabelledStore(layout.labelled).current().set_index("raw_text")["label"][rows[0][1]] == changed[0][2]
+
+
+def test_a_check_that_died_after_deciding_is_re_applied_on_retry_never_re_decided(layout):
+    send(layout, "b1", "first.csv", tweets(300, seed=1)[0])
+    send(layout, "b2", "second.csv", tweets(200, seed=2, flip=0.1)[0])
+    stored = (layout.labelled / "b2.parquet").read_bytes()
+    ledger = (layout.ledger / "b2.json").read_bytes()
+    first = check_batch(layout, "b2", features_of, "hold", 0.2, FAST)
+    assert first["rows_held"] > 0
+    # the process died after writing the flagged rows, before the store, the ledger and the record
+    (layout.labelled / "b2.parquet").write_bytes(stored)
+    (layout.ledger / "b2.json").write_bytes(ledger)
+    (layout.labels / "checks" / "b2.json").unlink()
+    again = check_batch(layout, "b2", lambda texts: pytest.fail("re-decided"), "hold", 0.2, FAST)
+    assert again["rows_held"] == first["rows_held"] and again["ledger"] == first["ledger"]
+    assert len(LabelledStore(layout.labelled).read_batch("b2")) == first["ledger"]["rows_accepted"]

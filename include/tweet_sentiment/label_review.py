@@ -10,6 +10,10 @@ A held row waits in ``labels/flagged/<batch_id>.parquet`` until a reviewer decid
   balanced, and the review record names the file the row went out in.
 - ``drop``: the row never enters training.
 
+A held row that makes a correction which has since become systematic (many annotators, same change: see
+label_errors) is accepted by the label check itself (:func:`release_systematic`, reviewer ``label check``): the
+first rows of a new team rule wait only until the rule shows.
+
 The decision is ``labels/reviews/<flag id>.json`` (who, when, what, the inbox file). Decisions are taken under a
 lock and a row is decided once. The CSV is written before the record: a crash in between can only send the row
 twice, and the ingest quarantines the second copy as a duplicate.
@@ -24,6 +28,7 @@ import pandas as pd
 from tweet_sentiment.csvio import write_csv_atomic
 from tweet_sentiment.datafs import DataLayout, file_lock, list_dir, read_json, write_json_atomic
 from tweet_sentiment.label_check import HELD, read_flagged
+from tweet_sentiment.label_errors import follows_correction
 from tweet_sentiment.schema import (
     DATE_COLUMN,
     FEEDBACK_COLUMNS,
@@ -34,6 +39,7 @@ from tweet_sentiment.schema import (
 )
 
 DECISIONS = ("accept", "relabel", "drop")
+SYSTEMATIC_REVIEWER = "label check (systematic correction)"
 REVIEW_CSV_COLUMNS = (DATE_COLUMN, TEXT_COLUMN, LABEL_COLUMN, *FEEDBACK_COLUMNS, REVIEW_COLUMN)
 # What the page gets for each pending review (pending_reviews).
 REVIEW_FIELDS = ("review_id", "batch_id", "text", "label", "suggested", "confidence", "given_confidence",
@@ -108,3 +114,17 @@ def resolve_review(layout: DataLayout, review_id: str, decision: str, label: str
                 str(record["label"] != row["label"]).lower(), review_id]])
         write_json_atomic(record_file, record)
     return record
+
+
+def release_systematic(layout: DataLayout, corrections: list[dict]) -> list[dict]:
+    """Accept the pending held rows that make one of ``corrections`` (records of
+    label_errors.systematic_corrections); the decisions' records."""
+    if not corrections:
+        return []
+    held = _held(layout)
+    held = held[~held["flag_id"].isin(_decided(layout))]
+    if held.empty:
+        return []
+    makes = follows_correction(held.reset_index(drop=True), pd.DataFrame(corrections))
+    return [resolve_review(layout, review_id, "accept", None, SYSTEMATIC_REVIEWER)
+            for review_id, correction in zip(held["flag_id"], makes, strict=True) if correction]

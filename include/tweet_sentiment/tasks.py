@@ -30,6 +30,7 @@ from tweet_sentiment.features import current_schema, feature_matrix, fit_schema,
 from tweet_sentiment.infinity import InfinityClient
 from tweet_sentiment.ingest import RecentHoldout, ingest_batch
 from tweet_sentiment.label_check import check_batch
+from tweet_sentiment.label_review import release_systematic
 from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.registry import Champion, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.run_options import RunOptions
@@ -91,7 +92,8 @@ def embed_batch(settings: Settings, batch_id: str) -> dict:
 @_timed
 def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> dict:
     """Flag the batch's likely label errors and hold or down-weight them (label_check.check_batch), on the
-    champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache."""
+    champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache; then
+    send the held rows of earlier batches that make a now systematic correction back to the inbox."""
     layout = settings.layout()
     registry = ModelRegistry(layout.registry)
     with infinity_client(settings) as client:
@@ -103,7 +105,9 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> dict
             return feature_matrix(texts, schema or fit_schema(design, texts, client, layout.embeddings), client,
                                   layout.embeddings)
 
-        return check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight)
+        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight)
+    released = release_systematic(layout, record.get("systematic_corrections", []))
+    return {**record, "rows_released": len(released)}
 
 
 @_timed

@@ -13,7 +13,7 @@ from tweet_sentiment.csvio import write_csv_atomic
 from tweet_sentiment.datafs import DataLayout
 from tweet_sentiment.features import hashed_words
 from tweet_sentiment.ingest import ingest_batch
-from tweet_sentiment.label_check import check_batch, flagged_file, ledger_balances
+from tweet_sentiment.label_check import FLAG_COLUMNS, check_batch, flagged_file, ledger_balances
 from tweet_sentiment.label_errors import (
     LabelCheckParams,
     follows_correction,
@@ -25,6 +25,7 @@ from tweet_sentiment.label_review import (
     REVIEW_FIELDS,
     ReviewError,
     pending_reviews,
+    release_systematic,
     resolve_review,
     review_counts,
 )
@@ -146,6 +147,7 @@ def test_held_rows_leave_the_store_wait_for_review_and_the_ledger_balances(layou
     assert current[first] == relabelled["label"] == queue[0]["suggested"]
 
 
+
 def test_rows_making_a_systematic_correction_are_kept_and_down_weighting_keeps_the_rest(layout):
     topic = [f"{' '.join(words)} sanitizer" for words in itertools.combinations(VOCAB[3], 4)][::7]  # distinct
     old_rule = [["16-03-2020", text, "Positive", "ann9", "Positive", "false"]
@@ -221,3 +223,21 @@ def test_a_check_that_died_after_deciding_is_re_applied_on_retry_never_re_decide
     again = check_batch(layout, "b2", lambda texts: pytest.fail("re-decided"), "hold", 0.2, FAST)
     assert again["rows_held"] == first["rows_held"] and again["ledger"] == first["ledger"]
     assert len(LabelledStore(layout.labelled).read_batch("b2")) == first["ledger"]["rows_accepted"]
+
+
+def test_held_rows_of_a_correction_that_became_systematic_are_released_to_the_inbox(layout):
+    def held(seq: int, text: str) -> dict:
+        return {**{c: "" for c in FLAG_COLUMNS}, "text": text, "raw_text": text, "label": "Negative",
+                "suggested_label": "Positive", "suggested": "Positive", "confidence": 0.9, "action": "held",
+                "flag_id": f"b1--{seq}", "batch_id": "b1", "tweet_at": "2020-03-16", "seq": seq, "source_row": seq,
+                "label_weight": 1.0, "recent_holdout": False, "superseding": False, "given_confidence": 0.1}
+
+    path = flagged_file(layout, "b1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([held(1, "hand sanitizer sold out again"), held(2, "lovely weather today")]).to_parquet(path)
+    change = {"word": "sanitizer", "suggested_label": "Positive", "label": "Negative"}
+    released = release_systematic(layout, [change])
+    assert [r["review_id"] for r in released] == ["b1--1"] and released[0]["reviewer"].startswith("label check")
+    assert (layout.inbox / "review-b1--1.csv").exists()
+    assert [q["review_id"] for q in pending_reviews(layout)] == ["b1--2"]
+    assert release_systematic(layout, [change]) == []  # decided once

@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     p_quality.add_argument("--scenario", default="plain", choices=["plain", *POLICIES, "noisy"],
                            help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on; "
                                 "noisy: 10 %% of labels flipped at random, the label check on and off")
+    p_quality.add_argument("--flagged-rows", default="hold", choices=["hold", "down_weight", "off"],
+                           help="the label check's Param flagged_rows for the plain and policy streams")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap(settings, args.refit)
         elif args.command == "quality":
             options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
-                                     "plain" if args.scenario == "noisy" else args.scenario)
+                                     "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows)
             run = noisy_stream if args.scenario == "noisy" else quality_stream
             print(json.dumps(run(settings, options)))
         else:

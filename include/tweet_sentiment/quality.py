@@ -35,12 +35,14 @@ QUALITY_JSON = "quality.json"
 
 @dataclass(frozen=True)
 class QualityOptions:
-    """The stream: bootstrap size, batch size, optionally fewer batches, and the scenario (plain or a policy)."""
+    """The stream: bootstrap size, batch size, optionally fewer batches, the scenario (plain or a policy), and what
+    the label check does with flagged rows."""
 
     bootstrap_rows: int = 8000
     batch_rows: int = 2000
     max_batches: int | None = None
     scenario: str = "plain"
+    flagged_rows: str = "hold"  # the label check's Param for every run of the stream
 
     @property
     def policy(self) -> Policy | None:
@@ -117,8 +119,9 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
                 layout.ensure()
                 write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv",
                            *with_feedback(header, relabelled if relabel and touched else batch, batch))
-                run_options = (RunOptions(strategy="refit", force_promote=True) if k == 0
-                               else RunOptions(strategy="refit" if name == "refit" else "continue"))
+                run_options = (RunOptions(strategy="refit", force_promote=True, flagged_rows=options.flagged_rows)
+                               if k == 0 else RunOptions(strategy="refit" if name == "refit" else "continue",
+                                                         flagged_rows=options.flagged_rows))
                 cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
             cycles.append(cycle)
             log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",
@@ -128,7 +131,8 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
         if policy:
             summary.update(policy_figures(cycles, policy),
                            unaffected_macro_f1=unaffected_macro_f1(pipelines["continue"][0], policy))
-    return {"scenario": options.scenario, **summary, **_write_reports(settings, options, summary, cycles)}
+    return {"scenario": options.scenario, "flagged_rows": options.flagged_rows, **summary,
+            **_write_reports(settings, options, summary, cycles)}
 
 
 def _write_reports(settings: Settings, options: QualityOptions, summary: dict, cycles: list[dict]) -> dict:

@@ -48,7 +48,8 @@ def flag_figures(settings: Settings, batch_id: str, flipped: set[int], check: di
     return {"held_recall": round(len(found & bad) / max(1, len(bad)), 4),
             "held_false_flag_rate": round(len(found - bad) / max(1, len(checked - bad)), 4),
             "held_flagged": len(found), "held_rows_held": check.get("rows_held", 0),
-            "held_flipped_checked": len(bad), "held_check_s": check.get("seconds")}
+            "held_flipped_checked": len(bad), "held_check_s": check.get("seconds"),
+            "held_check_cpu_s": check.get("cpu_seconds")}
 
 
 def _refit_f1(settings: Settings, mode: str) -> float:
@@ -103,6 +104,7 @@ def _summary(cycles: list[dict], refits: dict[str, float], batch_rows: int) -> d
         "label_error_recall_bootstrap": cycles[0]["held_recall"],
         "label_check_s": statistics.median(c["held_check_s"] for c in full or cycles),
         "label_check_s_each": [c["held_check_s"] for c in full or cycles],
+        "label_check_cpu_s": statistics.median(c["held_check_cpu_s"] for c in full or cycles),
         "rows_held": sum(c["held_rows_held"] for c in cycles),
         "refit_clean_macro_f1": refits["clean"], "refit_held_macro_f1": refits["held"],
         "refit_unchecked_macro_f1": refits["unchecked"],

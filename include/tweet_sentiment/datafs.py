@@ -166,6 +166,11 @@ class DataLayout:
         return self.root / "labelling"
 
     @property
+    def labels(self) -> UPath:
+        """Label quality: flagged rows (held or down-weighted) per batch, their reviews, the sent files' digests."""
+        return self.root / "labels"
+
+    @property
     def feed_state(self) -> UPath:
         return self.root / "feed_state.json"
 
@@ -208,6 +213,6 @@ class DataLayout:
     def ensure(self) -> None:
         """Create every folder (a no-op where they exist)."""
         for folder in (self.inbox, self.processing, self.archive, self.quarantine, self.labelled,
-                       self.embeddings, self.registry, self.reports, self.ledger, self.labelling, self.unlabelled,
-                       self.unlabelled_rows, self.scores, self.mood):
+                       self.embeddings, self.registry, self.reports, self.ledger, self.labelling, self.labels,
+                       self.unlabelled, self.unlabelled_rows, self.scores, self.mood):
             folder.mkdir(parents=True, exist_ok=True)

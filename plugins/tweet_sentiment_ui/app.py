@@ -20,6 +20,7 @@ from tweet_sentiment.drift_watch import drift_candidates
 from tweet_sentiment.infinity import EmbeddingServiceError
 from tweet_sentiment.label_agreement import annotator_figures, pair_agreement
 from tweet_sentiment.label_answers import AnswerRefused, NotQueued, UnknownAnswer
+from tweet_sentiment.label_review import ReviewError, pending_reviews, resolve_review, review_counts
 from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
 from tweet_sentiment.model_overview import RollbackRefused, holdouts_png, overview, report_image, roll_back
 from tweet_sentiment.mood_overview import mood_chart, mood_overview
@@ -78,6 +79,12 @@ class SkipBody(BaseModel):
     id: str
 
 
+class ReviewBody(BaseModel):
+    review_id: str
+    decision: str = Field(description="accept | relabel | drop")
+    label: str | None = Field(None, description="the new label, for relabel")
+
+
 class RollbackBody(BaseModel):
     version: str
     reason: str = ""
@@ -91,6 +98,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(PredictionRequestError)
     @app.exception_handler(LabellingInputError)
     @app.exception_handler(UnknownAnswer)
+    @app.exception_handler(ReviewError)
     @app.exception_handler(RollbackRefused)
     async def bad_request(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_400_BAD_REQUEST)
@@ -194,8 +202,16 @@ def create_app() -> FastAPI:
         """Overlap setting, agreement per annotator pair and of each annotator with the model, disputed tweets."""
         queue = services().labelling
         records = queue.answer_records()
+        layout = services().layout
         return {"overlap": queue.overlap(), "pairs": pair_agreement(records),
-                "annotators": annotator_figures(records), "disputed": queue.disputed(), "labels": list(LABELS)}
+                "annotators": annotator_figures(records), "disputed": queue.disputed(), "labels": list(LABELS),
+                "flagged": {"pending": pending_reviews(layout, limit=100), "counts": review_counts(layout)}}
+
+    @app.post("/api/reviews")
+    def review(body: ReviewBody, user: Writer) -> dict:
+        """A person's decision on a row the label check held: accept, relabel (to ``label``) or drop; an accepted
+        or relabelled row goes to the inbox as a one-row CSV (the next run takes it)."""
+        return resolve_review(services().layout, body.review_id, body.decision, body.label, user.get_name())
 
     @app.post("/api/adjudications")
     def adjudicate(body: LabelBody, user: Writer) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
@@ -14,6 +15,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
+from tweet_sentiment.label_check import FLAG_COLUMNS, HELD, flagged_file
+from tweet_sentiment.label_review import pending_reviews
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.text import clean_tweet, text_hash
 
@@ -122,3 +125,29 @@ def test_skip_unsure_undo_by_keyboard_and_a_disagreement_adjudicated_into_the_in
         assert late.status_code == 409 and f"decided as {LABELS[1]} by admin ({rows_file})" in late.text, late.text
         assert api.post("api/queue/skip", json={"id": "never-queued"}).status_code == 404
         assert api.post("api/adjudications", json={"id": disputed, "label": "Neutral"}).status_code == 409
+
+
+def test_a_row_the_label_check_held_is_relabelled_on_the_labels_page_and_reaches_the_inbox(ui_server, browser):
+    layout = ui_server.settings.layout()
+    text = "Hand sanitizer sold out again, brilliant."
+    held = {**{c: "" for c in FLAG_COLUMNS}, "text": clean_tweet(text), "raw_text": text, "label": LABELS[4],
+            "suggested_label": LABELS[1], "suggested": LABELS[1], "confidence": 0.99, "given_confidence": 0.02,
+            "action": HELD, "flag_id": "ui--1", "batch_id": "ui", "tweet_at": "2020-03-16", "seq": 1,
+            "source_row": 1, "label_weight": 1.0, "recent_holdout": False, "superseding": False,
+            "reason": "the model gives the given label 2%, below its class threshold", "annotator": "anna"}
+    path = flagged_file(layout, "ui")  # what the label check writes for a held row (label_check.check_batch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([held]).to_parquet(path)
+
+    log_in(browser, ui_server, "admin")
+    open_from_navigation(browser, "Labels")
+    row = wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR,
+                                                              "#flagged-for-review tr[data-id='ui--1']")))
+    waiting = len(pending_reviews(layout))  # the bootstrap's own batch has held rows too
+    assert text in row.text and f"Waiting: {waiting} ·" in browser.find_element(By.ID, "review-counts").text
+    row.find_element(By.CSS_SELECTOR, f"button[data-decision='relabel'][data-label='{LABELS[1]}']").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "review-status"), "review-ui--1.csv"))
+    screenshot(browser, "ui-labels-review.png")
+    with open(layout.inbox / "review-ui--1.csv", newline="", encoding="utf-8") as fh:
+        (sent,) = list(csv.DictReader(fh))
+    assert (sent["OriginalTweet"], sent["Sentiment"], sent["Annotator"]) == (text, LABELS[1], "admin")

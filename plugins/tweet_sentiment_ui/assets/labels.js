@@ -33,6 +33,27 @@ function disputedRow(item, me) {
   return cells(row, [item.text, item.suggested, answers, choice]);
 }
 
+function reviewRow(flag) {
+  const row = document.createElement("tr");
+  row.dataset.id = flag.review_id;
+  const choice = document.createElement("div");
+  choice.className = "labels row";
+  const decide = (text, decision, label = null) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.decision = decision;
+    if (label) button.dataset.label = label;
+    button.textContent = text;
+    button.addEventListener("click", () => review(flag.review_id, decision, label));
+    choice.append(button);
+  };
+  decide(`accept ${flag.label}`, "accept");
+  labels.filter((l) => l !== flag.label).forEach((l) => decide(l, "relabel", l));
+  decide("drop", "drop");
+  return cells(row, [flag.text, `${flag.label} (${flag.annotator || "no annotator"}, ${percent(flag.given_confidence)})`,
+    `${flag.suggested} (${percent(flag.confidence)})`, flag.reason, choice]);
+}
+
 function confusion(pair) {
   const [first, second] = pair.annotators;
   const table = document.createElement("table");
@@ -69,6 +90,9 @@ async function refresh() {
     String(p.unsure)])));
   $("confusions").replaceChildren(...quality.pairs.map(confusion));
   $("annotators").tBodies[0].replaceChildren(...quality.annotators.map(annotatorRow));
+  const c = quality.flagged.counts;
+  $("review-counts").textContent = `Waiting: ${c.pending} · accepted ${c.accept} · relabelled ${c.relabel} · dropped ${c.drop}.`;
+  $("flagged-for-review").tBodies[0].replaceChildren(...quality.flagged.pending.map(reviewRow));
 }
 
 async function adjudicate(id, label) {
@@ -81,6 +105,21 @@ async function adjudicate(id, label) {
   } catch (error) {
     $("adjudicate-status").textContent = `Not recorded: ${error.message}`;
     $("adjudicate-status").className = "error";
+  }
+  await refresh();
+}
+
+async function review(id, decision, label) {
+  try {
+    const done = await api("api/reviews", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ review_id: id, decision, label }),
+    });
+    $("review-status").textContent = `${decision} ${id}` + (done.inbox_file ? `: sent as ${done.inbox_file}` : "");
+    $("review-status").className = "ok";
+  } catch (error) {
+    $("review-status").textContent = `Not recorded: ${error.message}`;
+    $("review-status").className = "error";
   }
   await refresh();
 }

@@ -67,7 +67,7 @@ def cycle_figures(cycles: list[dict], outcomes: list[dict], refit_s: float) -> d
         "promoted": outcomes[-1]["promoted"],
         "champion_macro_f1": outcomes[-1]["champion_macro_f1"],
         "rows_in": ledger["rows_in"], "rows_accepted": ledger["rows_accepted"],
-        "rows_quarantined": ledger["rows_quarantined"],
+        "rows_quarantined": ledger["rows_quarantined"], "rows_held": ledger.get("rows_held", 0),
         "tasks_peak_rss_mb": max(c["peak_rss_mb"] for c in cycles),
         "task_processes_sampled": min(c["processes"] for c in cycles),
     }

@@ -1,4 +1,4 @@
-"""The retraining loop: sense → claim → embed → train → evaluate → decide → promote | keep → archive.
+"""The retraining loop: sense → claim → embed → check labels → train → evaluate → decide → promote | keep → archive.
 
 A run starts on an inbox asset event (an annotator's "Send batch"), every 20 minutes (files that came without an
 event, e.g. `make feed`), or by hand. New labelled CSVs in the inbox are claimed, cleaned and stored; a
@@ -118,6 +118,11 @@ def tweet_sentiment_retrain() -> None:
         return tasks.embed_batch(_settings(), _batch_id())
 
     @task(multiple_outputs=False)
+    def check_labels() -> dict:
+        """Flag the batch's likely label errors (confident learning); hold them for review or down-weight them."""
+        return tasks.check_labels(_settings(), _batch_id(), _options())
+
+    @task(multiple_outputs=False)
     def train() -> dict:
         """Train a challenger: continue the champion's boosting, or refit on every labelled row."""
         return tasks.train_challenger(_settings(), _batch_id(), _options())
@@ -151,17 +156,18 @@ def tweet_sentiment_retrain() -> None:
         return kept
 
     @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
-    def archive(ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> dict:
+    def archive(ledger: dict, embedded: dict, checked: dict, challenger: dict, evaluation: dict) -> dict:
         """Move the claimed files to the archive and write the run report."""
-        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation)
+        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation, checked)
 
     ledger = claim_and_ingest()
     embedded = embed()
+    checked = check_labels()
     challenger = train()
     evaluation = evaluate(challenger)
     promoted, kept = promote(evaluation), keep_champion(evaluation)
-    sense_inbox() >> ledger >> embedded >> challenger
-    decide(evaluation) >> [promoted, kept] >> archive(ledger, embedded, challenger, evaluation)
+    sense_inbox() >> ledger >> embedded >> checked >> challenger
+    decide(evaluation) >> [promoted, kept] >> archive(ledger, embedded, checked, challenger, evaluation)
 
 
 tweet_sentiment_retrain()

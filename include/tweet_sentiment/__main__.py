@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.feed import chronological_rows, next_batch, next_unlabelled, write_rows
+from tweet_sentiment.label_check_quality import noisy_stream
 from tweet_sentiment.quality import QualityOptions
 from tweet_sentiment.quality import stream as quality_stream
 from tweet_sentiment.registry import ModelRegistry
@@ -84,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="show the registry")
     p_quality = sub.add_parser("quality", help="stream the training file, continued vs refit champions; last line JSON")
     p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
-    p_quality.add_argument("--scenario", default="plain", choices=["plain", *POLICIES],
-                           help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on")
+    p_quality.add_argument("--scenario", default="plain", choices=["plain", *POLICIES, "noisy"],
+                           help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on; "
+                                "noisy: 10 %% of labels flipped at random, the label check on and off")
+    p_quality.add_argument("--flagged-rows", default="hold", choices=["hold", "down_weight", "off"],
+                           help="the label check's Param flagged_rows for the plain and policy streams")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -99,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap(settings, args.refit)
         elif args.command == "quality":
             options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
-                                     args.scenario)
-            print(json.dumps(quality_stream(settings, options)))
+                                     "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows)
+            run = noisy_stream if args.scenario == "noisy" else quality_stream
+            print(json.dumps(run(settings, options)))
         else:
             status(settings)
     except DatasetMissingError as exc:

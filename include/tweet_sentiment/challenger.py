@@ -63,7 +63,8 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
     rows, new_rows = training_rows(store, batch_id, strategy, options.replay_rows, seed)
     valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
     texts, labels = rows["text"].tolist(), rows["label"].map(LABEL_TO_ID).to_numpy()
-    weights = recency_weights(rows["batch_age"].to_numpy(), options.recency_half_life)
+    weights = (recency_weights(rows["batch_age"].to_numpy(), options.recency_half_life)
+               * rows["label_weight"].to_numpy(dtype=float))  # below 1: a row the label check down-weighted
     if strategy == "continue":
         weights[: len(new_rows)] *= options.boosting.new_row_weight
         schema = champion.schema

@@ -28,6 +28,10 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _names(comma_separated: str) -> list[str]:
+    return [name for name in (n.strip() for n in comma_separated.split(",")) if name]
+
+
 def _default_dataset_dir() -> str:
     return str(PROJECT_ROOT.parent / "shared" / "data")
 
@@ -82,6 +86,8 @@ class Settings:
     recent_window_min_rows: int = 200
     predict_max_texts: int = 256
     labelling_load_rows: int = 200
+    annotators: str = ""  # comma-separated Airflow user names who annotate; two or more switch overlap on
+    label_overlap_share: float = 0.10  # of each labelling load, the share reserved for two annotators
     # the scoring stream (issue 16): the unlabelled inbox, the mood series, drift
     unlabelled_source: str = "covid_tweets_unlabelled_2022.csv"  # make feed-unlabelled: a dataset file or a path
     unlabelled_feed_rows: int = 2000
@@ -131,6 +137,8 @@ class Settings:
             recent_window_min_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS", d.recent_window_min_rows),
             predict_max_texts=_env_int("TWEET_SENTIMENT_PREDICT_MAX_TEXTS", d.predict_max_texts),
             labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
+            annotators=os.environ.get("TWEET_SENTIMENT_ANNOTATORS", d.annotators),
+            label_overlap_share=_env_float("TWEET_SENTIMENT_LABEL_OVERLAP", d.label_overlap_share),
             **_scoring_from_env(d),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
             approval_timeout_s=_env_float("TWEET_SENTIMENT_APPROVAL_TIMEOUT_S", d.approval_timeout_s),
@@ -150,9 +158,14 @@ class Settings:
         return max(self.sensor_timeout_s, self.sensor_wait_s + self.sensor_poke_s)
 
     @property
+    def annotator_names(self) -> list[str]:
+        """The configured annotators (Airflow user names)."""
+        return _names(self.annotators)
+
+    @property
     def approvers(self) -> list[dict[str, str]]:
         """The approval's assigned users, as Airflow's HITL operators take them."""
-        return [{"id": name, "name": name} for name in (u.strip() for u in self.approval_users.split(",")) if name]
+        return [{"id": name, "name": name} for name in _names(self.approval_users)]
 
     def layout(self) -> DataLayout:
         """Where each kind of data lives: the data root's folders, and the feature cache."""

@@ -186,6 +186,11 @@ class DataLayout:
         return self.root / "labelling"
 
     @property
+    def labels(self) -> UPath:
+        """Label quality: flagged rows (held or down-weighted) per batch, their reviews, the sent files' digests."""
+        return self.root / "labels"
+
+    @property
     def feed_state(self) -> UPath:
         return self.root / "feed_state.json"
 
@@ -230,6 +235,6 @@ class DataLayout:
         require_bucket(self.root)
         require_bucket(self.embeddings)
         for folder in (self.inbox, self.processing, self.archive, self.quarantine, self.labelled,
-                       self.embeddings, self.registry, self.reports, self.ledger, self.labelling, self.unlabelled,
-                       self.unlabelled_rows, self.scores, self.mood):
+                       self.embeddings, self.registry, self.reports, self.ledger, self.labelling, self.labels,
+                       self.unlabelled, self.unlabelled_rows, self.scores, self.mood):
             folder.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,11 @@ from tweet_sentiment.intake import (
 from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.schema import (
     DATE_COLUMN,
+    FEEDBACK_COLUMNS,
     LABEL_COLUMN,
     LABELS,
     REQUIRED_COLUMNS,
+    REVIEW_COLUMN,
     STORE_COLUMNS,
     TEXT_COLUMN,
     normalise_label,
@@ -55,8 +57,11 @@ def _check_row(fields: dict[str, str], max_text_chars: int) -> dict | tuple[str,
     if reason:
         return TEXT_COLUMN, reason
     tweet_at = parse_tweet_at(fields.get(DATE_COLUMN, ""))
+    annotator, suggested = (fields.get(c, "").strip() for c in FEEDBACK_COLUMNS[:2])
     return {"text": text, "label": label, "tweet_at": tweet_at.date().isoformat() if tweet_at else "",
-            "text_hash": text_hash(text), "raw_text": raw_text}
+            "text_hash": text_hash(text), "raw_text": raw_text, "annotator": annotator,
+            "suggested_label": normalise_label(suggested) or "", "review_id": fields.get(REVIEW_COLUMN, "").strip(),
+            "label_weight": 1.0}
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_fil
     ledger (see intake.ingest_claimed).
 
     A text already stored with the same label is a duplicate (quarantined); with another label it supersedes
-    the older row (the newest human label wins). A file over ``max_file_bytes`` is refused unread (its reason in
+    the older row (the newest human label wins). A file whose bytes an earlier live batch (or this one) already
+    ingested is quarantined whole as a duplicate batch. A file over ``max_file_bytes`` is refused unread (its reason in
     quarantine; the file archived with the batch).
     Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns the entry).
     """
@@ -88,4 +94,4 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_fil
         return parse_labelled_file(path.name, data, max_text_chars)
 
     return ingest_claimed(Intake(layout.labelled_stream, parse, LabelledStore(layout.labelled), STORE_COLUMNS,
-                                 max_file_bytes, holdout.stamp), batch_id)
+                                 max_file_bytes, holdout.stamp, layout.labels / "batch_digests.json"), batch_id)

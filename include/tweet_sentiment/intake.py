@@ -22,6 +22,7 @@ from upath import UPath
 from tweet_sentiment.batch_store import BatchStore
 from tweet_sentiment.csvio import decode_lines, read_header, write_csv_atomic
 from tweet_sentiment.datafs import Stream, is_local, list_dir, read_json, write_bytes_atomic, write_json_atomic
+from tweet_sentiment.file_digests import FileDigests, digest
 from tweet_sentiment.schema import LABEL_COLUMN, TEXT_COLUMN
 from tweet_sentiment.text import clean_tweet
 
@@ -139,6 +140,7 @@ class FileOutcome:
     rows_quarantined: int
     file_error: str = ""
     rows_superseding: int = 0
+    sha256: str = ""
 
 
 def _no_stamp(frame: pd.DataFrame) -> dict:
@@ -156,23 +158,29 @@ class Intake:
     max_file_bytes: int | None = None
     # Adds the stream's own columns to a batch's accepted rows (in place); returns extra ledger keys.
     stamp: Callable[[pd.DataFrame], dict] = _no_stamp
+    # The index of ingested files' digests (file_digests.py): a file sent twice is a duplicate batch. None: off.
+    digests: UPath | None = None
 
 
 def ingest_claimed(intake: Intake, batch_id: str) -> dict:
     """Check, parse and de-duplicate the files claimed for ``batch_id``; write store, quarantine and ledger.
 
     A file over ``max_file_bytes`` is refused unread (its reason in quarantine; the file archived with the
-    batch). Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns it).
+    batch); one with the bytes of a file already ingested (``intake.digests``) is quarantined whole as a
+    duplicate batch. Idempotent: a batch whose ledger entry exists is not ingested again (a retried task
+    returns it).
     """
     stream = intake.stream
     ledger_file = stream.ledger / f"{batch_id}.json"
     if ledger_file.exists():
         return read_json(ledger_file)
     known = intake.store.known_labels(exclude={batch_id})
+    digests = FileDigests(intake.digests, stream.ledger) if intake.digests else None
+    sent = digests.live(batch_id) if digests else None
     accepted: list[dict] = []
     outcomes: list[FileOutcome] = []
     for path in list_dir(stream.processing / batch_id):
-        outcome, rows, rejections = _ingest_file(intake, path, known)
+        outcome, rows, rejections = _ingest_file(intake, path, known, sent)
         accepted.extend(rows)
         outcomes.append(outcome)
         _quarantine(stream.quarantine / batch_id, path, outcome, rejections, intake.max_file_bytes)
@@ -181,6 +189,8 @@ def ingest_claimed(intake: Intake, batch_id: str) -> dict:
     extra = intake.stamp(frame)
     if len(frame):
         intake.store.write_batch(batch_id, frame)
+    if digests:
+        digests.record(batch_id, {o.sha256: o.file for o in outcomes if o.sha256 and not o.file_error})
     entry = {**_ledger_entry(batch_id, outcomes), **extra}
     write_json_atomic(ledger_file, entry)
     return entry
@@ -239,12 +249,21 @@ def arrival_time(path: UPath) -> datetime:
     return datetime.now(UTC)
 
 
-def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]]
+def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]], sent: dict[str, str] | None
                  ) -> tuple[FileOutcome, list[dict], list[Rejection]]:
+    """One file's outcome, accepted rows and rejections; ``sent``: digest → where, of the files ingested before
+    (this file's digest is added to it)."""
     try:
-        parsed = intake.parse(path, read_claimed(path, intake.max_file_bytes))
+        data = read_claimed(path, intake.max_file_bytes)
+        parsed = intake.parse(path, data)
     except FileRejected as exc:
         return FileOutcome(path.name, exc.rows, 0, exc.rows, str(exc)), [], []
+    sha256 = digest(data)
+    if sent is not None and sha256 in sent:
+        reason = f"duplicate batch: the same bytes as {sent[sha256]}"
+        return FileOutcome(path.name, parsed.rows_in, 0, parsed.rows_in, reason, 0, sha256), [], []
+    if sent is not None:
+        sent[sha256] = f"{path.name}, earlier in this batch"
     rows, rejections, superseding = [], list(parsed.rejections), 0
     for row in parsed.rows:
         label, where = known.get(row["text_hash"], (None, ""))
@@ -256,7 +275,8 @@ def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]]
         superseding += label is not None
         known[row["text_hash"]] = (row.get("label") or "", f"{path.name} row {row['source_row']}")
         rows.append(row)
-    outcome = FileOutcome(path.name, parsed.rows_in, len(rows) - superseding, len(rejections), "", superseding)
+    outcome = FileOutcome(path.name, parsed.rows_in, len(rows) - superseding, len(rejections), "", superseding,
+                          sha256)
     return outcome, rows, rejections
 
 

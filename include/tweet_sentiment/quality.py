@@ -4,7 +4,8 @@ Pipelines, each on its own temporary data root (sharing the configured feature c
 chronological batches: bootstrap on the first ``bootstrap_rows`` tweets, then ``batch_rows`` at a time, each
 through ``tasks.run_cycle`` (claim + ingest, embed, train, evaluate on both holdouts, promote or keep, archive).
 ``continue`` runs the DAG's default strategy, ``refit`` refits on every labelled row (the full refit that the
-continued champion is held to). In a policy scenario (scenarios.POLICIES) both stream the relabelled rows, and a
+continued champion is held to). Batches are sent as annotators' batches (scenarios.with_feedback: eight simulated
+people shown the lexicon's label). In a policy scenario (scenarios.POLICIES) both stream the relabelled rows, and a
 third pipeline, ``plain``, streams the original rows: the reference for how well a champion can do on its labels.
 Reports (learning curve, confusion matrix, the per-cycle figures) go to ``<data_root>/reports/``.
 """
@@ -22,10 +23,10 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.csvio import to_csv_bytes
 from tweet_sentiment.datafs import write_json_atomic
 from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.quality_summary import policy_figures, summarise, unaffected_macro_f1
+from tweet_sentiment.quality_summary import held_figures, policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
 from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.scenarios import POLICIES, Policy
+from tweet_sentiment.scenarios import POLICIES, Policy, with_feedback
 from tweet_sentiment.tasks import run_cycle
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,14 @@ QUALITY_JSON = "quality.json"
 
 @dataclass(frozen=True)
 class QualityOptions:
-    """The stream: bootstrap size, batch size, optionally fewer batches, and the scenario (plain or a policy)."""
+    """The stream: bootstrap size, batch size, optionally fewer batches, the scenario (plain or a policy), and what
+    the label check does with flagged rows."""
 
     bootstrap_rows: int = 8000
     batch_rows: int = 2000
     max_batches: int | None = None
     scenario: str = "plain"
+    flagged_rows: str = "hold"  # the label check's Param for every run of the stream
 
     @property
     def policy(self) -> Policy | None:
@@ -114,20 +117,22 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
             for name, (pipeline, relabel) in pipelines.items():
                 layout = pipeline.layout()
                 layout.ensure()
-                write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv", header, relabelled if relabel and touched
-                           else batch)
-                run_options = (RunOptions(strategy="refit", force_promote=True) if k == 0
-                               else RunOptions(strategy="refit" if name == "refit" else "continue"))
+                write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv",
+                           *with_feedback(header, relabelled if relabel and touched else batch, batch))
+                run_options = (RunOptions(strategy="refit", force_promote=True, flagged_rows=options.flagged_rows)
+                               if k == 0 else RunOptions(strategy="refit" if name == "refit" else "continue",
+                                                         flagged_rows=options.flagged_rows))
                 cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
             cycles.append(cycle)
             log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",
                      k, len(bounds) - 1, hi, touched, cycle["continue_f1"], cycle["continue_recent_f1"],
                      "promoted" if cycle["continue_promoted"] else "kept", cycle["refit_challenger_f1"])
-        summary = summarise(cycles, pipelines["continue"][0])
+        summary = {**summarise(cycles, pipelines["continue"][0]), **held_figures(pipelines["continue"][0], policy)}
         if policy:
             summary.update(policy_figures(cycles, policy),
                            unaffected_macro_f1=unaffected_macro_f1(pipelines["continue"][0], policy))
-    return {"scenario": options.scenario, **summary, **_write_reports(settings, options, summary, cycles)}
+    return {"scenario": options.scenario, "flagged_rows": options.flagged_rows, **summary,
+            **_write_reports(settings, options, summary, cycles)}
 
 
 def _write_reports(settings: Settings, options: QualityOptions, summary: dict, cycles: list[dict]) -> dict:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import statistics
 
+import pandas as pd
+
 from tweet_sentiment.config import Settings
+from tweet_sentiment.datafs import list_dir
 from tweet_sentiment.evaluation import evaluate
 from tweet_sentiment.features import feature_matrix
+from tweet_sentiment.label_check import HELD, KEPT, read_flagged
 from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.registry import ModelRegistry
 from tweet_sentiment.scenarios import Policy
@@ -72,3 +76,16 @@ def unaffected_macro_f1(settings: Settings, policy: Policy) -> float:
         features = feature_matrix([holdout.texts[i] for i in keep], champion.schema, client,
                                   settings.layout().embeddings)
     return evaluate(champion.booster, features, holdout.labels[keep])["macro_f1"]
+
+
+def held_figures(settings: Settings, policy: Policy | None) -> dict:
+    """What the label check did over a whole stream of one pipeline: rows flagged, held, kept as systematic
+    corrections, and (in a policy scenario) how many held rows the policy relabelled: the loop must not lose them."""
+    flagged = [read_flagged(p) for p in list_dir(settings.layout().labels / "flagged") if p.suffix == ".parquet"]
+    rows = pd.concat(flagged, ignore_index=True) if flagged else pd.DataFrame(columns=["action", "raw_text"])
+    held = rows[rows["action"] == HELD]
+    figures = {"label_check_flagged": len(rows), "label_check_held": len(held),
+               "label_check_kept_as_correction": int((rows["action"] == KEPT).sum())}
+    if policy:
+        figures["policy_rows_held"] = int(sum(policy.matches(t) for t in held["raw_text"]))
+    return figures

@@ -70,6 +70,16 @@ PARAMS: dict[str, ParamSpec] = {
         "macro-F1 a challenger better on one holdout may lose on the other (better on the recent window, it may "
         "also trade as much fixed-holdout macro-F1 as it gained there); more than this is ambiguous and the "
         "champion stays", {"type": "number", "minimum": 0, "maximum": 1}),
+    "flagged_rows": ParamSpec(
+        "hold", "Likely label errors", "Label check",
+        "what becomes of the rows the label check flags as likely label errors (confident learning on "
+        "cross-validated predictions; a row that makes a correction many annotators made the same way is never "
+        "flagged out): hold: kept out of training until a person reviews them (the review queue); down_weight: "
+        "trained on with the weight below; off: no check", {"type": "string", "enum": ["hold", "down_weight", "off"]}),
+    "flagged_weight": ParamSpec(
+        0.2, "Weight of a down-weighted row", "Label check",
+        "with flagged_rows=down_weight, a flagged row's training weight is multiplied by this",
+        {"type": "number", "minimum": 0, "maximum": 1}),
     "force_promote": ParamSpec(
         False, "Force promotion", "Promotion",
         "promote the challenger whatever its score (never a diverged one); with no new files there is a "
@@ -94,12 +104,17 @@ class RunOptions:
     tolerance: float = PARAMS["tolerance"].default
     force_promote: bool = PARAMS["force_promote"].default
     approval_timeout_s: int = PARAMS["approval_timeout_s"].default
+    flagged_rows: str = PARAMS["flagged_rows"].default
+    flagged_weight: float = PARAMS["flagged_weight"].default
     max_raw_score: float = 50.0
     boosting: BoostingParams = field(default_factory=BoostingParams)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
+        if self.flagged_rows not in PARAMS["flagged_rows"].schema["enum"]:
+            raise ValueError(f"flagged_rows must be one of {PARAMS['flagged_rows'].schema['enum']}, "
+                             f"not {self.flagged_rows!r}")
 
     def gate_rules(self, min_recent_rows: int) -> GateRules:
         """The promotion rule's settings for this run."""

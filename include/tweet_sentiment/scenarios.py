@@ -3,16 +3,19 @@
 A policy is what a team of annotators decides from some batch on ("a tweet about X is bad news"): every
 streamed row whose cleaned text matches the policy's pattern is relabelled by the policy's map from its start
 batch on (labels the map does not name stay as they are).
-The fixed holdout keeps its labels unless the policy says the team relabelled it too.
+The fixed holdout keeps its labels unless the policy says the team relabelled it too. The streams are sent as
+annotators' batches (with_feedback); the noisy scenario (label_check_quality.py) flips labels at random.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tweet_sentiment.schema import LABEL_COLUMN, TEXT_COLUMN
+from tweet_sentiment.schema import FEEDBACK_COLUMNS, LABEL_COLUMN, LABELS, TEXT_COLUMN
 from tweet_sentiment.text import clean_tweet
 
 
@@ -54,3 +57,31 @@ AS_BAD_NEWS: Mapping[str, str] = {"Extremely Positive": "Extremely Negative", "P
 POLICIES: dict[str, Policy] = {
     "policy": Policy("policy", r"saniti[sz]er", AS_BAD_NEWS, start_batch=6),
 }
+
+
+SIMULATED_ANNOTATORS = 8
+
+
+def with_feedback(header: list[str], rows: list[list[str]],
+                  shown: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """``rows`` as annotators' batches are sent: the feedback columns added, each row by one of
+    SIMULATED_ANNOTATORS people (chosen by its text), who was shown the label of the same row in ``shown`` (the
+    lexicon's label: what the champion, trained on it, suggests) and corrected it where the labels differ."""
+    text, label = header.index(TEXT_COLUMN), header.index(LABEL_COLUMN)
+    out = [[*row, f"annotator-{int(hashlib.sha256(row[text].encode()).hexdigest()[:8], 16) % SIMULATED_ANNOTATORS}",
+            seen[label], str(row[label] != seen[label]).lower()] for row, seen in zip(rows, shown, strict=True)]
+    return [*header, *FEEDBACK_COLUMNS], out
+
+
+def flip_labels(header: list[str], rows: list[list[str]], share: float,
+                rng: random.Random) -> tuple[list[list[str]], set[int]]:
+    """The rows with ``share`` of their labels flipped at random to another class; the flipped rows' numbers
+    (1-based, as the ingest's ``source_row``)."""
+    label = header.index(LABEL_COLUMN)
+    out, flipped = [], set()
+    for number, row in enumerate(rows, start=1):
+        if row[label] in LABELS and rng.random() < share:
+            row = [*row[:label], rng.choice([c for c in LABELS if c != row[label]]), *row[label + 1:]]
+            flipped.add(number)
+        out.append(row)
+    return out, flipped

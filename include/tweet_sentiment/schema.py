@@ -16,15 +16,20 @@ REQUIRED_COLUMNS: tuple[str, ...] = (TEXT_COLUMN, LABEL_COLUMN)
 # Columns of the Kaggle file; the feed writes these, annotators' batches add the feedback columns.
 KAGGLE_COLUMNS: tuple[str, ...] = ("UserName", "ScreenName", "Location", DATE_COLUMN, TEXT_COLUMN, LABEL_COLUMN)
 FEEDBACK_COLUMNS: tuple[str, ...] = ("Annotator", "SuggestedSentiment", "Corrected")
+# A reviewed label (a held row a person accepted or relabelled, label_review.py) names its review: never checked again.
+REVIEW_COLUMN = "ReviewId"
 
 # Columns of the labelled store (one parquet file per ingested batch). ``ingested_at`` and ``seq`` order every
 # row ever accepted (the newest label of a text wins); ``recent_holdout`` marks the annotators' holdout slice.
+# ``annotator``, ``suggested_label`` (what the annotator was shown) and ``review_id`` come from the feedback columns;
+# ``label_weight`` multiplies the row's training weight (the label check's down-weighting, label_check.py).
 STORE_COLUMNS: tuple[str, ...] = (
     "text", "label", "tweet_at", "text_hash", "raw_text", "source_file", "source_row", "batch_id",
-    "ingested_at", "seq", "recent_holdout",
+    "ingested_at", "seq", "recent_holdout", "annotator", "suggested_label", "review_id", "label_weight",
 )
 # What rows stored before a column existed hold in it.
-STORE_COLUMN_DEFAULTS: dict[str, object] = {"ingested_at": "", "seq": 0, "recent_holdout": False}
+STORE_COLUMN_DEFAULTS: dict[str, object] = {"ingested_at": "", "seq": 0, "recent_holdout": False, "annotator": "",
+                                            "suggested_label": "", "review_id": "", "label_weight": 1.0}
 
 
 # TweetAt as the sources write it: the Kaggle files (dd-mm-yyyy), the 2022 file (yyyy-mm-dd hh:mm:ss), ISO dates.
@@ -141,6 +146,7 @@ class RunReport(TypedDict):
     batch_id: str
     ledger: dict
     embedded: dict
+    label_check: dict  # label_check.check_batch's record: rows flagged, held, down-weighted, kept, and why
     challenger: dict
     evaluation: dict
     decision: dict | None

@@ -26,9 +26,11 @@ from tweet_sentiment.evaluation import (
     predict_ids,
     promotion_decision,
 )
-from tweet_sentiment.features import current_schema, feature_matrix, warm_cache
+from tweet_sentiment.features import current_schema, feature_matrix, fit_schema, warm_cache
 from tweet_sentiment.infinity import InfinityClient
 from tweet_sentiment.ingest import RecentHoldout, ingest_batch
+from tweet_sentiment.label_check import check_batch
+from tweet_sentiment.label_review import release_systematic
 from tweet_sentiment.labelled_store import LabelledStore
 from tweet_sentiment.registry import Champion, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.run_options import RunOptions
@@ -85,6 +87,27 @@ def embed_batch(settings: Settings, batch_id: str) -> dict:
             if chunk:
                 warm_cache(chunk, design, client, layout.embeddings)
     return {"batch_id": batch_id, "rows": len(texts)}
+
+
+@_timed
+def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> dict:
+    """Flag the batch's likely label errors and hold or down-weight them (label_check.check_batch), on the
+    champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache; then
+    send the held rows of earlier batches that make a now systematic correction back to the inbox."""
+    layout = settings.layout()
+    registry = ModelRegistry(layout.registry)
+    with infinity_client(settings) as client:
+        design = _design(settings, client)
+        champion = _champion(registry, tolerate_broken=True)
+        schema = champion.schema if champion and champion.schema.design() == design else None
+
+        def features_of(texts: list[str]):
+            return feature_matrix(texts, schema or fit_schema(design, texts, client, layout.embeddings), client,
+                                  layout.embeddings)
+
+        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight)
+    released = release_systematic(layout, record.get("systematic_corrections", []))
+    return {**record, "rows_released": len(released)}
 
 
 @_timed
@@ -207,14 +230,20 @@ def _decision(registry: ModelRegistry, evaluation: dict) -> dict | None:
     return {"version": version, "promoted": promoted, "reason": card.get("reason", "")}
 
 
-def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict) -> RunReport:
+def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict,
+                  label_check: dict | None = None) -> RunReport:
     """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned); the
-    decision is read from the registry, where promote or keep_champion recorded it."""
+    decision is read from the registry, where promote or keep_champion recorded it. The report's ledger counts
+    are the label check's (rows held) where it ran."""
     layout = settings.layout()
     batch_id = ledger["batch_id"]
     archived = archive_claimed(layout.labelled_stream, batch_id)
-    parts = {"claim_and_ingest": ledger, "embed": embedded, "train": challenger, "evaluate": evaluation}
-    report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, challenger=challenger,
+    label_check = label_check or {}
+    parts = {"claim_and_ingest": ledger, "embed": embedded, "check_labels": label_check, "train": challenger,
+             "evaluate": evaluation}
+    ledger = {**ledger, **label_check.get("ledger", {})}
+    report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, label_check=label_check,
+                       challenger=challenger,
                        evaluation=evaluation, decision=_decision(ModelRegistry(layout.registry), evaluation),
                        archived=archived,
                        timings_s={name: part["seconds"] for name, part in parts.items() if "seconds" in part})
@@ -226,7 +255,8 @@ def run_cycle(settings: Settings, batch_id: str, options: RunOptions) -> RunRepo
     """The whole DAG run in one process (bootstrap, quality stream, benchmarks): the same functions in order."""
     ledger = claim_and_ingest(settings, batch_id)
     embedded = embed_batch(settings, batch_id)
+    checked = check_labels(settings, batch_id, options)
     trained = train_challenger(settings, batch_id, options)
     evaluation = evaluate_challenger(settings, trained, options)
     (promote_challenger if evaluation["promote"] else keep_champion)(settings, evaluation)
-    return archive_batch(settings, ledger, embedded, trained, evaluation)
+    return archive_batch(settings, ledger, embedded, trained, evaluation, checked)

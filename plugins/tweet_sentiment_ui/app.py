@@ -18,6 +18,9 @@ from tweet_sentiment.assets import CHAMPION, INBOX, champion_event, inbox_event
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.drift_watch import drift_candidates
 from tweet_sentiment.infinity import EmbeddingServiceError
+from tweet_sentiment.label_agreement import annotator_figures, pair_agreement
+from tweet_sentiment.label_answers import AnswerRefused, NotQueued, UnknownAnswer
+from tweet_sentiment.label_review import ReviewError, pending_reviews, resolve_review, review_counts
 from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
 from tweet_sentiment.model_overview import RollbackRefused, holdouts_png, overview, report_image, roll_back
 from tweet_sentiment.mood_overview import mood_chart, mood_overview
@@ -47,7 +50,8 @@ class Services:
 
     @cached_property
     def labelling(self) -> LabellingQueue:
-        return LabellingQueue(self.layout, self.predictor, self.settings.max_text_chars)
+        return LabellingQueue(self.layout, self.predictor, self.settings.max_text_chars,
+                              self.settings.annotator_names, self.settings.label_overlap_share)
 
 
 _services: Services | None = None
@@ -68,7 +72,17 @@ class PredictBody(BaseModel):
 
 class LabelBody(BaseModel):
     id: str
-    label: str
+    label: str = Field(description="one of the five classes (any case), or Unsure")
+
+
+class SkipBody(BaseModel):
+    id: str
+
+
+class ReviewBody(BaseModel):
+    review_id: str
+    decision: str = Field(description="accept | relabel | drop")
+    label: str | None = Field(None, description="the new label, for relabel")
 
 
 class RollbackBody(BaseModel):
@@ -83,6 +97,8 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(PredictionRequestError)
     @app.exception_handler(LabellingInputError)
+    @app.exception_handler(UnknownAnswer)
+    @app.exception_handler(ReviewError)
     @app.exception_handler(RollbackRefused)
     async def bad_request(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_400_BAD_REQUEST)
@@ -94,6 +110,14 @@ def create_app() -> FastAPI:
             return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
         return await http_exception_handler(request, exc)
 
+    @app.exception_handler(NotQueued)
+    async def not_found(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(AnswerRefused)
+    async def conflict(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
+
     @app.exception_handler(NoChampionError)
     @app.exception_handler(ChampionUnavailableError)
     @app.exception_handler(EmbeddingServiceError)
@@ -103,6 +127,10 @@ def create_app() -> FastAPI:
     @app.get("/labelling", include_in_schema=False)
     def labelling_page(_: Reader) -> FileResponse:
         return FileResponse(ASSETS / "labelling.html")
+
+    @app.get("/labels", include_in_schema=False)
+    def labels_page(_: Reader) -> FileResponse:
+        return FileResponse(ASSETS / "labels.html")
 
     @app.get("/model", include_in_schema=False)
     def model_page(_: Reader) -> FileResponse:
@@ -129,8 +157,9 @@ def create_app() -> FastAPI:
         return {"labels": list(LABELS)}
 
     @app.get("/api/queue")
-    def queue(_: Reader, predicted: str | None = None, limit: Annotated[int, Query(ge=0, le=500)] = 50) -> dict:
-        return services().labelling.view(predicted or None, limit)
+    def queue(user: Reader, predicted: str | None = None, limit: Annotated[int, Query(ge=0, le=500)] = 50) -> dict:
+        """The caller's queue (overlap tweets reserved for others left out), their counts, the overlap setting."""
+        return {**services().labelling.view(predicted or None, limit, user.get_name()), "annotator": user.get_name()}
 
     @app.post("/api/queue/load")
     async def load(_: Writer, file: Annotated[UploadFile | None, File()] = None,
@@ -157,17 +186,45 @@ def create_app() -> FastAPI:
 
     @app.post("/api/queue/labels")
     def record_label(body: LabelBody, user: Writer) -> dict:
-        try:
-            return services().labelling.record(body.id, body.label, user.get_name())
-        except KeyError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, exc.args[0]) from exc
+        return services().labelling.record(body.id, body.label, user.get_name())
+
+    @app.post("/api/queue/skip")
+    def skip(body: SkipBody, user: Writer) -> dict:
+        return services().labelling.skip(body.id, user.get_name())
+
+    @app.post("/api/queue/undo")
+    def undo(user: Writer) -> dict:
+        """Take back the caller's newest answer or skip since their last send."""
+        return services().labelling.undo(user.get_name())
+
+    @app.get("/api/label-quality")
+    def label_quality(_: Reader) -> dict:
+        """Overlap setting, agreement per annotator pair and of each annotator with the model, disputed tweets."""
+        queue = services().labelling
+        records = queue.answer_records()
+        layout = services().layout
+        return {"overlap": queue.overlap(), "pairs": pair_agreement(records),
+                "annotators": annotator_figures(records), "disputed": queue.disputed(), "labels": list(LABELS),
+                "flagged": {"pending": pending_reviews(layout, limit=100), "counts": review_counts(layout)}}
+
+    @app.post("/api/reviews")
+    def review(body: ReviewBody, user: Writer) -> dict:
+        """A person's decision on a row the label check held: accept, relabel (to ``label``) or drop; an accepted
+        or relabelled row goes to the inbox as a one-row CSV (the next run takes it)."""
+        return resolve_review(services().layout, body.review_id, body.decision, body.label, user.get_name())
+
+    @app.post("/api/adjudications")
+    def adjudicate(body: LabelBody, user: Writer) -> dict:
+        """The third answer on a disputed tweet; it goes in the caller's next batch."""
+        return services().labelling.adjudicate(body.id, body.label, user.get_name())
 
     @app.post("/api/queue/send")
     def send_batch(user: Writer) -> dict:
         """Write the caller's labelled tweets into the inbox as one CSV and record an inbox asset event, which
         starts a retrain run (``asset_event``: the event's id, null if none could be recorded)."""
         batch = services().labelling.send_batch(user.get_name())
-        return {**batch, "asset_event": record_asset_event(INBOX, inbox_event(batch), user.get_name())}
+        event = record_asset_event(INBOX, inbox_event(batch), user.get_name()) if batch["file"] else None
+        return {**batch, "asset_event": event}
 
     @app.get("/api/batches")
     def batches(_: Reader) -> dict:

@@ -1,4 +1,4 @@
-"""Registers the tweet-sentiment app with Airflow: served under /tweet-sentiment, three pages in the navigation."""
+"""Registers the tweet-sentiment app with Airflow: served under /tweet-sentiment, four pages in the navigation."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class TweetSentimentPlugin(AirflowPlugin):
     fastapi_apps: ClassVar[list[dict]] = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Tweet sentiment"}]
     external_views: ClassVar[list[dict]] = [
         {"name": "Label tweets", "href": f"{URL_PREFIX.lstrip('/')}/labelling", "url_route": "tweet-labelling",
+         "destination": "nav", "nav_top_level": True},
+        {"name": "Labels", "href": f"{URL_PREFIX.lstrip('/')}/labels", "url_route": "tweet-labels",
          "destination": "nav", "nav_top_level": True},
         {"name": "Sentiment model", "href": f"{URL_PREFIX.lstrip('/')}/model", "url_route": "tweet-model",
          "destination": "nav", "nav_top_level": True},

@@ -43,7 +43,8 @@ def test_only_a_real_promotion_can_record_a_champion_event_through_the_alias(dag
 def test_task_graph_is_the_retraining_loop(dag):
     downstream = {t: sorted(dag.task_dict[t].downstream_task_ids) for t in dag.task_dict}
     assert downstream["sense_inbox"] == ["claim_and_ingest"]
-    assert downstream["claim_and_ingest"] == ["archive", "embed"] and downstream["embed"] == ["archive", "train"]
+    assert downstream["claim_and_ingest"] == ["archive", "embed"]
+    assert downstream["embed"] == ["archive", "check_labels"] and downstream["check_labels"] == ["archive", "train"]
     assert downstream["train"] == ["archive", "evaluate"]
     assert downstream["decide"] == ["keep_champion", "promote"]
     assert downstream["promote"] == ["archive"] and downstream["keep_champion"] == ["archive"]
@@ -83,7 +84,7 @@ def test_params_have_titles_and_sections_from_the_one_definition(dag):
     assert set(dag.params.keys()) == set(PARAMS)
     for name, spec in PARAMS.items():
         schema = dag.params.get_param(name).schema
-        assert schema["title"] == spec.title and schema["section"] in ("Training", "Promotion")
+        assert schema["title"] == spec.title and schema["section"] in ("Training", "Label check", "Promotion")
 
 
 def test_params_are_validated_and_hold_no_paths(dag):

@@ -26,7 +26,7 @@ def test_bench_prints_every_figure_as_one_json_line(pipeline_env: Path, tmp_path
     assert "success" in (states["promote"], states["keep_champion"])
     path_s = sum(figures["cycle_tasks_s"][task] for task in PATH_TASKS)
     assert figures["cycle_s"] > path_s and figures["cycle_airflow_overhead_s"] > 0
-    assert figures["rows_in"] == 400 == figures["rows_accepted"] + figures["rows_quarantined"]
+    assert figures["rows_in"] == 400 == figures["rows_accepted"] + figures["rows_quarantined"] + figures["rows_held"]
     assert figures["history_rows"] > 2000 and figures["challenger_strategy"] == "continue"
     assert figures["continue_train_s"] > 0 and figures["refit_train_s"] > 0
     # sampled every 0.2 s: the short tasks may slip through, the ones that embed and train are always seen

@@ -48,7 +48,7 @@ def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipe
 
     ledger = read_json(layout.ledger / "batch_1.json")
     assert ledger["rows_in"] == 300 and ledger["files_rejected"] == 1
-    assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"]
+    assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"] + ledger["rows_held"]
     second = registry.champion_version()
     assert report["decision"]["promoted"] and second != first
     assert registry.card(second)["parent"] == first and registry.card(first)["status"] == "retired"

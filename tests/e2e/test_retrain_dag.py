@@ -51,7 +51,7 @@ def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_en
 
     ledger_file = next(layout.ledger.glob("manual__*.json"))
     ledger = read_json(ledger_file)
-    assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"]
+    assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"] + ledger["rows_held"]
     assert ledger["rows_in"] == 1000 + 2 and ledger["files_rejected"] == 1
     batch_id = ledger["batch_id"]
     assert card["batches"][-1] == batch_id

@@ -47,7 +47,8 @@ class Tally:
         self.rows_accepted += entry["rows_accepted"]
         self.rows_quarantined += entry["rows_quarantined"]
         self.rows_in_files_refused_whole += sum(f["rows_quarantined"] for f in entry["files"] if f["file_error"])
-        self.ledgers_balanced += entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"]
+        self.ledgers_balanced += entry["rows_in"] == (entry["rows_accepted"] + entry["rows_quarantined"]
+                                                      + entry.get("rows_held", 0))
 
     @contextlib.contextmanager
     def fault(self, name: str) -> Iterator[None]:

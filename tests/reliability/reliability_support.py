@@ -69,7 +69,7 @@ def assert_consistent(root: Path, feature_cache: Path) -> None:
     assert store.read_all()["text_hash"].is_unique
     for ledger in (root / "ledger").glob("*.json"):
         entry = json.loads(ledger.read_text())
-        assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"]
+        assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"] + entry.get("rows_held", 0)
     for namespace in feature_cache.iterdir():
         cache = VectorCache(feature_cache, namespace.name)
         assert len(cache) > 0 and cache.dim

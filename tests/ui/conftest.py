@@ -1,7 +1,8 @@
 """A real Airflow API server with the tweet-sentiment plugin, over a data root holding a bootstrapped champion.
 
 Session-scoped: one bootstrap (real infinity, real slice of the dataset) and one `airflow api-server` process
-with the SimpleAuthManager (user ``admin``, random password), shared by the API and browser tests.
+with the SimpleAuthManager (users ``admin`` and the two annotators ``anna`` and ``ben``, random passwords; overlap
+on between the annotators), shared by the API and browser tests.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tweet_sentiment.training import BoostingParams
 UNLABELLED = "covid_tweets_unlabelled_2022.csv"
 PLUGIN_PREFIX = "/tweet-sentiment"
 BOOTSTRAP_ROWS = 1000
+ANNOTATORS = ("anna", "ben")  # TWEET_SENTIMENT_ANNOTATORS of the server: overlap on, admin not among them
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,23 @@ class UiServer:
     username: str
     password: str
     settings: Settings
+    passwords: dict[str, str] = dataclasses.field(default_factory=dict)  # every user's
 
     @property
     def data_root(self) -> Path:
         return Path(self.settings.data_root)
 
-    def token(self) -> str:
-        """A JWT from Airflow's own login endpoint (the same one the UI's login form calls)."""
-        resp = httpx.post(f"{self.url}/auth/token", json={"username": self.username, "password": self.password},
+    def token(self, user: str | None = None) -> str:
+        """A JWT from Airflow's own login endpoint (the same one the UI's login form calls); admin's by default."""
+        user = user or self.username
+        resp = httpx.post(f"{self.url}/auth/token", json={"username": user, "password": self.passwords[user]},
                           timeout=30)
         assert resp.status_code == 201, resp.text
         return resp.json()["access_token"]
 
-    def client(self, token: str | None = None) -> httpx.Client:
-        """An HTTP client for the plugin's routes; logged in unless ``token`` is the empty string."""
-        token = self.token() if token is None else token
+    def client(self, token: str | None = None, user: str | None = None) -> httpx.Client:
+        """An HTTP client for the plugin's routes, logged in as ``user`` (admin) unless ``token`` is empty."""
+        token = self.token(user) if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=f"{self.url}{PLUGIN_PREFIX}", headers=headers, timeout=120)
 
@@ -91,14 +95,15 @@ def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
 def ui_server(ui_settings: Settings, airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     """`airflow api-server` (the plugin loaded from plugins/) on a free port, with Airflow's SimpleAuthManager."""
     home = tmp_path_factory.mktemp("ui-airflow")
-    password = secrets.token_hex(8)
-    (home / "passwords.json").write_text(json.dumps({"admin": password}))
+    passwords = {user: secrets.token_hex(8) for user in ("admin", *ANNOTATORS)}
+    (home / "passwords.json").write_text(json.dumps(passwords))
     log = home / "api-server.log"
 
     def start(port: int) -> subprocess.Popen:
         env = {
             **os.environ,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(["admin:admin", *(f"{a}:user" for a in ANNOTATORS)]),
+            "TWEET_SENTIMENT_ANNOTATORS": ",".join(ANNOTATORS),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
@@ -116,6 +121,6 @@ def ui_server(ui_settings: Settings, airflow_db: str, tmp_path_factory: pytest.T
 
     proc, port = start_server(start, log, "/api/v2/monitor/health", 180)
     try:
-        yield UiServer(f"http://localhost:{port}", "admin", password, ui_settings)
+        yield UiServer(f"http://localhost:{port}", "admin", passwords["admin"], ui_settings, passwords)
     finally:
         stop_process_group(proc)

@@ -48,11 +48,15 @@ def wait(driver: WebDriver, seconds: float = 60) -> WebDriverWait:
     return WebDriverWait(driver, seconds)
 
 
-def log_in(driver: WebDriver, server) -> None:
+def log_in(driver: WebDriver, server, user: str = "admin") -> None:
+    """Log in to Airflow's UI as ``user`` (whoever was logged in before is logged out)."""
+    driver.switch_to.default_content()
+    if driver.current_url.startswith(server.url):
+        driver.delete_all_cookies()
     driver.get(server.url)
     wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name='username']")))
-    driver.find_element(By.CSS_SELECTOR, "input[name='username']").send_keys(server.username)
-    driver.find_element(By.CSS_SELECTOR, "input[name='password']").send_keys(server.password + Keys.ENTER)
+    driver.find_element(By.CSS_SELECTOR, "input[name='username']").send_keys(user)
+    driver.find_element(By.CSS_SELECTOR, "input[name='password']").send_keys(server.passwords[user] + Keys.ENTER)
     wait(driver).until(lambda d: "/auth/login" not in d.current_url and d.get_cookie("_token"))
 
 

@@ -128,7 +128,7 @@ def test_a_new_champion_reannotates_the_queue_and_labels_from_other_processes_ar
 
 def test_while_drift_holds_a_share_of_a_load_comes_from_the_drifted_window(settings):
     from tweet_sentiment.drift_watch import drift_candidates
-    from tweet_sentiment.labelling import DRIFT_SOURCE
+    from tweet_sentiment.labelling_sources import DRIFT_SOURCE
 
     layout = settings.layout()
     registry = ModelRegistry(layout.registry)

@@ -196,8 +196,9 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     settings = dataclasses.replace(Settings(), data_root=data_root)
     ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, {"rows": 1, "seconds": 2.0}
     challenger, evaluation = {"version": None, "seconds": 0.1}, {"promote": False, "seconds": 0.2}
+    checked = {"rows_flagged": 0, "seconds": 0.3}
     day_before = f"{datetime.now(UTC):%Y-%m-%d}"
-    report = archive_batch(settings, ledger, embedded, challenger, evaluation)
+    report = archive_batch(settings, ledger, embedded, challenger, evaluation, checked)
     day_after = f"{datetime.now(UTC):%Y-%m-%d}"
 
     (day,) = names(layout.archive)  # the date archive_batch took, once: the day it ran (UTC midnight may pass)
@@ -206,6 +207,6 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     assert report["archived"] == ["a.csv"] and names(archived) == ["a.csv"]
     assert names(layout.processing) == []
     assert json.loads((layout.reports / "runs" / "b1.json").read_text()) == {
-        "batch_id": "b1", "ledger": ledger, "embedded": embedded, "challenger": challenger,
+        "batch_id": "b1", "ledger": ledger, "embedded": embedded, "label_check": checked, "challenger": challenger,
         "evaluation": evaluation, "decision": None, "archived": ["a.csv"],
-        "timings_s": {"claim_and_ingest": 1.5, "embed": 2.0, "train": 0.1, "evaluate": 0.2}}
+        "timings_s": {"claim_and_ingest": 1.5, "embed": 2.0, "check_labels": 0.3, "train": 0.1, "evaluate": 0.2}}

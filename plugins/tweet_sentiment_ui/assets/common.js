@@ -1,4 +1,4 @@
-// Shared by the pages: element lookup and JSON calls to the plugin's API (relative URLs, the session cookie).
+// Shared by the pages: element lookup, JSON calls to the plugin's API (relative URLs, the session cookie), sending.
 "use strict";
 const $ = (id) => document.getElementById(id);
 
@@ -10,3 +10,24 @@ async function api(path, options = {}) {
 }
 
 function percent(p) { return `${(100 * p).toFixed(1)}%`; }
+
+function sendSummary(batch) {
+  const unsure = batch.unsure_set_aside ? `; ${batch.unsure_set_aside} unsure set aside, not sent` : "";
+  if (!batch.file) return `nothing sent to training${unsure}`;
+  return `sent ${batch.rows} rows as ${batch.file} (corrected ${batch.corrected}, ${percent(batch.correction_rate)})`
+    + `${unsure}; ${batch.asset_event ? "a retrain run starts now" : "the next scheduled run learns it"}`;
+}
+
+// "Send batch" on the labelling and Labels pages: the caller's decided tweets to the inbox as one CSV.
+async function sendBatch(status) {
+  try {
+    const batch = await api("api/queue/send", { method: "POST" });
+    status.textContent = sendSummary(batch);
+    status.className = "ok";
+    return batch;
+  } catch (error) {
+    status.textContent = error.message;
+    status.className = "error";
+    return null;
+  }
+}

@@ -1,11 +1,13 @@
-// The labelling queue: one tweet at a time, most uncertain first; keys 1-5 pick a label, Enter accepts.
+// The labelling queue: one tweet at a time, most uncertain first; keys 1-5 pick a label, Enter accepts,
+// S skips, U answers unsure, Backspace undoes the last answer or skip.
 let labels = [];
 let items = [];
 let busy = false;
+let annotator = "";
 
 function show() {
   const item = items[0];
-  document.querySelectorAll("#label-buttons button").forEach((b) => {
+  document.querySelectorAll("#label-buttons button, #skip, #unsure").forEach((b) => {
     b.disabled = !item;
     b.classList.toggle("suggested", !!item && b.dataset.label === item.suggested);
   });
@@ -16,7 +18,8 @@ function show() {
     return;
   }
   $("meta").textContent = `Suggested: ${item.suggested} (margin ${item.margin.toFixed(3)}, model ${item.version})`
-    + (item.TweetAt ? ` · ${item.TweetAt}` : "");
+    + (item.TweetAt ? ` · ${item.TweetAt}` : "")
+    + (item.pair ? ` · overlap: also labelled by ${item.pair.filter((name) => name !== annotator).join(", ")}` : "");
   $("tweet").textContent = item.text;
   $("tweet").dataset.id = item.id;
   $("probabilities").replaceChildren(...labels.map((l) => {
@@ -29,29 +32,68 @@ function show() {
   }));
 }
 
-async function refresh() {
+function showCounts(view) {
+  const m = view.mine;
+  $("mine").textContent = `You (${view.annotator}): ${m.labelled} labelled · ${m.unsure} unsure · `
+    + `${m.skipped} skipped · ${m.to_send} to send · ${m.waiting_for_pair} waiting for a second answer · `
+    + `${m.disputed} waiting for adjudication · ${m.sent} sent so far`;
+  const o = view.overlap;
+  $("overlap").textContent = o.on
+    ? `Overlap on: ${percent(o.share)} of each load goes to two of ${o.annotators.join(", ")}; `
+      + "tweets they answer differently wait for a third person on the Labels page."
+    : `Overlap off: ${o.annotators.length ? `one annotator (${o.annotators[0]})` : "no annotators"} configured `
+      + "(TWEET_SENTIMENT_ANNOTATORS); every tweet is labelled once.";
+}
+
+async function refresh(first = null) {
   const predicted = encodeURIComponent($("filter").value);
   const view = await api(`api/queue?limit=50&predicted=${predicted}`);
+  annotator = view.annotator;
   items = view.items;
+  if (first && items.some((i) => i.id === first)) {  // an undone tweet is shown again at once
+    items = [items.find((i) => i.id === first), ...items.filter((i) => i.id !== first)];
+  }
   $("progress").textContent = `done ${view.labelled_unsent} · remaining ${view.remaining}`;
+  showCounts(view);
   show();
 }
 
-async function choose(label) {
-  const item = items[0];
-  if (!item || busy) return;
+// One answer-changing call (label, unsure, skip, undo); a refusal is shown and the queue re-read.
+async function act(path, body, what) {
+  if (busy) return;
   busy = true;
   try {
-    await api("api/queue/labels", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ id: item.id, label }),
+    const result = await api(path, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
-    await refresh();
+    $("notice").textContent = what(result);
+    $("notice").className = "muted";
+    await refresh(result.undone ? result.item.id : null);
   } catch (error) {
-    $("meta").textContent = `Could not record the label: ${error.message}`;
+    $("notice").textContent = `Not recorded: ${error.message}`;
+    $("notice").className = "error";
+    await refresh();
   } finally {
     busy = false;
   }
+}
+
+function choose(label) {
+  const item = items[0];
+  if (!item) return;
+  act("api/queue/labels", { id: item.id, label }, (r) => {
+    if (label === "Unsure") return "answered unsure: it will not be sent to training";
+    return r.label === null ? "recorded: it waits for a second answer (overlap)" : "";
+  });
+}
+
+function skip() {
+  const item = items[0];
+  if (item) act("api/queue/skip", { id: item.id }, () => "skipped: the tweet stays for the others");
+}
+
+function undo() {
+  act("api/queue/undo", {}, (r) => `undid your last ${r.undone}: the tweet is shown again`);
 }
 
 async function loadBatches() {
@@ -81,12 +123,18 @@ async function init() {
     option.value = option.textContent = label;
     $("filter").append(option);
   });
-  $("filter").addEventListener("change", refresh);
+  $("filter").addEventListener("change", () => refresh());
+  $("skip").addEventListener("click", skip);
+  $("unsure").addEventListener("click", () => choose("Unsure"));
+  $("undo").addEventListener("click", undo);
   document.addEventListener("keydown", (event) => {
     if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || event.ctrlKey || event.metaKey) return;
     const n = Number(event.key);
     if (n >= 1 && n <= labels.length) { event.preventDefault(); choose(labels[n - 1]); }
     if (event.key === "Enter" && items[0]) { event.preventDefault(); choose(items[0].suggested); }
+    if (event.key === "s" || event.key === "S") { event.preventDefault(); skip(); }
+    if (event.key === "u" || event.key === "U") { event.preventDefault(); choose("Unsure"); }
+    if (event.key === "Backspace") { event.preventDefault(); undo(); }
   });
   $("load-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -104,19 +152,11 @@ async function init() {
     }
   });
   $("send").addEventListener("click", async () => {
-    try {
-      const batch = await api("api/queue/send", { method: "POST" });
-      $("send-status").textContent = `sent ${batch.rows} rows as ${batch.file} `
-        + `(corrected ${batch.corrected}, ${percent(batch.correction_rate)}); `
-        + (batch.asset_event ? "a retrain run starts now" : "the next scheduled run learns it");
-      $("send-status").className = "ok";
-      await Promise.all([refresh(), loadBatches()]);
-    } catch (error) {
-      $("send-status").textContent = error.message;
-      $("send-status").className = "error";
-    }
+    await sendBatch($("send-status"));
+    await Promise.all([refresh(), loadBatches()]);
   });
   await Promise.all([refresh(), loadBatches()]);
+  window.focus();  // the keys work at once, without a click into the page (it opens in Airflow's iframe)
 }
 
 init().catch((error) => { $("meta").textContent = `Error: ${error.message}`; });

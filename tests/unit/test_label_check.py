@@ -1,0 +1,243 @@
+"""Likely label errors (confident learning), the systematic-correction exemption, held rows in the ledger, the
+review queue, and a batch sent twice. Small synthetic data built here; the features are the real hashed words."""
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tweet_sentiment.claim import archive_claimed, claim
+from tweet_sentiment.csvio import write_csv_atomic
+from tweet_sentiment.datafs import DataLayout
+from tweet_sentiment.features import hashed_words
+from tweet_sentiment.ingest import ingest_batch
+from tweet_sentiment.label_check import FLAG_COLUMNS, check_batch, flagged_file, ledger_balances
+from tweet_sentiment.label_errors import (
+    LabelCheckParams,
+    follows_correction,
+    likely_errors,
+    out_of_fold_probabilities,
+    systematic_corrections,
+)
+from tweet_sentiment.label_review import (
+    REVIEW_FIELDS,
+    ReviewError,
+    pending_reviews,
+    release_systematic,
+    resolve_review,
+    review_counts,
+)
+from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.schema import LABELS
+
+VOCAB = [[f"{c}w{i}" for i in range(12)] for c in "abcde"]  # each class its own words
+HEADER = ["TweetAt", "OriginalTweet", "Sentiment", "Annotator", "SuggestedSentiment", "Corrected"]
+FAST = LabelCheckParams(folds=3, rounds=40, min_data_in_leaf=5)
+
+
+def features_of(texts: list[str]):
+    return hashed_words(texts, 256)
+
+
+def tweets(n: int, seed: int, flip: float = 0.0, tag: str = "") -> tuple[list[list[str]], np.ndarray]:
+    """Rows (TweetAt … Corrected) of class-worded tweets, the true class each; ``flip`` of them labelled as
+    another class (suggested: the true one) by one of five annotators."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, len(LABELS), n)
+    flipped = rng.random(n) < flip
+    given = np.where(flipped, (truth + rng.integers(1, len(LABELS), n)) % len(LABELS), truth)
+    rows = []
+    for i, (t, g) in enumerate(zip(truth, given, strict=True)):
+        words = " ".join(rng.choice(VOCAB[t], 5))
+        rows.append(["16-03-2020", f"{words} {tag} n{seed}x{i}", LABELS[g], f"ann{i % 5}", LABELS[t],
+                     str(g != t).lower()])
+    return rows, flipped
+
+
+def send(layout: DataLayout, batch_id: str, name: str, rows: list[list[str]]) -> dict:
+    """Drop ``rows`` into the inbox as ``name`` (none: nothing), then claim, ingest and archive one batch."""
+    if rows:
+        write_csv_atomic(layout.inbox / name, HEADER, rows)
+    claim(layout, batch_id, 0)
+    entry = ingest_batch(layout, batch_id, 1000)
+    archive_claimed(layout.labelled_stream, batch_id)
+    return entry
+
+
+@pytest.fixture
+def layout(tmp_path):
+    lay = DataLayout(tmp_path / "data")
+    lay.ensure()
+    return lay
+
+
+def test_confident_learning_finds_injected_flips_and_rarely_flags_clean_rows():
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, len(LABELS), 1500)
+    x = np.eye(len(LABELS))[truth] * 2 + rng.normal(scale=0.6, size=(1500, len(LABELS)))
+    flip = rng.random(1500) < 0.1
+    noisy = np.where(flip, (truth + rng.integers(1, len(LABELS), 1500)) % len(LABELS), truth)
+    probabilities = out_of_fold_probabilities(x.astype(np.float32), noisy, len(LABELS), FAST)
+    flags = likely_errors(probabilities, noisy, FAST)
+    assert flags.flagged[flip].mean() >= 0.7
+    assert flags.flagged[~flip].mean() <= 0.05
+    assert (flags.suggested[flags.flagged & flip] == truth[flags.flagged & flip]).mean() > 0.9
+
+
+def test_a_correction_many_annotators_make_is_systematic_random_noise_is_not():
+    rows, _ = tweets(600, seed=1, flip=0.1)
+    policy = [["16-03-2020", f"{' '.join(VOCAB[3][:4])} sanitizer p{i}", "Negative", f"ann{i % 4}", "Positive",
+               "true"] for i in range(15)]
+    frame = pd.DataFrame(rows + policy, columns=HEADER).rename(columns={
+        "OriginalTweet": "text", "Sentiment": "label", "SuggestedSentiment": "suggested_label",
+        "Annotator": "annotator"}).assign(batch_id="b1")
+    found = systematic_corrections(frame, FAST)
+    assert set(zip(found["word"], found["suggested_label"], found["label"], strict=True)) == {
+        ("sanitizer", "Positive", "Negative")}
+    reasons = follows_correction(frame, found)
+    assert reasons[-15:] == ["sanitizer: Positive → Negative"] * 15 and not any(reasons[:600])
+    # the same correction by fewer people than min_annotators is not systematic
+    two = frame.assign(annotator=np.where(frame["text"].str.contains("sanitizer"), "ann0", frame["annotator"]))
+    assert systematic_corrections(two, FAST).empty
+    # the rows before a correction's first batch were the old rule: they do not dilute its share
+    before = [["16-03-2020", f"{' '.join(VOCAB[3][:4])} sanitizer q{i}", "Positive", "ann9", "Positive", "false"]
+              for i in range(40)]
+    older = pd.DataFrame(before, columns=HEADER).rename(columns={
+        "OriginalTweet": "text", "Sentiment": "label", "SuggestedSentiment": "suggested_label",
+        "Annotator": "annotator"}).assign(batch_id="b0")
+    assert len(systematic_corrections(pd.concat([older, frame]), FAST)) == 1
+
+
+def test_held_rows_leave_the_store_wait_for_review_and_the_ledger_balances(layout):
+    send(layout, "b1", "first.csv", tweets(400, seed=1)[0])
+    check_batch(layout, "b1", features_of, "hold", 0.2, FAST)
+    rows, flipped = tweets(300, seed=2, flip=0.1)
+    entry = send(layout, "b2", "second.csv", rows)
+    record = check_batch(layout, "b2", features_of, "hold", 0.2, FAST)
+    held = pd.read_parquet(flagged_file(layout, "b2"))
+    truly = {f"{r[1]}" for r, f in zip(rows, flipped, strict=True) if f}
+    assert record["rows_held"] == len(held) >= 0.7 * flipped.sum()
+    assert len(set(held["raw_text"]) - truly) <= 0.05 * (len(rows) - flipped.sum())
+    ledger = json.loads((layout.ledger / "b2.json").read_text())
+    assert ledger_balances(ledger) and ledger["rows_held"] == record["rows_held"]
+    assert ledger["rows_accepted"] == entry["rows_accepted"] - record["rows_held"]
+    assert ledger["files"][0]["rows_held"] == record["rows_held"]
+    stored = LabelledStore(layout.labelled).read_batch("b2")
+    assert len(stored) + record["rows_held"] == 300 and not set(stored["raw_text"]) & set(held["raw_text"])
+    assert check_batch(layout, "b2", features_of, "hold", 0.2, FAST) == record  # a retry changes nothing
+
+    queue = pending_reviews(layout)
+    assert len(queue) == record["rows_held"] and set(queue[0]) == set(REVIEW_FIELDS)
+    assert queue[0]["text"] in truly | {r[1] for r in rows} and queue[0]["batch_id"] == "b2"
+    assert [q["confidence"] for q in queue] == sorted((q["confidence"] for q in queue), reverse=True)
+    first, second, third = (q["review_id"] for q in queue[:3])
+    relabelled = resolve_review(layout, first, "relabel", queue[0]["suggested"], "rev")
+    resolve_review(layout, second, "accept", None, "rev")
+    resolve_review(layout, third, "drop", None, "rev")
+    with pytest.raises(ReviewError, match="decided already"):
+        resolve_review(layout, first, "accept", None, "rev")
+    assert review_counts(layout) == {"pending": record["rows_held"] - 3, "accept": 1, "relabel": 1, "drop": 1}
+    assert sorted(p.name for p in layout.inbox.iterdir()) == sorted([f"review-{first}.csv", f"review-{second}.csv"])
+    back = send(layout, "b3", "", [])  # the two review files re-enter training through the inbox
+    assert (back["rows_in"], back["rows_accepted"]) == (2, 2)
+    assert check_batch(layout, "b3", features_of, "hold", 0.2, FAST)["rows_checked"] == 0  # reviewed: not again
+    current = LabelledStore(layout.labelled).read_batch("b3").set_index("review_id")["label"]
+    assert current[first] == relabelled["label"] == queue[0]["suggested"]
+
+
+
+def test_rows_making_a_systematic_correction_are_kept_and_down_weighting_keeps_the_rest(layout):
+    topic = [f"{' '.join(words)} sanitizer" for words in itertools.combinations(VOCAB[3], 4)][::7]  # distinct
+    old_rule = [["16-03-2020", text, "Positive", "ann9", "Positive", "false"]
+                for text in topic[:60]]  # before the correction: the topic read as its words say
+    send(layout, "b1", "first.csv", tweets(400, seed=1)[0] + old_rule)
+    rows, _ = tweets(200, seed=4, flip=0.1)
+    policy = [["16-03-2020", text, "Negative", f"ann{i % 4}", "Positive", "true"]
+              for i, text in enumerate(topic[60:72])]
+    entry = send(layout, "b2", "second.csv", rows + policy)
+    record = check_batch(layout, "b2", features_of, "down_weight", 0.2, FAST)
+    flagged = pd.read_parquet(flagged_file(layout, "b2"))
+    kept = flagged[flagged["action"] == "kept"]
+    assert len(kept) >= 1 and kept["raw_text"].str.contains("sanitizer").all()
+    assert not flagged.loc[flagged["action"] != "kept", "raw_text"].str.contains("sanitizer").any()
+    assert (kept["correction"] == "sanitizer: Positive → Negative").all()
+    lighter = flagged.loc[flagged["action"] == "down_weighted", "seq"]
+    assert record["rows_held"] == 0 and record["rows_down_weighted"] == len(lighter) > 0
+    stored = LabelledStore(layout.labelled).read_batch("b2").set_index("seq")["label_weight"]
+    assert len(stored) == entry["rows_accepted"] and set(stored[lighter]) == {0.2}
+    assert (stored[kept["seq"]] == 1.0).all() and stored.drop(flagged["seq"]).eq(1.0).all()
+
+
+def test_a_batch_sent_twice_is_quarantined_whole_as_a_duplicate_batch(layout):
+    rows, _ = tweets(5, seed=7)
+    write_csv_atomic(layout.inbox / "copy-a.csv", HEADER, rows)
+    write_csv_atomic(layout.inbox / "copy-b.csv", HEADER, rows)  # sent twice before a run claimed it
+    first = send(layout, "b1", "original.csv", rows)
+    assert (first["rows_in"], first["rows_accepted"], first["rows_quarantined"]) == (15, 5, 10)
+    reasons = {f["file"]: f["file_error"] for f in first["files"]}
+    assert reasons["copy-a.csv"] == "" and reasons["copy-b.csv"] == reasons["original.csv"] == (
+        "duplicate batch: the same bytes as copy-a.csv, earlier in this batch")
+    again = send(layout, "b2", "later-copy.csv", rows)  # and once more, in a later batch
+    assert again["rows_quarantined"] == again["rows_in"] == 5
+    reason = json.loads((layout.quarantine / "b2" / "later-copy.csv.reason.json").read_text())["reason"]
+    assert reason == "duplicate batch: the same bytes as copy-a.csv, ingested in batch b1"
+    assert ingest_batch(layout, "b2", 1000) == again  # a retried ingest returns the entry as it was
+
+
+def test_files_a_dead_run_ingested_are_taken_over_not_quarantined_as_a_duplicate_batch(layout):
+    rows, _ = tweets(5, seed=9)
+    write_csv_atomic(layout.inbox / "a.csv", HEADER, rows)
+    claim(layout, "dead", 0)
+    ingest_batch(layout, "dead", 1000)  # the run died after its ingest, before archiving
+    entry = send(layout, "next", "", [])  # the next run takes the dead batch's files over
+    assert (entry["rows_in"], entry["rows_accepted"], entry["files_rejected"]) == (5, 5, 0)
+
+
+def test_another_annotators_different_label_supersedes_and_is_reported(layout):
+    rows, _ = tweets(60, seed=8)
+    send(layout, "b1", "first.csv", rows)
+    check_batch(layout, "b1", features_of, "off", 0.2, FAST)
+    changed = [[*rows[0][:2], LABELS[(LABELS.index(rows[0][2]) + 1) % 5], "someone-else", *rows[0][4:]]]
+    entry = send(layout, "b2", "second.csv", changed)
+    assert entry["rows_superseding"] == 1
+    record = check_batch(layout, "b2", features_of, "off", 0.2, FAST)
+    assert record["rows_checked"] == 0 and "off" in record["reason"]
+    seen = record["annotator_disagreements"]
+    assert seen["count"] == 1 and seen["examples"][0]["earlier_annotator"] == rows[0][3] != "someone-else"
+    assert LabelledStore(layout.labelled).current().set_index("raw_text")["label"][rows[0][1]] == changed[0][2]
+
+
+def test_a_check_that_died_after_deciding_is_re_applied_on_retry_never_re_decided(layout):
+    send(layout, "b1", "first.csv", tweets(300, seed=1)[0])
+    send(layout, "b2", "second.csv", tweets(200, seed=2, flip=0.1)[0])
+    stored = (layout.labelled / "b2.parquet").read_bytes()
+    ledger = (layout.ledger / "b2.json").read_bytes()
+    first = check_batch(layout, "b2", features_of, "hold", 0.2, FAST)
+    assert first["rows_held"] > 0
+    # the process died after writing the flagged rows, before the store, the ledger and the record
+    (layout.labelled / "b2.parquet").write_bytes(stored)
+    (layout.ledger / "b2.json").write_bytes(ledger)
+    (layout.labels / "checks" / "b2.json").unlink()
+    again = check_batch(layout, "b2", lambda texts: pytest.fail("re-decided"), "hold", 0.2, FAST)
+    assert again["rows_held"] == first["rows_held"] and again["ledger"] == first["ledger"]
+    assert len(LabelledStore(layout.labelled).read_batch("b2")) == first["ledger"]["rows_accepted"]
+
+
+def test_held_rows_of_a_correction_that_became_systematic_are_released_to_the_inbox(layout):
+    def held(seq: int, text: str) -> dict:
+        return {**{c: "" for c in FLAG_COLUMNS}, "text": text, "raw_text": text, "label": "Negative",
+                "suggested_label": "Positive", "suggested": "Positive", "confidence": 0.9, "action": "held",
+                "flag_id": f"b1--{seq}", "batch_id": "b1", "tweet_at": "2020-03-16", "seq": seq, "source_row": seq,
+                "label_weight": 1.0, "recent_holdout": False, "superseding": False, "given_confidence": 0.1}
+
+    path = flagged_file(layout, "b1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([held(1, "hand sanitizer sold out again"), held(2, "lovely weather today")]).to_parquet(path)
+    change = {"word": "sanitizer", "suggested_label": "Positive", "label": "Negative"}
+    released = release_systematic(layout, [change])
+    assert [r["review_id"] for r in released] == ["b1--1"] and released[0]["reviewer"].startswith("label check")
+    assert (layout.inbox / "review-b1--1.csv").exists()
+    assert [q["review_id"] for q in pending_reviews(layout)] == ["b1--2"]
+    assert release_systematic(layout, [change]) == []  # decided once

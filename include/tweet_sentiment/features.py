@@ -39,17 +39,17 @@ WORD_NGRAMS = 1  # words only (2: word pairs too)
 WORD_VIEW = "words"  # the text view hashed: hashtags split into words (#StayHomeSaveLives: stay home save lives)
 
 
-def _hashtags_as_words(text: str) -> str:
+def hashtags_as_words(text: str) -> str:
     return _HASHTAG.sub(lambda m: _CAMEL.sub(" ", m.group(1)), text)
 
 
 # Each view of a text that VADER scores: VADER reads case and punctuation as intensity, hashtags hide words.
 _VIEWS: dict[str, Callable[[str], str]] = {
     "text": lambda t: t,
-    "words": _hashtags_as_words,
-    "lower": lambda t: _hashtags_as_words(t).lower(),
+    "words": hashtags_as_words,
+    "lower": lambda t: hashtags_as_words(t).lower(),
     "plain": lambda t: _PUNCTUATION.sub(" ", _HASHTAG.sub(" ", t)),
-    "plainwords": lambda t: _PUNCTUATION.sub(" ", _hashtags_as_words(t)),
+    "plainwords": lambda t: _PUNCTUATION.sub(" ", hashtags_as_words(t)),
 }
 _CUES: dict[str, Callable[[str], float]] = {
     "exclamations": lambda t: float(t.count("!")),

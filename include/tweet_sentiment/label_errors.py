@@ -9,11 +9,12 @@ confident-joint cell and the argmax agree). The five classes are ordinal: a neig
 Extremely Negative) must also beat the given label by ``neighbour_margin``, since the border between intensities
 is where honest labels differ.
 
-A systematic correction is people overriding the model the same way on the same topic: the suggested label ``s``
-changed to ``g`` on rows holding a word ``w``, by at least ``min_annotators`` people on at least ``min_rows`` rows,
-and on at least ``min_share`` of the rows with ``w`` that were suggested ``s`` since the batch where that change
-first appears (the recent batches and this one). A flagged row that makes such a
-correction is not a likely error: it is the feedback loop at work (the newest human label wins).
+A systematic correction is people overriding the model the same way on the same topic: the suggested label moved
+in one direction of the ordinal scale (towards negative, or towards positive) on rows holding a word ``w``
+(hashtags split, plurals folded), by at least ``min_annotators`` people on at least ``min_rows`` rows, and on at
+least ``min_share`` of the rows with ``w`` since the batch where that correction first appears (the recent
+batches and this one). A flagged row that makes such a correction is not a likely error: it is the feedback loop
+at work (the newest human label wins).
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from tweet_sentiment.features import hashtags_as_words
+from tweet_sentiment.schema import LABEL_TO_ID
 from tweet_sentiment.training import Features
 
+TOWARDS_NEGATIVE, TOWARDS_POSITIVE = "towards negative", "towards positive"
 _WORD = re.compile(r"[a-z][a-z']{2,}")
 
 
@@ -105,27 +109,37 @@ def likely_errors(probabilities: np.ndarray, labels: np.ndarray, params: LabelCh
 
 
 def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower().replace("#", " ")))
+    """The text's words of 3+ letters: hashtags split into words (#HandSanitizer: hand, sanitizer), lower case,
+    a plural folded into its singular (sanitizers: sanitizer)."""
+    words = _WORD.findall(hashtags_as_words(text).lower())
+    return {w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words}
+
+
+def _direction(suggested: pd.Series, label: pd.Series) -> np.ndarray:
+    """Where a person moved the suggested label on the ordinal scale: towards negative / positive ("" if not)."""
+    step = label.map(LABEL_TO_ID).fillna(-1).to_numpy() - suggested.map(LABEL_TO_ID).fillna(-1).to_numpy()
+    return np.select([step < 0, step > 0], [TOWARDS_NEGATIVE, TOWARDS_POSITIVE], "")
 
 
 def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.DataFrame:
-    """The (word, suggested, label) corrections many people made the same way (see the module doc), from rows
-    oldest first with ``text``, ``label``, ``suggested_label`` ("" where none was shown), ``annotator`` and
-    ``batch_id``. A correction's share counts from the first batch it appears in (the rows before it are the old
-    rule); columns ``word``, ``suggested_label``, ``label``, ``rows``, ``annotators``, ``share``."""
-    columns = ["word", "suggested_label", "label", "rows", "annotators", "share"]
+    """The (word, direction) corrections many people made the same way (see the module doc), from rows oldest
+    first with ``text``, ``label``, ``suggested_label`` ("" where none was shown), ``annotator`` and ``batch_id``.
+    A correction's share counts from the first batch it appears in (the rows before it are the old rule); columns
+    ``word``, ``direction``, ``rows``, ``annotators``, ``share``."""
+    columns = ["word", "direction", "rows", "annotators", "share"]
     shown = rows[rows["suggested_label"].astype(str) != ""]
     shown = shown.assign(order=pd.factorize(shown["batch_id"])[0],
+                         direction=_direction(shown["suggested_label"], shown["label"]),
                          word=[sorted(_words(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
-    changed = shown[shown["label"] != shown["suggested_label"]]
+    changed = shown[shown["direction"] != ""]
     if changed.empty:
         return pd.DataFrame(columns=columns)
-    key = ["word", "suggested_label", "label"]
+    key = ["word", "direction"]
     found = changed.groupby(key).agg(rows=("text", "size"), annotators=("annotator", "nunique"),
                                      first=("order", "min")).reset_index()
     found = found[(found["rows"] >= params.min_rows) & (found["annotators"] >= params.min_annotators)]
-    base = shown.groupby(["word", "suggested_label", "order"]).size().rename("base").reset_index()
-    since = found.merge(base, on=["word", "suggested_label"])
+    base = shown.groupby(["word", "order"]).size().rename("base").reset_index()
+    since = found.merge(base, on="word")
     since = since[since["order"] >= since["first"]].groupby(key)["base"].sum()
     found = found.join(since, on=key)
     found["share"] = found["rows"] / found["base"]
@@ -133,14 +147,17 @@ def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.D
 
 
 def follows_correction(rows: pd.DataFrame, corrections: pd.DataFrame) -> list[str]:
-    """For each row, the systematic correction it makes ("word: suggested → label"), or "" if none."""
-    if corrections.empty:
+    """For each row (``text``, ``suggested_label``, ``label``), the systematic correction it makes
+    ("sanitizer: towards negative (Positive → Negative)"), or "" if none."""
+    if corrections.empty or rows.empty:
         return [""] * len(rows)
-    by_change: dict[tuple[str, str], set[str]] = {}
-    for word, suggested, label in corrections[["word", "suggested_label", "label"]].itertuples(index=False):
-        by_change.setdefault((suggested, label), set()).add(word)
+    by_direction: dict[str, set[str]] = {}
+    for word, direction in corrections[["word", "direction"]].itertuples(index=False):
+        by_direction.setdefault(direction, set()).add(word)
     out = []
-    for text, suggested, label in rows[["text", "suggested_label", "label"]].itertuples(index=False):
-        shared = sorted(_words(text) & by_change.get((suggested, label), set()))
-        out.append(f"{shared[0]}: {suggested} → {label}" if shared else "")
+    directions = _direction(rows["suggested_label"], rows["label"])
+    for text, suggested, label, direction in zip(rows["text"], rows["suggested_label"], rows["label"], directions,
+                                                 strict=True):
+        shared = sorted(_words(text) & by_direction.get(direction, set()))
+        out.append(f"{shared[0]}: {direction} ({suggested} → {label})" if shared else "")
     return out

@@ -82,10 +82,12 @@ def held_figures(settings: Settings, policy: Policy | None) -> dict:
     """What the label check did over a whole stream of one pipeline: rows flagged, held, kept as systematic
     corrections, and (in a policy scenario) how many held rows the policy relabelled: the loop must not lose them."""
     flagged = [read_flagged(p) for p in list_dir(settings.layout().labels / "flagged") if p.suffix == ".parquet"]
-    rows = pd.concat(flagged, ignore_index=True) if flagged else pd.DataFrame(columns=["action", "raw_text"])
+    rows = (pd.concat(flagged, ignore_index=True) if flagged
+            else pd.DataFrame(columns=["action", "raw_text", "batch_id"]))
     held = rows[rows["action"] == HELD]
     figures = {"label_check_flagged": len(rows), "label_check_held": len(held),
                "label_check_kept_as_correction": int((rows["action"] == KEPT).sum())}
-    if policy:
-        figures["policy_rows_held"] = int(sum(policy.matches(t) for t in held["raw_text"]))
+    if policy:  # the held rows the policy touched: its batches on (the stream's batch ids are b0000, b0001, ...)
+        since = held[held["batch_id"] >= f"b{policy.start_batch:04d}"]
+        figures["policy_rows_held"] = int(sum(policy.matches(t) for t in since["raw_text"]))
     return figures

@@ -94,10 +94,13 @@ def test_a_correction_many_annotators_make_is_systematic_random_noise_is_not():
         "OriginalTweet": "text", "Sentiment": "label", "SuggestedSentiment": "suggested_label",
         "Annotator": "annotator"}).assign(batch_id="b1")
     found = systematic_corrections(frame, FAST)
-    assert set(zip(found["word"], found["suggested_label"], found["label"], strict=True)) == {
-        ("sanitizer", "Positive", "Negative")}
+    assert set(zip(found["word"], found["direction"], strict=True)) == {("sanitizer", "towards negative")}
     reasons = follows_correction(frame, found)
-    assert reasons[-15:] == ["sanitizer: Positive → Negative"] * 15 and not any(reasons[:600])
+    assert reasons[-15:] == ["sanitizer: towards negative (Positive → Negative)"] * 15 and not any(reasons[:600])
+    # the same topic written otherwise (a hashtag, a plural) and relabelled the same way makes the same correction
+    other = frame.iloc[-2:].assign(text=["#HandSanitizers gone", "sanitizers gone"], label="Extremely Negative")
+    assert follows_correction(other, found) == [
+        "sanitizer: towards negative (Positive → Extremely Negative)"] * 2
     # the same correction by fewer people than min_annotators is not systematic
     two = frame.assign(annotator=np.where(frame["text"].str.contains("sanitizer"), "ann0", frame["annotator"]))
     assert systematic_corrections(two, FAST).empty
@@ -162,7 +165,7 @@ def test_rows_making_a_systematic_correction_are_kept_and_down_weighting_keeps_t
     kept = flagged[flagged["action"] == "kept"]
     assert len(kept) >= 1 and kept["raw_text"].str.contains("sanitizer").all()
     assert not flagged.loc[flagged["action"] != "kept", "raw_text"].str.contains("sanitizer").any()
-    assert (kept["correction"] == "sanitizer: Positive → Negative").all()
+    assert (kept["correction"] == "sanitizer: towards negative (Positive → Negative)").all()
     lighter = flagged.loc[flagged["action"] == "down_weighted", "seq"]
     assert record["rows_held"] == 0 and record["rows_down_weighted"] == len(lighter) > 0
     stored = LabelledStore(layout.labelled).read_batch("b2").set_index("seq")["label_weight"]
@@ -235,7 +238,7 @@ def test_held_rows_of_a_correction_that_became_systematic_are_released_to_the_in
     path = flagged_file(layout, "b1")
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([held(1, "hand sanitizer sold out again"), held(2, "lovely weather today")]).to_parquet(path)
-    change = {"word": "sanitizer", "suggested_label": "Positive", "label": "Negative"}
+    change = {"word": "sanitizer", "direction": "towards negative"}
     released = release_systematic(layout, [change])
     assert [r["review_id"] for r in released] == ["b1--1"] and released[0]["reviewer"].startswith("label check")
     assert (layout.inbox / "review-b1--1.csv").exists()

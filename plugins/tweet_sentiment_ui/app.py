@@ -28,7 +28,7 @@ from tweet_sentiment.prediction import NoChampionError, PredictionRequestError, 
 from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.services import infinity_client
-from tweet_sentiment_ui.access import Admin, Reader, Writer
+from tweet_sentiment_ui.access import Operator, Reader, Writer
 from tweet_sentiment_ui.events import record_asset_event
 
 ASSETS = Path(__file__).parent / "assets"
@@ -91,7 +91,7 @@ class RollbackBody(BaseModel):
 
 
 def create_app() -> FastAPI:
-    """The plugin's app; every route depends on Airflow's login (``Reader``/``Writer``/``Admin``)."""
+    """The plugin's app; every route depends on Airflow's login (``Reader``/``Writer``/``Operator``)."""
     app = FastAPI(title="Tweet sentiment", description="Labelling queue, prediction API, model and mood pages.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # FastAPI's own pages would skip the login
 
@@ -263,7 +263,7 @@ def create_app() -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no mood chart yet: the scoring DAG has not run") from exc
 
     @app.post("/api/model/rollback")
-    def rollback(body: RollbackBody, user: Admin) -> dict:
+    def rollback(body: RollbackBody, user: Operator) -> dict:
         """Make an earlier champion the champion again (recorded in the registry like a promotion) and record a
         champion asset event."""
         svc = services()

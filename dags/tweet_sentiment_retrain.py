@@ -80,7 +80,7 @@ def _note_run(note: str) -> None:
 
 
 @dag(
-    dag_id="tweet_sentiment_retrain",
+    dag_id=assets.RETRAIN_DAG_ID,
     description="Retrain the tweet-sentiment model on newly labelled CSVs; promote it only if it is better.",
     schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=20)), assets=[INBOX]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

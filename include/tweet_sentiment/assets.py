@@ -31,6 +31,8 @@ class AssetName(NamedTuple):
 
 
 INBOX = AssetName("tweet_sentiment_inbox", "x-tweet-sentiment://data/inbox")
+# The DAG scheduled on the inbox: an inbox event is a run of it (the UI plugin checks the right to trigger it).
+RETRAIN_DAG_ID = "tweet_sentiment_retrain"
 CHAMPION = AssetName("tweet_sentiment_champion", "x-tweet-sentiment://registry/champion")
 UNLABELLED = AssetName("tweet_sentiment_unlabelled", "x-tweet-sentiment://data/unlabelled")
 # The promote task's outlet: the champion asset is attached to it only when the champion really changed.

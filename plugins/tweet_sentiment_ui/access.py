@@ -1,5 +1,19 @@
 """Airflow's own login for every page and endpoint: the JWT of the UI session (``_token`` cookie) or a Bearer
-token, checked by the configured auth manager, which also decides who may use this custom view."""
+token, checked by the configured auth manager, which also decides who may use this custom view and what they may
+change through it.
+
+The custom-view check alone cannot guard a write: an auth manager may ignore its ``method`` (the simple auth
+manager checks every custom view as a GET open to role ``viewer``). So each write also asks the auth manager for
+the Airflow right of what the action really does, as Airflow's own REST API would:
+
+- ``Writer`` (label, skip, undo, load, adjudicate, resolve a review, send a batch): the labelling work ends in the
+  inbox, and an inbox event is a run of the retrain DAG, so the right to trigger that DAG
+  (``is_authorized_dag(POST, RUN, tweet_sentiment_retrain)``: role ``user`` and above in the simple manager,
+  "can create DAG Runs" on that DAG in FAB);
+- ``Operator`` (roll back the champion): a rollback switches the model in use and records a champion asset
+  event, the same event ``POST /api/v2/assets/events`` records, so the right to record asset events
+  (``is_authorized_asset(POST)``: role ``op`` and above in the simple manager, "can create Assets" in FAB).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +21,48 @@ from collections.abc import Callable
 from typing import Annotated
 
 from airflow.api_fastapi.app import get_auth_manager
-from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
+from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager, ResourceMethod
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import AssetDetails, DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, status
 
+from tweet_sentiment.assets import RETRAIN_DAG_ID
+
 RESOURCE_NAME = "Tweet sentiment"
 
+Right = Callable[[BaseAuthManager, BaseUser], bool]
 
-def authorized_user(method: ResourceMethod) -> Callable[[BaseUser], BaseUser]:
-    """A dependency: the logged-in Airflow user, if the auth manager lets them ``method`` this view, else 403."""
+
+def may_trigger_retrain(manager: BaseAuthManager, user: BaseUser) -> bool:
+    """Whether ``user`` may start a run of the retrain DAG (what sending labels to the inbox does)."""
+    return manager.is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
+                                     details=DagDetails(id=RETRAIN_DAG_ID), user=user)
+
+
+def may_record_asset_events(manager: BaseAuthManager, user: BaseUser) -> bool:
+    """Whether ``user`` may record asset events (what a rollback does to the champion asset)."""
+    return manager.is_authorized_asset(method="POST", details=AssetDetails(), user=user)
+
+
+def authorized_user(method: ResourceMethod, right: Right | None = None,
+                    action: str = "") -> Callable[[BaseUser], BaseUser]:
+    """A dependency: the logged-in Airflow user, if the auth manager lets them ``method`` this view and (for a
+    write) grants them ``right``, the Airflow permission of ``action``; else 403."""
 
     def check(user: Annotated[BaseUser, Depends(get_user)]) -> BaseUser:
-        if not get_auth_manager().is_authorized_custom_view(method=method, resource_name=RESOURCE_NAME, user=user):
+        manager = get_auth_manager()
+        if not manager.is_authorized_custom_view(method=method, resource_name=RESOURCE_NAME, user=user):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.get_name()} may not {method} {RESOURCE_NAME}")
+        if right is not None and not right(manager, user):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.get_name()} may not {action}")
         return user
 
     return check
 
 
 Reader = Annotated[BaseUser, Depends(authorized_user("GET"))]
-Writer = Annotated[BaseUser, Depends(authorized_user("POST"))]
-Admin = Annotated[BaseUser, Depends(authorized_user("PUT"))]
+Writer = Annotated[BaseUser, Depends(authorized_user(
+    "POST", may_trigger_retrain, f"trigger the DAG {RETRAIN_DAG_ID} (what sending labels to the inbox does)"))]
+Operator = Annotated[BaseUser, Depends(authorized_user(
+    "PUT", may_record_asset_events, "record asset events (what rolling back the champion does)"))]

@@ -3,9 +3,10 @@
 The plugin calls Airflow's asset manager directly, in the API server's own process and metadata-DB session, the
 same call ``POST /api/v2/assets/events`` makes. That route asks the auth manager for the asset-event right (OP
 or ADMIN under the simple auth manager), which an annotator does not have; here the plugin's own check (the
-route's ``Writer`` / ``Admin``) has already decided who may send a batch or roll back, and the event follows from
-that action. Recording is best effort: the file is in the inbox (or the pointer switched) either way, and files
-that come without an event are taken by the next scheduled run.
+route's ``Writer``: the right to trigger the retrain DAG the inbox event starts; ``Operator``: the asset-event
+right) has already decided who may send a batch or roll back, and the event follows from that action.
+Recording is best effort: the file is in the inbox (or the pointer switched) either way, and files that come
+without an event are taken by the next scheduled run.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A real Airflow API server with the tweet-sentiment plugin, over a data root holding a bootstrapped champion.
 
 Session-scoped: one bootstrap (real infinity, real slice of the dataset) and one `airflow api-server` process
-with the SimpleAuthManager (users ``admin`` and the two annotators ``anna`` and ``ben``, random passwords; overlap
-on between the annotators), shared by the API and browser tests.
+with the SimpleAuthManager (users ``admin``, the two annotators ``anna`` and ``ben`` of role ``user``, ``viewer`` of
+role ``viewer`` and ``operator`` of role ``op``, random passwords; overlap on between the annotators), shared by the
+API and browser tests.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ UNLABELLED = "covid_tweets_unlabelled_2022.csv"
 PLUGIN_PREFIX = "/tweet-sentiment"
 BOOTSTRAP_ROWS = 1000
 ANNOTATORS = ("anna", "ben")  # TWEET_SENTIMENT_ANNOTATORS of the server: overlap on, admin not among them
+ROLES = {"admin": "admin", **dict.fromkeys(ANNOTATORS, "user"), "viewer": "viewer", "operator": "op"}
 
 
 @dataclass(frozen=True)
@@ -95,14 +97,14 @@ def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
 def ui_server(ui_settings: Settings, airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     """`airflow api-server` (the plugin loaded from plugins/) on a free port, with Airflow's SimpleAuthManager."""
     home = tmp_path_factory.mktemp("ui-airflow")
-    passwords = {user: secrets.token_hex(8) for user in ("admin", *ANNOTATORS)}
+    passwords = {user: secrets.token_hex(8) for user in ROLES}
     (home / "passwords.json").write_text(json.dumps(passwords))
     log = home / "api-server.log"
 
     def start(port: int) -> subprocess.Popen:
         env = {
             **os.environ,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(["admin:admin", *(f"{a}:user" for a in ANNOTATORS)]),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:{role}" for user, role in ROLES.items()),
             "TWEET_SENTIMENT_ANNOTATORS": ",".join(ANNOTATORS),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
@@ -124,3 +126,13 @@ def ui_server(ui_settings: Settings, airflow_db: str, tmp_path_factory: pytest.T
         yield UiServer(f"http://localhost:{port}", "admin", passwords["admin"], ui_settings, passwords)
     finally:
         stop_process_group(proc)
+
+
+@pytest.fixture(scope="session")
+def plugin_app():
+    """The plugin's FastAPI app as Airflow loads it from plugins/ (the one the API server mounts)."""
+    from airflow import plugins_manager
+
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    (app,) = [entry["app"] for entry in apps if entry["url_prefix"] == PLUGIN_PREFIX]
+    return app

@@ -20,7 +20,7 @@ from tweet_sentiment.schema import LABELS, FeatureSchema
 from tweet_sentiment.tasks import run_cycle
 from tweet_sentiment.text import clean_tweet
 
-from .conftest import BOOTSTRAP_ROWS, PLUGIN_PREFIX
+from .conftest import BOOTSTRAP_ROWS
 
 TWEETS = [
     "Panic buying again, shelves empty and people fighting over toilet paper. Disgusting!!",
@@ -37,16 +37,6 @@ def registry_of(server) -> ModelRegistry:
 def api(ui_server):
     with ui_server.client() as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def plugin_app():
-    """The plugin's FastAPI app as Airflow loads it from plugins/ (the one the API server mounts)."""
-    from airflow import plugins_manager
-
-    apps, _ = plugins_manager.get_fastapi_plugins()
-    (app,) = [entry["app"] for entry in apps if entry["url_prefix"] == PLUGIN_PREFIX]
-    return app
 
 
 def test_every_route_of_the_plugin_refuses_anonymous_and_forged_requests(ui_server, plugin_app):

@@ -1,0 +1,46 @@
+"""The "Labels" page's API: agreement between annotators, a third answer on a disputed tweet, and the decisions
+on the rows the label check held for review."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from tweet_sentiment.label_agreement import annotator_figures, pair_agreement
+from tweet_sentiment.label_review import pending_reviews, resolve_review, review_counts
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment_ui.access import Reader, Writer
+from tweet_sentiment_ui.routes_labelling import LabelBody
+from tweet_sentiment_ui.services import services
+
+router = APIRouter(prefix="/api")
+
+
+class ReviewBody(BaseModel):
+    review_id: str
+    decision: str = Field(description="accept | relabel | drop")
+    label: str | None = Field(None, description="the new label, for relabel")
+
+
+@router.get("/label-quality")
+def label_quality(_: Reader) -> dict:
+    """Overlap setting, agreement per annotator pair and of each annotator with the model, disputed tweets."""
+    queue = services().labelling
+    records = queue.answer_records()
+    layout = services().layout
+    return {"overlap": queue.overlap(), "pairs": pair_agreement(records),
+            "annotators": annotator_figures(records), "disputed": queue.disputed(), "labels": list(LABELS),
+            "flagged": {"pending": pending_reviews(layout, limit=100), "counts": review_counts(layout)}}
+
+
+@router.post("/reviews")
+def review(body: ReviewBody, user: Writer) -> dict:
+    """A person's decision on a row the label check held: accept, relabel (to ``label``) or drop; an accepted
+    or relabelled row goes to the inbox as a one-row CSV (the next run takes it)."""
+    return resolve_review(services().layout, body.review_id, body.decision, body.label, user.get_name())
+
+
+@router.post("/adjudications")
+def adjudicate(body: LabelBody, user: Writer) -> dict:
+    """The third answer on a disputed tweet; it goes in the caller's next batch."""
+    return services().labelling.adjudicate(body.id, body.label, user.get_name())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
 from tweet_sentiment.schema import LABELS
 
@@ -106,11 +106,22 @@ def calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int =
     return float(np.sum(gaps))
 
 
+def error_ranking(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
+    """How well the labelling queue's order (smallest top-2 margin first) finds the wrong predictions: the ROC AUC
+    of the negated margin for "prediction is wrong" (0.5: no better than chance; None without both kinds)."""
+    top2 = np.sort(probabilities, axis=1)[:, -2:]
+    wrong = probabilities.argmax(axis=1) != np.asarray(labels)
+    return float(roc_auc_score(wrong, top2[:, 0] - top2[:, 1])) if 0 < wrong.sum() < len(wrong) else None
+
+
 def probability_scores(labels: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Mean log loss, mean Brier score and expected calibration error of ``probabilities`` (rows × classes)."""
+    """Mean log loss, mean Brier score, expected calibration error and the margin's error ranking (AUC) of
+    ``probabilities`` (rows × classes)."""
     losses = row_losses(labels, probabilities)
+    ranking = error_ranking(labels, probabilities)
     return {"log_loss": round(float(losses["log_loss"].mean()), 5), "brier": round(float(losses["brier"].mean()), 5),
-            "ece": round(calibration_error(labels, probabilities), 5), "rows": len(labels)}
+            "ece": round(calibration_error(labels, probabilities), 5),
+            "error_auc": None if ranking is None else round(ranking, 5), "rows": len(labels)}
 
 
 def paired_loss_bootstrap(baseline: np.ndarray, other: np.ndarray, resamples: int = 2000,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 
 SIGNIFICANCE = 0.01
-FIGURES = ("macro_f1", "accuracy", "log_loss", "brier", "ece")
+FIGURES = ("macro_f1", "accuracy", "log_loss", "brier", "ece", "error_auc")
 PAIRED = ("macro_f1", "log_loss", "brier")
 
 

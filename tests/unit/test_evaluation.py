@@ -7,6 +7,7 @@ from tweet_sentiment.evaluation import (
     GateRules,
     PairedComparison,
     calibration_error,
+    error_ranking,
     evaluate,
     paired_bootstrap,
     paired_loss_bootstrap,
@@ -134,3 +135,12 @@ def test_paired_loss_bootstrap_finds_a_lower_loss_only_when_there_is_one():
     assert paired_loss_bootstrap(lower, baseline).p_value == 1.0
     shuffled = baseline + rng.normal(scale=0.2, size=2000)  # as good on average, only different
     assert paired_loss_bootstrap(baseline, shuffled).p_value > 0.01
+
+
+def test_error_ranking_is_one_when_the_smallest_margins_are_exactly_the_wrong_predictions():
+    labels = np.array([0, 0, 0, 1])
+    probabilities = np.array([[0.9, 0.1, 0, 0, 0], [0.8, 0.2, 0, 0, 0], [0.55, 0.35, 0.1, 0, 0],
+                              [0.5, 0.45, 0.05, 0, 0]])
+    assert error_ranking(labels, probabilities) == 1.0  # the one wrong row (the last) has the smallest margin
+    assert error_ranking(np.array([1, 0, 0, 0]), probabilities) == 0.0  # the wrong row is the surest
+    assert error_ranking(np.zeros(4, dtype=np.int64), probabilities) is None  # no wrong prediction

@@ -1,8 +1,11 @@
 """The noisy scenario's summary over flip seeds: spreads, and "measurably worse" only when every seed says so."""
 
+import numpy as np
 import pytest
 
 from tweet_sentiment.label_check_summary import FIGURES, PAIRED, noisy_summary
+from tweet_sentiment.noisy_refits import compare, scores
+from tweet_sentiment.services import Holdout
 
 
 def cycle(k: int, rows_seen: int, recall: float) -> dict:
@@ -52,3 +55,20 @@ def test_one_seed_without_a_significant_difference_means_not_measurably_worse():
     summary = noisy_summary(clean, [seed_run(13, 0.9, 0.8, 0.001), seed_run(14, 0.9, 0.8, 0.02)], 2000)
     assert summary["held_better_than_unchecked"]["fixed"]["log_loss"]["seeds_significant"] == 1
     assert summary["unchecked_measurably_worse"]["fixed_log_loss"] is False
+
+
+def test_a_flattened_model_with_the_same_top_classes_loses_on_the_scoring_rules_not_on_macro_f1():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 5, 1000)
+    right = np.where(rng.random(1000) < 0.9, labels, (labels + 1) % 5)  # the top class, right on 90 % of rows
+    sharp = np.full((1000, 5), 0.02)
+    sharp[np.arange(1000), right] = 0.92
+    flat = 0.6 * sharp + 0.4 / 5  # same top classes, probabilities pulled towards uniform
+    holdouts = {"fixed": Holdout([f"t{i}" for i in range(1000)], labels)}
+    figures = scores(holdouts, {"fixed": flat})["fixed"]
+    assert figures["macro_f1"] == scores(holdouts, {"fixed": sharp})["fixed"]["macro_f1"]
+    assert figures["ece"] > 0.2 and figures["rows"] == 1000
+    paired = compare(holdouts, worse={"fixed": flat}, better={"fixed": sharp})["fixed"]
+    assert paired["macro_f1"]["gain"] == 0 and paired["macro_f1"]["p_value"] == 1.0
+    assert paired["brier"]["gain"] > 0 and paired["brier"]["p_value"] < 0.01
+    assert paired["log_loss"]["gain"] > 0 and paired["log_loss"]["p_value"] < 0.01

@@ -24,7 +24,7 @@ bench: setup
 
 SCENARIO ?= plain
 quality: setup
-	$(ENV) bash scripts/with_infinity.sh "$$VENV/bin/python" -m tweet_sentiment quality --scenario $(SCENARIO)
+	$(ENV) bash scripts/with_infinity.sh "$$VENV/bin/python" -m tweet_sentiment quality --scenario $(SCENARIO) $(if $(MAX_BATCHES),--max-batches $(MAX_BATCHES)) $(if $(FLIP_SEEDS),--flip-seeds $(FLIP_SEEDS))
 
 feed: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed

@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "noisy: 10 %% of labels flipped at random, the label check on and off")
     p_quality.add_argument("--flagged-rows", default="hold", choices=["hold", "down_weight", "off"],
                            help="the label check's Param flagged_rows for the plain and policy streams")
+    p_quality.add_argument("--flip-seeds", type=int, default=QualityOptions.flip_seeds,
+                           help="noisy: how many seeds of the flips (the clean stream runs once)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap(settings, args.refit)
         elif args.command == "quality":
             options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
-                                     "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows)
+                                     "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
+                                     args.flip_seeds)
             run = noisy_stream if args.scenario == "noisy" else quality_stream
             print(json.dumps(run(settings, options)))
         else:

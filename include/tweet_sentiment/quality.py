@@ -43,6 +43,7 @@ class QualityOptions:
     max_batches: int | None = None
     scenario: str = "plain"
     flagged_rows: str = "hold"  # the label check's Param for every run of the stream
+    flip_seeds: int = 3  # the noisy scenario: how many seeds of the label flips (held and unchecked run per seed)
 
     @property
     def policy(self) -> Policy | None:

@@ -6,9 +6,14 @@ from sklearn.metrics import f1_score
 from tweet_sentiment.evaluation import (
     GateRules,
     PairedComparison,
+    calibration_error,
+    error_ranking,
     evaluate,
     paired_bootstrap,
+    paired_loss_bootstrap,
+    probability_scores,
     promotion_decision,
+    row_losses,
 )
 from tweet_sentiment.schema import LABELS
 
@@ -99,3 +104,43 @@ def test_evaluate_reports_macro_f1_per_class_and_confusion():
     assert set(result["per_class_f1"]) == set(LABELS)
     assert np.trace(np.array(result["confusion"])) == len(labels)
     assert 0 < result["max_abs_raw"] < 50 and result["rows"] == len(labels)
+
+
+def test_log_loss_and_brier_of_hand_made_probabilities():
+    probabilities = np.array([[1.0, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0], [0, 0, 0, 0, 1.0]])
+    losses = row_losses(np.array([0, 1, 0]), probabilities)
+    assert losses["log_loss"][:2] == pytest.approx([0.0, np.log(2)])
+    assert losses["log_loss"][2] == pytest.approx(-np.log(1e-15))  # clipped, not infinite
+    assert losses["brier"] == pytest.approx([0.0, 0.5, 2.0])
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy_and_grows_with_overconfidence():
+    labels = np.zeros(10, dtype=np.int64)
+    honest = np.tile([0.8, 0.2, 0, 0, 0], (10, 1))
+    labels_honest = labels.copy()
+    labels_honest[:2] = 1  # the top class (0) is right on 8 of 10 rows, said with 0.8
+    assert calibration_error(labels_honest, honest) == pytest.approx(0.0)
+    overconfident = np.tile([0.99, 0.01, 0, 0, 0], (10, 1))
+    assert calibration_error(labels_honest, overconfident) == pytest.approx(0.19)
+    scores = probability_scores(labels_honest, honest)
+    assert scores["rows"] == 10 and scores["ece"] == 0.0 and scores["brier"] == pytest.approx(0.32)
+
+
+def test_paired_loss_bootstrap_finds_a_lower_loss_only_when_there_is_one():
+    rng = np.random.default_rng(3)
+    baseline = rng.exponential(0.3, 2000)
+    lower = baseline - 0.05 + rng.normal(scale=0.02, size=2000)
+    result = paired_loss_bootstrap(baseline, lower)
+    assert result.rows == 2000 and result.gain == pytest.approx(0.05, abs=0.005) and result.p_value < 0.001
+    assert paired_loss_bootstrap(lower, baseline).p_value == 1.0
+    shuffled = baseline + rng.normal(scale=0.2, size=2000)  # as good on average, only different
+    assert paired_loss_bootstrap(baseline, shuffled).p_value > 0.01
+
+
+def test_error_ranking_is_one_when_the_smallest_margins_are_exactly_the_wrong_predictions():
+    labels = np.array([0, 0, 0, 1])
+    probabilities = np.array([[0.9, 0.1, 0, 0, 0], [0.8, 0.2, 0, 0, 0], [0.55, 0.35, 0.1, 0, 0],
+                              [0.5, 0.45, 0.05, 0, 0]])
+    assert error_ranking(labels, probabilities) == 1.0  # the one wrong row (the last) has the smallest margin
+    assert error_ranking(np.array([1, 0, 0, 0]), probabilities) == 0.0  # the wrong row is the surest
+    assert error_ranking(np.zeros(4, dtype=np.int64), probabilities) is None  # no wrong prediction

@@ -50,7 +50,8 @@ class ReviewError(ValueError):
     """A decision that cannot be taken; the message says why (unknown row, decided already, bad label)."""
 
 
-def _held(layout: DataLayout) -> pd.DataFrame:
+def held_rows(layout: DataLayout) -> pd.DataFrame:
+    """Every row the label check held, decided or not (a row of ``flagged/<batch>.parquet``, ``flag_id`` its key)."""
     frames = [read_flagged(p) for p in list_dir(layout.labels / "flagged") if p.suffix == ".parquet"]
     frames = [f[f["action"] == HELD] for f in frames]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["flag_id"])
@@ -65,7 +66,7 @@ def pending_reviews(layout: DataLayout, limit: int | None = None) -> list[dict]:
     as sent (``text``), the given ``label``, the model's ``suggested`` label with its ``confidence`` (and the
     given label's, ``given_confidence``), the ``batch_id``, ``annotator`` ("" if the file named none), the
     ``source_file`` and ``source_row``, the ``reason`` in words, and ``review_id`` for :func:`resolve_review`."""
-    held = _held(layout)
+    held = held_rows(layout)
     held = held[~held["flag_id"].isin(_decided(layout))]
     if held.empty:
         return []
@@ -79,7 +80,7 @@ def pending_reviews(layout: DataLayout, limit: int | None = None) -> list[dict]:
 def review_counts(layout: DataLayout) -> dict:
     """How many held rows wait, and how many were accepted, relabelled, dropped."""
     decisions = [read_json(p)["decision"] for p in list_dir(layout.labels / "reviews") if p.suffix == ".json"]
-    held = _held(layout)
+    held = held_rows(layout)
     return {"pending": int((~held["flag_id"].isin(_decided(layout))).sum()),
             **{d: decisions.count(d) for d in DECISIONS}}
 
@@ -98,7 +99,7 @@ def resolve_review(layout: DataLayout, review_id: str, decision: str, label: str
         record_file = layout.labels / "reviews" / f"{review_id}.json"
         if record_file.exists():
             raise ReviewError(f"{review_id} was decided already: {read_json(record_file)['decision']}")
-        held = _held(layout)
+        held = held_rows(layout)
         match = held[held["flag_id"] == review_id]
         if match.empty:
             raise ReviewError(f"no held row {review_id!r}")
@@ -121,7 +122,7 @@ def release_systematic(layout: DataLayout, corrections: list[dict]) -> list[dict
     label_errors.systematic_corrections); the decisions' records."""
     if not corrections:
         return []
-    held = _held(layout)
+    held = held_rows(layout)
     held = held[~held["flag_id"].isin(_decided(layout))]
     if held.empty:
         return []

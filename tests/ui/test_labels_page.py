@@ -114,7 +114,8 @@ def test_skip_unsure_undo_by_keyboard_and_a_disagreement_adjudicated_into_the_in
     back_into_page(browser)
     row.find_element(By.CSS_SELECTOR, f"button[data-label='{LABELS[1]}']").click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "adjudicate-status"), f"decided {disputed}"))
-    assert not browser.find_elements(By.CSS_SELECTOR, f"#disputed tr[data-id='{disputed}']")
+    # the page says "decided" first, then reloads its tables: the row must go with that reload
+    wait(browser).until(lambda b: not b.find_elements(By.CSS_SELECTOR, f"#disputed tr[data-id='{disputed}']"))
     rows_file, rows = send_and_read(browser, inbox)
     assert [(tweet_id(r), r["Sentiment"], r["Annotator"]) for r in rows] == [(disputed, LABELS[1], "admin")]
     screenshot(browser, "ui-labels-resolved.png")

@@ -24,7 +24,7 @@ bench: setup
 
 SCENARIO ?= plain
 quality: setup
-	$(ENV) bash scripts/with_infinity.sh "$$VENV/bin/python" -m tweet_sentiment quality --scenario $(SCENARIO) $(if $(MAX_BATCHES),--max-batches $(MAX_BATCHES)) $(if $(FLIP_SEEDS),--flip-seeds $(FLIP_SEEDS))
+	$(ENV) cd "$$PROJECT_ROOT" && bash scripts/with_infinity.sh "$$VENV/bin/python" -m lab --scenario $(SCENARIO) $(if $(MAX_BATCHES),--max-batches $(MAX_BATCHES)) $(if $(FLIP_SEEDS),--flip-seeds $(FLIP_SEEDS))
 
 feed: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed
@@ -34,4 +34,4 @@ feed-unlabelled: setup
 	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed-unlabelled $(if $(SOURCE),--source "$(SOURCE)") $(if $(ROWS),--rows $(ROWS))
 
 lint: setup
-	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests benchmarks
+	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests benchmarks lab

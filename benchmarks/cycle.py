@@ -10,10 +10,10 @@ from pathlib import Path
 from benchmarks.airflow_stack import AirflowStack
 from benchmarks.options import median
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import read_json
-from tweet_sentiment.feed import write_rows
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.intake.feed import write_rows
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.schema import RunReport
+from tweet_sentiment.storage.fs import read_json
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmarks.options import PROJECT_ROOT, median
 from benchmarks.processes import cpu_s
-from tweet_sentiment.infinity import InfinityClient
+from tweet_sentiment.model.infinity import InfinityClient
 
 log = logging.getLogger(__name__)
 IN_PROCESS_SCRIPT = Path(__file__).with_name("in_process_embed.py")

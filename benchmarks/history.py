@@ -12,16 +12,16 @@ from pathlib import Path
 from upath import UPath
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.csvio import to_csv_bytes
-from tweet_sentiment.features import current_schema, warm_cache
-from tweet_sentiment.feed import write_rows
-from tweet_sentiment.ingest import parse_labelled_file
-from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.intake.feed import write_rows
+from tweet_sentiment.intake.labelled import parse_labelled_file
+from tweet_sentiment.model.features import current_schema, warm_cache
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.resources import infinity_client
+from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.schema import RunReport
-from tweet_sentiment.services import infinity_client
-from tweet_sentiment.tasks import run_cycle
+from tweet_sentiment.storage.csvio import to_csv_bytes
+from tweet_sentiment.storage.vector_cache import VectorCache
 from tweet_sentiment.text import text_hash
-from tweet_sentiment.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 PROGRESS_STEPS = 20  # a log line every 5 % of the texts to embed

@@ -10,10 +10,10 @@ import numpy as np
 from upath import UPath
 
 from benchmarks.options import BenchOptions, median
-from tweet_sentiment.infinity import InfinityClient
-from tweet_sentiment.prediction import Predictor
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.vector_cache import wait_for_cache_writes
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.model.prediction import Predictor
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.storage.vector_cache import wait_for_cache_writes
 
 log = logging.getLogger(__name__)
 

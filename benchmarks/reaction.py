@@ -25,8 +25,8 @@ import httpx
 from benchmarks.airflow_stack import DAG_ID, AirflowStack, now_iso
 from benchmarks.options import median
 from tweet_sentiment.config import Settings
-from tweet_sentiment.csvio import to_csv_bytes
 from tweet_sentiment.schema import TEXT_COLUMN
+from tweet_sentiment.storage.csvio import to_csv_bytes
 
 log = logging.getLogger(__name__)
 ANNOTATOR = "annotator"

@@ -18,12 +18,12 @@ from benchmarks.processes import peak_rss_mb
 from benchmarks.reaction import measure_reaction
 from benchmarks.scoring import measure_scoring
 from tweet_sentiment.config import Settings
-from tweet_sentiment.feed import chronological_rows
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.intake.feed import chronological_rows
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.resources import fixed_holdout, infinity_client
+from tweet_sentiment.pipeline.retrain import train_challenger
 from tweet_sentiment.schema import TEXT_COLUMN
-from tweet_sentiment.services import fixed_holdout, infinity_client
-from tweet_sentiment.tasks import train_challenger
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,13 @@ from benchmarks.embedding import measure_embedding
 from benchmarks.history import seed_cache
 from benchmarks.options import BenchOptions, median
 from tweet_sentiment.config import DatasetMissingError, Settings
-from tweet_sentiment.drift_watch import run_drift_check
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.infinity import InfinityClient
-from tweet_sentiment.registry import Champion, ModelRegistry
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.model.registry import Champion, ModelRegistry
+from tweet_sentiment.monitoring.drift_check import run_drift_check
+from tweet_sentiment.monitoring.scoring import read_scores, score_stream
+from tweet_sentiment.pipeline.score import claim_unlabelled
 from tweet_sentiment.schema import DATE_COLUMN, TEXT_COLUMN
-from tweet_sentiment.scoring import read_scores, score_stream
-from tweet_sentiment.scoring_tasks import claim_unlabelled
 from tweet_sentiment.text import clean_tweet
 
 log = logging.getLogger(__name__)

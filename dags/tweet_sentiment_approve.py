@@ -5,7 +5,7 @@ holdout, worse beyond the tolerance on the other); each event starts a run here.
 waiting approval never holds the retrain DAG's only run slot. The request waits in Airflow's Browse → Required
 actions for the configured users; without an answer within the timeout (the retrain run's ``approval_timeout_s``
 Param, else the setting) the champion stays. The answer is checked against the registry again: after another
-promotion or a rollback it promotes nothing. Each task calls one function of ``tweet_sentiment.approval``, which
+promotion or a rollback it promotes nothing. Each task calls one function of ``tweet_sentiment.pipeline.approve``, which
 is tested without Airflow.
 """
 
@@ -19,8 +19,8 @@ from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import Asset, AssetAlias, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from tweet_sentiment import approval, assets
 from tweet_sentiment.config import Settings
+from tweet_sentiment.pipeline import approve, assets
 
 CANDIDATE = Asset(name=assets.CANDIDATE.name, uri=assets.CANDIDATE.uri)
 CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
@@ -64,15 +64,15 @@ def tweet_sentiment_approve() -> None:
         events = triggering_asset_events.get(CANDIDATE, []) if triggering_asset_events else []
         if not events:
             raise AirflowSkipException("no candidate event: this DAG runs on the retrain DAG's candidate events")
-        return approval.build_request(Settings.from_env(), [dict(event.extra) for event in events])
+        return approve.build_request(Settings.from_env(), [dict(event.extra) for event in events])
 
     review = ApprovalOperator(
         task_id="review",
         subject="{{ ti.xcom_pull(task_ids='build_request')['subject'] }}",
         body="{{ ti.xcom_pull(task_ids='build_request')['body'] }}",
-        options=approval.OPTIONS,
-        options_mapping={approval.PROMOTE: "promote", approval.KEEP: "keep"},
-        defaults=approval.KEEP,
+        options=approve.OPTIONS,
+        options_mapping={approve.PROMOTE: "promote", approve.KEEP: "keep"},
+        defaults=approve.KEEP,
         response_timeout=timedelta(seconds=SETTINGS.approval_timeout_s),
         assigned_users=SETTINGS.approvers,
     )
@@ -81,7 +81,7 @@ def tweet_sentiment_approve() -> None:
     def promote(request: dict, *, ti=None, outlet_events=None) -> dict:
         """Promote the challenger unless the champion changed since its evaluation; a real promotion records a
         champion asset event through the alias, a refused one none."""
-        decided = approval.decide(Settings.from_env(), request["candidate"], approval.PROMOTE, _by(ti))
+        decided = approve.decide(Settings.from_env(), request["candidate"], approve.PROMOTE, _by(ti))
         if decided.get("event"):
             outlet_events[CHAMPION_CHANGE].add(CHAMPION, extra=decided["event"])
         return decided
@@ -89,7 +89,7 @@ def tweet_sentiment_approve() -> None:
     @task(multiple_outputs=False)
     def keep(request: dict, *, ti=None) -> dict:
         """Keep the champion: a person chose so, or nobody answered in time (the default)."""
-        return approval.decide(Settings.from_env(), request["candidate"], approval.KEEP, _by(ti))
+        return approve.decide(Settings.from_env(), request["candidate"], approve.KEEP, _by(ti))
 
     request = build_request()
     request >> review >> [promote(request), keep(request)]

@@ -6,7 +6,7 @@ challenger is trained on them (continuing the champion's boosting, or a refit), 
 holdout and the annotators' recent holdout, and promoted only if it is better; a promotion records a champion
 asset event, an ambiguous evaluation a candidate event (the approval DAG asks a person). A run with nothing to
 do ends skipped at once, with the reason in the sensor's log and the run's note. Each task calls one function
-of ``tweet_sentiment.tasks``, which is tested without Airflow.
+of ``tweet_sentiment.pipeline.retrain``, which is tested without Airflow.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from airflow.sdk import (
 )
 from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
-from tweet_sentiment import assets, tasks
-from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
-from tweet_sentiment.run_notes import api_login, set_run_note
-from tweet_sentiment.run_options import PARAMS, RunOptions
-from tweet_sentiment.work import GO, SKIP
+from tweet_sentiment.intake.claim import batch_id_for
+from tweet_sentiment.pipeline import assets, retrain
+from tweet_sentiment.pipeline.params import PARAMS, RunOptions
+from tweet_sentiment.pipeline.run_notes import api_login, set_run_note
+from tweet_sentiment.pipeline.sensing import GO, SKIP
 
 log = logging.getLogger(__name__)
 INBOX = Asset(name=assets.INBOX.name, uri=assets.INBOX.uri)
@@ -100,7 +100,7 @@ def tweet_sentiment_retrain() -> None:
                  soft_fail=True)
     def sense_inbox() -> bool:
         """Go on new files (or a refit on the store); wait only for files still being written; else skip now."""
-        work = tasks.sense_inbox(_settings(), _options(), _waited_s())
+        work = retrain.sense_inbox(_settings(), _options(), _waited_s())
         log.info("%s: %s", work.action, work.reason)
         if work.action == SKIP:
             _note_run(f"Skipped: {work.reason}")
@@ -110,27 +110,27 @@ def tweet_sentiment_retrain() -> None:
     @task(multiple_outputs=False)
     def claim_and_ingest() -> dict:
         """Claim the inbox files; validate, clean and store their rows, quarantining the rest with reasons."""
-        return tasks.claim_and_ingest(_settings(), _batch_id())
+        return retrain.claim_and_ingest(_settings(), _batch_id())
 
     @task(multiple_outputs=False)
     def embed() -> dict:
         """Embed the batch's new texts and the holdout through infinity (cached ones are not sent again)."""
-        return tasks.embed_batch(_settings(), _batch_id())
+        return retrain.embed_batch(_settings(), _batch_id())
 
     @task(multiple_outputs=False)
     def check_labels() -> dict:
         """Flag the batch's likely label errors (confident learning); hold them for review or down-weight them."""
-        return tasks.check_labels(_settings(), _batch_id(), _options())
+        return retrain.check_labels(_settings(), _batch_id(), _options())
 
     @task(multiple_outputs=False)
     def train() -> dict:
         """Train a challenger: continue the champion's boosting, or refit on every labelled row."""
-        return tasks.train_challenger(_settings(), _batch_id(), _options())
+        return retrain.train_challenger(_settings(), _batch_id(), _options())
 
     @task(multiple_outputs=False, inlets=[CHAMPION])
     def evaluate(challenger: dict) -> dict:
         """Score challenger and champion on the fixed and the recent holdout and decide whether to promote."""
-        return tasks.evaluate_challenger(_settings(), challenger, _options())
+        return retrain.evaluate_challenger(_settings(), challenger, _options())
 
     @task.branch
     def decide(evaluation: dict) -> str:
@@ -141,7 +141,7 @@ def tweet_sentiment_retrain() -> None:
     def promote(evaluation: dict, *, outlet_events=None) -> dict:
         """Make the challenger the champion, unless the champion changed during the run; a real promotion
         records a champion asset event (version, metrics) through the alias, a refused one records none."""
-        promoted = tasks.promote_challenger(_settings(), evaluation)
+        promoted = retrain.promote_challenger(_settings(), evaluation)
         if promoted.get("event"):
             outlet_events[CHAMPION_CHANGE].add(CHAMPION, extra=promoted["event"])
         return promoted
@@ -150,7 +150,7 @@ def tweet_sentiment_retrain() -> None:
     def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
         """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
         candidate asset event (through the alias) starts the approval DAG."""
-        kept = tasks.keep_champion(_settings(), evaluation, _options())
+        kept = retrain.keep_champion(_settings(), evaluation, _options())
         if kept.get("event"):
             outlet_events[CANDIDATE_AMBIGUOUS].add(CANDIDATE, extra=kept["event"])
         return kept
@@ -158,7 +158,7 @@ def tweet_sentiment_retrain() -> None:
     @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
     def archive(ledger: dict, embedded: dict, checked: dict, challenger: dict, evaluation: dict) -> dict:
         """Move the claimed files to the archive and write the run report."""
-        return tasks.archive_batch(_settings(), ledger, embedded, challenger, evaluation, checked)
+        return retrain.archive_batch(_settings(), ledger, embedded, challenger, evaluation, checked)
 
     ledger = claim_and_ingest()
     embedded = embed()

@@ -8,7 +8,7 @@ the unlabelled-inbox asset, from a producer that can record one. Files dropped w
 feed-unlabelled`` writes a file and cannot record one) wait for the short timetable (every
 ``TWEET_SENTIMENT_SCORE_EVERY_MIN`` minutes, 5 by default): a run with nothing to do skips within seconds. A run
 pins one champion: every score, mood point and drift figure it writes names that version. Each task calls one
-function of ``tweet_sentiment.scoring_tasks``, which is tested without Airflow.
+function of ``tweet_sentiment.pipeline.score``, which is tested without Airflow.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, DeltaTriggerTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from tweet_sentiment import assets, scoring_tasks
-from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
-from tweet_sentiment.run_options import SCORE_PARAMS, ScoreOptions
-from tweet_sentiment.work import SKIP
+from tweet_sentiment.intake.claim import batch_id_for
+from tweet_sentiment.pipeline import assets
+from tweet_sentiment.pipeline.params import SCORE_PARAMS, ScoreOptions
+from tweet_sentiment.pipeline.sensing import SKIP
 
 log = logging.getLogger(__name__)
 CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
@@ -63,7 +63,7 @@ def tweet_sentiment_score() -> None:
         else skip at once with the reason (in this log)."""
         for asset, events in (triggering_asset_events or {}).items():
             log.info("started by %d event(s) of %s: %s", len(events), asset, [e.extra for e in events][-3:])
-        work = scoring_tasks.sense_scoring(_settings(), _options())
+        work = score.sense_scoring(_settings(), _options())
         log.info("%s: %s", work.action, work.reason)
         if work.action == SKIP:
             raise AirflowSkipException(work.reason)
@@ -72,33 +72,33 @@ def tweet_sentiment_score() -> None:
     @task(multiple_outputs=False)
     def claim_and_ingest() -> dict:
         """Claim the unlabelled inbox's files; validate and store their rows, quarantining the rest with reasons."""
-        return scoring_tasks.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
+        return score.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
 
     @task(multiple_outputs=False, inlets=[CHAMPION])
     def score() -> dict:
         """Pin the champion; score the new rows and re-score those another champion scored."""
-        return scoring_tasks.score(_settings(), _options())
+        return score.score(_settings(), _options())
 
     @task(multiple_outputs=False)
     def mood(scored: dict) -> dict:
         """The mood series per day (per hour where enough tweets) and its stacked-area chart."""
-        return scoring_tasks.update_mood(_settings(), scored)
+        return score.update_mood(_settings(), scored)
 
     @task(multiple_outputs=False)
     def drift(scored: dict) -> dict:
         """Embedding drift (domain classifier AUC), class-mix JS distance and mean confidence vs the reference."""
-        return scoring_tasks.check_drift(_settings(), scored, _options())
+        return score.check_drift(_settings(), scored, _options())
 
     @task(multiple_outputs=False)
     def rescore_labelling_queue() -> dict:
         """Pre-annotate the labelling queue's pending tweets with the champion now; labels in flight are kept."""
-        return scoring_tasks.rescore_queue(_settings())
+        return score.rescore_queue(_settings())
 
     @task(multiple_outputs=False)
     def archive(ledger: dict, scored: dict, mooded: dict, drifted: dict, queue: dict) -> dict:
         """Move the claimed files to the scoring archive and write the run report."""
         parts = {"score": scored, "mood": mooded, "drift": drifted, "labelling_queue": queue}
-        return scoring_tasks.archive_unlabelled(_settings(), ledger, parts)
+        return score.archive_unlabelled(_settings(), ledger, parts)
 
     ledger = claim_and_ingest()
     scored = score()

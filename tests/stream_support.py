@@ -8,13 +8,13 @@ import hashlib
 import lightgbm as lgb
 import numpy as np
 
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.features import LEXICON_FEATURES
-from tweet_sentiment.infinity import InfinityClient
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.model.features import LEXICON_FEATURES
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.schema import FeatureSchema
+from tweet_sentiment.storage.fs import DataLayout
+from tweet_sentiment.storage.vector_cache import VectorCache
 from tweet_sentiment.text import text_hash
-from tweet_sentiment.vector_cache import VectorCache
 
 MODEL = "all-MiniLM-L6-v2"
 DIM = 8

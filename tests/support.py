@@ -96,8 +96,8 @@ def start_infinity(port: int, log: Path, extra_env: dict[str, str] | None = None
 
 def write_slice(src: Path, dst: Path, rows: int, chronological: bool = False) -> None:
     """Copy the header and ``rows`` rows of a Kaggle CSV (optionally the chronologically first ones)."""
-    from tweet_sentiment.csvio import decode_lines, to_csv_bytes
-    from tweet_sentiment.feed import chronological_rows
+    from tweet_sentiment.intake.feed import chronological_rows
+    from tweet_sentiment.storage.csvio import decode_lines, to_csv_bytes
 
     if chronological:
         header, body = chronological_rows(src)
@@ -141,12 +141,12 @@ def ambiguous_batch(settings, header: list[str], rows: list[list[str]]) -> list[
     caller owns), where the challenger, which learnt them, is favoured in some resample (p < 1) and the champion
     is wrong. Better on the fixed holdout only: ``promotion_decision`` calls it ambiguous.
     """
-    from tweet_sentiment.datafs import as_path
-    from tweet_sentiment.feed import chronological_rows, write_rows
-    from tweet_sentiment.prediction import Predictor
-    from tweet_sentiment.registry import ModelRegistry
+    from tweet_sentiment.intake.feed import chronological_rows, write_rows
+    from tweet_sentiment.model.prediction import Predictor
+    from tweet_sentiment.model.registry import ModelRegistry
+    from tweet_sentiment.pipeline.resources import infinity_client
     from tweet_sentiment.schema import LABELS
-    from tweet_sentiment.services import infinity_client
+    from tweet_sentiment.storage.fs import as_path
     from tweet_sentiment.text import clean_tweet, in_hash_slice, text_hash
 
     text, label = header.index("OriginalTweet"), header.index("Sentiment")

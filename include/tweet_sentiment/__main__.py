@@ -1,4 +1,5 @@
-"""Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status | quality``."""
+"""Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status``
+(the quality lab is ``python -m lab``)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,11 @@ import sys
 from datetime import UTC, datetime
 
 from tweet_sentiment.config import DatasetMissingError, Settings
-from tweet_sentiment.datafs import write_json_atomic
-from tweet_sentiment.feed import chronological_rows, next_batch, next_unlabelled, write_rows
-from tweet_sentiment.label_check_quality import noisy_stream
-from tweet_sentiment.quality import QualityOptions
-from tweet_sentiment.quality import stream as quality_stream
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.scenarios import POLICIES
-from tweet_sentiment.tasks import run_cycle
+from tweet_sentiment.intake.feed import chronological_rows, next_batch, next_unlabelled, write_rows
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
+from tweet_sentiment.storage.fs import write_json_atomic
 
 
 def feed(settings: Settings, rows: int) -> None:
@@ -83,15 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
-    p_quality = sub.add_parser("quality", help="stream the training file, continued vs refit champions; last line JSON")
-    p_quality.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
-    p_quality.add_argument("--scenario", default="plain", choices=["plain", *POLICIES, "noisy"],
-                           help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on; "
-                                "noisy: 10 %% of labels flipped at random, the label check on and off")
-    p_quality.add_argument("--flagged-rows", default="hold", choices=["hold", "down_weight", "off"],
-                           help="the label check's Param flagged_rows for the plain and policy streams")
-    p_quality.add_argument("--flip-seeds", type=int, default=QualityOptions.flip_seeds,
-                           help="noisy: how many seeds of the flips (the clean stream runs once)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -103,12 +91,6 @@ def main(argv: list[str] | None = None) -> int:
             feed_unlabelled(settings, args.rows or settings.unlabelled_feed_rows, args.source)
         elif args.command == "bootstrap":
             bootstrap(settings, args.refit)
-        elif args.command == "quality":
-            options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
-                                     "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
-                                     args.flip_seeds)
-            run = noisy_stream if args.scenario == "noisy" else quality_stream
-            print(json.dumps(run(settings, options)))
         else:
             status(settings)
     except DatasetMissingError as exc:

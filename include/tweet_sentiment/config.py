@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tweet_sentiment.datafs import DataLayout
+from tweet_sentiment.storage.fs import DataLayout
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KAGGLE_HINT = (

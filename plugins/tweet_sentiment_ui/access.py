@@ -27,7 +27,7 @@ from airflow.api_fastapi.auth.managers.models.resource_details import AssetDetai
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, status
 
-from tweet_sentiment.assets import RETRAIN_DAG_ID
+from tweet_sentiment.pipeline.assets import RETRAIN_DAG_ID
 
 RESOURCE_NAME = "Tweet sentiment"
 

@@ -9,13 +9,13 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tweet_sentiment.infinity import EmbeddingServiceError
-from tweet_sentiment.label_answers import AnswerRefused, NotQueued, UnknownAnswer
-from tweet_sentiment.label_review import ReviewError
-from tweet_sentiment.labelling import LabellingInputError
-from tweet_sentiment.model_overview import RollbackRefused
-from tweet_sentiment.prediction import NoChampionError, PredictionRequestError
-from tweet_sentiment.registry import ChampionUnavailableError
+from tweet_sentiment.label_check.review import ReviewError
+from tweet_sentiment.labelling.answers import AnswerRefused, NotQueued, UnknownAnswer
+from tweet_sentiment.labelling.queue import LabellingInputError
+from tweet_sentiment.model.infinity import EmbeddingServiceError
+from tweet_sentiment.model.prediction import NoChampionError, PredictionRequestError
+from tweet_sentiment.model.registry import ChampionUnavailableError
+from tweet_sentiment.pages.model import RollbackRefused
 
 STATUS_OF: dict[type[Exception], int] = {
     PredictionRequestError: status.HTTP_400_BAD_REQUEST,

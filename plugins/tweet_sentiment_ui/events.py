@@ -19,7 +19,7 @@ from airflow.utils.session import create_session
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tweet_sentiment.assets import AssetName
+from tweet_sentiment.pipeline.assets import AssetName
 
 log = logging.getLogger(__name__)
 

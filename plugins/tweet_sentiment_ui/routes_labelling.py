@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile, status
 from pydantic import BaseModel, Field
 
-from tweet_sentiment.assets import INBOX, inbox_event
 from tweet_sentiment.config import DatasetMissingError
-from tweet_sentiment.drift_watch import drift_candidates
-from tweet_sentiment.labelling_sources import LoadReport
+from tweet_sentiment.labelling.sources import LoadReport
+from tweet_sentiment.monitoring.drift_check import drift_candidates
+from tweet_sentiment.pipeline.assets import INBOX, inbox_event
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment_ui.access import Reader, Writer
 from tweet_sentiment_ui.events import record_asset_event

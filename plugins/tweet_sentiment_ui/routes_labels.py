@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tweet_sentiment.label_agreement import annotator_figures, pair_agreement
-from tweet_sentiment.label_review import pending_reviews, resolve_review, review_counts
+from tweet_sentiment.label_check.review import pending_reviews, resolve_review, review_counts
+from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment_ui.access import Reader, Writer
 from tweet_sentiment_ui.routes_labelling import LabelBody

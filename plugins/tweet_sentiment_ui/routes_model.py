@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from tweet_sentiment.assets import CHAMPION, champion_event
-from tweet_sentiment.model_overview import holdouts_png, overview, report_image, roll_back
+from tweet_sentiment.pages.model import holdouts_png, overview, report_image, roll_back
+from tweet_sentiment.pipeline.assets import CHAMPION, champion_event
 from tweet_sentiment_ui.access import Operator, Reader
 from tweet_sentiment_ui.events import record_asset_event
 from tweet_sentiment_ui.services import services

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 
-from tweet_sentiment.mood_overview import mood_chart, mood_overview
+from tweet_sentiment.pages.mood import mood_chart, mood_overview
 from tweet_sentiment_ui.access import Reader
 from tweet_sentiment_ui.services import services
 

@@ -6,10 +6,10 @@ import threading
 from functools import cached_property
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.labelling import LabellingQueue
-from tweet_sentiment.prediction import Predictor
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.services import infinity_client
+from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.model.prediction import Predictor
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.resources import infinity_client
 
 
 class Services:

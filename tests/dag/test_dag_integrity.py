@@ -18,7 +18,7 @@ def dag():
 def test_schedule_every_20_minutes_or_an_inbox_event_one_run_at_a_time_no_catchup(dag):
     from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable
 
-    from tweet_sentiment.assets import INBOX
+    from tweet_sentiment.pipeline.assets import INBOX
 
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
     assert isinstance(dag.timetable.timetable, DeltaTriggerTimetable)
@@ -30,7 +30,7 @@ def test_schedule_every_20_minutes_or_an_inbox_event_one_run_at_a_time_no_catchu
 def test_only_a_real_promotion_can_record_a_champion_event_through_the_alias(dag):
     from airflow.sdk import Asset, AssetAlias
 
-    from tweet_sentiment.assets import CANDIDATE_ALIAS, CHAMPION, CHAMPION_ALIAS
+    from tweet_sentiment.pipeline.assets import CANDIDATE_ALIAS, CHAMPION, CHAMPION_ALIAS
 
     assert dag.task_dict["promote"].outlets == [AssetAlias(CHAMPION_ALIAS)]
     # keep_champion records a candidate event only when the evaluation was ambiguous: through its own alias
@@ -79,7 +79,7 @@ def test_the_strategy_param_says_what_a_manual_run_does_without_new_files(dag):
 
 
 def test_params_have_titles_and_sections_from_the_one_definition(dag):
-    from tweet_sentiment.run_options import PARAMS
+    from tweet_sentiment.pipeline.params import PARAMS
 
     assert set(dag.params.keys()) == set(PARAMS)
     for name, spec in PARAMS.items():
@@ -113,7 +113,7 @@ def approve():
 
 
 def test_the_approval_dag_runs_on_candidate_events_and_never_holds_the_retrain_slot(approve, dag):
-    from tweet_sentiment.assets import CANDIDATE
+    from tweet_sentiment.pipeline.assets import CANDIDATE
 
     assert [(a.name, a.uri) for a in approve.timetable.asset_condition.objects] == [CANDIDATE]
     assert approve.max_active_runs > 1 and approve.catchup is False and approve.dag_id != dag.dag_id
@@ -123,8 +123,8 @@ def test_the_approval_asks_through_a_hitl_branch_with_the_settings(approve):
     from airflow.providers.standard.operators.hitl import HITLBranchOperator
     from airflow.sdk import AssetAlias
 
-    from tweet_sentiment.assets import CHAMPION_ALIAS
     from tweet_sentiment.config import Settings
+    from tweet_sentiment.pipeline.assets import CHAMPION_ALIAS
 
     review = approve.task_dict["review"]
     settings = Settings.from_env()

@@ -19,8 +19,8 @@ def dag():
 def test_schedule_a_champion_or_unlabelled_event_or_a_short_timetable_one_run_at_a_time(dag):
     from airflow.sdk import AssetAny, AssetOrTimeSchedule, DeltaTriggerTimetable
 
-    from tweet_sentiment.assets import CHAMPION, UNLABELLED
     from tweet_sentiment.config import Settings
+    from tweet_sentiment.pipeline.assets import CHAMPION, UNLABELLED
 
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
     assert isinstance(dag.timetable.timetable, DeltaTriggerTimetable)
@@ -53,7 +53,7 @@ def test_params_choose_the_drift_reference_and_a_full_rescore_and_hold_no_paths(
     from airflow.sdk.definitions.param import ParamsDict
     from airflow.sdk.exceptions import ParamValidationError
 
-    from tweet_sentiment.run_options import ScoreOptions
+    from tweet_sentiment.pipeline.params import ScoreOptions
 
     assert set(dag.params.keys()) == {"drift_reference", "rescore_all"}
     assert dag.params.get_param("drift_reference").schema["enum"] == ["setting", "stream", "training"]

@@ -36,13 +36,13 @@ from support import AMBIGUOUS_PARAMS, TEST_OUTPUT, ambiguous_batch, poll
 
 from benchmarks.airflow_stack import AirflowStack
 from benchmarks.reaction import api_epoch
-from tweet_sentiment.assets import CHAMPION
 from tweet_sentiment.config import Settings
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.tasks import run_cycle
-from tweet_sentiment.training import BoostingParams
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.assets import CHAMPION
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
 
 pytestmark = pytest.mark.e2e
 RETRAIN, APPROVE = "tweet_sentiment_retrain", "tweet_sentiment_approve"
@@ -135,8 +135,8 @@ class Approvals:
         return version, request
 
     def _challenger(self, run_id: str) -> str:
-        from tweet_sentiment.claim import batch_id_for
-        from tweet_sentiment.datafs import read_json
+        from tweet_sentiment.intake.claim import batch_id_for
+        from tweet_sentiment.storage.fs import read_json
 
         report = read_json(self.settings.layout().reports / "runs" / f"{batch_id_for(run_id)}.json")
         return report["challenger"]["version"]

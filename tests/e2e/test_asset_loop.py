@@ -23,16 +23,16 @@ from support import TEST_OUTPUT, poll
 
 from benchmarks.airflow_stack import AirflowStack
 from benchmarks.reaction import api_epoch
-from tweet_sentiment.assets import CHAMPION, INBOX
-from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import DataLayout, as_path, read_json
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.label_review import held_rows
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.tasks import run_cycle
-from tweet_sentiment.training import BoostingParams
+from tweet_sentiment.intake.claim import batch_id_for
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.label_check.review import held_rows
+from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.pipeline.assets import CHAMPION, INBOX
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
+from tweet_sentiment.storage.fs import DataLayout, as_path, read_json
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 pytestmark = pytest.mark.e2e
 DAG = "tweet_sentiment_retrain"

@@ -22,13 +22,13 @@ from upath import UPath
 from benchmarks.airflow_stack import AirflowStack
 from benchmarks.celery_stack import CeleryStack
 from tweet_sentiment.__main__ import bootstrap
-from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import list_dir, read_json
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.label_check import ledger_balances
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.intake.claim import batch_id_for
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.label_check.check import ledger_balances
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.storage.fs import list_dir, read_json
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 pytestmark = pytest.mark.e2e
 BUCKET = "tweet-sentiment-topology"

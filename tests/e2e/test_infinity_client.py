@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tweet_sentiment.infinity import InfinityClient
+from tweet_sentiment.model.infinity import InfinityClient
 
 TEXTS = ["a much longer tweet about panic buying at the supermarket, no toilet paper left",
          "short", "prices went up again", "stay home, stay safe", "hand sanitizer sold out everywhere today"]

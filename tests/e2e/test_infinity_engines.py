@@ -18,8 +18,8 @@ import pytest
 from support import ROOT, free_port, start_infinity, stop_process_group, wait_http
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.infinity import InfinityClient
-from tweet_sentiment.services import fixed_holdout
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.pipeline.resources import fixed_holdout
 
 MODEL = os.environ.get("INFINITY_MODEL", "all-MiniLM-L6-v2")
 

@@ -9,17 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tweet_sentiment import features, scenarios
+from lab import scenarios
+from lab.charts import CONFUSION_PNG, LEARNING_CURVE_PNG
+from lab.scenarios import Policy
+from lab.stream import QUALITY_JSON, QualityOptions, stream
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
-from tweet_sentiment.feed import next_batch
-from tweet_sentiment.quality import QUALITY_JSON, QualityOptions, stream
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.reports import CONFUSION_PNG, LEARNING_CURVE_PNG
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.scenarios import Policy
+from tweet_sentiment.intake.feed import next_batch
+from tweet_sentiment.model import features
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.schema import LABELS, FeatureSchema
-from tweet_sentiment.tasks import run_cycle
 
 pytestmark = pytest.mark.e2e
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

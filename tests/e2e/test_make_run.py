@@ -17,8 +17,8 @@ import pytest
 from support import ROOT, free_port
 
 from benchmarks.processes import descendants
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.storage.fs import DataLayout
 
 pytestmark = pytest.mark.e2e
 

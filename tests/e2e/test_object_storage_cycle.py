@@ -14,11 +14,11 @@ from upath import UPath
 
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import list_dir, read_json
-from tweet_sentiment.feed import next_batch
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.tasks import run_cycle
+from tweet_sentiment.intake.feed import next_batch
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
+from tweet_sentiment.storage.fs import list_dir, read_json
 
 pytestmark = pytest.mark.e2e
 

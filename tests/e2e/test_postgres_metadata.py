@@ -18,8 +18,8 @@ from native_services import postgres_server, run
 from support import ROOT
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.model.registry import ModelRegistry
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "tweet_sentiment_retrain"

@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 from support import load_retrain_dag, run_dag
 
+from lab.scenarios import Policy
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
-from tweet_sentiment.csvio import to_csv_bytes
-from tweet_sentiment.datafs import read_json
-from tweet_sentiment.feed import chronological_rows, next_batch, write_rows
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.scenarios import Policy
+from tweet_sentiment.intake.feed import chronological_rows, next_batch, write_rows
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.csvio import to_csv_bytes
+from tweet_sentiment.storage.fs import read_json
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 pytestmark = pytest.mark.e2e
 

@@ -17,16 +17,16 @@ import pytest
 from support import DATASET_DIR, poll
 
 from benchmarks.airflow_stack import AirflowStack
-from tweet_sentiment.assets import CHAMPION
-from tweet_sentiment.claim import batch_id_for
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import read_json
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.scoring import read_scores
-from tweet_sentiment.tasks import run_cycle
-from tweet_sentiment.training import BoostingParams
+from tweet_sentiment.intake.claim import batch_id_for
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.monitoring.scoring import read_scores
+from tweet_sentiment.pipeline.assets import CHAMPION
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
+from tweet_sentiment.storage.fs import read_json
 
 pytestmark = pytest.mark.e2e
 DAG = "tweet_sentiment_score"

@@ -145,8 +145,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def champion_base(tmp_path_factory: pytest.TempPathFactory, infinity_url: str, small_dataset: Path,
                   feature_cache: Path) -> Path:
     """A data root whose champion was bootstrapped (through the real infinity) from the first 600 tweets."""
-    from tweet_sentiment.run_options import RunOptions
-    from tweet_sentiment.tasks import run_cycle
+    from tweet_sentiment.pipeline.params import RunOptions
+    from tweet_sentiment.pipeline.retrain import run_cycle
 
     root = tmp_path_factory.mktemp("champion-base") / "data"
     write_train_rows(small_dataset, root / "inbox" / "bootstrap.csv", 0, 600)

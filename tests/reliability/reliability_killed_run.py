@@ -15,10 +15,10 @@ from pathlib import Path
 
 import lightgbm
 
-from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.training import BoostingParams
+from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.pipeline.params import RunOptions
 
 
 def die() -> None:
@@ -76,7 +76,7 @@ POINTS = {
     "card-write": lambda: kill_on_publish(lambda p: p.name == "card.json"),
     "promotion": lambda: kill_on_publish(lambda p: p.name == "champion.json"),
     "pointer-then-cards": lambda: kill_after_publishing("champion.json"),
-    "archive": lambda: setattr(tasks, "archive_batch", lambda *a, **k: die()),
+    "archive": lambda: setattr(retrain, "archive_batch", lambda *a, **k: die()),
 }
 
 
@@ -85,7 +85,7 @@ def main(point: str, batch_id: str) -> None:
     settings = dataclasses.replace(Settings.from_env(), file_settle_s=0.0)
     options = RunOptions(strategy="continue", force_promote=True,
                                boosting=BoostingParams(num_boost_round=20, continue_rounds=3))
-    tasks.run_cycle(settings, batch_id, options)
+    retrain.run_cycle(settings, batch_id, options)
     print(f"kill point {point} was never reached", file=sys.stderr)
     sys.exit(3)
 

@@ -18,8 +18,8 @@ def write_train_rows(small_dataset: Path, dst: Path, start: int, stop: int, text
 
     ``text_suffix`` is appended to each tweet: texts no other test of the session has embedded.
     """
-    from tweet_sentiment.csvio import decode_lines, write_csv_atomic
     from tweet_sentiment.schema import TEXT_COLUMN
+    from tweet_sentiment.storage.csvio import decode_lines, write_csv_atomic
 
     reader = csv.reader(io.StringIO(decode_lines((small_dataset / "Corona_NLP_train.csv").read_bytes()), newline=""))
     header = next(reader)
@@ -50,9 +50,9 @@ def champion_snapshot(root: Path) -> dict[str, bytes]:
 def assert_consistent(root: Path, feature_cache: Path) -> None:
     """Every file a reader relies on parses: pointer → complete model, cards (their statuses as the pointer
     says), store, ledgers, caches."""
-    from tweet_sentiment.labelled_store import LabelledStore
-    from tweet_sentiment.registry import ModelRegistry
-    from tweet_sentiment.vector_cache import VectorCache
+    from tweet_sentiment.model.registry import ModelRegistry
+    from tweet_sentiment.storage.labelled_store import LabelledStore
+    from tweet_sentiment.storage.vector_cache import VectorCache
 
     registry = ModelRegistry(root / "registry")
     version, booster, card = registry.champion()
@@ -80,14 +80,14 @@ def _claim(root: str, batch_id: str, barrier, results) -> None:
     ingests."""
     from upath import UPath
 
-    from tweet_sentiment import tasks
     from tweet_sentiment.config import Settings
+    from tweet_sentiment.pipeline import retrain
 
     settings = dataclasses.replace(Settings.from_env(), data_root=root, file_settle_s=0.0)
     UPath(root).exists()  # connected (object storage) before the race starts
     barrier.wait(timeout=120)
     started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
-    entry = tasks.claim_and_ingest(settings, batch_id)
+    entry = retrain.claim_and_ingest(settings, batch_id)
     results.put((batch_id, started, time.monotonic(), entry))
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from reliability_corpus import Case, build_corpus, csv_text, good, row, write_inbox
 
-from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
-from tweet_sentiment.ingest import QUARANTINE_COLUMNS
-from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.intake.labelled import QUARANTINE_COLUMNS
+from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -56,7 +56,7 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     write_inbox(root / "inbox", cases, settled_before=settled)
     (root / "inbox" / "fresh.csv").write_text(csv_text(*good("fresh", 2)))  # mtime now: still settling
     start = time.perf_counter()
-    entry = tasks.claim_and_ingest(settings_for(root, settle_s=60), "b1")
+    entry = retrain.claim_and_ingest(settings_for(root, settle_s=60), "b1")
     return {"root": root, "cases": cases, "entry": entry, "seconds": time.perf_counter() - start,
             "settled": settled}
 
@@ -65,7 +65,7 @@ def ingested_b1(root: Path) -> Settings:
     """A data root of its own whose batch b1 (good.csv) is ingested while fresh.csv was still settling."""
     write_inbox(root / "inbox", [Case("good.csv", csv_text(*good("good", 3)).encode())], time.time() - 600)
     (root / "inbox" / "fresh.csv").write_text(csv_text(*good("fresh", 2)))  # mtime now: still settling
-    tasks.claim_and_ingest(settings_for(root, settle_s=60), "b1")
+    retrain.claim_and_ingest(settings_for(root, settle_s=60), "b1")
     return settings_for(root, settle_s=0)
 
 
@@ -161,10 +161,10 @@ def test_oversized_cells_are_cut_in_reports(corpus_run):
 def test_next_run_takes_the_settled_file_and_quarantines_cross_batch_duplicates(tmp_path, tally):
     root = tmp_path / "data"
     settings = ingested_b1(root)
-    tasks.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
+    retrain.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
     assert [p.name for p in (root / "archive").glob("*/b1/*")] == ["good.csv"]
     (root / "inbox" / "later.csv").write_text(csv_text(good("good", 1)[0], row("new in batch two")))
-    entry = tasks.claim_and_ingest(settings, "b2")
+    entry = retrain.claim_and_ingest(settings, "b2")
     assert_balanced(entry, root / "ledger")
     outcomes = {f["file"]: (f["rows_accepted"], f["rows_quarantined"]) for f in entry["files"]}
     assert outcomes == {"fresh.csv": (2, 0), "later.csv": (1, 1)}
@@ -178,14 +178,14 @@ def test_a_rerun_of_an_ingested_batch_claims_nothing_new(tmp_path):
     without being ingested)."""
     root = tmp_path / "data"
     settings = ingested_b1(root)
-    tasks.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
+    retrain.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
     (root / "inbox" / "fresh.csv").unlink()
     (root / "inbox" / "arrived_after.csv").write_text(csv_text(*good("after", 1)))
     before = json.loads((root / "ledger" / "b1.json").read_text())
-    assert without_timing(tasks.claim_and_ingest(settings, "b1")) == before
+    assert without_timing(retrain.claim_and_ingest(settings, "b1")) == before
     assert (root / "inbox" / "arrived_after.csv").exists()
     assert not (root / "processing" / "b1").exists()  # else the next run would take b1 for a dead run's batch
-    entry = tasks.claim_and_ingest(settings, "b2")
+    entry = retrain.claim_and_ingest(settings, "b2")
     assert [f["file"] for f in entry["files"]] == ["arrived_after.csv"]
     assert "superseded_by" not in json.loads((root / "ledger" / "b1.json").read_text())
     assert LabelledStore(root / "labelled").batch_ids() == ["b1", "b2"]

@@ -11,9 +11,9 @@ import pytest
 from reliability_support import SMALL_BOOSTING, assert_consistent, settings_for
 from support import load_retrain_dag
 
-from tweet_sentiment import tasks
-from tweet_sentiment.registry import RECOVERY_HINT, ChampionUnavailableError, ModelRegistry
-from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.model.registry import RECOVERY_HINT, ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.pipeline.params import RunOptions
 
 RECOVERY = "python -m tweet_sentiment bootstrap --refit"
 
@@ -35,7 +35,7 @@ def test_a_broken_champion_fails_clearly_and_the_documented_recovery_works(
         assert broken in str(err.value) and RECOVERY in str(err.value) and RECOVERY_HINT in str(err.value)
         settings = settings_for(root, infinity_url, small_dataset, feature_cache)
         with pytest.raises(ChampionUnavailableError, match="bootstrap --refit"):
-            tasks.train_challenger(settings, "boot", RunOptions.from_params(SMALL_BOOSTING))
+            retrain.train_challenger(settings, "boot", RunOptions.from_params(SMALL_BOOSTING))
         env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root),
                "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset), "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache),
                "INFINITY_URL": infinity_url}

@@ -12,10 +12,10 @@ import numpy as np
 from reliability_corpus import csv_text, good
 from reliability_support import race_two_claimers
 
-from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 FILES, ROWS = 40, 20
 
@@ -56,13 +56,13 @@ def test_promotion_refuses_when_the_champion_changed_and_a_rerun_is_harmless(tmp
     with tally.fault("champion changed during a run"):
         registry.promote(other, "another run promoted meanwhile")
         evaluation = {"version": challenger, "champion": first, "reason": "better"}
-        result = tasks.promote_challenger(settings, evaluation)
+        result = retrain.promote_challenger(settings, evaluation)
         assert not result["promoted"] and "champion changed during the run" in result["reason"]
         assert registry.champion_version() == other
         assert registry.card(challenger)["status"] == "rejected"
     with tally.fault("promote task re-run after it succeeded"):
         evaluation = {"version": other, "champion": first, "reason": "better"}
-        assert tasks.promote_challenger(settings, evaluation)["promoted"]
+        assert retrain.promote_challenger(settings, evaluation)["promoted"]
         assert registry.champion_version() == other and registry.card(other)["status"] == "champion"
         history = json.loads((tmp_path / "data" / "registry" / "champion.json").read_text())["history"]
         assert [e["version"] for e in history] == [first, other]

@@ -13,9 +13,9 @@ from airflow.sdk.exceptions import ParamValidationError
 from reliability_support import SMALL_BOOSTING, assert_consistent, champion_snapshot, settings_for, write_train_rows
 from support import load_retrain_dag, run_dag
 
-from tweet_sentiment import tasks
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.run_options import PARAMS
+from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.pipeline.params import PARAMS
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 # every Param stated (dag.test() keeps a run's values in the DAG object): a quick, forced promotion
 CONF = {**{name: spec.default for name, spec in PARAMS.items()}, **SMALL_BOOSTING, "force_promote": True}
@@ -57,7 +57,7 @@ def test_a_dead_runs_claim_is_taken_over_by_the_next_dag_run_with_an_empty_inbox
         dag_root, infinity_url, small_dataset, feature_cache, tally):
     root = dag_root
     write_train_rows(small_dataset, root / "inbox" / "batch.csv", 1900, 1940, text_suffix=" #orphan")
-    dead = tasks.claim_and_ingest(settings_for(root, infinity_url, small_dataset, feature_cache), "dead_run")
+    dead = retrain.claim_and_ingest(settings_for(root, infinity_url, small_dataset, feature_cache), "dead_run")
     assert dead["rows_accepted"] == 40  # the run died after its claim task: its rows are stored, its files claimed
     assert not any((root / "inbox").iterdir()) and (root / "processing" / "dead_run" / "batch.csv").exists()
     with tally.fault("a dead run's claim taken over by the DAG, inbox empty"):

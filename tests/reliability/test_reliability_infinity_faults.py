@@ -20,17 +20,17 @@ from reliability_support import (
     write_train_rows,
 )
 
-from tweet_sentiment import tasks
-from tweet_sentiment.infinity import EmbeddingServiceError, InfinityClient
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.model.infinity import EmbeddingServiceError, InfinityClient
+from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
 
 
 def assert_next_run_finishes_the_batch(root: Path, good_settings, lost_batch: str, rows: int) -> None:
     """A later run (real infinity) takes over the failed run's claimed files and finishes the cycle."""
-    report = tasks.run_cycle(good_settings, "next", OPTIONS)
+    report = retrain.run_cycle(good_settings, "next", OPTIONS)
     assert report["ledger"]["rows_in"] == rows and report["ledger"]["rows_accepted"] > 0
     assert report["challenger"]["version"] and report["decision"]["promoted"]
     assert json.loads((root / "ledger" / f"{lost_batch}.json").read_text())["superseded_by"] == "next"
@@ -53,7 +53,7 @@ def test_a_500_on_the_nth_call_is_retried_and_the_answer_is_the_real_one(infinit
 
 # The backoff is long enough to tell its doubling from the slack a loaded machine adds to each gap.
 BACKOFF_S, TIMEOUT_S, SLACK_S = 0.5, 1.0, 0.45
-PROBE = ["dimension probe"]  # tasks._design's one-text request, answered by the real server through the stand-in
+PROBE = ["dimension probe"]  # retrain._design's one-text request, answered by the real server through the stand-in
 
 
 @pytest.mark.parametrize(("fault", "phrase"), [
@@ -72,10 +72,10 @@ def test_a_persistent_fault_fails_clearly_and_the_next_run_recovers(
     with tally.fault(f"infinity {fault}"), serve(stand_in) as s:
         bad = settings_for(root, s.url, small_dataset, feature_cache, embed_timeout_s=TIMEOUT_S,
                            embed_backoff_s=BACKOFF_S)
-        ledger = tasks.claim_and_ingest(bad, "failed")
+        ledger = retrain.claim_and_ingest(bad, "failed")
         batch_texts = sorted(LabelledStore(root / "labelled").read_batch("failed")["text"])
         with pytest.raises(EmbeddingServiceError) as err:
-            tasks.embed_batch(bad, "failed")
+            retrain.embed_batch(bad, "failed")
         failed_at = time.monotonic()
         assert phrase in str(err.value) and s.url in str(err.value)
         assert s.inputs[0] == PROBE and all(sorted(texts) == batch_texts for texts in s.inputs[1:])
@@ -113,9 +113,9 @@ def test_vectors_of_another_width_are_refused_with_an_empty_cache(pipeline_copy,
     write_train_rows(small_dataset, root / "inbox" / "batch.csv", 600, 610, text_suffix=" #emptycache")
     with tally.fault("infinity wrong width, empty cache"), serve(StandIn("wrong_dim", infinity_url, fail_from=2)) as s:
         bad = settings_for(root, s.url, small_dataset, empty_cache)
-        tasks.claim_and_ingest(bad, "failed")
+        retrain.claim_and_ingest(bad, "failed")
         with pytest.raises(EmbeddingServiceError, match=r"returned 8-d vectors .* expected 384"):
-            tasks.embed_batch(bad, "failed")
+            retrain.embed_batch(bad, "failed")
         assert len(s.calls) == 2 and s.inputs[0] == PROBE
         assert [p for p in empty_cache.rglob("*") if p.is_file()] == []
 
@@ -131,11 +131,11 @@ def test_real_infinity_stopped_mid_run_then_restarted(pipeline_copy, small_datas
         url = f"http://127.0.0.1:{port}"
         settings = settings_for(root, url, small_dataset, feature_cache)
         with tally.fault("real infinity stopped mid-run, restarted"):
-            ledger = tasks.claim_and_ingest(settings, "failed")
-            assert tasks.embed_batch(settings, "failed")["rows"] == ledger["rows_accepted"]
+            ledger = retrain.claim_and_ingest(settings, "failed")
+            assert retrain.embed_batch(settings, "failed")["rows"] == ledger["rows_accepted"]
             support.stop_process_group(proc)
             with pytest.raises(EmbeddingServiceError, match=f"infinity at {url} failed 3 times"):
-                tasks.train_challenger(settings, "failed", OPTIONS)
+                retrain.train_challenger(settings, "failed", OPTIONS)
             assert champion_snapshot(root) == before
             # the same address again, unless another process took the port while the server was down
             proc, port = support.start_server(lambda port: support.start_infinity(port, logs[1]), logs[1], "/health",

@@ -16,9 +16,9 @@ import pytest
 from reliability_killed_run import POINTS
 from reliability_support import SMALL_BOOSTING, assert_consistent, champion_snapshot, settings_for, write_train_rows
 
-from tweet_sentiment import tasks
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 SCRIPT = Path(__file__).with_name("reliability_killed_run.py")
 OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
@@ -51,7 +51,7 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
             assert champion_snapshot(root) == before
         cards_killed = card_versions(root)
         settings = settings_for(root, infinity_url, small_dataset, feature_cache)
-        report = tasks.run_cycle(settings, "rerun", OPTIONS)
+        report = retrain.run_cycle(settings, "rerun", OPTIONS)
         assert report["decision"]["promoted"]
         assert_consistent(root, feature_cache)
         ledgers = {p.stem: json.loads(p.read_text()) for p in (root / "ledger").glob("*.json")}

@@ -16,8 +16,8 @@ from reliability_corpus import csv_text, good
 from s3fs import S3FileSystem
 from upath import UPath
 
-from tweet_sentiment import tasks
 from tweet_sentiment.config import Settings
+from tweet_sentiment.pipeline import retrain
 
 BUCKET = "tweets-auth"
 ALLOW_S3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
@@ -56,7 +56,7 @@ def _keys(client) -> list[str]:
 
 def test_a_missing_bucket_is_named_and_never_created(s3):
     with pytest.raises(FileNotFoundError, match=r"bucket 'tweets-typo'.*TWEET_SENTIMENT_DATA_ROOT"):
-        tasks.claim_and_ingest(_settings("s3://tweets-typo/data"), "batch_1")
+        retrain.claim_and_ingest(_settings("s3://tweets-typo/data"), "batch_1")
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
 
 
@@ -66,6 +66,6 @@ def test_wrong_credentials_are_refused_and_nothing_is_written(s3, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     S3FileSystem.clear_instance_cache()
     with pytest.raises(PermissionError, match=f"refused these credentials for the bucket '{BUCKET}'"):
-        tasks.claim_and_ingest(_settings(f"s3://{BUCKET}/data"), "batch_1")
+        retrain.claim_and_ingest(_settings(f"s3://{BUCKET}/data"), "batch_1")
     S3FileSystem.clear_instance_cache()
     assert _keys(s3) == before == ["data/inbox/batch.csv"]

@@ -1,6 +1,6 @@
 """Claims on S3, where ``flock`` does nothing: the claim lock is a lock object written with a conditional PUT
-(tweet_sentiment.object_lock), against an S3 API started here (moto, serving requests one at a time as S3 applies
-a conditional write: atomically). Two claimers in two processes race for the same inbox files; each file and row
+(tweet_sentiment.storage.object_lock), against an S3 API started here (moto, serving requests one at a time as S3
+applies a conditional write: atomically). Two claimers in two processes race for the same inbox files; each file and row
 is taken once. The lock's own rules: a waiter times out naming the holder, a dead holder's lock is taken over
 after its lease, and a holder whose lease ran out does not delete its successor's lock.
 """
@@ -18,9 +18,9 @@ from reliability_corpus import csv_text, good
 from reliability_support import race_two_claimers
 from upath import UPath
 
-from tweet_sentiment.datafs import list_dir, read_json
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.object_lock import LockTimeoutError, object_lock
+from tweet_sentiment.storage.fs import list_dir, read_json
+from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.object_lock import LockTimeoutError, object_lock
 
 BUCKET, FILES, ROWS = "claims", 6, 10
 

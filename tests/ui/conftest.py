@@ -23,11 +23,11 @@ import pytest
 from support import DATASET_DIR, ROOT, start_server, stop_process_group, write_slice
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.tasks import run_cycle
-from tweet_sentiment.training import BoostingParams
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
+from tweet_sentiment.storage.fs import DataLayout
 
 UNLABELLED = "covid_tweets_unlabelled_2022.csv"
 PLUGIN_PREFIX = "/tweet-sentiment"

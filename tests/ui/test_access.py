@@ -11,11 +11,11 @@ import re
 
 import pytest
 
-from tweet_sentiment.assets import RETRAIN_DAG_ID
+from tweet_sentiment.pipeline.assets import RETRAIN_DAG_ID
 
 READ_ONLY_POSTS = {("POST", "/api/predict")}  # a prediction stores nothing
 OPERATOR_ROUTES = {("POST", "/api/model/rollback")}  # switch the champion, record a champion asset event
-PATH_VALUES = {"name": "app.css"}  # /assets/{name}: a real file; a missing report image is 404 for everyone
+PATH_VALUES = {"name": "app.css"}  # /static/{name}: a real file; a missing report image is 404 for everyone
 # requests each write route refuses for its input, not its caller: the test changes no one's queue
 HARMLESS = {"/api/queue/load": {"data": {"rows": "0"}}}
 

@@ -9,15 +9,15 @@ import re
 import numpy as np
 import pytest
 
-from tweet_sentiment.datafs import DataLayout, as_path
-from tweet_sentiment.features import feature_matrix
-from tweet_sentiment.feed import next_batch
-from tweet_sentiment.infinity import InfinityClient
-from tweet_sentiment.labelling import BATCH_COLUMNS, LabellingQueue
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.intake.feed import next_batch
+from tweet_sentiment.labelling.queue import BATCH_COLUMNS, LabellingQueue
+from tweet_sentiment.model.features import feature_matrix
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.schema import LABELS, FeatureSchema
-from tweet_sentiment.tasks import run_cycle
+from tweet_sentiment.storage.fs import DataLayout, as_path
 from tweet_sentiment.text import clean_tweet
 
 from .conftest import BOOTSTRAP_ROWS

@@ -16,10 +16,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from support import AMBIGUOUS_PARAMS, ambiguous_batch
 
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.run_options import RunOptions
-from tweet_sentiment.tasks import run_cycle
-from tweet_sentiment.training import BoostingParams
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.retrain import run_cycle
 from ui.test_browser import browser, log_in, open_from_navigation, screenshot, wait  # noqa: F401 (a fixture)
 
 AMBIGUOUS = RunOptions(strategy="refit", boosting=BoostingParams(num_boost_round=60), **AMBIGUOUS_PARAMS)

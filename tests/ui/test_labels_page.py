@@ -15,8 +15,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
-from tweet_sentiment.label_check import FLAG_COLUMNS, HELD, flagged_file
-from tweet_sentiment.label_review import pending_reviews
+from tweet_sentiment.label_check.check import FLAG_COLUMNS, HELD, flagged_file
+from tweet_sentiment.label_check.review import pending_reviews
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.text import clean_tweet, text_hash
 

@@ -6,10 +6,10 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from tweet_sentiment.datafs import as_path
-from tweet_sentiment.model_overview import RollbackRefused, overview, report_image, report_images, roll_back
-from tweet_sentiment.prediction import Prediction, PredictionRequestError, clean_request_texts
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.model.prediction import Prediction, PredictionRequestError, clean_request_texts
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pages.model import RollbackRefused, overview, report_image, report_images, roll_back
+from tweet_sentiment.storage.fs import as_path
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_margin_is_the_gap_between_the_two_most_likely_classes():
 
 
 def test_overview_shows_the_gates_pending_approvals_disagreements_and_a_live_two_holdout_curve(registry, tmp_path):
-    from tweet_sentiment.model_overview import holdouts_png
+    from tweet_sentiment.pages.model import holdouts_png
 
     reg, booster = registry
     fixed, recent = {"macro_f1": 0.6, "accuracy": 0.6}, {"macro_f1": 0.5, "accuracy": 0.5}

@@ -16,12 +16,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from support import DATASET_DIR
 
-from tweet_sentiment.datafs import DataLayout, read_json
-from tweet_sentiment.feed import chronological_rows, write_rows
-from tweet_sentiment.labelling import LabellingQueue
-from tweet_sentiment.labelling_sources import DRIFT_SOURCE
-from tweet_sentiment.run_options import ScoreOptions
-from tweet_sentiment.scoring_tasks import check_drift, claim_unlabelled, score, update_mood
+from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.labelling.sources import DRIFT_SOURCE
+from tweet_sentiment.pipeline.params import ScoreOptions
+from tweet_sentiment.pipeline.score import check_drift, claim_unlabelled, score, update_mood
+from tweet_sentiment.storage.fs import DataLayout, read_json
 
 from .conftest import UNLABELLED
 from .test_browser import browser, log_in, open_from_navigation, screenshot, wait
@@ -50,7 +50,7 @@ def scored(ui_server) -> dict:
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "mood"), ("GET", "api/mood"), ("GET", "api/mood/chart.png"),
-                                              ("GET", "assets/mood.js")])
+                                              ("GET", "static/mood.js")])
 def test_the_mood_page_and_its_endpoints_refuse_anonymous_requests(ui_server, method, path):
     with ui_server.client(token="") as anonymous:
         assert anonymous.request(method, path).status_code == 401

@@ -7,12 +7,12 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from tweet_sentiment import approval, tasks
-from tweet_sentiment.approval import KEEP, PROMOTE, build_request, decide, md_escape, request_body, stale_reason
 from tweet_sentiment.config import Settings
-from tweet_sentiment.evaluation import disagreements
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import RunOptions
+from tweet_sentiment.model.gate import disagreements
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline import approve, retrain
+from tweet_sentiment.pipeline.approve import KEEP, PROMOTE, build_request, decide, md_escape, request_body, stale_reason
+from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.schema import LABELS
 
 
@@ -54,8 +54,8 @@ def _ambiguous(settings: Settings, registry: ModelRegistry, booster: lgb.Booster
                   "champion_metrics": _metrics(0.60, 0.6, 600), "challenger_metrics": _metrics(0.58, 0.55, 600),
                   "champion_recent_metrics": _metrics(0.50, 0.5, 300),
                   "challenger_recent_metrics": _metrics(0.53, 0.56, 300)}
-    kept = tasks.keep_champion(settings, evaluation, options)
-    assert registry.card(challenger)["status"] == approval.AWAITING and registry.champion_version() == champion
+    kept = retrain.keep_champion(settings, evaluation, options)
+    assert registry.card(challenger)["status"] == approve.AWAITING and registry.champion_version() == champion
     return kept["event"]
 
 
@@ -63,7 +63,7 @@ def test_an_ambiguous_evaluation_waits_for_a_person_and_others_are_rejected(sett
     candidate = _ambiguous(settings, registry, booster)
     assert candidate["champion"] == registry.champion_version() and candidate["gate"]["recent"]["gain"] == 0.03
     plain = registry.save(booster, {})
-    kept = tasks.keep_champion(settings, {"version": plain, "champion": candidate["champion"], "ambiguous": False,
+    kept = retrain.keep_champion(settings, {"version": plain, "champion": candidate["champion"], "ambiguous": False,
                                           "reason": "not better"})
     assert "event" not in kept and registry.card(plain)["status"] == "rejected"
 

@@ -4,10 +4,10 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from tweet_sentiment.assets import CHAMPION, INBOX, champion_event, inbox_event
 from tweet_sentiment.config import Settings
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.tasks import keep_champion, promote_challenger
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.assets import CHAMPION, INBOX, champion_event, inbox_event
+from tweet_sentiment.pipeline.retrain import keep_champion, promote_challenger
 
 METRICS = {"macro_f1": 0.71, "accuracy": 0.73, "per_class_f1": {"Neutral": 0.8}}
 

@@ -1,4 +1,4 @@
-from tweet_sentiment.csvio import decode_lines, neutralise_formula, to_csv_bytes
+from tweet_sentiment.storage.csvio import decode_lines, neutralise_formula, to_csv_bytes
 
 
 def test_decode_lines_mixed_encodings_per_line():

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from stream_support import cache_vectors, offline_client, train_champion
 
-from tweet_sentiment.claim import archive_claimed, claim
 from tweet_sentiment.config import Settings
-from tweet_sentiment.drift import Thresholds, Window, check, class_mix_distance, domain_classifier
-from tweet_sentiment.drift_watch import drift_candidates, read_drift, run_drift_check
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.registry import ModelRegistry
+from tweet_sentiment.intake.claim import archive_claimed, claim
+from tweet_sentiment.intake.unlabelled import ingest_unlabelled
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.monitoring.drift import Thresholds, Window, check, class_mix_distance, domain_classifier
+from tweet_sentiment.monitoring.drift_check import drift_candidates, read_drift, run_drift_check
+from tweet_sentiment.monitoring.scoring import score_stream
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.scoring import score_stream
+from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.text import text_hash
-from tweet_sentiment.unlabelled import ingest_unlabelled
 
 DIM = 64
 

@@ -3,18 +3,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from tweet_sentiment.evaluation import (
-    GateRules,
-    PairedComparison,
-    calibration_error,
-    error_ranking,
-    evaluate,
-    paired_bootstrap,
-    paired_loss_bootstrap,
-    probability_scores,
-    promotion_decision,
-    row_losses,
-)
+from lab.metrics import calibration_error, error_ranking, paired_loss_bootstrap, probability_scores, row_losses
+from tweet_sentiment.model.gate import GateRules, PairedComparison, evaluate, paired_bootstrap, promotion_decision
 from tweet_sentiment.schema import LABELS
 
 RULES = GateRules(significance=0.01, min_improvement=0.002, tolerance=0.005, min_recent_rows=200)

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tweet_sentiment.features import (
+from tweet_sentiment.model.features import (
     LEXICON_FEATURES,
     EmbeddingProjection,
     current_schema,

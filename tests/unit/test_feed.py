@@ -1,8 +1,8 @@
 import csv
 import io
 
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.feed import chronological_rows, next_batch
+from tweet_sentiment.intake.feed import chronological_rows, next_batch
+from tweet_sentiment.storage.fs import DataLayout
 
 
 def write_kaggle(path, rows):

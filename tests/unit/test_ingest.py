@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tweet_sentiment.claim import batch_id_for, claim, ready_files
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.ingest import FileRejected, RecentHoldout, ingest_batch, parse_labelled_file
-from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.intake.claim import batch_id_for, claim, ready_files
+from tweet_sentiment.intake.labelled import FileRejected, RecentHoldout, ingest_batch, parse_labelled_file
+from tweet_sentiment.model.boosting import validation_mask
+from tweet_sentiment.storage.fs import DataLayout
+from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.text import in_hash_slice
-from tweet_sentiment.training import validation_mask
 
 HEADER = "UserName,ScreenName,Location,TweetAt,OriginalTweet,Sentiment\r\n"
 

@@ -8,20 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tweet_sentiment.claim import archive_claimed, claim
-from tweet_sentiment.csvio import write_csv_atomic
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.features import hashed_words
-from tweet_sentiment.ingest import ingest_batch
-from tweet_sentiment.label_check import FLAG_COLUMNS, check_batch, flagged_file, ledger_balances
-from tweet_sentiment.label_errors import (
+from tweet_sentiment.intake.claim import archive_claimed, claim
+from tweet_sentiment.intake.labelled import ingest_batch
+from tweet_sentiment.label_check.check import FLAG_COLUMNS, check_batch, flagged_file, ledger_balances
+from tweet_sentiment.label_check.confident_learning import (
     LabelCheckParams,
     follows_correction,
     likely_errors,
     out_of_fold_probabilities,
     systematic_corrections,
 )
-from tweet_sentiment.label_review import (
+from tweet_sentiment.label_check.review import (
     REVIEW_FIELDS,
     ReviewError,
     pending_reviews,
@@ -29,8 +26,11 @@ from tweet_sentiment.label_review import (
     resolve_review,
     review_counts,
 )
-from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.model.features import hashed_words
 from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.csvio import write_csv_atomic
+from tweet_sentiment.storage.fs import DataLayout
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 VOCAB = [[f"{c}w{i}" for i in range(12)] for c in "abcde"]  # each class its own words
 HEADER = ["TweetAt", "OriginalTweet", "Sentiment", "Annotator", "SuggestedSentiment", "Corrected"]

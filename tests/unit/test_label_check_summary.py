@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from tweet_sentiment.label_check_summary import FIGURES, PAIRED, noisy_summary
-from tweet_sentiment.noisy_refits import compare, scores
-from tweet_sentiment.services import Holdout
+from lab.noisy_summary import FIGURES, PAIRED, noisy_summary
+from lab.refits import compare, scores
+from tweet_sentiment.pipeline.resources import Holdout
 
 
 def cycle(k: int, rows_seen: int, recall: float) -> dict:

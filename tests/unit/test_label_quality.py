@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from tweet_sentiment.datafs import DataLayout, as_path
-from tweet_sentiment.label_agreement import annotator_figures, pair_agreement, weighted_kappa
-from tweet_sentiment.label_answers import UNSURE, AnswerRefused, NotQueued, assign_pairs
-from tweet_sentiment.labelling import LabellingInputError, LabellingQueue
+from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement, weighted_kappa
+from tweet_sentiment.labelling.answers import UNSURE, AnswerRefused, NotQueued, assign_pairs
+from tweet_sentiment.labelling.queue import LabellingInputError, LabellingQueue
 from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.fs import DataLayout, as_path
 
 EN, NEG, NEU, POS, EP = LABELS
 

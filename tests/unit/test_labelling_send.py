@@ -2,9 +2,9 @@
 
 import json
 
-from tweet_sentiment.datafs import DataLayout, as_path
-from tweet_sentiment.labelling import LabellingQueue
+from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.schema import DATE_COLUMN
+from tweet_sentiment.storage.fs import DataLayout, as_path
 
 
 def queued(item_id: str, text: str) -> dict:

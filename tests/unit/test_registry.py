@@ -4,7 +4,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from tweet_sentiment.registry import ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.model.registry import ChampionUnavailableError, ModelRegistry
 
 
 @pytest.fixture

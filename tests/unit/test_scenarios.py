@@ -1,8 +1,8 @@
 import pytest
 
-from tweet_sentiment.quality import QualityOptions, batch_bounds
-from tweet_sentiment.quality_summary import policy_figures
-from tweet_sentiment.scenarios import AS_BAD_NEWS, POLICIES, Policy
+from lab.scenarios import AS_BAD_NEWS, POLICIES, Policy
+from lab.stream import QualityOptions, batch_bounds
+from lab.summary import policy_figures
 
 HEADER = ["UserName", "ScreenName", "Location", "TweetAt", "OriginalTweet", "Sentiment"]
 

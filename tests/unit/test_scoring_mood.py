@@ -7,13 +7,11 @@ import pandas as pd
 import pytest
 from stream_support import cache_vectors, offline_client, train_champion
 
-from tweet_sentiment.batch_store import BatchStore
-from tweet_sentiment.claim import archive_claimed, claim
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.mood import MOOD_COLUMNS, mood_series
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.schema import LABELS
-from tweet_sentiment.scoring import (
+from tweet_sentiment.intake.claim import archive_claimed, claim
+from tweet_sentiment.intake.unlabelled import ingest_unlabelled
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.monitoring.mood import MOOD_COLUMNS, mood_series
+from tweet_sentiment.monitoring.scoring import (
     SCORE_COLUMNS,
     read_scores,
     score_rows,
@@ -21,7 +19,9 @@ from tweet_sentiment.scoring import (
     scoring_log,
     stale_batches,
 )
-from tweet_sentiment.unlabelled import ingest_unlabelled
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.batch_store import BatchStore
+from tweet_sentiment.storage.fs import DataLayout
 
 
 @pytest.fixture
@@ -120,8 +120,8 @@ def test_an_hour_with_too_few_tweets_keeps_its_day_whole_and_arrival_dates_are_c
 def test_the_chart_draws_the_annotated_shares_below_the_predicted_ones_where_a_source_has_labels(layout):
     from PIL import Image
 
-    from tweet_sentiment.mood import champion_changes, champion_marks, chart_points
-    from tweet_sentiment.reports import mood_png
+    from tweet_sentiment.model.charts import mood_png
+    from tweet_sentiment.monitoring.mood import champion_changes, champion_marks, chart_points
 
     registry = ModelRegistry(layout.registry)
     v1 = train_champion(registry, seed=1)

@@ -11,13 +11,13 @@ from PIL import Image
 from stream_support import cache_vectors, train_champion
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import DataLayout, read_json
-from tweet_sentiment.labelling import LabellingQueue
-from tweet_sentiment.prediction import Predictor
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.run_options import ScoreOptions
-from tweet_sentiment.scoring import read_scores
-from tweet_sentiment.scoring_tasks import (
+from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.model.prediction import Predictor
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.monitoring.scoring import read_scores
+from tweet_sentiment.pipeline.params import ScoreOptions
+from tweet_sentiment.pipeline.resources import infinity_client
+from tweet_sentiment.pipeline.score import (
     archive_unlabelled,
     check_drift,
     claim_unlabelled,
@@ -26,9 +26,9 @@ from tweet_sentiment.scoring_tasks import (
     sense_scoring,
     update_mood,
 )
-from tweet_sentiment.services import infinity_client
+from tweet_sentiment.pipeline.sensing import GO, SKIP
+from tweet_sentiment.storage.fs import DataLayout, read_json
 from tweet_sentiment.text import clean_tweet
-from tweet_sentiment.work import GO, SKIP
 
 OPTIONS = ScoreOptions()
 
@@ -127,8 +127,8 @@ def test_a_new_champion_reannotates_the_queue_and_labels_from_other_processes_ar
 
 
 def test_while_drift_holds_a_share_of_a_load_comes_from_the_drifted_window(settings):
-    from tweet_sentiment.drift_watch import drift_candidates
-    from tweet_sentiment.labelling_sources import DRIFT_SOURCE
+    from tweet_sentiment.labelling.sources import DRIFT_SOURCE
+    from tweet_sentiment.monitoring.drift_check import drift_candidates
 
     layout = settings.layout()
     registry = ModelRegistry(layout.registry)

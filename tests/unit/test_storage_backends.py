@@ -18,9 +18,13 @@ import numpy as np
 import pytest
 from upath import UPath
 
-from tweet_sentiment.claim import claim, ready_files
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import (
+from tweet_sentiment.intake.claim import claim, ready_files
+from tweet_sentiment.intake.feed import next_batch
+from tweet_sentiment.intake.labelled import ingest_batch
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.retrain import archive_batch
+from tweet_sentiment.storage.fs import (
     DataLayout,
     as_path,
     is_local,
@@ -31,12 +35,8 @@ from tweet_sentiment.datafs import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from tweet_sentiment.feed import next_batch
-from tweet_sentiment.ingest import ingest_batch
-from tweet_sentiment.labelled_store import LabelledStore
-from tweet_sentiment.registry import ModelRegistry
-from tweet_sentiment.tasks import archive_batch
-from tweet_sentiment.vector_cache import VectorCache
+from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.vector_cache import VectorCache
 
 HEADER = "UserName,ScreenName,Location,TweetAt,OriginalTweet,Sentiment\n"
 

@@ -5,9 +5,9 @@ import hashlib
 import lightgbm as lgb
 import numpy as np
 
-from tweet_sentiment.evaluation import GateRules, evaluate, promotion_decision
+from tweet_sentiment.model.boosting import BoostingParams, continue_boosting, train_fresh, validation_mask
+from tweet_sentiment.model.gate import GateRules, evaluate, promotion_decision
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.training import BoostingParams, continue_boosting, train_fresh, validation_mask
 
 FAST = BoostingParams(num_boost_round=60, continue_rounds=15, early_stopping_rounds=5, min_data_in_leaf=5)
 

@@ -7,18 +7,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tweet_sentiment.batch_store import BatchStore
-from tweet_sentiment.claim import archive_claimed, claim
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.feed import next_unlabelled
-from tweet_sentiment.intake import FileRejected
-from tweet_sentiment.unlabelled import (
+from tweet_sentiment.intake.claim import archive_claimed, claim
+from tweet_sentiment.intake.engine import FileRejected
+from tweet_sentiment.intake.feed import next_unlabelled
+from tweet_sentiment.intake.unlabelled import (
     DATED_BY_ARRIVAL,
     DATED_BY_DAY,
     DATED_BY_TIME,
     ingest_unlabelled,
     parse_unlabelled_file,
 )
+from tweet_sentiment.storage.batch_store import BatchStore
+from tweet_sentiment.storage.fs import DataLayout
 
 ARRIVED = datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
 

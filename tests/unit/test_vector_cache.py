@@ -1,6 +1,6 @@
 import numpy as np
 
-from tweet_sentiment.vector_cache import VectorCache, wait_for_cache_writes
+from tweet_sentiment.storage.vector_cache import VectorCache, wait_for_cache_writes
 
 
 def test_get_or_compute_computes_each_distinct_text_once_and_persists(tmp_path):

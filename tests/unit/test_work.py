@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.datafs import DataLayout
-from tweet_sentiment.labelled_store import LabelledStore
+from tweet_sentiment.pipeline.sensing import GO, SKIP, WAIT, pending_work
 from tweet_sentiment.schema import STORE_COLUMNS
-from tweet_sentiment.work import GO, SKIP, WAIT, pending_work
+from tweet_sentiment.storage.fs import DataLayout
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 
 @pytest.fixture

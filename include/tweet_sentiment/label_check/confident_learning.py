@@ -1,0 +1,163 @@
+"""Likely label errors by confident learning, and the systematic corrections that are exempt from it.
+
+Confident learning (Northcutt, Jiang & Chuang, 2021), written with numpy / scikit-learn / LightGBM (no cleanlab):
+out-of-fold predicted probabilities ``p`` for every row; each class's threshold ``t_j`` is the mean ``p_j`` over
+the rows labelled ``j`` (how sure the model is of a class when the label is right, on average); a row's confident
+class is the most probable class whose probability reaches its threshold; a row is a likely error when its
+confident class differs from its label *and* the model's top class does too (cleanlab's "both" rule: the
+confident-joint cell and the argmax agree). The five classes are ordinal: a neighbouring class (Negative vs
+Extremely Negative) must also beat the given label by ``neighbour_margin``, since the border between intensities
+is where honest labels differ.
+
+A systematic correction is people overriding the model the same way on the same topic: the suggested label moved
+in one direction of the ordinal scale (towards negative, or towards positive) on rows holding a word ``w``
+(hashtags split, plurals folded), by at least ``min_annotators`` people on at least ``min_rows`` rows, and on at
+least ``min_share`` of the rows with ``w`` since the batch where that correction first appears (the recent
+batches and this one). A flagged row that makes such a correction is not a likely error: it is the feedback loop
+at work (the newest human label wins).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from tweet_sentiment.model.boosting import Features
+from tweet_sentiment.model.features import hashtags_as_words
+from tweet_sentiment.schema import LABEL_TO_ID
+
+TOWARDS_NEGATIVE, TOWARDS_POSITIVE = "towards negative", "towards positive"
+_WORD = re.compile(r"[a-z][a-z']{2,}")
+
+
+@dataclass(frozen=True)
+class LabelCheckParams:
+    """The check's model (small and fast: it is trained ``folds`` times per batch) and its rules."""
+
+    folds: int = 4
+    rounds: int = 60
+    learning_rate: float = 0.15
+    num_leaves: int = 15
+    min_data_in_leaf: int = 20
+    replay_rows: int = 2000  # labelled rows from the store beside the batch (its labels are the model's context)
+    neighbour_margin: float = 0.2  # a neighbouring class must beat the given label's probability by this much
+    min_rows: int = 10  # a systematic correction: at least this many rows ...
+    min_annotators: int = 3  # ... by at least this many people ...
+    min_share: float = 0.5  # ... on at least this share of the rows with the word that had that suggestion
+    recent_batches: int = 3  # earlier batches whose corrections count beside the batch's own
+    seed: int = 13
+
+    def lgb_params(self, n_classes: int) -> dict:
+        return {"objective": "multiclass", "num_class": n_classes, "learning_rate": self.learning_rate,
+                "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_data_in_leaf, "lambda_l2": 1.0,
+                "num_threads": 1, "seed": self.seed, "deterministic": True, "force_col_wise": True,
+                "verbose": -1}
+
+
+def out_of_fold_probabilities(features: Features, labels: np.ndarray, n_classes: int,
+                              params: LabelCheckParams) -> np.ndarray:
+    """Each row's class probabilities from a model that never saw it: ``params.folds``-fold cross-validation
+    (stratified when every class has enough rows), float ``(rows, n_classes)``."""
+    counts = np.bincount(labels, minlength=n_classes)
+    present = counts[counts > 0]
+    splitter = (StratifiedKFold(params.folds, shuffle=True, random_state=params.seed)
+                if present.min() >= params.folds else KFold(params.folds, shuffle=True, random_state=params.seed))
+    probabilities = np.zeros((len(labels), n_classes))
+    for train, held_out in splitter.split(np.zeros(len(labels)), labels):
+        booster = lgb.train(params.lgb_params(n_classes), lgb.Dataset(features[train], labels[train]),
+                            num_boost_round=params.rounds)
+        probabilities[held_out] = booster.predict(features[held_out])
+    return probabilities
+
+
+def class_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``t_j``: the mean predicted probability of class j over the rows labelled j (1.0 for an absent class, so
+    nothing is ever moved into a class the data never shows)."""
+    n_classes = probabilities.shape[1]
+    return np.array([probabilities[labels == j, j].mean() if (labels == j).any() else 1.0
+                     for j in range(n_classes)])
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Per row: a likely error, the class the model is confident of instead, and that class's probability."""
+
+    flagged: np.ndarray
+    suggested: np.ndarray
+    confidence: np.ndarray
+    thresholds: np.ndarray
+
+
+def likely_errors(probabilities: np.ndarray, labels: np.ndarray, params: LabelCheckParams,
+                  thresholds: np.ndarray | None = None) -> Flags:
+    """Confident learning's flags (see the module doc); ``thresholds`` default to :func:`class_thresholds`."""
+    t = class_thresholds(probabilities, labels) if thresholds is None else thresholds
+    rows = np.arange(len(labels))
+    above = probabilities >= t
+    confident = np.where(above, probabilities, -1.0).argmax(axis=1)
+    given_p = probabilities[rows, labels]
+    beats = probabilities[rows, confident] - given_p
+    neighbour = np.abs(confident - labels) == 1
+    flagged = (above.any(axis=1) & (confident != labels) & (probabilities.argmax(axis=1) == confident)
+               & (~neighbour | (beats >= params.neighbour_margin)))
+    return Flags(flagged, np.where(flagged, confident, labels), probabilities[rows, confident], t)
+
+
+def _words(text: str) -> set[str]:
+    """The text's words of 3+ letters: hashtags split into words (#HandSanitizer: hand, sanitizer), lower case,
+    a plural folded into its singular (sanitizers: sanitizer)."""
+    words = _WORD.findall(hashtags_as_words(text).lower())
+    return {w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words}
+
+
+def _direction(suggested: pd.Series, label: pd.Series) -> np.ndarray:
+    """Where a person moved the suggested label on the ordinal scale: towards negative / positive ("" if not)."""
+    step = label.map(LABEL_TO_ID).fillna(-1).to_numpy() - suggested.map(LABEL_TO_ID).fillna(-1).to_numpy()
+    return np.select([step < 0, step > 0], [TOWARDS_NEGATIVE, TOWARDS_POSITIVE], "")
+
+
+def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.DataFrame:
+    """The (word, direction) corrections many people made the same way (see the module doc), from rows oldest
+    first with ``text``, ``label``, ``suggested_label`` ("" where none was shown), ``annotator`` and ``batch_id``.
+    A correction's share counts from the first batch it appears in (the rows before it are the old rule); columns
+    ``word``, ``direction``, ``rows``, ``annotators``, ``share``."""
+    columns = ["word", "direction", "rows", "annotators", "share"]
+    shown = rows[rows["suggested_label"].astype(str) != ""]
+    shown = shown.assign(order=pd.factorize(shown["batch_id"])[0],
+                         direction=_direction(shown["suggested_label"], shown["label"]),
+                         word=[sorted(_words(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
+    changed = shown[shown["direction"] != ""]
+    if changed.empty:
+        return pd.DataFrame(columns=columns)
+    key = ["word", "direction"]
+    found = changed.groupby(key).agg(rows=("text", "size"), annotators=("annotator", "nunique"),
+                                     first=("order", "min")).reset_index()
+    found = found[(found["rows"] >= params.min_rows) & (found["annotators"] >= params.min_annotators)]
+    base = shown.groupby(["word", "order"]).size().rename("base").reset_index()
+    since = found.merge(base, on="word")
+    since = since[since["order"] >= since["first"]].groupby(key)["base"].sum()
+    found = found.join(since, on=key)
+    found["share"] = found["rows"] / found["base"]
+    return found.loc[found["share"] >= params.min_share, columns].reset_index(drop=True)
+
+
+def follows_correction(rows: pd.DataFrame, corrections: pd.DataFrame) -> list[str]:
+    """For each row (``text``, ``suggested_label``, ``label``), the systematic correction it makes
+    ("sanitizer: towards negative (Positive → Negative)"), or "" if none."""
+    if corrections.empty or rows.empty:
+        return [""] * len(rows)
+    by_direction: dict[str, set[str]] = {}
+    for word, direction in corrections[["word", "direction"]].itertuples(index=False):
+        by_direction.setdefault(direction, set()).add(word)
+    out = []
+    directions = _direction(rows["suggested_label"], rows["label"])
+    for text, suggested, label, direction in zip(rows["text"], rows["suggested_label"], rows["label"], directions,
+                                                 strict=True):
+        shared = sorted(_words(text) & by_direction.get(direction, set()))
+        out.append(f"{shared[0]}: {direction} ({suggested} → {label})" if shared else "")
+    return out

@@ -1,0 +1,299 @@
+"""The annotators' queue: unlabelled tweets pre-annotated by the champion, most uncertain first, sent as batches.
+
+State lives under ``<data root>/labelling/`` (``queue.json``: pending and answered-but-unsent tweets, each
+annotator's undo history and how far each source file was read; ``batches.json``: every batch sent, with its
+correction rate; ``answers/<send>.json``: the tweets each send took out of the queue with all their answers,
+which the agreement figures read), so it survives restarts. Who sees and decides what is label_answers.py.
+A sent batch is one CSV in the inbox, in the columns the DAG reads plus the feedback columns. The API
+server and the scoring DAG (which re-annotates the queue for a new champion) both write the queue: every change
+is a read-modify-write under a lock that holds across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from tweet_sentiment.labelling.answers import (
+    UNSURE,
+    AnswerRefused,
+    NotQueued,
+    adjudicate,
+    answer,
+    assign_pairs,
+    log_record,
+    overlap_rank,
+    parse_answer,
+    running_counts,
+    skip,
+    status,
+    undo,
+    upgrade,
+    visible_to,
+)
+from tweet_sentiment.labelling.sources import (
+    LabellingInputError,
+    LoadReport,
+    items_from_drifted,
+    items_from_file,
+)
+from tweet_sentiment.model.prediction import Prediction, Predictor
+from tweet_sentiment.schema import (
+    DATE_COLUMN,
+    FEEDBACK_COLUMNS,
+    KAGGLE_COLUMNS,
+    LABELS,
+)
+from tweet_sentiment.storage.csvio import write_csv_atomic
+from tweet_sentiment.storage.fs import DataLayout, file_lock, list_dir, read_json, write_json_atomic
+from tweet_sentiment.text import clean_tweet
+
+BATCH_COLUMNS: tuple[str, ...] = (*KAGGLE_COLUMNS, *FEEDBACK_COLUMNS)
+_PREDICT_CHUNK = 256
+_HISTORY_STEPS = 200  # the undo history kept per annotator
+
+
+def _suggest(item: dict, prediction: Prediction) -> None:
+    item.update(suggested=prediction.label, probabilities=prediction.probabilities,
+                margin=round(prediction.margin, 5), version=prediction.version)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:40] or "annotator"
+
+
+class LabellingQueue:
+    """Load, pre-annotate, order, label and send; one instance per process (its lock orders the writes)."""
+
+    def __init__(self, layout: DataLayout, predictor: Predictor, max_chars: int, annotators: list[str] | None = None,
+                 overlap_share: float = 0.0) -> None:
+        """``annotators``: the configured annotators; with two or more, ``overlap_share`` of each load is reserved
+        for two of them."""
+        self.layout = layout
+        self.predictor = predictor
+        self.max_chars = max_chars
+        self.annotators = sorted(set(annotators or []))
+        self.overlap_share = overlap_share
+        self._queue_file = layout.labelling / "queue.json"
+        self._batches_file = layout.labelling / "batches.json"
+        self._answers_dir = layout.labelling / "answers"
+        self._lock = threading.Lock()
+
+    # -- state -------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The queue's lock: this process's threads, then every process (the API server, a DAG task) by an flock
+        beside the queue file (local data roots; on object storage the process lock alone)."""
+        with self._lock, file_lock(self.layout.labelling / ".queue.lock"):
+            yield
+
+    def _state(self) -> dict:
+        if self._queue_file.exists():
+            state = read_json(self._queue_file)
+            state["items"] = [upgrade(i) for i in state["items"]]
+            return state
+        return {"items": [], "cursors": {}, "sent_ids": [], "history": {}, "overlap_counts": {}}
+
+    def _save(self, state: dict) -> None:
+        write_json_atomic(self._queue_file, state)
+
+    def batches(self) -> list[dict]:
+        """Every batch sent so far, oldest first, with its correction rate."""
+        return read_json(self._batches_file) if self._batches_file.exists() else []
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def load(self, name: str, data: bytes, limit: int, resume: bool = False,
+             drifted: pd.DataFrame | None = None, drift_share: float = 0.0) -> LoadReport:
+        """Queue up to ``limit`` new tweets, each pre-annotated by the champion.
+
+        With ``drifted`` (the drifted window's tweets, most unlike the reference first: see drift_watch), a
+        ``drift_share`` of them comes from there, so people label what the model now sees; the rest from the CSV.
+        ``resume`` continues where the previous load of the same file stopped (the configured 2022 file); an
+        upload is read from its start. Tweets already queued or sent are not queued again.
+        """
+        report = LoadReport(name)
+        with self._locked():
+            state = self._state()
+            known = {item["id"] for item in state["items"]} | set(state["sent_ids"])
+            rows = [] if drifted is None else items_from_drifted(drifted, round(limit * drift_share), known,
+                                                                  self.max_chars)
+            report.drifted = len(rows)
+            start = state["cursors"].get(name, 0) if resume else 0
+            file_rows, last_row = items_from_file(name, data, limit - len(rows), start, known, report,
+                                                  self.max_chars)
+            rows += file_rows
+            self._annotate(rows)
+            assign_pairs(rows, self.annotators, self.overlap_share, state.setdefault("overlap_counts", {}))
+            state["items"].extend(rows)
+            if resume:
+                state["cursors"][name] = last_row
+            self._save(state)
+        report.queued = len(rows)
+        return report
+
+    def _annotate(self, rows: list[dict]) -> None:
+        """Pre-annotate new items with the champion (their cleaned text leaves them)."""
+        for i in range(0, len(rows), _PREDICT_CHUNK):
+            chunk = rows[i:i + _PREDICT_CHUNK]
+            for item, prediction in zip(chunk, self.predictor.predict_cleaned([r.pop("clean") for r in chunk]),
+                                        strict=True):
+                _suggest(item, prediction)
+
+    def rescore(self) -> dict:
+        """Pre-annotate again, with the champion now, the pending tweets another version suggested; tweets already
+        answered (sent or not) keep their answers and the suggestion their annotators saw (the correction rate's
+        and the agreement with the model's)."""
+        with self._locked():
+            state = self._state()
+            version = self.predictor.champion().version
+            stale = [i for i in state["items"] if not i["answers"] and i.get("version") != version]
+            for i in range(0, len(stale), _PREDICT_CHUNK):
+                chunk = stale[i:i + _PREDICT_CHUNK]
+                for item, prediction in zip(chunk, self.predictor.predict_cleaned(
+                        [clean_tweet(item["text"]) for item in chunk]), strict=True):
+                    _suggest(item, prediction)
+            if stale:
+                self._save(state)
+        labelled = sum(1 for i in state["items"] if i["label"] is not None)
+        return {"version": version, "rescored": len(stale), "labelled_kept": labelled}
+
+    # -- the queue ---------------------------------------------------------------------------------------
+    def view(self, predicted: str | None = None, limit: int = 50, annotator: str | None = None) -> dict:
+        """Pending tweets most uncertain first (smallest top-2 margin), optionally of one predicted class.
+
+        For an ``annotator``: the tweets in their queue (see label_answers.visible_to), their overlap tweets first
+        (those whose partner has answered before the rest), and their running counts.
+        """
+        if predicted is not None and predicted not in LABELS:
+            raise LabellingInputError(f"unknown class {predicted!r}; expected one of: {', '.join(LABELS)}")
+        items = self._state()["items"]
+        if annotator is None:
+            pending = [i for i in items if status(i) in ("open", "waiting")]
+        else:
+            pending = [i for i in items if visible_to(i, annotator)]
+        by_class = {label: sum(1 for i in pending if i["suggested"] == label) for label in LABELS}
+        if predicted:
+            pending = [i for i in pending if i["suggested"] == predicted]
+        pending.sort(key=lambda i: (overlap_rank(i), i["margin"], i["id"]))
+        decided = [i for i in items if i["label"] not in (None, UNSURE) and annotator in (None, i["annotator"])]
+        return {"items": pending[:max(0, limit)], "remaining": len(pending), "pending_by_class": by_class,
+                "labelled_unsent": len(decided), "disputed": sum(1 for i in items if status(i) == "disputed"),
+                "overlap": self.overlap(),
+                "mine": running_counts(items, annotator, self.batches()) if annotator else None}
+
+    def overlap(self) -> dict:
+        """Whether overlap is on, its share and the annotators it pairs."""
+        return {"on": len(self.annotators) >= 2, "share": self.overlap_share, "annotators": self.annotators}
+
+    def _change(self, item_id: str, annotator: str, change: Callable[[dict, list[dict]], None]) -> dict:
+        """Apply one answer-changing rule to a queued tweet under the lock; a tweet gone from the queue is refused
+        with what became of it (nothing is changed)."""
+        with self._locked():
+            state = self._state()
+            item = next((i for i in state["items"] if i["id"] == item_id), None)
+            if item is None:
+                raise self._gone(item_id, set(state["sent_ids"]))
+            history = state.setdefault("history", {}).setdefault(annotator, [])
+            change(item, history)
+            del history[:-_HISTORY_STEPS]
+            self._save(state)
+        return item
+
+    def _gone(self, item_id: str, sent: set[str]) -> Exception:
+        if item_id not in sent:
+            return NotQueued(f"no queued tweet {item_id!r} (never loaded)")
+        done = next((r for r in reversed(self.answer_log()) if r["id"] == item_id), None)
+        how = (f"decided as {done['final']} by {done['decided_by']} ({done['batch'] or 'set aside, not sent'})"
+               if done else "sent or set aside")
+        return AnswerRefused(f"tweet {item_id} has left the queue ({how}); this answer was not recorded and nothing "
+                             "else changed")
+
+    def record(self, item_id: str, label: str, annotator: str) -> dict:
+        """Record a person's answer for one queued tweet: a class or ``Unsure`` (their earlier one is replaced)."""
+        canonical = parse_answer(label)
+        return self._change(item_id, annotator, lambda item, history: answer(item, annotator, canonical, history))
+
+    def skip(self, item_id: str, annotator: str) -> dict:
+        """Pass a tweet on: it leaves this annotator's queue and stays in everyone else's."""
+        return self._change(item_id, annotator, lambda item, history: skip(item, annotator, history))
+
+    def adjudicate(self, item_id: str, label: str, annotator: str) -> dict:
+        """The third answer on a disputed tweet (a class or ``Unsure``); it goes in the adjudicator's next batch."""
+        canonical = parse_answer(label)
+        return self._change(item_id, annotator, lambda item, _: adjudicate(item, annotator, canonical))
+
+    def undo(self, annotator: str) -> dict:
+        """Take back the annotator's newest answer or skip since their last send; the tweet is theirs again."""
+        with self._locked():
+            state = self._state()
+            history = state.setdefault("history", {}).get(annotator, [])
+            if not history:
+                raise AnswerRefused(f"{annotator} has nothing to undo since their last send")
+            step = history.pop()
+            item = next((i for i in state["items"] if i["id"] == step["id"]), None)
+            if item is not None:
+                undo(item, annotator, step)
+            self._save(state)  # the step is used up even when refused below, so the next undo reaches further
+        if item is None:
+            raise AnswerRefused(f"tweet {step['id']} has left the queue since (sent by another annotator): "
+                                "nothing to undo")
+        return {"undone": step["kind"], "item": item}
+
+    def disputed(self) -> list[dict]:
+        """Tweets with two different answers, waiting for a third person's, oldest first."""
+        items = [i for i in self._state()["items"] if status(i) == "disputed"]
+        return sorted(items, key=lambda i: max(a["at"] for a in i["answers"].values()))
+
+    def answer_log(self) -> list[dict]:
+        """Every tweet that left the queue, oldest send first: its answers, outcome, decider and batch (one file
+        per send under ``answers/``, so a send writes only its own tweets)."""
+        return [record for path in list_dir(self._answers_dir) for record in read_json(path)]
+
+    def answer_records(self) -> list[dict]:
+        """The answers of every tweet answered so far, left or still queued (what agreement is computed on)."""
+        live = [log_record(i, None) for i in self._state()["items"] if i["answers"] or i.get("skipped_by")]
+        return [*self.answer_log(), *live]
+
+    def send_batch(self, annotator: str) -> dict:
+        """Write the tweets the annotator decided into the inbox as one CSV (atomically) and record the batch;
+        those decided as unsure are set aside (kept in the answer log, never sent).
+
+        The CSV is written before the queue forgets the rows: a crash in between can only send them twice,
+        and the ingest drops the second copy as a duplicate.
+        """
+        with self._locked():
+            state = self._state()
+            decided = [i for i in state["items"] if i["label"] is not None and i["annotator"] == annotator]
+            if not decided:
+                raise LabellingInputError(f"{annotator} has no labelled tweets to send")
+            mine = [i for i in decided if i["label"] != UNSURE]
+            record = self._write_batch(annotator, mine) if mine else {"file": None, "rows": 0}
+            record["unsure_set_aside"] = len(decided) - len(mine)
+            if mine:
+                write_json_atomic(self._batches_file, [*self.batches(), record])
+            write_json_atomic(self._answers_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:4]}.json",
+                              [log_record(i, record["file"] if i["label"] != UNSURE else None) for i in decided])
+            gone = {i["id"] for i in decided}
+            state["items"] = [i for i in state["items"] if i["id"] not in gone]
+            state["sent_ids"].extend(sorted(gone))
+            state.setdefault("history", {})[annotator] = []
+            self._save(state)
+        return record
+
+    def _write_batch(self, annotator: str, mine: list[dict]) -> dict:
+        sent_at = datetime.now(UTC)
+        # unique even for sends within one second (a storm): a same-named file would replace the earlier one
+        name = f"feedback-{sent_at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:4]}-{_safe_name(annotator)}-{len(mine)}.csv"
+        corrected = [i["label"] != i["suggested"] for i in mine]
+        rows = [[i["UserName"], i["ScreenName"], i["Location"], i[DATE_COLUMN], i["text"], i["label"],
+                 annotator, i["suggested"], str(c).lower()] for i, c in zip(mine, corrected, strict=True)]
+        write_csv_atomic(self.layout.inbox / name, BATCH_COLUMNS, rows)
+        return {"file": name, "sent_at": sent_at.isoformat(timespec="seconds"), "annotator": annotator,
+                "rows": len(mine), "corrected": sum(corrected), "correction_rate": round(sum(corrected) / len(mine), 4),
+                "champion_versions": sorted({i["version"] for i in mine})}

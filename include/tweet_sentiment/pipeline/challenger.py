@@ -1,0 +1,95 @@
+"""Training a challenger: continue boosting the champion on new + replayed rows, or refit on every labelled row.
+
+A fresh model is trained instead of a continuation when there is no champion, or when its feature schema is not
+the one the code builds now (a model is only ever fed features of its own schema).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+from upath import UPath
+
+from tweet_sentiment.model.boosting import (
+    TrainingResult,
+    continue_boosting,
+    recency_weights,
+    train_fresh,
+    validation_mask,
+)
+from tweet_sentiment.model.features import feature_matrix, fit_schema
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.model.registry import Champion, ModelRegistry
+from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema, ModelCard
+from tweet_sentiment.storage.labelled_store import LabelledStore
+
+log = logging.getLogger(__name__)
+
+
+def choose_strategy(requested: str, champion: Champion | None, design: FeatureSchema) -> tuple[str, str]:
+    """The strategy that can run (``continue`` needs a champion of the current design) and a note on why."""
+    if champion is None:
+        return "refit", "no champion: trained from scratch"
+    if requested == "continue" and champion.schema.design() != design:
+        return "refit", "feature schema changed: trained from scratch"
+    return requested, ""
+
+
+def training_rows(store: LabelledStore, batch_id: str, strategy: str, replay_rows: int,
+                  seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows to train on, the batch's new rows), each with its ``batch_age`` (0 for the newest batch).
+
+    Only current labels outside the recent holdout are trained on. Continuing: the batch's rows plus a uniform
+    replay sample of the older ones; refit: every such row.
+    """
+    rows = store.trainable()
+    order = pd.factorize(rows["batch_id"])[0]
+    rows["batch_age"] = order.max() - order if len(rows) else order
+    new_rows = rows[rows["batch_id"] == batch_id]
+    if strategy == "refit":
+        return rows, new_rows
+    older = rows[rows["batch_id"] != batch_id]
+    replay = older.sample(n=min(replay_rows, len(older)), random_state=seed)
+    return pd.concat([new_rows, replay], ignore_index=True), new_rows
+
+
+def train_challenger(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
+                     batch_id: str, options: RunOptions, design: FeatureSchema, champion: Champion | None,
+                     seed: int) -> ModelCard:
+    """Train, save as a candidate version, and return its card."""
+    strategy, note = choose_strategy(options.strategy, champion, design)
+    rows, new_rows = training_rows(store, batch_id, strategy, options.replay_rows, seed)
+    valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
+    texts, labels = rows["text"].tolist(), rows["label"].map(LABEL_TO_ID).to_numpy()
+    weights = (recency_weights(rows["batch_age"].to_numpy(), options.recency_half_life)
+               * rows["label_weight"].to_numpy(dtype=float))  # below 1: a row the label check down-weighted
+    if strategy == "continue":
+        weights[: len(new_rows)] *= options.boosting.new_row_weight
+        schema = champion.schema
+        features = feature_matrix(texts, schema, client, cache_root)
+        result = continue_boosting(champion.booster, features, labels, options.boosting, valid, weights)
+        batches = [*champion.card["batches"], batch_id]
+    else:
+        schema = fit_schema(design, [t for t, v in zip(texts, valid, strict=True) if not v], client, cache_root)
+        features = feature_matrix(texts, schema, client, cache_root)
+        result = train_fresh(features, labels, options.boosting, valid, weights)
+        batches = store.batch_ids()
+    card = _card(result, strategy, note, champion, batch_id, batches, options, schema)
+    card.update(rows_trained=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()))
+    card["version"] = registry.save(result.booster, card)
+    log.info("challenger %s: %s on %d rows in %.1f s", card["version"], strategy, len(rows), result.train_s)
+    return card
+
+
+def _card(result: TrainingResult, strategy: str, note: str, champion: Champion | None, batch_id: str,
+          batches: list[str], options: RunOptions, schema: FeatureSchema) -> ModelCard:
+    return ModelCard(
+        status="candidate", strategy=strategy, note=note,
+        parent=champion.version if champion and strategy == "continue" else None,
+        champion_at_training=champion.version if champion else None,
+        batch_id=batch_id, batches=batches,
+        params=options.boosting.to_dict(), feature_schema=schema.to_dict(), train_s=round(result.train_s, 3),
+        num_trees=result.booster.num_trees(), rounds_added=result.rounds_added,
+        validation_macro_f1=result.validation_macro_f1)

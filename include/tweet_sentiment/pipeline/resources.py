@@ -1,0 +1,33 @@
+"""The objects the settings describe and several parts share: the infinity client and the fixed holdout."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from tweet_sentiment.config import Settings
+from tweet_sentiment.intake.labelled import parse_labelled_file
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.schema import LABEL_TO_ID
+
+
+class Holdout(NamedTuple):
+    """Cleaned texts and their label ids."""
+
+    texts: list[str]
+    labels: np.ndarray
+
+
+def infinity_client(settings: Settings) -> InfinityClient:
+    """The infinity client the settings describe (URL, model, key, batching, retries)."""
+    return InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
+                          settings.embed_batch_size, settings.embed_concurrency, settings.embed_timeout_s,
+                          settings.embed_retries, settings.embed_backoff_s)
+
+
+def fixed_holdout(settings: Settings) -> Holdout:
+    """The fixed holdout (the official test split), cleaned the way training rows are."""
+    path = settings.holdout_file
+    parsed = parse_labelled_file(path.name, path.read_bytes(), settings.max_text_chars)
+    return Holdout([r["text"] for r in parsed.rows], np.array([LABEL_TO_ID[r["label"]] for r in parsed.rows]))

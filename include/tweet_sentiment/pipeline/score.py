@@ -1,0 +1,152 @@
+"""One function per task of the scoring DAG (``dags/tweet_sentiment_score.py``): the glue between the settings and
+the modules that score the stream, draw its mood and watch its drift.
+
+Each takes the Settings and small JSON-able arguments and returns a small JSON-able dict (an XCom) with the
+``seconds`` it took, so the DAG only wires them and every step runs and is tested without Airflow. A run pins
+the champion once (``score``) and the later tasks use that version, so each result names one version even when
+a promotion lands while the run is in flight (its champion event queues the next run, which re-scores).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from tweet_sentiment.config import Settings
+from tweet_sentiment.intake.claim import archive_claimed, claim, claim_lock, inbox_files
+from tweet_sentiment.intake.unlabelled import ingest_unlabelled
+from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.model.charts import MOOD_PNG, mood_png
+from tweet_sentiment.model.prediction import NoChampionError, Predictor
+from tweet_sentiment.model.registry import Champion, ModelRegistry
+from tweet_sentiment.monitoring.drift_check import read_drift, run_drift_check
+from tweet_sentiment.monitoring.mood import (
+    MOOD_COLUMNS,
+    champion_changes,
+    champion_marks,
+    chart_points,
+    mood_series,
+    read_mood,
+    write_mood,
+)
+from tweet_sentiment.monitoring.scoring import read_scores, score_stream, scoring_log, stale_batches
+from tweet_sentiment.pipeline.params import ScoreOptions
+from tweet_sentiment.pipeline.resources import infinity_client
+from tweet_sentiment.pipeline.sensing import GO, SKIP, Work
+from tweet_sentiment.pipeline.timing import timed
+from tweet_sentiment.storage.batch_store import BatchStore
+from tweet_sentiment.storage.fs import list_dir, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+def _pinned(settings: Settings, version: str) -> Champion:
+    """The champion version a run scored with (loaded by version: the pointer may have moved since)."""
+    registry = ModelRegistry(settings.layout().registry)
+    return Champion(version, registry.load(version), registry.card(version))
+
+
+def _reference(settings: Settings, options: ScoreOptions) -> str:
+    return options.drift_reference or settings.drift_reference
+
+
+def sense_scoring(settings: Settings, options: ScoreOptions) -> Work:
+    """Go on new unlabelled files (or a failed run's), on batches scored by another champion (a promotion, a
+    rollback), on a mood or drift check not made for the champion; else skip with the reason."""
+    layout = settings.layout()
+    stream = layout.unlabelled_stream
+    ready, arriving = inbox_files(stream.inbox, settings.file_settle_s)
+    left = list_dir(stream.processing)
+    version = ModelRegistry(layout.registry).champion_version()
+    if version is None:
+        return Work(SKIP, f"no champion yet: {len(ready) + len(arriving)} file(s) wait in the unlabelled inbox")
+    if ready or left:
+        return Work(GO, f"{len(ready)} new unlabelled file(s), {len(left)} claimed batch(es) of a failed run")
+    unscored, stale = stale_batches(layout, version)
+    if unscored or stale:
+        return Work(GO, f"champion {version}: {len(unscored)} batch(es) to score, {len(stale)} scored by another "
+                        "champion to re-score")
+    scored = BatchStore(layout.scores).batch_ids()
+    if scored and options.rescore_all:
+        return Work(GO, f"re-score every batch with champion {version} (asked)")
+    mood, drift = read_mood(layout), read_drift(layout)
+    if scored and (not mood or mood.get("champion_version") != version or not drift
+                   or drift["reference"]["kind"] != _reference(settings, options)):
+        return Work(GO, f"the mood or the drift check of champion {version} is not written yet")
+    waiting = f" ({len(arriving)} file(s) still being written: the next run takes them)" if arriving else ""
+    return Work(SKIP, f"nothing new: no files in the unlabelled inbox{waiting}; every batch is scored by the "
+                      f"champion {version}")
+
+
+@timed
+def claim_unlabelled(settings: Settings, batch_id: str) -> dict:
+    """Claim the unlabelled inbox's complete files; validate, clean, store their rows; quarantine the rest."""
+    layout = settings.layout()
+    layout.ensure()
+    stream = layout.unlabelled_stream
+    with claim_lock(layout, stream):
+        files = claim(layout, batch_id, settings.file_settle_s, stream)
+        log.info("claimed %d unlabelled file(s) for %s: %s", len(files), batch_id, files)
+        return ingest_unlabelled(layout, batch_id, settings.max_text_chars, int(settings.max_file_mb * 2**20))
+
+
+@timed
+def score(settings: Settings, options: ScoreOptions) -> dict:
+    """Pin the champion; score new batches and re-score those of another version (cached vectors)."""
+    layout = settings.layout()
+    champion = ModelRegistry(layout.registry).champion()
+    if champion is None:
+        raise NoChampionError("no champion model: nothing can score")
+    with infinity_client(settings) as client:
+        return score_stream(layout, champion, client, options.rescore_all)
+
+
+@timed
+def update_mood(settings: Settings, scored: dict) -> dict:
+    """The mood series of every scored row (mood/mood.json) and its chart (mood/mood.png)."""
+    layout = settings.layout()
+    mood = {**mood_series(read_scores(layout, MOOD_COLUMNS), settings.mood_hourly_min_tweets),
+            "champion_version": scored["version"]}
+    write_mood(layout, mood)
+    points = chart_points(mood, scored["version"])
+    marks = champion_marks(points, champion_changes(scoring_log(layout), ModelRegistry(layout.registry).history()))
+    others = sorted(set(mood["versions"]) - {scored["version"]})
+    note = f"; also by {', '.join(others)} (re-scoring pending)" if others else ""
+    mood_png(points, marks, layout.mood / MOOD_PNG,
+             f"Predicted mood of {mood['rows']:,} tweets, scored by {scored['version']}{note}")
+    return {"rows": mood["rows"], "points": len(mood["series"]), "versions": mood["versions"],
+            "arrival_dated": mood["arrival_dated"]}
+
+
+@timed
+def check_drift(settings: Settings, scored: dict, options: ScoreOptions) -> dict:
+    """Drift of the latest window against the reference (mood/drift.json); the figures."""
+    with infinity_client(settings) as client:
+        report = run_drift_check(settings, _pinned(settings, scored["version"]), client,
+                                 _reference(settings, options))
+    summary = {k: report.get(k) for k in ("status", "drifted", "reason")}
+    if report["status"] == "checked":
+        summary.update(auc=report["embedding"]["auc"], js=report["class_mix"]["js"],
+                       confidence_drop=report["confidence"]["drop"])
+    return {**summary, "reference": report["reference"]["kind"]}
+
+
+@timed
+def rescore_queue(settings: Settings) -> dict:
+    """Pre-annotate again, by the champion now, the labelling queue's pending tweets (labels are kept)."""
+    layout = settings.layout()
+    with infinity_client(settings) as client:
+        predictor = Predictor(ModelRegistry(layout.registry), client, layout.embeddings, settings.predict_max_texts,
+                              settings.max_text_chars)
+        return LabellingQueue(layout, predictor, settings.max_text_chars).rescore()
+
+
+def archive_unlabelled(settings: Settings, ledger: dict, parts: dict[str, dict]) -> dict:
+    """Move the claimed files to the scoring archive and write the run report (scoring/runs/<batch_id>.json)."""
+    layout = settings.layout()
+    batch_id = ledger["batch_id"]
+    report = {"batch_id": batch_id, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "archived": archive_claimed(layout.unlabelled_stream, batch_id), "ledger": ledger, **parts,
+              "timings_s": {name: part["seconds"] for name, part in parts.items() if "seconds" in part}}
+    write_json_atomic(layout.scoring / "runs" / f"{batch_id}.json", report)
+    return report

@@ -12,7 +12,7 @@ from benchmarks.options import median
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import write_rows
 from tweet_sentiment.model.registry import ModelRegistry
-from tweet_sentiment.schema import RunReport
+from tweet_sentiment.pipeline.contracts import RunReport
 from tweet_sentiment.storage.fs import read_json
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,11 @@ def run_cycles(base: Settings, header: list[str], batch: list[list[str]], runs: 
 def cycle_outcome(root: Settings) -> dict:
     """Ledger, decision and the challenger's training time, from the run report the archive task wrote."""
     layout = root.layout()
-    report: RunReport = read_json(next((layout.reports / "runs").iterdir()))
-    challenger, decision = report["challenger"], report["decision"] or {}
+    report = RunReport.from_json(read_json(next((layout.reports / "runs").iterdir())))
     registry = ModelRegistry(layout.registry)
     champion = registry.card(registry.champion_version())
-    return {"ledger": report["ledger"], "promoted": bool(decision.get("promoted")),
-            "continue_train_s": challenger.get("train_s"), "strategy": challenger.get("strategy"),
+    return {"ledger": report.ledger, "promoted": bool(report.decision and report.decision.promoted),
+            "continue_train_s": report.challenger.train_s, "strategy": report.challenger.strategy,
             "champion_macro_f1": (champion.get("metrics") or {}).get("macro_f1")}
 
 

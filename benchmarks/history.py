@@ -15,10 +15,10 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import write_rows
 from tweet_sentiment.intake.labelled import parse_labelled_file
 from tweet_sentiment.model.features import current_schema, warm_cache
+from tweet_sentiment.pipeline.contracts import RunReport
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.resources import infinity_client
 from tweet_sentiment.pipeline.retrain import run_cycle
-from tweet_sentiment.schema import RunReport
 from tweet_sentiment.storage.csvio import to_csv_bytes
 from tweet_sentiment.storage.vector_cache import VectorCache
 from tweet_sentiment.text import text_hash

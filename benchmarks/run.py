@@ -43,9 +43,9 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
         if figures["embed_in_process_per_s"]:
             figures["http_over_in_process"] = round(figures["embed_per_s"] / figures["embed_in_process_per_s"], 2)
         base, bootstrap = prepare_history(settings, header, history, holdout_texts, scratch)
-        figures["history_rows"] = bootstrap["challenger"]["rows_trained"]
+        figures["history_rows"] = bootstrap.challenger.rows_trained
         cycles, outcomes, last_root = run_cycles(base, header, batch, options.runs, scratch)
-        figures["refit_train_s"] = median(refit_times(base, bootstrap["challenger"]["train_s"], options.runs), 2)
+        figures["refit_train_s"] = median(refit_times(base, bootstrap.challenger.train_s, options.runs), 2)
         figures.update(cycle_figures(cycles, outcomes, figures["refit_train_s"]))
         raw_batch = [r[header.index(TEXT_COLUMN)] for r in batch]
         figures.update(measure_reaction(base, raw_batch, options.runs, scratch))

@@ -16,8 +16,6 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import (
-    Asset,
-    AssetAlias,
     AssetOrTimeSchedule,
     Connection,
     DeltaTriggerTimetable,
@@ -31,16 +29,12 @@ from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipExceptio
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.pipeline import assets, retrain
+from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation
 from tweet_sentiment.pipeline.params import PARAMS, RunOptions
 from tweet_sentiment.pipeline.run_notes import api_login, set_run_note
 from tweet_sentiment.pipeline.sensing import GO, SKIP
 
 log = logging.getLogger(__name__)
-INBOX = Asset(name=assets.INBOX.name, uri=assets.INBOX.uri)
-CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
-CHAMPION_CHANGE = AssetAlias(assets.CHAMPION_ALIAS)
-CANDIDATE = Asset(name=assets.CANDIDATE.name, uri=assets.CANDIDATE.uri)
-CANDIDATE_AMBIGUOUS = AssetAlias(assets.CANDIDATE_ALIAS)
 
 
 def _settings() -> Settings:
@@ -82,7 +76,7 @@ def _note_run(note: str) -> None:
 @dag(
     dag_id=assets.RETRAIN_DAG_ID,
     description="Retrain the tweet-sentiment model on newly labelled CSVs; promote it only if it is better.",
-    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=20)), assets=[INBOX]),
+    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=20)), assets=[assets.INBOX]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -115,7 +109,7 @@ def tweet_sentiment_retrain() -> None:
     @task(multiple_outputs=False)
     def embed() -> dict:
         """Embed the batch's new texts and the holdout through infinity (cached ones are not sent again)."""
-        return retrain.embed_batch(_settings(), _batch_id())
+        return retrain.embed_batch(_settings(), _batch_id()).to_json()
 
     @task(multiple_outputs=False)
     def check_labels() -> dict:
@@ -125,40 +119,42 @@ def tweet_sentiment_retrain() -> None:
     @task(multiple_outputs=False)
     def train() -> dict:
         """Train a challenger: continue the champion's boosting, or refit on every labelled row."""
-        return retrain.train_challenger(_settings(), _batch_id(), _options())
+        return retrain.train_challenger(_settings(), _batch_id(), _options()).to_json()
 
-    @task(multiple_outputs=False, inlets=[CHAMPION])
+    @task(multiple_outputs=False, inlets=[assets.CHAMPION])
     def evaluate(challenger: dict) -> dict:
         """Score challenger and champion on the fixed and the recent holdout and decide whether to promote."""
-        return retrain.evaluate_challenger(_settings(), challenger, _options())
+        return retrain.evaluate_challenger(_settings(), ChallengerResult.from_json(challenger), _options()).to_json()
 
     @task.branch
     def decide(evaluation: dict) -> str:
         """Follow the evaluation's decision: promote, or keep the champion."""
-        return "promote" if evaluation["promote"] else "keep_champion"
+        return "promote" if Evaluation.from_json(evaluation).promote else "keep_champion"
 
-    @task(multiple_outputs=False, outlets=[CHAMPION_CHANGE])
+    @task(multiple_outputs=False, outlets=[assets.CHAMPION_CHANGE])
     def promote(evaluation: dict, *, outlet_events=None) -> dict:
         """Make the challenger the champion, unless the champion changed during the run; a real promotion
         records a champion asset event (version, metrics) through the alias, a refused one records none."""
-        promoted = retrain.promote_challenger(_settings(), evaluation)
-        if promoted.get("event"):
-            outlet_events[CHAMPION_CHANGE].add(CHAMPION, extra=promoted["event"])
-        return promoted
+        promoted = retrain.promote_challenger(_settings(), Evaluation.from_json(evaluation))
+        if promoted.event:
+            outlet_events[assets.CHAMPION_CHANGE].add(assets.CHAMPION, extra=promoted.event)
+        return promoted.to_json()
 
-    @task(multiple_outputs=False, outlets=[CANDIDATE_AMBIGUOUS])
+    @task(multiple_outputs=False, outlets=[assets.CANDIDATE_AMBIGUOUS])
     def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
         """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
         candidate asset event (through the alias) starts the approval DAG."""
-        kept = retrain.keep_champion(_settings(), evaluation, _options())
-        if kept.get("event"):
-            outlet_events[CANDIDATE_AMBIGUOUS].add(CANDIDATE, extra=kept["event"])
-        return kept
+        kept = retrain.keep_champion(_settings(), Evaluation.from_json(evaluation), _options())
+        if kept.event:
+            outlet_events[assets.CANDIDATE_AMBIGUOUS].add(assets.CANDIDATE, extra=kept.event)
+        return kept.to_json()
 
     @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
     def archive(ledger: dict, embedded: dict, checked: dict, challenger: dict, evaluation: dict) -> dict:
         """Move the claimed files to the archive and write the run report."""
-        return retrain.archive_batch(_settings(), ledger, embedded, challenger, evaluation, checked)
+        return retrain.archive_batch(_settings(), ledger, Embedded.from_json(embedded),
+                                     ChallengerResult.from_json(challenger), Evaluation.from_json(evaluation),
+                                     checked).to_json()
 
     ledger = claim_and_ingest()
     embedded = embed()

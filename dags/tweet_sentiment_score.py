@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, AssetOrTimeSchedule, DeltaTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from tweet_sentiment.config import Settings
@@ -27,8 +27,6 @@ from tweet_sentiment.pipeline.params import SCORE_PARAMS, ScoreOptions
 from tweet_sentiment.pipeline.sensing import SKIP
 
 log = logging.getLogger(__name__)
-CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
-UNLABELLED = Asset(name=assets.UNLABELLED.name, uri=assets.UNLABELLED.uri)
 
 
 def _settings() -> Settings:
@@ -45,7 +43,7 @@ def _options() -> ScoreOptions:
     description="Score unlabelled tweets with the champion; the mood series over time; drift against a reference.",
     schedule=AssetOrTimeSchedule(
         timetable=DeltaTriggerTimetable(timedelta(minutes=_settings().score_every_min)),
-        assets=CHAMPION | UNLABELLED),
+        assets=assets.CHAMPION | assets.UNLABELLED),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -74,7 +72,7 @@ def tweet_sentiment_score() -> None:
         """Claim the unlabelled inbox's files; validate and store their rows, quarantining the rest with reasons."""
         return score.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
 
-    @task(multiple_outputs=False, inlets=[CHAMPION])
+    @task(multiple_outputs=False, inlets=[assets.CHAMPION])
     def score() -> dict:
         """Pin the champion; score the new rows and re-score those another champion scored."""
         return score.score(_settings(), _options())

@@ -71,7 +71,7 @@ def _run_stream(pipeline: Settings, name: str, mode: str, header: list[str], bat
         report = run_cycle(pipeline, f"b{k:04d}", run_options)
         cycle = {"cycle": k, "rows_seen": hi, **cycle_figures(name, report)}
         if noisy and mode == "hold":
-            cycle.update(flag_figures(pipeline, f"b{k:04d}", noisy[k][1], report["label_check"]))
+            cycle.update(flag_figures(pipeline, f"b{k:04d}", noisy[k][1], report.label_check))
         cycles.append(cycle)
         log.info("noisy %s, cycle %d/%d: champion %.4f", name, k, len(batches) - 1, cycle[f"{name}_f1"])
     _refit(pipeline, mode)

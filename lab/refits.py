@@ -15,10 +15,11 @@ import numpy as np
 
 from lab.metrics import paired_loss_bootstrap, probability_scores, row_losses
 from tweet_sentiment.config import Settings
+from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.features import feature_matrix
 from tweet_sentiment.model.gate import metrics, paired_bootstrap
 from tweet_sentiment.model.registry import ModelRegistry
-from tweet_sentiment.pipeline.resources import Holdout, fixed_holdout, infinity_client
+from tweet_sentiment.pipeline.resources import fixed_holdout, infinity_client
 from tweet_sentiment.schema import LABEL_TO_ID
 from tweet_sentiment.storage.labelled_store import LabelledStore
 

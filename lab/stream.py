@@ -24,6 +24,7 @@ from lab.scenarios import POLICIES, Policy, with_feedback
 from lab.summary import held_figures, policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.pipeline.contracts import RunReport
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.csvio import to_csv_bytes
@@ -58,26 +59,27 @@ def batch_bounds(total: int, bootstrap_rows: int, batch_rows: int, max_batches: 
     return [(0, min(bootstrap_rows, total)), *batches[:max_batches]]
 
 
-def _champion_after(report: dict, kind: str) -> dict | None:
-    """The champion's metrics after the cycle (``kind``: "" for the fixed holdout, "recent_" for the window)."""
-    evaluation = report["evaluation"]
-    promoted = bool(report["decision"] and report["decision"]["promoted"])
-    return evaluation[f"challenger_{kind}metrics" if promoted else f"champion_{kind}metrics"]
+def _champion_after(report: RunReport) -> tuple[dict, dict | None]:
+    """The champion's metrics after the cycle, on the fixed holdout and on the recent window."""
+    evaluation = report.evaluation
+    if report.decision and report.decision.promoted:
+        return evaluation.challenger_metrics or {}, evaluation.challenger_recent_metrics
+    return evaluation.champion_metrics or {}, evaluation.champion_recent_metrics
 
 
-def cycle_figures(name: str, report: dict) -> dict:
+def cycle_figures(name: str, report: RunReport) -> dict:
     """One pipeline's figures of one cycle (keys prefixed with the pipeline's name)."""
-    evaluation, challenger = report["evaluation"], report["challenger"]
-    champion, recent = _champion_after(report, ""), _champion_after(report, "recent_")
-    return {f"{name}_f1": champion["macro_f1"], f"{name}_promoted": bool(report["decision"]["promoted"]),
-            f"{name}_reason": evaluation["reason"],
+    evaluation, challenger = report.evaluation, report.challenger
+    champion, recent = _champion_after(report)
+    return {f"{name}_f1": champion["macro_f1"], f"{name}_promoted": bool(report.decision.promoted),
+            f"{name}_reason": evaluation.reason,
             f"{name}_recent_f1": (recent or {}).get("macro_f1"),
-            f"{name}_challenger_f1": (evaluation["challenger_metrics"] or {}).get("macro_f1"),
-            f"{name}_challenger_recent_f1": (evaluation["challenger_recent_metrics"] or {}).get("macro_f1"),
-            f"{name}_challenger_max_abs_raw": (evaluation["challenger_metrics"] or {}).get("max_abs_raw"),
-            f"{name}_validation_f1": challenger.get("validation_macro_f1"),
-            f"{name}_strategy": challenger.get("strategy"), f"{name}_train_s": challenger.get("train_s"),
-            f"{name}_cycle_s": round(sum(report["timings_s"].values()), 2),
+            f"{name}_challenger_f1": (evaluation.challenger_metrics or {}).get("macro_f1"),
+            f"{name}_challenger_recent_f1": (evaluation.challenger_recent_metrics or {}).get("macro_f1"),
+            f"{name}_challenger_max_abs_raw": (evaluation.challenger_metrics or {}).get("max_abs_raw"),
+            f"{name}_validation_f1": challenger.validation_macro_f1,
+            f"{name}_strategy": challenger.strategy, f"{name}_train_s": challenger.train_s,
+            f"{name}_cycle_s": round(sum(report.timings_s.values()), 2),
             f"{name}_confusion": champion["confusion"]}
 
 

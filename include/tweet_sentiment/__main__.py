@@ -54,9 +54,12 @@ def bootstrap(settings: Settings, refit: bool) -> None:
     # The bootstrap file was just written atomically: no need to wait for it to settle.
     options = RunOptions(strategy="refit", force_promote=True)
     report = run_cycle(dataclasses.replace(settings, file_settle_s=0.0), batch_id, options)
-    print(json.dumps({"champion": registry.champion_version(), **report["decision"],
-                      "macro_f1": (report["evaluation"]["challenger_metrics"] or {}).get("macro_f1"),
-                      "timings_s": report["timings_s"]}, indent=2))
+    decision = report.decision.to_json() if report.decision else {}
+    decision.pop("event", None)
+    decision.pop("seconds", None)
+    print(json.dumps({"champion": registry.champion_version(), **decision,
+                      "macro_f1": (report.evaluation.challenger_metrics or {}).get("macro_f1"),
+                      "timings_s": report.timings_s}, indent=2))
 
 
 def status(settings: Settings) -> None:

@@ -135,20 +135,3 @@ class ModelCard(TypedDict, total=False):
     metrics: dict | None
     decided_at: str
     reason: str
-
-
-class RunReport(TypedDict):
-    """What one run did (``reports/runs/<batch_id>.json``), written by the DAG's archive task and by run_cycle alike.
-
-    Each part is the result of one task; ``timings_s`` holds each task's seconds.
-    """
-
-    batch_id: str
-    ledger: dict
-    embedded: dict
-    label_check: dict  # label_check.check_batch's record: rows flagged, held, down-weighted, kept, and why
-    challenger: dict
-    evaluation: dict
-    decision: dict | None
-    timings_s: dict[str, float]
-    archived: list[str]

@@ -15,16 +15,15 @@ import logging
 
 from airflow.assets.manager import asset_manager
 from airflow.models.asset import AssetModel
+from airflow.sdk import Asset
 from airflow.utils.session import create_session
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tweet_sentiment.pipeline.assets import AssetName
-
 log = logging.getLogger(__name__)
 
 
-def record_asset_event(asset: AssetName, extra: dict, user: str) -> int | None:
+def record_asset_event(asset: Asset, extra: dict, user: str) -> int | None:
     """Record an event of ``asset`` (queueing the DAGs scheduled on it); its id, or None if it was not recorded
     (the asset is unknown until the DAG that declares it has been parsed)."""
     extra = {**extra, "from_plugin": "tweet_sentiment_ui", "user": user}

@@ -23,18 +23,18 @@ def test_schedule_every_20_minutes_or_an_inbox_event_one_run_at_a_time_no_catchu
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
     assert isinstance(dag.timetable.timetable, DeltaTriggerTimetable)
     assert dag.timetable.timetable.delta == timedelta(minutes=20)
-    assert [(a.name, a.uri) for a in dag.timetable.asset_condition.objects] == [INBOX]
+    assert [(a.name, a.uri) for a in dag.timetable.asset_condition.objects] == [(INBOX.name, INBOX.uri)]
     assert dag.max_active_runs == 1 and dag.catchup is False
 
 
 def test_only_a_real_promotion_can_record_a_champion_event_through_the_alias(dag):
     from airflow.sdk import Asset, AssetAlias
 
-    from tweet_sentiment.pipeline.assets import CANDIDATE_ALIAS, CHAMPION, CHAMPION_ALIAS
+    from tweet_sentiment.pipeline.assets import CHAMPION
 
-    assert dag.task_dict["promote"].outlets == [AssetAlias(CHAMPION_ALIAS)]
+    assert dag.task_dict["promote"].outlets == [AssetAlias("tweet_sentiment_champion_change")]
     # keep_champion records a candidate event only when the evaluation was ambiguous: through its own alias
-    assert dag.task_dict["keep_champion"].outlets == [AssetAlias(CANDIDATE_ALIAS)]
+    assert dag.task_dict["keep_champion"].outlets == [AssetAlias("tweet_sentiment_candidate_ambiguous")]
     assert all(not task.outlets for task in dag.tasks if task.task_id not in ("promote", "keep_champion"))
     # evaluate reads the champion: the asset is declared (and known to the API server) before any promotion
     assert dag.task_dict["evaluate"].inlets == [Asset(name=CHAMPION.name, uri=CHAMPION.uri)]
@@ -115,7 +115,7 @@ def approve():
 def test_the_approval_dag_runs_on_candidate_events_and_never_holds_the_retrain_slot(approve, dag):
     from tweet_sentiment.pipeline.assets import CANDIDATE
 
-    assert [(a.name, a.uri) for a in approve.timetable.asset_condition.objects] == [CANDIDATE]
+    assert [(a.name, a.uri) for a in approve.timetable.asset_condition.objects] == [(CANDIDATE.name, CANDIDATE.uri)]
     assert approve.max_active_runs > 1 and approve.catchup is False and approve.dag_id != dag.dag_id
 
 
@@ -124,7 +124,6 @@ def test_the_approval_asks_through_a_hitl_branch_with_the_settings(approve):
     from airflow.sdk import AssetAlias
 
     from tweet_sentiment.config import Settings
-    from tweet_sentiment.pipeline.assets import CHAMPION_ALIAS
 
     review = approve.task_dict["review"]
     settings = Settings.from_env()
@@ -134,5 +133,5 @@ def test_the_approval_asks_through_a_hitl_branch_with_the_settings(approve):
     assert review.response_timeout == timedelta(seconds=settings.approval_timeout_s)
     assert review.assigned_users == settings.approvers
     assert sorted(review.downstream_task_ids) == ["keep", "promote"]
-    assert approve.task_dict["promote"].outlets == [AssetAlias(CHAMPION_ALIAS)]
+    assert approve.task_dict["promote"].outlets == [AssetAlias("tweet_sentiment_champion_change")]
     assert not approve.task_dict["keep"].outlets

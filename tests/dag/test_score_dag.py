@@ -28,7 +28,7 @@ def test_schedule_a_champion_or_unlabelled_event_or_a_short_timetable_one_run_at
         minutes=10)
     condition = dag.timetable.asset_condition
     assert isinstance(condition, AssetAny)
-    assert sorted((a.name, a.uri) for a in condition.objects) == sorted([CHAMPION, UNLABELLED])
+    assert sorted((a.name, a.uri) for a in condition.objects) == sorted((a.name, a.uri) for a in (CHAMPION, UNLABELLED))
     assert dag.max_active_runs == 1 and dag.catchup is False
 
 

@@ -172,7 +172,7 @@ def approvals(small_dataset: Path, infinity_url: str, feature_cache: Path,
                 write_rows(settings.layout().inbox, "bootstrap.csv", header, rows[:1000])
                 report = run_cycle(settings, "bootstrap", RunOptions(strategy="refit", force_promote=True,
                                                                      boosting=BoostingParams(num_boost_round=60)))
-                assert report["decision"]["promoted"], report["decision"]
+                assert report.decision.promoted, report.decision
                 started.result()
                 yield _unpaused(Approvals(stack, settings, header, rows[1000:]))
             finally:

@@ -122,7 +122,7 @@ def bootstrap(settings: Settings, rows: list[list[str]], header: list[str]) -> N
     write_rows(settings.layout().inbox, "bootstrap.csv", header, rows)
     report = run_cycle(settings, "bootstrap", RunOptions(strategy="refit", force_promote=True,
                                                          boosting=BoostingParams(num_boost_round=60)))
-    assert report["decision"]["promoted"], report["decision"]
+    assert report.decision.promoted, report.decision
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def test_a_feature_schema_change_forces_a_fresh_training(pipeline_env: Path, mon
     next_batch(settings.layout(), settings.train_file, 500, settings.bootstrap_rows)
     report = run_cycle(settings, "after-schema-change", RunOptions(strategy="continue", force_promote=True))
 
-    card = registry.card(report["challenger"]["version"])
+    card = registry.card(report.challenger.version)
     assert card["strategy"] == "refit" and card["note"] == "feature schema changed: trained from scratch"
     assert card["parent"] is None and card["feature_schema"]["embedding_components"] == 8
-    assert report["decision"]["promoted"] and report["evaluation"]["champion_metrics"]["rows"] > 0
+    assert report.decision.promoted and report.evaluation.champion_metrics["rows"] > 0

@@ -50,7 +50,7 @@ def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipe
     assert ledger["rows_in"] == 300 and ledger["files_rejected"] == 1
     assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"] + ledger["rows_held"]
     second = registry.champion_version()
-    assert report["decision"]["promoted"] and second != first
+    assert report.decision.promoted and second != first
     assert registry.card(second)["parent"] == first and registry.card(first)["status"] == "retired"
     archived = [p for day in list_dir(layout.archive) for p in list_dir(day / "batch_1")]
     assert sorted(p.name for p in archived) == sorted([feed_file.name, "garbage.csv"])

@@ -66,8 +66,8 @@ def champion(settings: Settings, name: str, rows: list[list[str]], header: list[
     write_rows(settings.layout().inbox, f"{name}.csv", header, rows)
     report = run_cycle(settings, name, RunOptions(strategy=strategy, force_promote=True,
                                                   boosting=BoostingParams(num_boost_round=60)))
-    assert report["decision"]["promoted"], report["decision"]
-    return report["decision"]["version"]
+    assert report.decision.promoted, report.decision
+    return report.decision.version
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from reliability_corpus import Case, build_corpus, csv_text, good, row, write_in
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.labelled import QUARANTINE_COLUMNS
 from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -158,10 +159,16 @@ def test_oversized_cells_are_cut_in_reports(corpus_run):
     assert report[0]["raw_text"] == "x" * 32_000 + "… [cut: 2000000 characters in all]"
 
 
+def _no_challenger(batch_id: str) -> tuple[Embedded, ChallengerResult, Evaluation]:
+    """The results of a run that trained no challenger (what archive_batch needs besides the ledger)."""
+    return (Embedded(batch_id, 0), ChallengerResult(None, reason="no accepted rows in this batch"),
+            Evaluation(None, None, promote=False, reason="no challenger"))
+
+
 def test_next_run_takes_the_settled_file_and_quarantines_cross_batch_duplicates(tmp_path, tally):
     root = tmp_path / "data"
     settings = ingested_b1(root)
-    retrain.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
+    retrain.archive_batch(settings, {"batch_id": "b1"}, *_no_challenger("b1"))  # b1 finished
     assert [p.name for p in (root / "archive").glob("*/b1/*")] == ["good.csv"]
     (root / "inbox" / "later.csv").write_text(csv_text(good("good", 1)[0], row("new in batch two")))
     entry = retrain.claim_and_ingest(settings, "b2")
@@ -178,7 +185,7 @@ def test_a_rerun_of_an_ingested_batch_claims_nothing_new(tmp_path):
     without being ingested)."""
     root = tmp_path / "data"
     settings = ingested_b1(root)
-    retrain.archive_batch(settings, {"batch_id": "b1"}, {}, {}, {})  # b1 finished
+    retrain.archive_batch(settings, {"batch_id": "b1"}, *_no_challenger("b1"))  # b1 finished
     (root / "inbox" / "fresh.csv").unlink()
     (root / "inbox" / "arrived_after.csv").write_text(csv_text(*good("after", 1)))
     before = json.loads((root / "ledger" / "b1.json").read_text())

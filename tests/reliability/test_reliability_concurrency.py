@@ -15,6 +15,7 @@ from reliability_support import race_two_claimers
 from tweet_sentiment.config import Settings
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline import retrain
+from tweet_sentiment.pipeline.contracts import Evaluation
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 FILES, ROWS = 40, 20
@@ -55,14 +56,14 @@ def test_promotion_refuses_when_the_champion_changed_and_a_rerun_is_harmless(tmp
     assert len({first, challenger, other}) == 3  # versions are never reused
     with tally.fault("champion changed during a run"):
         registry.promote(other, "another run promoted meanwhile")
-        evaluation = {"version": challenger, "champion": first, "reason": "better"}
+        evaluation = Evaluation(challenger, first, promote=True, reason="better")
         result = retrain.promote_challenger(settings, evaluation)
-        assert not result["promoted"] and "champion changed during the run" in result["reason"]
+        assert not result.promoted and "champion changed during the run" in result.reason
         assert registry.champion_version() == other
         assert registry.card(challenger)["status"] == "rejected"
     with tally.fault("promote task re-run after it succeeded"):
-        evaluation = {"version": other, "champion": first, "reason": "better"}
-        assert retrain.promote_challenger(settings, evaluation)["promoted"]
+        evaluation = Evaluation(other, first, promote=True, reason="better")
+        assert retrain.promote_challenger(settings, evaluation).promoted
         assert registry.champion_version() == other and registry.card(other)["status"] == "champion"
         history = json.loads((tmp_path / "data" / "registry" / "champion.json").read_text())["history"]
         assert [e["version"] for e in history] == [first, other]

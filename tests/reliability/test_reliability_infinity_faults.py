@@ -31,8 +31,8 @@ OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
 def assert_next_run_finishes_the_batch(root: Path, good_settings, lost_batch: str, rows: int) -> None:
     """A later run (real infinity) takes over the failed run's claimed files and finishes the cycle."""
     report = retrain.run_cycle(good_settings, "next", OPTIONS)
-    assert report["ledger"]["rows_in"] == rows and report["ledger"]["rows_accepted"] > 0
-    assert report["challenger"]["version"] and report["decision"]["promoted"]
+    assert report.ledger["rows_in"] == rows and report.ledger["rows_accepted"] > 0
+    assert report.challenger.version and report.decision.promoted
     assert json.loads((root / "ledger" / f"{lost_batch}.json").read_text())["superseded_by"] == "next"
     assert LabelledStore(root / "labelled").batch_ids() == ["boot", "next"]
     assert not (root / "processing").exists() or not any((root / "processing").iterdir())
@@ -132,7 +132,7 @@ def test_real_infinity_stopped_mid_run_then_restarted(pipeline_copy, small_datas
         settings = settings_for(root, url, small_dataset, feature_cache)
         with tally.fault("real infinity stopped mid-run, restarted"):
             ledger = retrain.claim_and_ingest(settings, "failed")
-            assert retrain.embed_batch(settings, "failed")["rows"] == ledger["rows_accepted"]
+            assert retrain.embed_batch(settings, "failed").rows == ledger["rows_accepted"]
             support.stop_process_group(proc)
             with pytest.raises(EmbeddingServiceError, match=f"infinity at {url} failed 3 times"):
                 retrain.train_challenger(settings, "failed", OPTIONS)

@@ -52,7 +52,7 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
         cards_killed = card_versions(root)
         settings = settings_for(root, infinity_url, small_dataset, feature_cache)
         report = retrain.run_cycle(settings, "rerun", OPTIONS)
-        assert report["decision"]["promoted"]
+        assert report.decision.promoted
         assert_consistent(root, feature_cache)
         ledgers = {p.stem: json.loads(p.read_text()) for p in (root / "ledger").glob("*.json")}
         live = {b: e for b, e in ledgers.items() if "superseded_by" not in e}
@@ -67,7 +67,7 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
         # no version id repeats across the runs: each run's cards are kept as they were, the re-run's is new
         cards_rerun = card_versions(root)
         assert cards_before.items() <= cards_killed.items() <= cards_rerun.items()
-        assert set(cards_rerun) - set(cards_killed) == {report["challenger"]["version"]}
+        assert set(cards_rerun) - set(cards_killed) == {report.challenger.version}
         pd.testing.assert_series_equal(store.read_all()["text_hash"].drop_duplicates(),
                                        store.read_all()["text_hash"])
 

@@ -89,7 +89,7 @@ def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
     write_rows(DataLayout(data_root).inbox, "bootstrap.csv", header, rows[:BOOTSTRAP_ROWS])
     small = RunOptions(strategy="refit", force_promote=True, boosting=BoostingParams(num_boost_round=60))
     report = run_cycle(settings, "ui_bootstrap", small)
-    assert report["decision"]["promoted"], report["decision"]
+    assert report.decision.promoted, report.decision
     return settings
 
 

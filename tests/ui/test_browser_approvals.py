@@ -38,8 +38,8 @@ def candidate(ui_server, tmp_path_factory: pytest.TempPathFactory) -> str:
         other.rename(inbox.parent / f"set-aside-{other.name}")
     write_rows(inbox, "ambiguous.csv", header, batch)
     report = run_cycle(settings, "ui_ambiguous", AMBIGUOUS)
-    assert report["evaluation"]["ambiguous"], report["evaluation"]["reason"]
-    return report["challenger"]["version"]
+    assert report.evaluation.ambiguous, report.evaluation.reason
+    return report.challenger.version
 
 
 def test_the_model_page_shows_the_two_holdout_curve_and_the_pending_approval(ui_server, browser, candidate):  # noqa: F811

@@ -12,6 +12,7 @@ from tweet_sentiment.model.gate import disagreements
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline import approve, retrain
 from tweet_sentiment.pipeline.approve import KEEP, PROMOTE, build_request, decide, md_escape, request_body, stale_reason
+from tweet_sentiment.pipeline.contracts import Evaluation
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.schema import LABELS
 
@@ -54,18 +55,18 @@ def _ambiguous(settings: Settings, registry: ModelRegistry, booster: lgb.Booster
                   "champion_metrics": _metrics(0.60, 0.6, 600), "challenger_metrics": _metrics(0.58, 0.55, 600),
                   "champion_recent_metrics": _metrics(0.50, 0.5, 300),
                   "challenger_recent_metrics": _metrics(0.53, 0.56, 300)}
-    kept = retrain.keep_champion(settings, evaluation, options)
+    kept = retrain.keep_champion(settings, Evaluation.from_json(evaluation), options)
     assert registry.card(challenger)["status"] == approve.AWAITING and registry.champion_version() == champion
-    return kept["event"]
+    return kept.event
 
 
 def test_an_ambiguous_evaluation_waits_for_a_person_and_others_are_rejected(settings, registry, booster):
     candidate = _ambiguous(settings, registry, booster)
     assert candidate["champion"] == registry.champion_version() and candidate["gate"]["recent"]["gain"] == 0.03
     plain = registry.save(booster, {})
-    kept = retrain.keep_champion(settings, {"version": plain, "champion": candidate["champion"], "ambiguous": False,
-                                          "reason": "not better"})
-    assert "event" not in kept and registry.card(plain)["status"] == "rejected"
+    kept = retrain.keep_champion(settings, Evaluation(plain, candidate["champion"], promote=False,
+                                                      reason="not better"))
+    assert kept.event is None and registry.card(plain)["status"] == "rejected"
 
 
 def test_markdown_escape_keeps_a_tweet_on_one_line_and_inert():

@@ -7,6 +7,7 @@ import pytest
 from tweet_sentiment.config import Settings
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.assets import CHAMPION, INBOX, champion_event, inbox_event
+from tweet_sentiment.pipeline.contracts import Evaluation
 from tweet_sentiment.pipeline.retrain import keep_champion, promote_challenger
 
 METRICS = {"macro_f1": 0.71, "accuracy": 0.73, "per_class_f1": {"Neutral": 0.8}}
@@ -56,13 +57,12 @@ def test_a_real_promotion_returns_its_event_a_refused_or_kept_one_none(settings,
     registry = ModelRegistry(settings.layout().registry)
     champion, challenger, late = (registry.save(booster, {"metrics": METRICS}) for _ in range(3))
     registry.promote(champion, "bootstrap")
-    evaluation = {"version": challenger, "champion": champion, "reason": "better"}
-    promoted = promote_challenger(settings, evaluation)
-    assert promoted["promoted"] and promoted["event"]["version"] == challenger
-    assert promoted["event"]["previous"] == champion and promoted["event"]["macro_f1"] == 0.71
+    promoted = promote_challenger(settings, Evaluation(challenger, champion, promote=True, reason="better"))
+    assert promoted.promoted and promoted.event["version"] == challenger
+    assert promoted.event["previous"] == champion and promoted.event["macro_f1"] == 0.71
 
-    refused = promote_challenger(settings, {"version": late, "champion": champion, "reason": "better"})
-    assert refused["promoted"] is False and "champion changed during the run" in refused["reason"]
-    assert "event" not in refused
-    kept = keep_champion(settings, {"version": late, "reason": "not better"})
-    assert kept["promoted"] is False and "event" not in kept
+    refused = promote_challenger(settings, Evaluation(late, champion, promote=True, reason="better"))
+    assert refused.promoted is False and "champion changed during the run" in refused.reason
+    assert refused.event is None
+    kept = keep_champion(settings, Evaluation(late, champion, promote=False, reason="not better"))
+    assert kept.promoted is False and kept.event is None

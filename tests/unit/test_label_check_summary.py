@@ -5,7 +5,7 @@ import pytest
 
 from lab.noisy_summary import FIGURES, PAIRED, noisy_summary
 from lab.refits import compare, scores
-from tweet_sentiment.pipeline.resources import Holdout
+from tweet_sentiment.model.comparison import Holdout
 
 
 def cycle(k: int, rows_seen: int, recall: float) -> dict:

@@ -23,6 +23,7 @@ from tweet_sentiment.intake.claim import claim, ready_files
 from tweet_sentiment.intake.feed import next_batch
 from tweet_sentiment.intake.labelled import ingest_batch
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, RunReport
 from tweet_sentiment.pipeline.retrain import archive_batch
 from tweet_sentiment.storage.fs import (
     DataLayout,
@@ -194,8 +195,9 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     write_bytes_atomic(layout.inbox / "a.csv", csv_bytes('1,2,,16-03-2020,"a tweet",Positive'))
     claim(layout, "b1", settle_s=0)
     settings = dataclasses.replace(Settings(), data_root=data_root)
-    ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, {"rows": 1, "seconds": 2.0}
-    challenger, evaluation = {"version": None, "seconds": 0.1}, {"promote": False, "seconds": 0.2}
+    ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, Embedded("b1", 1, seconds=2.0)
+    challenger = ChallengerResult(None, reason="no accepted rows in this batch", seconds=0.1)
+    evaluation = Evaluation(None, None, promote=False, reason="no challenger", seconds=0.2)
     checked = {"rows_flagged": 0, "seconds": 0.3}
     day_before = f"{datetime.now(UTC):%Y-%m-%d}"
     report = archive_batch(settings, ledger, embedded, challenger, evaluation, checked)
@@ -204,9 +206,12 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     (day,) = names(layout.archive)  # the date archive_batch took, once: the day it ran (UTC midnight may pass)
     assert day in {day_before, day_after}
     archived = layout.archive / day / "b1"
-    assert report["archived"] == ["a.csv"] and names(archived) == ["a.csv"]
+    assert report.archived == ["a.csv"] and names(archived) == ["a.csv"]
     assert names(layout.processing) == []
-    assert json.loads((layout.reports / "runs" / "b1.json").read_text()) == {
-        "batch_id": "b1", "ledger": ledger, "embedded": embedded, "label_check": checked, "challenger": challenger,
-        "evaluation": evaluation, "decision": None, "archived": ["a.csv"],
+    written = json.loads((layout.reports / "runs" / "b1.json").read_text())
+    assert written == {
+        "batch_id": "b1", "ledger": ledger, "embedded": embedded.to_json(), "label_check": checked,
+        "challenger": challenger.to_json(), "evaluation": evaluation.to_json(), "decision": None,
+        "archived": ["a.csv"],
         "timings_s": {"claim_and_ingest": 1.5, "embed": 2.0, "check_labels": 0.3, "train": 0.1, "evaluate": 0.2}}
+    assert RunReport.from_json(written) == report  # the report reads back as the contract it was written from

@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import pandas as pd
 from upath import UPath
@@ -147,6 +148,25 @@ def _no_stamp(frame: pd.DataFrame) -> dict:
     return {}
 
 
+
+class Ledger(TypedDict, total=False):
+    """A batch's ledger (the run's first XCom and ``<stream>/ledger/<batch_id>.json``). It balances: ``rows_in`` =
+    ``rows_accepted`` + ``rows_superseding`` + ``rows_quarantined`` (+ ``rows_held`` once the label check held
+    some); ``superseded_by`` marks a dead run's batch that another run took over."""
+
+    batch_id: str
+    ingested_at: str
+    files: list[dict]
+    files_rejected: int
+    rows_in: int
+    rows_accepted: int
+    rows_superseding: int
+    rows_quarantined: int
+    rows_held: int
+    superseded_by: str
+    seconds: float
+
+
 @dataclass(frozen=True)
 class Intake:
     """How one stream ingests: its folders, the parser of one claimed file, its store and the columns it keeps."""
@@ -162,7 +182,7 @@ class Intake:
     digests: UPath | None = None
 
 
-def ingest_claimed(intake: Intake, batch_id: str) -> dict:
+def ingest_claimed(intake: Intake, batch_id: str) -> Ledger:
     """Check, parse and de-duplicate the files claimed for ``batch_id``; write store, quarantine and ledger.
 
     A file over ``max_file_bytes`` is refused unread (its reason in quarantine; the file archived with the
@@ -280,7 +300,7 @@ def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]],
     return outcome, rows, rejections
 
 
-def _ledger_entry(batch_id: str, outcomes: list[FileOutcome]) -> dict:
+def _ledger_entry(batch_id: str, outcomes: list[FileOutcome]) -> Ledger:
     """The batch's ledger; it balances: rows in = new texts accepted + relabelled texts + rows quarantined."""
     totals = {key: sum(getattr(o, key) for o in outcomes)
               for key in ("rows_in", "rows_accepted", "rows_superseding", "rows_quarantined")}

@@ -19,6 +19,7 @@ from tweet_sentiment.intake.engine import (
     QUARANTINE_COLUMNS,
     FileRejected,
     Intake,
+    Ledger,
     ParsedFile,
     clean_text,
     ingest_claimed,
@@ -80,7 +81,7 @@ class RecentHoldout:
 
 
 def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_file_bytes: int | None = None,
-                 holdout: RecentHoldout = RecentHoldout()) -> dict:
+                 holdout: RecentHoldout = RecentHoldout()) -> Ledger:
     """Validate, clean and de-duplicate the labelled files claimed for ``batch_id``; write store, quarantine,
     ledger (see intake.ingest_claimed).
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -56,8 +57,31 @@ def read_flagged(path: UPath) -> pd.DataFrame:
         return pd.read_parquet(fh)
 
 
+class LabelCheckRecord(TypedDict, total=False):
+    """What the label check did to a batch (the check_labels XCom and ``labels/checks/<batch_id>.json``)."""
+
+    batch_id: str
+    mode: str  # hold | down_weight | off
+    rows_checked: int
+    rows_replayed: int
+    rows_flagged: int
+    rows_held: int
+    rows_down_weighted: int
+    rows_kept: int
+    reason: str
+    thresholds: dict[str, float]
+    systematic_corrections: list[dict]
+    flagged_by_change: dict[str, int]
+    examples: list[dict]
+    annotator_disagreements: dict
+    ledger: dict  # the batch's ledger counts after the held rows moved out of accepted
+    rows_released: int  # held rows of earlier batches sent back by a now systematic correction
+    seconds: float
+    cpu_seconds: float
+
+
 def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[str]], Features], mode: str,
-                weight: float, params: LabelCheckParams | None = None) -> dict:
+                weight: float, params: LabelCheckParams | None = None) -> LabelCheckRecord:
     """Check the batch's labels and hold / down-weight the likely errors (see the module doc); the record."""
     params = params or LabelCheckParams()
     if mode not in FLAGGED_MODES:
@@ -67,8 +91,8 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
         return read_json(record_file)
     start, cpu = time.perf_counter(), time.process_time()
     store = LabelledStore(layout.labelled)
-    record: dict = {"batch_id": batch_id, "mode": mode, "rows_checked": 0, "rows_flagged": 0, "rows_held": 0,
-                    "rows_down_weighted": 0, "rows_kept": 0}
+    record: LabelCheckRecord = {"batch_id": batch_id, "mode": mode, "rows_checked": 0, "rows_flagged": 0,
+                                "rows_held": 0, "rows_down_weighted": 0, "rows_kept": 0}
     earlier = store.read_all(exclude={batch_id})
     path = flagged_file(layout, batch_id)
     if not store.has_batch(batch_id) and not path.exists():  # (a retry after holding every row finds the file)

@@ -11,35 +11,28 @@
   that can record one (another DAG, ``POST /api/v2/assets/events``) starts the scoring DAG at once, files dropped
   without one (``make feed-unlabelled``) wait for its short timetable.
 
-Plain names and URIs, no Airflow import: the DAG builds its ``Asset`` objects from them and the UI plugin looks
-the assets up by name and URI when it records an event. The URIs use a private ``x-`` scheme: the data root may
-be a folder or object storage, and the asset stands for the role, not one path.
+Each asset and alias is defined here once: the DAGs schedule on and emit these objects, and the UI plugin looks
+the assets up by their name and URI when it records an event. The URIs use a private ``x-`` scheme: the data root
+may be a folder or object storage, and the asset stands for the role, not one path.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from airflow.sdk import Asset, AssetAlias
 
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.contracts import Evaluation
 
-
-class AssetName(NamedTuple):
-    """An asset's unique name and URI."""
-
-    name: str
-    uri: str
-
-
-INBOX = AssetName("tweet_sentiment_inbox", "x-tweet-sentiment://data/inbox")
+INBOX = Asset(name="tweet_sentiment_inbox", uri="x-tweet-sentiment://data/inbox")
 # The DAG scheduled on the inbox: an inbox event is a run of it (the UI plugin checks the right to trigger it).
 RETRAIN_DAG_ID = "tweet_sentiment_retrain"
-CHAMPION = AssetName("tweet_sentiment_champion", "x-tweet-sentiment://registry/champion")
-UNLABELLED = AssetName("tweet_sentiment_unlabelled", "x-tweet-sentiment://data/unlabelled")
+CHAMPION = Asset(name="tweet_sentiment_champion", uri="x-tweet-sentiment://registry/champion")
+UNLABELLED = Asset(name="tweet_sentiment_unlabelled", uri="x-tweet-sentiment://data/unlabelled")
 # The promote task's outlet: the champion asset is attached to it only when the champion really changed.
-CHAMPION_ALIAS = "tweet_sentiment_champion_change"
-CANDIDATE = AssetName("tweet_sentiment_candidate", "x-tweet-sentiment://registry/candidate")
+CHAMPION_CHANGE = AssetAlias("tweet_sentiment_champion_change")
+CANDIDATE = Asset(name="tweet_sentiment_candidate", uri="x-tweet-sentiment://registry/candidate")
 # keep_champion's outlet: the candidate asset is attached to it only when the evaluation was ambiguous.
-CANDIDATE_ALIAS = "tweet_sentiment_candidate_ambiguous"
+CANDIDATE_AMBIGUOUS = AssetAlias("tweet_sentiment_candidate_ambiguous")
 
 
 def inbox_event(batch: dict) -> dict:
@@ -63,11 +56,13 @@ def champion_event(registry: ModelRegistry, action: str) -> dict:
             "per_class_f1": metrics.get("per_class_f1") or {}}
 
 
-def candidate_event(evaluation: dict, approval_timeout_s: float = 0) -> dict:
+def candidate_event(evaluation: Evaluation, approval_timeout_s: float = 0) -> dict:
     """The extra of a candidate event: the challenger, the champion it was judged against, the gate's reason and
     figures, both models' metrics on both holdouts (the approval reads them, then re-checks the registry), and the
     run's approval timeout (None: the setting's)."""
-    keys = ("reason", "gate", "challenger_metrics", "champion_metrics", "challenger_recent_metrics",
-            "champion_recent_metrics")
-    return {"version": evaluation["version"], "champion": evaluation["champion"],
-            **{key: evaluation.get(key) for key in keys}, "approval_timeout_s": approval_timeout_s or None}
+    return {"version": evaluation.version, "champion": evaluation.champion, "reason": evaluation.reason,
+            "gate": evaluation.gate, "challenger_metrics": evaluation.challenger_metrics,
+            "champion_metrics": evaluation.champion_metrics,
+            "challenger_recent_metrics": evaluation.challenger_recent_metrics,
+            "champion_recent_metrics": evaluation.champion_recent_metrics,
+            "approval_timeout_s": approval_timeout_s or None}

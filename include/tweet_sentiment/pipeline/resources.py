@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.labelled import parse_labelled_file
+from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.schema import LABEL_TO_ID
-
-
-class Holdout(NamedTuple):
-    """Cleaned texts and their label ids."""
-
-    texts: list[str]
-    labels: np.ndarray
 
 
 def infinity_client(settings: Settings) -> InfinityClient:

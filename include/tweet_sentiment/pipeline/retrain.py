@@ -1,7 +1,8 @@
 """One function per DAG task: the glue between the settings and the modules that do the work.
 
-Each takes the Settings and small JSON-able arguments and returns a small JSON-able dict (an XCom) holding the
-``seconds`` it took, so the DAG only wires them and every step runs and is tested without Airflow. Nothing but the
+Each takes the Settings and small arguments and returns a typed result (``contracts``; the DAG passes it on as
+JSON, an XCom) holding the ``seconds`` it took, so the DAG only wires them and every step runs and is tested
+without Airflow. Nothing but the
 DAG and :func:`run_cycle` (the same steps in one process) should import this module.
 """
 
@@ -11,31 +12,34 @@ import dataclasses
 import logging
 
 import numpy as np
-from upath import UPath
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim, claim_lock
+from tweet_sentiment.intake.engine import Ledger
 from tweet_sentiment.intake.labelled import RecentHoldout, ingest_batch
-from tweet_sentiment.label_check.check import check_batch
+from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch
 from tweet_sentiment.label_check.review import release_systematic
-from tweet_sentiment.model.features import current_schema, feature_matrix, fit_schema, warm_cache
-from tweet_sentiment.model.gate import (
-    PairedComparison,
-    disagreements,
-    metrics,
-    paired_bootstrap,
-    predict_ids,
-    promotion_decision,
+from tweet_sentiment.model.comparison import (
+    CHALLENGER,
+    CHAMPION,
+    Comparison,
+    Holdout,
+    Predicted,
+    compare,
+    predict_holdout,
 )
+from tweet_sentiment.model.features import current_schema, feature_matrix, fit_schema, warm_cache
+from tweet_sentiment.model.gate import GateRules, promotion_decision
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.pipeline import challenger
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
+from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
 from tweet_sentiment.pipeline.params import RunOptions
-from tweet_sentiment.pipeline.resources import Holdout, fixed_holdout, infinity_client
+from tweet_sentiment.pipeline.resources import fixed_holdout, infinity_client
 from tweet_sentiment.pipeline.sensing import Work, pending_work
 from tweet_sentiment.pipeline.timing import timed as _timed
-from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema, RunReport
+from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema
 from tweet_sentiment.storage.fs import write_json_atomic
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
@@ -64,7 +68,7 @@ def sense_inbox(settings: Settings, options: RunOptions, waited_s: float) -> Wor
 
 
 @_timed
-def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
+def claim_and_ingest(settings: Settings, batch_id: str) -> Ledger:
     """Claim the inbox files for this run, then validate, clean, de-duplicate and store them (the ledger)."""
     layout = settings.layout()
     layout.ensure()
@@ -76,7 +80,7 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> dict:
 
 
 @_timed
-def embed_batch(settings: Settings, batch_id: str) -> dict:
+def embed_batch(settings: Settings, batch_id: str) -> Embedded:
     """Compute (or find cached) the features of the batch's accepted rows and of the holdout."""
     layout = settings.layout()
     store = LabelledStore(layout.labelled)
@@ -86,11 +90,11 @@ def embed_batch(settings: Settings, batch_id: str) -> dict:
         for chunk in (texts, fixed_holdout(settings).texts):
             if chunk:
                 warm_cache(chunk, design, client, layout.embeddings)
-    return {"batch_id": batch_id, "rows": len(texts)}
+    return Embedded(batch_id, len(texts))
 
 
 @_timed
-def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> dict:
+def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> LabelCheckRecord:
     """Flag the batch's likely label errors and hold or down-weight them (label_check.check_batch), on the
     champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache; then
     send the held rows of earlier batches that make a now systematic correction back to the inbox."""
@@ -111,24 +115,20 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> dict
 
 
 @_timed
-def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> dict:
+def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> ChallengerResult:
     """Train a challenger on the batch (see challenger.train_challenger); no accepted rows: no challenger."""
     layout = settings.layout()
     store = LabelledStore(layout.labelled)
     refit = options.strategy == "refit"
     if not store.has_batch(batch_id) and not (refit and store.batch_ids()):
-        return {"version": None, "reason": "no accepted rows in this batch"}
+        return ChallengerResult(version=None, reason="no accepted rows in this batch")
     registry = ModelRegistry(layout.registry)
     with infinity_client(settings) as client:
         card = challenger.train_challenger(store, registry, client, layout.embeddings, batch_id, options,
                                            _design(settings, client), _champion(registry, tolerate_broken=refit),
                                            settings.seed)
-    return {key: card[key] for key in ("version", "strategy", "train_s", "rows_trained", "validation_macro_f1")}
-
-
-def _predictions(model: Champion, texts: list[str], client: InfinityClient,
-                 cache_root: UPath) -> tuple[np.ndarray, float]:
-    return predict_ids(model.booster, feature_matrix(texts, model.schema, client, cache_root))
+    return ChallengerResult(card["version"], card["strategy"], card["train_s"], card["rows_trained"],
+                            card["validation_macro_f1"])
 
 
 def _holdouts(settings: Settings, store: LabelledStore) -> dict[str, Holdout]:
@@ -138,100 +138,92 @@ def _holdouts(settings: Settings, store: LabelledStore) -> dict[str, Holdout]:
     return {"fixed": fixed_holdout(settings), "recent": recent}
 
 
+def _predict(settings: Settings, models: dict[str, Champion],
+             holdouts: dict[str, Holdout]) -> dict[str, dict[str, Predicted]]:
+    """Every model on every non-empty holdout (each model loaded once, for both holdouts)."""
+    with infinity_client(settings) as client:
+        return {name: predict_holdout(models, holdout, client, settings.layout().embeddings)
+                for name, holdout in holdouts.items() if holdout.texts}
+
+
+def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, rules: GateRules) -> None:
+    """The challenger's card gets its holdout metrics, the paired comparisons, the rules and the disagreements."""
+    registry.update_card(version, metrics=comparison.metrics_of("fixed", CHALLENGER),
+                         recent_metrics=comparison.metrics_of("recent", CHALLENGER), gate=comparison.gate(),
+                         gate_rules=dataclasses.asdict(rules), disagreements=comparison.disagreements)
+
+
 @_timed
-def evaluate_challenger(settings: Settings, challenger: dict, options: RunOptions) -> dict:
-    """Score challenger and champion on both holdouts, compare them on the same rows, and decide."""
+def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: RunOptions) -> Evaluation:
+    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide."""
     layout = settings.layout()
     registry = ModelRegistry(layout.registry)
-    version = challenger.get("version")
-    champion = _champion(registry, tolerate_broken=True)
-    # each model loaded once, for both holdouts (the champion already is)
-    models = {"challenger": Champion(version, registry.load(version), registry.card(version)) if version else None,
-              "champion": champion}
-    figures: dict[str, dict] = {}
-    differ: dict[str, list[dict]] = {}
-    comparisons: dict[str, PairedComparison | None] = {"fixed": None, "recent": None}
-    max_abs_raw = None
-    with infinity_client(settings) as client:
-        for name, holdout in _holdouts(settings, LabelledStore(layout.labelled)).items():
-            if not holdout.texts:
-                continue
-            predicted = {role: _predictions(model, holdout.texts, client, layout.embeddings)
-                         for role, model in models.items() if model}
-            figures[name] = {role: metrics(holdout.labels, p, raw) for role, (p, raw) in predicted.items()}
-            if "challenger" in predicted and "champion" in predicted:
-                comparisons[name] = paired_bootstrap(holdout.labels, predicted["champion"][0],
-                                                     predicted["challenger"][0])
-                differ[name] = disagreements(holdout.texts, holdout.labels, predicted["champion"][0],
-                                             predicted["challenger"][0], settings.approval_examples)
-            if "challenger" in predicted:
-                max_abs_raw = max(max_abs_raw or 0.0, predicted["challenger"][1])
+    version = trained.version
+    challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
+    models = {role: model for role, model in ((CHALLENGER, challenger_model),
+                                              (CHAMPION, _champion(registry, tolerate_broken=True))) if model}
+    holdouts = _holdouts(settings, LabelledStore(layout.labelled))
+    comparison = compare(holdouts, _predict(settings, models, holdouts), settings.approval_examples)
     rules = options.gate_rules(settings.recent_window_min_rows)
-    decision = promotion_decision(comparisons["fixed"], comparisons["recent"], max_abs_raw, rules)
-    gate = {name: c.to_dict() if c else None for name, c in comparisons.items()}
+    decision = promotion_decision(comparison.paired["fixed"], comparison.paired["recent"], comparison.max_abs_raw,
+                                  rules)
     if version:
-        registry.update_card(version, metrics=figures["fixed"]["challenger"],
-                             recent_metrics=figures.get("recent", {}).get("challenger"), gate=gate,
-                             gate_rules=dataclasses.asdict(rules),
-                             disagreements=differ)
+        _record_gate(registry, version, comparison, rules)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
-    return {"version": version, "champion": registry.champion_version(), "promote": decision.promote,
-            "ambiguous": decision.ambiguous, "reason": decision.reason, "gate": gate,
-            "challenger_metrics": figures.get("fixed", {}).get("challenger"),
-            "champion_metrics": figures.get("fixed", {}).get("champion"),
-            "challenger_recent_metrics": figures.get("recent", {}).get("challenger"),
-            "champion_recent_metrics": figures.get("recent", {}).get("champion")}
+    return Evaluation(version, registry.champion_version(), decision.promote, decision.reason, decision.ambiguous,
+                      comparison.gate(), comparison.metrics_of("fixed", CHALLENGER),
+                      comparison.metrics_of("fixed", CHAMPION), comparison.metrics_of("recent", CHALLENGER),
+                      comparison.metrics_of("recent", CHAMPION))
 
 
 @_timed
-def promote_challenger(settings: Settings, evaluation: dict) -> dict:
+def promote_challenger(settings: Settings, evaluation: Evaluation) -> Outcome:
     """Switch the champion pointer to the challenger, unless another run changed the champion meanwhile.
 
-    A real promotion returns the champion asset event's extra as ``event`` (the DAG records the event).
+    A real promotion's outcome holds the champion asset event's extra as ``event`` (the DAG records the event).
     """
     registry = ModelRegistry(settings.layout().registry)
-    version = evaluation["version"]
+    version = evaluation.version
     if registry.champion_version() == version:  # a re-run of a promotion that went through (its event did not)
-        return {"version": version, "promoted": True, "reason": evaluation["reason"],
-                "event": champion_event(registry, "promote")}
-    if registry.champion_version() != evaluation["champion"]:
-        reason = (f"champion changed during the run ({evaluation['champion']} → {registry.champion_version()}); "
+        return Outcome(version, True, evaluation.reason, champion_event(registry, "promote"))
+    if registry.champion_version() != evaluation.champion:
+        reason = (f"champion changed during the run ({evaluation.champion} → {registry.champion_version()}); "
                   "not promoted")
         registry.reject(version, reason)
-        return {"version": version, "promoted": False, "reason": reason}
-    registry.promote(version, evaluation["reason"])
-    return {"version": version, "promoted": True, "reason": evaluation["reason"],
-            "event": champion_event(registry, "promote")}
+        return Outcome(version, False, reason)
+    registry.promote(version, evaluation.reason)
+    return Outcome(version, True, evaluation.reason, champion_event(registry, "promote"))
 
 
 @_timed
-def keep_champion(settings: Settings, evaluation: dict, options: RunOptions | None = None) -> dict:
+def keep_champion(settings: Settings, evaluation: Evaluation, options: RunOptions | None = None) -> Outcome:
     """Record the challenger (if any) as rejected, with the reason; the champion stays. An ambiguous challenger
-    waits for a person instead (the run's ``approval_timeout_s`` at most), and the result holds the candidate
+    waits for a person instead (the run's ``approval_timeout_s`` at most), and the outcome holds the candidate
     asset event's extra as ``event``."""
-    kept = {"version": evaluation["version"], "promoted": False, "reason": evaluation["reason"]}
-    if not evaluation["version"]:
+    kept = Outcome(evaluation.version, False, evaluation.reason)
+    if not evaluation.version:
         return kept
     registry = ModelRegistry(settings.layout().registry)
-    if evaluation.get("ambiguous"):
-        registry.hold(evaluation["version"], evaluation["reason"])
-        return {**kept, "event": candidate_event(evaluation, (options or RunOptions()).approval_timeout_s)}
-    registry.reject(evaluation["version"], evaluation["reason"])
+    if evaluation.ambiguous:
+        registry.hold(evaluation.version, evaluation.reason)
+        return dataclasses.replace(kept, event=candidate_event(evaluation,
+                                                               (options or RunOptions()).approval_timeout_s))
+    registry.reject(evaluation.version, evaluation.reason)
     return kept
 
 
-def _decision(registry: ModelRegistry, evaluation: dict) -> dict | None:
+def _decision(registry: ModelRegistry, evaluation: Evaluation) -> Outcome | None:
     """What became of the run's challenger, as the registry records it (None: there was no challenger)."""
-    version = evaluation.get("version")
+    version = evaluation.version
     if not version:
         return None
     card = registry.card(version)
     promoted = card.get("status") in ("champion", "retired") or registry.champion_version() == version
-    return {"version": version, "promoted": promoted, "reason": card.get("reason", "")}
+    return Outcome(version, promoted, card.get("reason", ""))
 
 
-def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: dict, evaluation: dict,
-                  label_check: dict | None = None) -> RunReport:
+def archive_batch(settings: Settings, ledger: Ledger, embedded: Embedded, trained: ChallengerResult,
+                  evaluation: Evaluation, label_check: LabelCheckRecord | None = None) -> RunReport:
     """Move the claimed files to ``archive/<date>/<batch_id>/`` and write the run report (returned); the
     decision is read from the registry, where promote or keep_champion recorded it. The report's ledger counts
     are the label check's (rows held) where it ran."""
@@ -239,15 +231,13 @@ def archive_batch(settings: Settings, ledger: dict, embedded: dict, challenger: 
     batch_id = ledger["batch_id"]
     archived = archive_claimed(layout.labelled_stream, batch_id)
     label_check = label_check or {}
-    parts = {"claim_and_ingest": ledger, "embed": embedded, "check_labels": label_check, "train": challenger,
-             "evaluate": evaluation}
-    ledger = {**ledger, **label_check.get("ledger", {})}
-    report = RunReport(batch_id=batch_id, ledger=ledger, embedded=embedded, label_check=label_check,
-                       challenger=challenger,
-                       evaluation=evaluation, decision=_decision(ModelRegistry(layout.registry), evaluation),
-                       archived=archived,
-                       timings_s={name: part["seconds"] for name, part in parts.items() if "seconds" in part})
-    write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report)
+    timings = {"claim_and_ingest": ledger.get("seconds"), "embed": embedded.seconds,
+               "check_labels": label_check.get("seconds"), "train": trained.seconds, "evaluate": evaluation.seconds}
+    report = RunReport(batch_id=batch_id, ledger={**ledger, **label_check.get("ledger", {})}, embedded=embedded,
+                       label_check=label_check, challenger=trained, evaluation=evaluation,
+                       decision=_decision(ModelRegistry(layout.registry), evaluation), archived=archived,
+                       timings_s={name: s for name, s in timings.items() if s is not None})
+    write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report.to_json())
     return report
 
 
@@ -258,5 +248,8 @@ def run_cycle(settings: Settings, batch_id: str, options: RunOptions) -> RunRepo
     checked = check_labels(settings, batch_id, options)
     trained = train_challenger(settings, batch_id, options)
     evaluation = evaluate_challenger(settings, trained, options)
-    (promote_challenger if evaluation["promote"] else keep_champion)(settings, evaluation)
+    if evaluation.promote:
+        promote_challenger(settings, evaluation)
+    else:
+        keep_champion(settings, evaluation, options)
     return archive_batch(settings, ledger, embedded, trained, evaluation, checked)

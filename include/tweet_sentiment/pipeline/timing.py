@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
 
 
-def timed(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """``fn``'s dict result with ``seconds``: how long it ran."""
+def timed(fn: Callable[..., Result]) -> Callable[..., Result]:
+    """``fn``'s result with ``seconds``, how long it ran: a dict gets the key, a contract (a frozen dataclass with
+    a ``seconds`` field) a copy with the field set."""
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> dict:
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
         start = time.perf_counter()
         result = fn(*args, **kwargs)
-        return {**result, "seconds": round(time.perf_counter() - start, 3)}
+        seconds = round(time.perf_counter() - start, 3)
+        if dataclasses.is_dataclass(result) and not isinstance(result, type):
+            return dataclasses.replace(result, seconds=seconds)
+        return {**result, "seconds": seconds}  # type: ignore[dict-item, return-value]
     return wrapper

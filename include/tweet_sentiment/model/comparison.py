@@ -1,0 +1,78 @@
+"""Champion and challenger side by side on the holdouts: predictions, then metrics, the paired comparisons and
+the rows where the two disagree (what the gate decides on and what the approval request shows)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from upath import UPath
+
+from tweet_sentiment.model.features import feature_matrix
+from tweet_sentiment.model.gate import PairedComparison, disagreements, metrics, paired_bootstrap, predict_ids
+from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.model.registry import Champion
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+class Holdout(NamedTuple):
+    """Cleaned texts and their label ids."""
+
+    texts: list[str]
+    labels: np.ndarray
+
+
+class Predicted(NamedTuple):
+    """One model's class ids on a holdout, and its largest absolute raw score (inf if not finite)."""
+
+    ids: np.ndarray
+    max_abs_raw: float
+
+
+def predict_holdout(models: Mapping[str, Champion], holdout: Holdout, client: InfinityClient,
+                    cache_root: UPath) -> dict[str, Predicted]:
+    """Each model's predictions on ``holdout`` (features from the cache, or embedded through ``client``)."""
+    return {role: Predicted(*predict_ids(model.booster, feature_matrix(holdout.texts, model.schema, client,
+                                                                        cache_root)))
+            for role, model in models.items()}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Per holdout: each model's metrics, the paired comparison and the disagreements (both models there); and
+    the challenger's largest raw score over the holdouts (None: no challenger)."""
+
+    figures: dict[str, dict[str, dict]]
+    paired: dict[str, PairedComparison | None]
+    disagreements: dict[str, list[dict]]
+    max_abs_raw: float | None
+
+    def metrics_of(self, holdout: str, role: str) -> dict | None:
+        return self.figures.get(holdout, {}).get(role)
+
+    def gate(self) -> dict[str, dict | None]:
+        """The paired comparisons as JSON (the card's and the evaluation's ``gate``)."""
+        return {name: c.to_dict() if c else None for name, c in self.paired.items()}
+
+
+def compare(holdouts: Mapping[str, Holdout], predictions: Mapping[str, Mapping[str, Predicted]],
+            examples: int) -> Comparison:
+    """Metrics of every prediction, and, on each holdout both models predicted, the paired bootstrap and up to
+    ``examples`` disagreements. ``predictions``: holdout name → role → what the role's model predicted there."""
+    figures: dict[str, dict[str, dict]] = {}
+    paired: dict[str, PairedComparison | None] = dict.fromkeys(holdouts)
+    differ: dict[str, list[dict]] = {}
+    max_abs_raw = None
+    for name, predicted in predictions.items():
+        holdout = holdouts[name]
+        figures[name] = {role: metrics(holdout.labels, p.ids, p.max_abs_raw) for role, p in predicted.items()}
+        if CHALLENGER in predicted and CHAMPION in predicted:
+            champion, challenger = predicted[CHAMPION].ids, predicted[CHALLENGER].ids
+            paired[name] = paired_bootstrap(holdout.labels, champion, challenger)
+            differ[name] = disagreements(holdout.texts, holdout.labels, champion, challenger, examples)
+        if CHALLENGER in predicted:
+            max_abs_raw = max(max_abs_raw or 0.0, predicted[CHALLENGER].max_abs_raw)
+    return Comparison(figures, paired, differ, max_abs_raw)

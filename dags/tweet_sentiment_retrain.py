@@ -73,6 +73,84 @@ def _note_run(note: str) -> None:
                  context["dag"].dag_id, context["run_id"], note)
 
 
+# poke mode: the sensor waits seconds at most (files still being written, SENSOR_WAIT_S), never minutes,
+# and rescheduling would cost more than it frees
+@task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_deadline_s, mode="poke",
+             soft_fail=True)
+def sense_inbox() -> bool:
+    """Go on new files (or a refit on the store); wait only for files still being written; else skip now."""
+    work = retrain.sense_inbox(_settings(), _options(), _waited_s())
+    log.info("%s: %s", work.action, work.reason)
+    if work.action == SKIP:
+        _note_run(f"Skipped: {work.reason}")
+        raise AirflowSkipException(work.reason)
+    return work.action == GO
+
+
+@task(multiple_outputs=False)
+def claim_and_ingest() -> dict:
+    """Claim the inbox files; validate, clean and store their rows, quarantining the rest with reasons."""
+    return retrain.claim_and_ingest(_settings(), _batch_id())
+
+
+@task(multiple_outputs=False)
+def embed() -> dict:
+    """Embed the batch's new texts and the holdout through infinity (cached ones are not sent again)."""
+    return retrain.embed_batch(_settings(), _batch_id()).to_json()
+
+
+@task(multiple_outputs=False)
+def check_labels() -> dict:
+    """Flag the batch's likely label errors (confident learning); hold them for review or down-weight them."""
+    return retrain.check_labels(_settings(), _batch_id(), _options())
+
+
+@task(multiple_outputs=False)
+def train() -> dict:
+    """Train a challenger: continue the champion's boosting, or refit on every labelled row."""
+    return retrain.train_challenger(_settings(), _batch_id(), _options()).to_json()
+
+
+@task(multiple_outputs=False, inlets=[assets.CHAMPION])
+def evaluate(challenger: dict) -> dict:
+    """Score challenger and champion on the fixed and the recent holdout and decide whether to promote."""
+    return retrain.evaluate_challenger(_settings(), ChallengerResult.from_json(challenger), _options()).to_json()
+
+
+@task.branch
+def decide(evaluation: dict) -> str:
+    """Follow the evaluation's decision: promote, or keep the champion."""
+    return "promote" if Evaluation.from_json(evaluation).promote else "keep_champion"
+
+
+@task(multiple_outputs=False, outlets=[assets.CHAMPION_CHANGE])
+def promote(evaluation: dict, *, outlet_events=None) -> dict:
+    """Make the challenger the champion, unless the champion changed during the run; a real promotion
+    records a champion asset event (version, metrics) through the alias, a refused one records none."""
+    promoted = retrain.promote_challenger(_settings(), Evaluation.from_json(evaluation))
+    if promoted.event:
+        outlet_events[assets.CHAMPION_CHANGE].add(assets.CHAMPION, extra=promoted.event)
+    return promoted.to_json()
+
+
+@task(multiple_outputs=False, outlets=[assets.CANDIDATE_AMBIGUOUS])
+def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
+    """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
+    candidate asset event (through the alias) starts the approval DAG."""
+    kept = retrain.keep_champion(_settings(), Evaluation.from_json(evaluation), _options())
+    if kept.event:
+        outlet_events[assets.CANDIDATE_AMBIGUOUS].add(assets.CANDIDATE, extra=kept.event)
+    return kept.to_json()
+
+
+@task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
+def archive(ledger: dict, embedded: dict, checked: dict, challenger: dict, evaluation: dict) -> dict:
+    """Move the claimed files to the archive and write the run report."""
+    return retrain.archive_batch(_settings(), ledger, Embedded.from_json(embedded),
+                                 ChallengerResult.from_json(challenger), Evaluation.from_json(evaluation),
+                                 checked).to_json()
+
+
 @dag(
     dag_id=assets.RETRAIN_DAG_ID,
     description="Retrain the tweet-sentiment model on newly labelled CSVs; promote it only if it is better.",
@@ -88,74 +166,6 @@ def _note_run(note: str) -> None:
                         **spec.schema) for name, spec in PARAMS.items()},
 )
 def tweet_sentiment_retrain() -> None:
-    # poke mode: the sensor waits seconds at most (files still being written, SENSOR_WAIT_S), never minutes,
-    # and rescheduling would cost more than it frees
-    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_deadline_s, mode="poke",
-                 soft_fail=True)
-    def sense_inbox() -> bool:
-        """Go on new files (or a refit on the store); wait only for files still being written; else skip now."""
-        work = retrain.sense_inbox(_settings(), _options(), _waited_s())
-        log.info("%s: %s", work.action, work.reason)
-        if work.action == SKIP:
-            _note_run(f"Skipped: {work.reason}")
-            raise AirflowSkipException(work.reason)
-        return work.action == GO
-
-    @task(multiple_outputs=False)
-    def claim_and_ingest() -> dict:
-        """Claim the inbox files; validate, clean and store their rows, quarantining the rest with reasons."""
-        return retrain.claim_and_ingest(_settings(), _batch_id())
-
-    @task(multiple_outputs=False)
-    def embed() -> dict:
-        """Embed the batch's new texts and the holdout through infinity (cached ones are not sent again)."""
-        return retrain.embed_batch(_settings(), _batch_id()).to_json()
-
-    @task(multiple_outputs=False)
-    def check_labels() -> dict:
-        """Flag the batch's likely label errors (confident learning); hold them for review or down-weight them."""
-        return retrain.check_labels(_settings(), _batch_id(), _options())
-
-    @task(multiple_outputs=False)
-    def train() -> dict:
-        """Train a challenger: continue the champion's boosting, or refit on every labelled row."""
-        return retrain.train_challenger(_settings(), _batch_id(), _options()).to_json()
-
-    @task(multiple_outputs=False, inlets=[assets.CHAMPION])
-    def evaluate(challenger: dict) -> dict:
-        """Score challenger and champion on the fixed and the recent holdout and decide whether to promote."""
-        return retrain.evaluate_challenger(_settings(), ChallengerResult.from_json(challenger), _options()).to_json()
-
-    @task.branch
-    def decide(evaluation: dict) -> str:
-        """Follow the evaluation's decision: promote, or keep the champion."""
-        return "promote" if Evaluation.from_json(evaluation).promote else "keep_champion"
-
-    @task(multiple_outputs=False, outlets=[assets.CHAMPION_CHANGE])
-    def promote(evaluation: dict, *, outlet_events=None) -> dict:
-        """Make the challenger the champion, unless the champion changed during the run; a real promotion
-        records a champion asset event (version, metrics) through the alias, a refused one records none."""
-        promoted = retrain.promote_challenger(_settings(), Evaluation.from_json(evaluation))
-        if promoted.event:
-            outlet_events[assets.CHAMPION_CHANGE].add(assets.CHAMPION, extra=promoted.event)
-        return promoted.to_json()
-
-    @task(multiple_outputs=False, outlets=[assets.CANDIDATE_AMBIGUOUS])
-    def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
-        """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
-        candidate asset event (through the alias) starts the approval DAG."""
-        kept = retrain.keep_champion(_settings(), Evaluation.from_json(evaluation), _options())
-        if kept.event:
-            outlet_events[assets.CANDIDATE_AMBIGUOUS].add(assets.CANDIDATE, extra=kept.event)
-        return kept.to_json()
-
-    @task(trigger_rule="none_failed_min_one_success", multiple_outputs=False)
-    def archive(ledger: dict, embedded: dict, checked: dict, challenger: dict, evaluation: dict) -> dict:
-        """Move the claimed files to the archive and write the run report."""
-        return retrain.archive_batch(_settings(), ledger, Embedded.from_json(embedded),
-                                     ChallengerResult.from_json(challenger), Evaluation.from_json(evaluation),
-                                     checked).to_json()
-
     ledger = claim_and_ingest()
     embedded = embed()
     checked = check_labels()

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from tweet_sentiment.intake.feed import next_batch
-from tweet_sentiment.labelling.queue import BATCH_COLUMNS, LabellingQueue
+from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.labelling.sent_batch import BATCH_COLUMNS
 from tweet_sentiment.model.features import feature_matrix
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import ModelRegistry

@@ -17,7 +17,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from support import TEST_OUTPUT
 
-from tweet_sentiment.labelling.queue import BATCH_COLUMNS
+from tweet_sentiment.labelling.sent_batch import BATCH_COLUMNS
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.storage.fs import as_path
 from tweet_sentiment.text import clean_tweet, text_hash

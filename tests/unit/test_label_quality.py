@@ -113,7 +113,7 @@ def test_undo_takes_back_answers_and_skips_newest_first(make_queue):
     assert {i["id"] for i in queue.view(annotator="ann")["items"]} == {"b"}
     queue.undo("ann")
     assert queue.view(annotator="ann")["mine"]["labelled"] == 1
-    assert next(i for i in queue._state()["items"] if i["id"] == "a")["label"] == NEG  # the earlier answer again
+    assert next(i for i in queue.state.read()["items"] if i["id"] == "a")["label"] == NEG  # the earlier answer again
     queue.undo("ann")
     assert {i["id"] for i in queue.view(annotator="ann")["items"]} == {"a", "b"}
     with pytest.raises(AnswerRefused, match="nothing to undo"):
@@ -174,12 +174,12 @@ def test_an_answer_for_a_tweet_that_left_the_queue_is_refused_and_nothing_change
     queue = make_queue(queued("a"), queued("b"))
     queue.record("a", POS, "ann")
     batch = queue.send_batch("ann")
-    before = (queue._queue_file.read_text(), queue.answer_log())
+    before = (queue.state.queue_file.read_text(), queue.answer_log())
     with pytest.raises(AnswerRefused, match=rf"left the queue.*as {POS} by ann \({batch['file']}\).*not recorded"):
         queue.record("a", NEG, "ben")
     with pytest.raises(NotQueued, match="never loaded"):
         queue.record("zz", NEG, "ben")
-    assert (queue._queue_file.read_text(), queue.answer_log()) == before
+    assert (queue.state.queue_file.read_text(), queue.answer_log()) == before
     assert [r["Sentiment"] for r in sent_rows(queue, batch)] == [POS]
 
 

@@ -1,22 +1,14 @@
 """The annotators' queue: unlabelled tweets pre-annotated by the champion, most uncertain first, sent as batches.
 
-State lives under ``<data root>/labelling/`` (``queue.json``: pending and answered-but-unsent tweets, each
-annotator's undo history and how far each source file was read; ``batches.json``: every batch sent, with its
-correction rate; ``answers/<send>.json``: the tweets each send took out of the queue with all their answers,
-which the agreement figures read), so it survives restarts. Who sees and decides what is label_answers.py.
-A sent batch is one CSV in the inbox, in the columns the DAG reads plus the feedback columns. The API
-server and the scoring DAG (which re-annotates the queue for a new champion) both write the queue: every change
-is a read-modify-write under a lock that holds across processes.
+Its state and lock are ``state.py``'s (so it survives restarts, and the API server and the scoring DAG, which
+re-annotates the queue for a new champion, can both change it); who sees and decides what is ``answers.py``; a
+sent batch is one CSV in the inbox (``sent_batch.py``). This module is the queue's operations: load, pre-annotate,
+view, answer, undo, send.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
-import threading
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -34,27 +26,21 @@ from tweet_sentiment.labelling.answers import (
     skip,
     status,
     undo,
-    upgrade,
     visible_to,
 )
+from tweet_sentiment.labelling.sent_batch import write_sent_batch
 from tweet_sentiment.labelling.sources import (
     LabellingInputError,
     LoadReport,
     items_from_drifted,
     items_from_file,
 )
+from tweet_sentiment.labelling.state import QueueState
 from tweet_sentiment.model.prediction import Prediction, Predictor
-from tweet_sentiment.schema import (
-    DATE_COLUMN,
-    FEEDBACK_COLUMNS,
-    KAGGLE_COLUMNS,
-    LABELS,
-)
-from tweet_sentiment.storage.csvio import write_csv_atomic
-from tweet_sentiment.storage.fs import DataLayout, file_lock, list_dir, read_json, write_json_atomic
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.fs import DataLayout
 from tweet_sentiment.text import clean_tweet
 
-BATCH_COLUMNS: tuple[str, ...] = (*KAGGLE_COLUMNS, *FEEDBACK_COLUMNS)
 _PREDICT_CHUNK = 256
 _HISTORY_STEPS = 200  # the undo history kept per annotator
 
@@ -62,10 +48,6 @@ _HISTORY_STEPS = 200  # the undo history kept per annotator
 def _suggest(item: dict, prediction: Prediction) -> None:
     item.update(suggested=prediction.label, probabilities=prediction.probabilities,
                 margin=round(prediction.margin, 5), version=prediction.version)
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:40] or "annotator"
 
 
 class LabellingQueue:
@@ -80,32 +62,11 @@ class LabellingQueue:
         self.max_chars = max_chars
         self.annotators = sorted(set(annotators or []))
         self.overlap_share = overlap_share
-        self._queue_file = layout.labelling / "queue.json"
-        self._batches_file = layout.labelling / "batches.json"
-        self._answers_dir = layout.labelling / "answers"
-        self._lock = threading.Lock()
-
-    # -- state -------------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """The queue's lock: this process's threads, then every process (the API server, a DAG task) by an flock
-        beside the queue file (local data roots; on object storage the process lock alone)."""
-        with self._lock, file_lock(self.layout.labelling / ".queue.lock"):
-            yield
-
-    def _state(self) -> dict:
-        if self._queue_file.exists():
-            state = read_json(self._queue_file)
-            state["items"] = [upgrade(i) for i in state["items"]]
-            return state
-        return {"items": [], "cursors": {}, "sent_ids": [], "history": {}, "overlap_counts": {}}
-
-    def _save(self, state: dict) -> None:
-        write_json_atomic(self._queue_file, state)
+        self.state = QueueState(layout)
 
     def batches(self) -> list[dict]:
         """Every batch sent so far, oldest first, with its correction rate."""
-        return read_json(self._batches_file) if self._batches_file.exists() else []
+        return self.state.batches()
 
     # -- loading -----------------------------------------------------------------------------------------
     def load(self, name: str, data: bytes, limit: int, resume: bool = False,
@@ -118,8 +79,8 @@ class LabellingQueue:
         upload is read from its start. Tweets already queued or sent are not queued again.
         """
         report = LoadReport(name)
-        with self._locked():
-            state = self._state()
+        with self.state.locked():
+            state = self.state.read()
             known = {item["id"] for item in state["items"]} | set(state["sent_ids"])
             rows = [] if drifted is None else items_from_drifted(drifted, round(limit * drift_share), known,
                                                                   self.max_chars)
@@ -133,7 +94,7 @@ class LabellingQueue:
             state["items"].extend(rows)
             if resume:
                 state["cursors"][name] = last_row
-            self._save(state)
+            self.state.save(state)
         report.queued = len(rows)
         return report
 
@@ -149,8 +110,8 @@ class LabellingQueue:
         """Pre-annotate again, with the champion now, the pending tweets another version suggested; tweets already
         answered (sent or not) keep their answers and the suggestion their annotators saw (the correction rate's
         and the agreement with the model's)."""
-        with self._locked():
-            state = self._state()
+        with self.state.locked():
+            state = self.state.read()
             version = self.predictor.champion().version
             stale = [i for i in state["items"] if not i["answers"] and i.get("version") != version]
             for i in range(0, len(stale), _PREDICT_CHUNK):
@@ -159,7 +120,7 @@ class LabellingQueue:
                         [clean_tweet(item["text"]) for item in chunk]), strict=True):
                     _suggest(item, prediction)
             if stale:
-                self._save(state)
+                self.state.save(state)
         labelled = sum(1 for i in state["items"] if i["label"] is not None)
         return {"version": version, "rescored": len(stale), "labelled_kept": labelled}
 
@@ -172,7 +133,7 @@ class LabellingQueue:
         """
         if predicted is not None and predicted not in LABELS:
             raise LabellingInputError(f"unknown class {predicted!r}; expected one of: {', '.join(LABELS)}")
-        items = self._state()["items"]
+        items = self.state.read()["items"]
         if annotator is None:
             pending = [i for i in items if status(i) in ("open", "waiting")]
         else:
@@ -194,15 +155,15 @@ class LabellingQueue:
     def _change(self, item_id: str, annotator: str, change: Callable[[dict, list[dict]], None]) -> dict:
         """Apply one answer-changing rule to a queued tweet under the lock; a tweet gone from the queue is refused
         with what became of it (nothing is changed)."""
-        with self._locked():
-            state = self._state()
+        with self.state.locked():
+            state = self.state.read()
             item = next((i for i in state["items"] if i["id"] == item_id), None)
             if item is None:
                 raise self._gone(item_id, set(state["sent_ids"]))
             history = state.setdefault("history", {}).setdefault(annotator, [])
             change(item, history)
             del history[:-_HISTORY_STEPS]
-            self._save(state)
+            self.state.save(state)
         return item
 
     def _gone(self, item_id: str, sent: set[str]) -> Exception:
@@ -230,8 +191,8 @@ class LabellingQueue:
 
     def undo(self, annotator: str) -> dict:
         """Take back the annotator's newest answer or skip since their last send; the tweet is theirs again."""
-        with self._locked():
-            state = self._state()
+        with self.state.locked():
+            state = self.state.read()
             history = state.setdefault("history", {}).get(annotator, [])
             if not history:
                 raise AnswerRefused(f"{annotator} has nothing to undo since their last send")
@@ -239,7 +200,7 @@ class LabellingQueue:
             item = next((i for i in state["items"] if i["id"] == step["id"]), None)
             if item is not None:
                 undo(item, annotator, step)
-            self._save(state)  # the step is used up even when refused below, so the next undo reaches further
+            self.state.save(state)  # the step is used up even when refused below, so the next undo reaches further
         if item is None:
             raise AnswerRefused(f"tweet {step['id']} has left the queue since (sent by another annotator): "
                                 "nothing to undo")
@@ -247,17 +208,17 @@ class LabellingQueue:
 
     def disputed(self) -> list[dict]:
         """Tweets with two different answers, waiting for a third person's, oldest first."""
-        items = [i for i in self._state()["items"] if status(i) == "disputed"]
+        items = [i for i in self.state.read()["items"] if status(i) == "disputed"]
         return sorted(items, key=lambda i: max(a["at"] for a in i["answers"].values()))
 
     def answer_log(self) -> list[dict]:
         """Every tweet that left the queue, oldest send first: its answers, outcome, decider and batch (one file
         per send under ``answers/``, so a send writes only its own tweets)."""
-        return [record for path in list_dir(self._answers_dir) for record in read_json(path)]
+        return self.state.answer_log()
 
     def answer_records(self) -> list[dict]:
         """The answers of every tweet answered so far, left or still queued (what agreement is computed on)."""
-        live = [log_record(i, None) for i in self._state()["items"] if i["answers"] or i.get("skipped_by")]
+        live = [log_record(i, None) for i in self.state.read()["items"] if i["answers"] or i.get("skipped_by")]
         return [*self.answer_log(), *live]
 
     def send_batch(self, annotator: str) -> dict:
@@ -267,33 +228,21 @@ class LabellingQueue:
         The CSV is written before the queue forgets the rows: a crash in between can only send them twice,
         and the ingest drops the second copy as a duplicate.
         """
-        with self._locked():
-            state = self._state()
+        with self.state.locked():
+            state = self.state.read()
             decided = [i for i in state["items"] if i["label"] is not None and i["annotator"] == annotator]
             if not decided:
                 raise LabellingInputError(f"{annotator} has no labelled tweets to send")
             mine = [i for i in decided if i["label"] != UNSURE]
-            record = self._write_batch(annotator, mine) if mine else {"file": None, "rows": 0}
+            record = write_sent_batch(self.layout.inbox, annotator, mine) if mine else {"file": None, "rows": 0}
             record["unsure_set_aside"] = len(decided) - len(mine)
             if mine:
-                write_json_atomic(self._batches_file, [*self.batches(), record])
-            write_json_atomic(self._answers_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:4]}.json",
-                              [log_record(i, record["file"] if i["label"] != UNSURE else None) for i in decided])
+                self.state.add_batch(record)
+            self.state.add_answers([log_record(i, record["file"] if i["label"] != UNSURE else None)
+                                    for i in decided])
             gone = {i["id"] for i in decided}
             state["items"] = [i for i in state["items"] if i["id"] not in gone]
             state["sent_ids"].extend(sorted(gone))
             state.setdefault("history", {})[annotator] = []
-            self._save(state)
+            self.state.save(state)
         return record
-
-    def _write_batch(self, annotator: str, mine: list[dict]) -> dict:
-        sent_at = datetime.now(UTC)
-        # unique even for sends within one second (a storm): a same-named file would replace the earlier one
-        name = f"feedback-{sent_at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:4]}-{_safe_name(annotator)}-{len(mine)}.csv"
-        corrected = [i["label"] != i["suggested"] for i in mine]
-        rows = [[i["UserName"], i["ScreenName"], i["Location"], i[DATE_COLUMN], i["text"], i["label"],
-                 annotator, i["suggested"], str(c).lower()] for i, c in zip(mine, corrected, strict=True)]
-        write_csv_atomic(self.layout.inbox / name, BATCH_COLUMNS, rows)
-        return {"file": name, "sent_at": sent_at.isoformat(timespec="seconds"), "annotator": annotator,
-                "rows": len(mine), "corrected": sum(corrected), "correction_rate": round(sum(corrected) / len(mine), 4),
-                "champion_versions": sorted({i["version"] for i in mine})}

@@ -41,7 +41,7 @@ def _options() -> ScoreOptions:
 
 
 @dag(
-    dag_id="tweet_sentiment_score",
+    dag_id=assets.SCORE_DAG_ID,
     description="Score unlabelled tweets with the champion; the mood series over time; drift against a reference.",
     schedule=AssetOrTimeSchedule(
         timetable=DeltaTriggerTimetable(timedelta(minutes=_settings().score_every_min)),

@@ -8,8 +8,8 @@
 - the **candidate**: an event says "the gate called a challenger ambiguous, a person should decide"; the approval
   DAG is scheduled on it;
 - the **unlabelled inbox** (``<data root>/unlabelled``): an event says "tweets to score were dropped"; a producer
-  that can record one (another DAG, ``POST /api/v2/assets/events``) starts the scoring DAG at once, files dropped
-  without one (``make feed-unlabelled``) wait for its short timetable.
+  that can record one (``make feed-unlabelled`` through the UI plugin, another DAG, ``POST /api/v2/assets/events``)
+  starts the scoring DAG at once, files dropped without one wait for its short timetable.
 
 Plain names and URIs, no Airflow import: the DAG builds its ``Asset`` objects from them and the UI plugin looks
 the assets up by name and URI when it records an event. The URIs use a private ``x-`` scheme: the data root may
@@ -33,8 +33,12 @@ class AssetName(NamedTuple):
 INBOX = AssetName("tweet_sentiment_inbox", "x-tweet-sentiment://data/inbox")
 # The DAG scheduled on the inbox: an inbox event is a run of it (the UI plugin checks the right to trigger it).
 RETRAIN_DAG_ID = "tweet_sentiment_retrain"
+# The DAG scheduled on the unlabelled inbox (and the champion).
+SCORE_DAG_ID = "tweet_sentiment_score"
 CHAMPION = AssetName("tweet_sentiment_champion", "x-tweet-sentiment://registry/champion")
 UNLABELLED = AssetName("tweet_sentiment_unlabelled", "x-tweet-sentiment://data/unlabelled")
+# The DAG an event of each fed asset starts (a feed's message names it).
+STARTS = {INBOX: RETRAIN_DAG_ID, UNLABELLED: SCORE_DAG_ID}
 # The promote task's outlet: the champion asset is attached to it only when the champion really changed.
 CHAMPION_ALIAS = "tweet_sentiment_champion_change"
 CANDIDATE = AssetName("tweet_sentiment_candidate", "x-tweet-sentiment://registry/candidate")

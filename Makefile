@@ -26,12 +26,13 @@ SCENARIO ?= plain
 quality: setup
 	$(ENV) cd "$$PROJECT_ROOT" && bash scripts/with_infinity.sh "$$VENV/bin/python" -m lab --scenario $(SCENARIO) $(if $(MAX_BATCHES),--max-batches $(MAX_BATCHES)) $(if $(FLIP_SEEDS),--flip-seeds $(FLIP_SEEDS))
 
+# the feeds record their asset event as make run's service login (scripts/env.sh: api_connection)
 feed: setup
-	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed
+	$(ENV) api_connection && "$$VENV/bin/python" -m tweet_sentiment feed
 
 # SOURCE=Corona_NLP_test.csv (or Corona_NLP_train.csv, or a path) replays another file; ROWS=n a chunk's size
 feed-unlabelled: setup
-	$(ENV) "$$VENV/bin/python" -m tweet_sentiment feed-unlabelled $(if $(SOURCE),--source "$(SOURCE)") $(if $(ROWS),--rows $(ROWS))
+	$(ENV) api_connection && "$$VENV/bin/python" -m tweet_sentiment feed-unlabelled $(if $(SOURCE),--source "$(SOURCE)") $(if $(ROWS),--rows $(ROWS))
 
 lint: setup
 	$(ENV) "$$VENV/bin/ruff" check dags include plugins tests benchmarks lab

@@ -29,9 +29,10 @@ from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipExceptio
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.pipeline import assets, retrain
+from tweet_sentiment.pipeline.api_login import api_login
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation
 from tweet_sentiment.pipeline.params import PARAMS, RunOptions
-from tweet_sentiment.pipeline.run_notes import api_login, set_run_note
+from tweet_sentiment.pipeline.run_notes import set_run_note
 from tweet_sentiment.pipeline.sensing import GO, SKIP
 
 log = logging.getLogger(__name__)

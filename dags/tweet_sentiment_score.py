@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.pipeline import assets
+from tweet_sentiment.pipeline import score as scoring  # not `score`: the DAG's score task has that name
 from tweet_sentiment.pipeline.params import SCORE_PARAMS, ScoreOptions
 from tweet_sentiment.pipeline.sensing import SKIP
 
@@ -39,7 +40,7 @@ def _options() -> ScoreOptions:
 
 
 @dag(
-    dag_id="tweet_sentiment_score",
+    dag_id=assets.SCORE_DAG_ID,
     description="Score unlabelled tweets with the champion; the mood series over time; drift against a reference.",
     schedule=AssetOrTimeSchedule(
         timetable=DeltaTriggerTimetable(timedelta(minutes=_settings().score_every_min)),
@@ -61,7 +62,7 @@ def tweet_sentiment_score() -> None:
         else skip at once with the reason (in this log)."""
         for asset, events in (triggering_asset_events or {}).items():
             log.info("started by %d event(s) of %s: %s", len(events), asset, [e.extra for e in events][-3:])
-        work = score.sense_scoring(_settings(), _options())
+        work = scoring.sense_scoring(_settings(), _options())
         log.info("%s: %s", work.action, work.reason)
         if work.action == SKIP:
             raise AirflowSkipException(work.reason)
@@ -70,33 +71,33 @@ def tweet_sentiment_score() -> None:
     @task(multiple_outputs=False)
     def claim_and_ingest() -> dict:
         """Claim the unlabelled inbox's files; validate and store their rows, quarantining the rest with reasons."""
-        return score.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
+        return scoring.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
 
     @task(multiple_outputs=False, inlets=[assets.CHAMPION])
     def score() -> dict:
         """Pin the champion; score the new rows and re-score those another champion scored."""
-        return score.score(_settings(), _options())
+        return scoring.score(_settings(), _options())
 
     @task(multiple_outputs=False)
     def mood(scored: dict) -> dict:
         """The mood series per day (per hour where enough tweets) and its stacked-area chart."""
-        return score.update_mood(_settings(), scored)
+        return scoring.update_mood(_settings(), scored)
 
     @task(multiple_outputs=False)
     def drift(scored: dict) -> dict:
         """Embedding drift (domain classifier AUC), class-mix JS distance and mean confidence vs the reference."""
-        return score.check_drift(_settings(), scored, _options())
+        return scoring.check_drift(_settings(), scored, _options())
 
     @task(multiple_outputs=False)
     def rescore_labelling_queue() -> dict:
         """Pre-annotate the labelling queue's pending tweets with the champion now; labels in flight are kept."""
-        return score.rescore_queue(_settings())
+        return scoring.rescore_queue(_settings())
 
     @task(multiple_outputs=False)
     def archive(ledger: dict, scored: dict, mooded: dict, drifted: dict, queue: dict) -> dict:
         """Move the claimed files to the scoring archive and write the run report."""
         parts = {"score": scored, "mood": mooded, "drift": drifted, "labelling_queue": queue}
-        return score.archive_unlabelled(_settings(), ledger, parts)
+        return scoring.archive_unlabelled(_settings(), ledger, parts)
 
     ledger = claim_and_ingest()
     scored = score()

@@ -28,6 +28,16 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$AIRFLOW_PORT/e
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__CORE__LAZY_LOAD_PLUGINS=False
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
-# tweet-sentiment-bot (role user, the least that may edit DAG runs) writes a skipped run's note; see run.sh
+# tweet-sentiment-bot (role user, the least that may edit DAG runs) writes a skipped run's note, unpauses the
+# DAGs at make run, and records make feed's asset events (through the UI plugin); see run.sh
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW_ADMIN_USER:-admin}:admin,tweet-sentiment-bot:user"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
+
+# The service login as the Airflow connection tweet_sentiment_api, once run.sh has generated its password into
+# $AIRFLOW_HOME/secrets.env (read in a subshell: the admin's password stays out of this environment).
+api_connection() {
+  local password
+  password="$( (source "$AIRFLOW_HOME/secrets.env" && echo "${TWEET_SENTIMENT_BOT_PASSWORD:-}") 2>/dev/null)" || true
+  [ -n "$password" ] || return 0
+  export AIRFLOW_CONN_TWEET_SENTIMENT_API="{\"conn_type\": \"http\", \"host\": \"http://localhost:$AIRFLOW_PORT\", \"login\": \"tweet-sentiment-bot\", \"password\": \"$password\"}"
+}

@@ -28,7 +28,7 @@ source "$SECRETS"
 printf '{"%s": "%s", "tweet-sentiment-bot": "%s"}\n' "${AIRFLOW_ADMIN_USER:-admin}" "$AIRFLOW_ADMIN_PASSWORD" \
   "$TWEET_SENTIMENT_BOT_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 # The tasks' login to the REST API (a run's note): the service user of role "user", never the admin.
-export AIRFLOW_CONN_TWEET_SENTIMENT_API="{\"conn_type\": \"http\", \"host\": \"http://localhost:$AIRFLOW_PORT\", \"login\": \"tweet-sentiment-bot\", \"password\": \"$TWEET_SENTIMENT_BOT_PASSWORD\"}"
+api_connection
 
 # Every process started from here carries this token in its environment, including task processes that
 # Airflow's supervisor puts in sessions of their own, so that stopping can find them all. Processes that set
@@ -97,15 +97,33 @@ start dag-processor "$VENV/bin/airflow" dag-processor
 start triggerer "$VENV/bin/airflow" triggerer
 wait_http "http://localhost:$AIRFLOW_PORT/api/v2/version" 180
 
-for _ in $(seq 1 60); do
-  "$VENV/bin/airflow" dags unpause tweet_sentiment_retrain > /dev/null 2>&1 && break; sleep 2
-done
+# Every loop on: each DAG under dags/ (file name = DAG id) unpaused through the REST API as the service login.
+# The API answers 404 until the dag-processor has parsed the file.
+token="$(curl -fsS -X POST "http://localhost:$AIRFLOW_PORT/auth/token" -H 'Content-Type: application/json' \
+  -d "{\"username\": \"tweet-sentiment-bot\", \"password\": \"$TWEET_SENTIMENT_BOT_PASSWORD\"}" \
+  | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+unpause() {  # unpause DAG_ID: within 180 s, or a warning
+  for _ in $(seq 1 90); do
+    curl -fs -o /dev/null -X PATCH "http://localhost:$AIRFLOW_PORT/api/v2/dags/$1" -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -d '{"is_paused": false}' && return 0
+    sleep 2
+  done
+  echo "warning: $1 is not unpaused (not parsed within 180 s? see $LOGS/dag-processor.log)" >&2; return 1
+}
+dags_state="each unpaused"
+for dag_file in dags/*.py; do unpause "$(basename "$dag_file" .py)" || dags_state="NOT all unpaused, see above"; done
+score_every_min="$("$VENV/bin/python" -c 'from tweet_sentiment.config import Settings
+print(f"{Settings.from_env().score_every_min:g}")')"
 
 cat <<MSG
 
   Airflow UI:   http://localhost:$AIRFLOW_PORT   (user: ${AIRFLOW_ADMIN_USER:-admin}  password: $AIRFLOW_ADMIN_PASSWORD)
-  DAG:          tweet_sentiment_retrain (on each "Send batch", and every 20 minutes; unpaused)
-  New batch:    make feed        (drops the next 2,000 chronological tweets into the inbox)
+  DAGs, $dags_state:
+    tweet_sentiment_retrain  learns on each "Send batch" and make feed (inbox event), and every 20 min
+    tweet_sentiment_score    scores on each make feed-unlabelled, each new champion, and every $score_every_min min
+    tweet_sentiment_approve  asks a person when the gate calls a challenger ambiguous (candidate event)
+  Try:          make feed              (the next 2,000 labelled tweets: a retrain run starts at once)
+                make feed-unlabelled   (the next 2,000 unlabelled tweets: a scoring run, the Mood page)
   Data:         $TWEET_SENTIMENT_DATA_ROOT      Logs: $LOGS
   Stop:         Ctrl-C
 

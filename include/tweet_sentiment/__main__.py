@@ -10,30 +10,56 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from airflow.sdk import Asset
+
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.intake.feed import chronological_rows, next_batch, next_unlabelled, write_rows
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.api_login import login_from_env
+from tweet_sentiment.pipeline.assets import INBOX, STARTS, UNLABELLED
+from tweet_sentiment.pipeline.feed_events import record_feed_event
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.fs import write_json_atomic
 
 
+def announce(settings: Settings, asset: Asset, file: str) -> None:
+    """Record the asset event of a dropped file (as the service login), and say what starts its DAG."""
+    dag_id = STARTS[asset]
+    try:
+        event, why = record_feed_event(login_from_env(settings.api_conn_id), asset, file)
+    except ValueError as exc:  # a malformed connection variable: the file is dropped all the same
+        event, why = None, str(exc)
+    if event is not None:
+        print(f"recorded {asset.name} event {event}: {dag_id} starts now (see its grid in the Airflow UI)")
+    else:
+        print(f"no {asset.name} event: {why}; {dag_id} takes the file at its next scheduled run")
+
+
 def feed(settings: Settings, rows: int) -> None:
-    """Drop the next chronological batch of the training file into the inbox."""
+    """Drop the next chronological batch of the training file into the inbox; record an inbox event."""
     layout = settings.layout()
     layout.ensure()
     path = next_batch(layout, settings.train_file, rows, settings.bootstrap_rows)
-    print(f"wrote {path}" if path else "the training file is used up: nothing left to feed")
+    if path is None:
+        print("the training file is used up: nothing left to feed")
+        return
+    print(f"wrote {path}")
+    announce(settings, INBOX, path.name)
 
 
 def feed_unlabelled(settings: Settings, rows: int, source: str | None) -> None:
-    """Drop the next chronological chunk of an unlabelled source into the unlabelled inbox."""
+    """Drop the next chronological chunk of an unlabelled source into the unlabelled inbox; record its event."""
     if source:
         settings = dataclasses.replace(settings, unlabelled_source=source)
     layout = settings.layout()
     layout.ensure()
     path = next_unlabelled(layout, settings.unlabelled_source_file, rows)
-    print(f"wrote {path}" if path else f"{settings.unlabelled_source} is used up: nothing left to feed")
+    if path is None:
+        print(f"{settings.unlabelled_source} is used up: nothing left to feed")
+        return
+    print(f"wrote {path}")
+    announce(settings, UNLABELLED, path.name)
 
 
 def bootstrap(settings: Settings, refit: bool) -> None:

@@ -6,10 +6,13 @@ The custom-view check alone cannot guard a write: an auth manager may ignore its
 manager checks every custom view as a GET open to role ``viewer``). So each write also asks the auth manager for
 the Airflow right of what the action really does, as Airflow's own REST API would:
 
-- ``Writer`` (label, skip, undo, load, adjudicate, resolve a review, send a batch): the labelling work ends in the
+- ``Writer`` (label, skip, undo, load, adjudicate, resolve a review, send a batch, record an inbox event for a
+  file ``make feed`` dropped): the labelling work ends in the
   inbox, and an inbox event is a run of the retrain DAG, so the right to trigger that DAG
   (``is_authorized_dag(POST, RUN, tweet_sentiment_retrain)``: role ``user`` and above in the simple manager,
   "can create DAG Runs" on that DAG in FAB);
+- ``Scorer`` (record an event of the unlabelled inbox for a file ``make feed-unlabelled`` dropped): the right to
+  trigger the scoring DAG that event starts (role ``user`` and above in the simple manager);
 - ``Operator`` (roll back the champion): a rollback switches the model in use and records a champion asset
   event, the same event ``POST /api/v2/assets/events`` records, so the right to record asset events
   (``is_authorized_asset(POST)``: role ``op`` and above in the simple manager, "can create Assets" in FAB).
@@ -27,17 +30,21 @@ from airflow.api_fastapi.auth.managers.models.resource_details import AssetDetai
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, status
 
-from tweet_sentiment.pipeline.assets import RETRAIN_DAG_ID
+from tweet_sentiment.pipeline.assets import RETRAIN_DAG_ID, SCORE_DAG_ID
 
 RESOURCE_NAME = "Tweet sentiment"
 
 Right = Callable[[BaseAuthManager, BaseUser], bool]
 
 
-def may_trigger_retrain(manager: BaseAuthManager, user: BaseUser) -> bool:
-    """Whether ``user`` may start a run of the retrain DAG (what sending labels to the inbox does)."""
-    return manager.is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
-                                     details=DagDetails(id=RETRAIN_DAG_ID), user=user)
+def may_trigger(dag_id: str) -> Right:
+    """The right to start a run of ``dag_id`` (what an event of the asset it is scheduled on does)."""
+
+    def right(manager: BaseAuthManager, user: BaseUser) -> bool:
+        return manager.is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
+                                         details=DagDetails(id=dag_id), user=user)
+
+    return right
 
 
 def may_record_asset_events(manager: BaseAuthManager, user: BaseUser) -> bool:
@@ -63,6 +70,8 @@ def authorized_user(method: ResourceMethod, right: Right | None = None,
 
 Reader = Annotated[BaseUser, Depends(authorized_user("GET"))]
 Writer = Annotated[BaseUser, Depends(authorized_user(
-    "POST", may_trigger_retrain, f"trigger the DAG {RETRAIN_DAG_ID} (what sending labels to the inbox does)"))]
+    "POST", may_trigger(RETRAIN_DAG_ID), f"trigger the DAG {RETRAIN_DAG_ID} (what sending labels to the inbox does)"))]
+Scorer = Annotated[BaseUser, Depends(authorized_user(
+    "POST", may_trigger(SCORE_DAG_ID), f"trigger the DAG {SCORE_DAG_ID} (what an unlabelled-inbox event does)"))]
 Operator = Annotated[BaseUser, Depends(authorized_user(
     "PUT", may_record_asset_events, "record asset events (what rolling back the champion does)"))]

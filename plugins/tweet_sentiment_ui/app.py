@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tweet_sentiment_ui import routes_labelling, routes_labels, routes_model, routes_mood, routes_pages
+from tweet_sentiment_ui import routes_feeds, routes_labelling, routes_labels, routes_model, routes_mood, routes_pages
 from tweet_sentiment_ui.errors import add_error_handlers
 
 ROUTERS = (routes_pages.router, routes_model.router, routes_labelling.router, routes_labels.router,
-           routes_mood.router)
+           routes_mood.router, routes_feeds.router)
 
 
 def create_app() -> FastAPI:

@@ -6,9 +6,8 @@ from typing import ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
+from tweet_sentiment.pipeline.feed_events import PLUGIN_PREFIX as URL_PREFIX
 from tweet_sentiment_ui.app import create_app
-
-URL_PREFIX = "/tweet-sentiment"
 
 
 class TweetSentimentPlugin(AirflowPlugin):

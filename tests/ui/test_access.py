@@ -1,6 +1,7 @@
 """Who may do what, through the real API server and the simple auth manager's roles: a ``viewer`` reads every page
 and API but changes nothing, an annotator (role ``user``, the right to trigger the retrain DAG) labels and sends,
-and only ``op`` and above (the right to record asset events) roll back the champion.
+and records a feed's events (the right to trigger the DAG the event starts), and only ``op`` and above (the right
+to record asset events) roll back the champion.
 
 The write routes are every non-GET route of the plugin's app except the read-only ones listed here, so a new
 write route is checked without being named."""
@@ -11,10 +12,11 @@ import re
 
 import pytest
 
-from tweet_sentiment.pipeline.assets import RETRAIN_DAG_ID
+from tweet_sentiment.pipeline.assets import RETRAIN_DAG_ID, SCORE_DAG_ID
 
 READ_ONLY_POSTS = {("POST", "/api/predict")}  # a prediction stores nothing
 OPERATOR_ROUTES = {("POST", "/api/model/rollback")}  # switch the champion, record a champion asset event
+SCORER_ROUTES = {("POST", "/api/events/tweet_sentiment_unlabelled")}  # an event that starts the scoring DAG
 PATH_VALUES = {"name": "app.css"}  # /static/{name}: a real file; a missing report image is 404 for everyone
 # requests each write route refuses for its input, not its caller: the test changes no one's queue
 HARMLESS = {"/api/queue/load": {"data": {"rows": "0"}}}
@@ -61,7 +63,8 @@ def test_a_viewer_changes_nothing(plugin_app, clients):
     for method, path in writes:
         resp = send(clients["viewer"], method, path)
         assert resp.status_code == 403, (method, path, resp.text)
-        right = "record asset events" if (method, path) in OPERATOR_ROUTES else f"trigger the DAG {RETRAIN_DAG_ID}"
+        right = ("record asset events" if (method, path) in OPERATOR_ROUTES else
+                 f"trigger the DAG {SCORE_DAG_ID if (method, path) in SCORER_ROUTES else RETRAIN_DAG_ID}")
         assert f"viewer may not {right}" in resp.json()["detail"], (method, path)
 
 

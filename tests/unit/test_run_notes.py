@@ -4,7 +4,8 @@ import logging
 
 from support import free_port
 
-from tweet_sentiment.pipeline.run_notes import ApiLogin, api_login, set_run_note
+from tweet_sentiment.pipeline.api_login import ApiLogin, api_login
+from tweet_sentiment.pipeline.run_notes import set_run_note
 
 
 def test_a_connection_host_may_be_a_base_url_or_a_host_name():

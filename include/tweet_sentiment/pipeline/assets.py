@@ -8,8 +8,8 @@
 - the **candidate**: an event says "the gate called a challenger ambiguous, a person should decide"; the approval
   DAG is scheduled on it;
 - the **unlabelled inbox** (``<data root>/unlabelled``): an event says "tweets to score were dropped"; a producer
-  that can record one (another DAG, ``POST /api/v2/assets/events``) starts the scoring DAG at once, files dropped
-  without one (``make feed-unlabelled``) wait for its short timetable.
+  that can record one (``make feed-unlabelled`` through the UI plugin, another DAG, ``POST /api/v2/assets/events``)
+  starts the scoring DAG at once, files dropped without one wait for its short timetable.
 
 Each asset and alias is defined here once: the DAGs schedule on and emit these objects, and the UI plugin looks
 the assets up by their name and URI when it records an event. The URIs use a private ``x-`` scheme: the data root
@@ -26,8 +26,12 @@ from tweet_sentiment.pipeline.contracts import Evaluation
 INBOX = Asset(name="tweet_sentiment_inbox", uri="x-tweet-sentiment://data/inbox")
 # The DAG scheduled on the inbox: an inbox event is a run of it (the UI plugin checks the right to trigger it).
 RETRAIN_DAG_ID = "tweet_sentiment_retrain"
+# The DAG scheduled on the unlabelled inbox (and the champion).
+SCORE_DAG_ID = "tweet_sentiment_score"
 CHAMPION = Asset(name="tweet_sentiment_champion", uri="x-tweet-sentiment://registry/champion")
 UNLABELLED = Asset(name="tweet_sentiment_unlabelled", uri="x-tweet-sentiment://data/unlabelled")
+# The DAG an event of each fed asset starts (a feed's message names it).
+STARTS = {INBOX: RETRAIN_DAG_ID, UNLABELLED: SCORE_DAG_ID}
 # The promote task's outlet: the champion asset is attached to it only when the champion really changed.
 CHAMPION_CHANGE = AssetAlias("tweet_sentiment_champion_change")
 CANDIDATE = Asset(name="tweet_sentiment_candidate", uri="x-tweet-sentiment://registry/candidate")

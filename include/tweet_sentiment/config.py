@@ -158,6 +158,11 @@ class Settings:
         return max(self.sensor_timeout_s, self.sensor_wait_s + self.sensor_poke_s)
 
     @property
+    def max_file_bytes(self) -> int:
+        """The largest file an input may be (``max_file_mb`` in bytes)."""
+        return int(self.max_file_mb * 2**20)
+
+    @property
     def annotator_names(self) -> list[str]:
         """The configured annotators (Airflow user names)."""
         return _names(self.annotators)

@@ -17,6 +17,7 @@ READ_ONLY_POSTS = {("POST", "/api/predict")}  # a prediction stores nothing
 OPERATOR_ROUTES = {("POST", "/api/model/rollback")}  # switch the champion, record a champion asset event
 PATH_VALUES = {"name": "app.css"}  # /static/{name}: a real file; a missing report image is 404 for everyone
 # requests each write route refuses for its input, not its caller: the test changes no one's queue
+UNKNOWN_VERSION = "v20000101T000000-abcdef"  # of the right form, never made
 HARMLESS = {"/api/queue/load": {"data": {"rows": "0"}}}
 
 
@@ -76,5 +77,5 @@ def test_an_annotator_may_label_and_send_but_not_roll_back(plugin_app, clients):
 
 def test_an_operator_or_admin_may_roll_back(clients):
     for user in ("operator", "admin"):
-        resp = clients[user].post("api/model/rollback", json={"version": "v-unknown"})
-        assert resp.status_code == 404 and "no model version 'v-unknown'" in resp.text, (user, resp.text)
+        resp = clients[user].post("api/model/rollback", json={"version": UNKNOWN_VERSION})
+        assert resp.status_code == 404 and f"no model version '{UNKNOWN_VERSION}'" in resp.text, (user, resp.text)

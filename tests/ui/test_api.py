@@ -182,4 +182,4 @@ def test_a_promotion_is_picked_up_without_restart_and_a_rollback_restores_the_ol
     assert api.post("api/predict", json={"texts": TWEETS[:1]}).json()["predictions"][0]["version"] == before
 
     assert api.post("api/model/rollback", json={"version": before}).status_code == 400
-    assert api.post("api/model/rollback", json={"version": "v-unknown"}).status_code == 404
+    assert api.post("api/model/rollback", json={"version": "v20000101T000000-abcdef"}).status_code == 404

@@ -76,6 +76,13 @@ def test_compose_passes_the_secrets_on(config):
     assert config["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "test-db-password"
 
 
+def test_the_init_service_gives_fabs_roles_the_plugins_permissions(config):
+    init = config["services"]["airflow-init"]
+    assert config["services"]["airflow-apiserver"]["environment"]["AIRFLOW__CORE__AUTH_MANAGER"].endswith(
+        "FabAuthManager")
+    assert "PYTHONPATH=/opt/airflow/plugins exec python -m tweet_sentiment_ui.fab_roles" in init["command"][-1]
+
+
 def test_compose_publishes_the_ui_on_loopback_unless_told_otherwise(config):
     (published,) = config["services"]["airflow-apiserver"]["ports"]
     assert (published["host_ip"], published["published"], published["target"]) == ("127.0.0.1", "8080", 8080)

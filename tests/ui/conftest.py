@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import DATASET_DIR, ROOT, start_server, stop_process_group, write_slice
+from support import DATASET_DIR, ROOT, poll, start_server, stop_process_group, write_slice
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
@@ -197,6 +197,8 @@ def ui_server(request: pytest.FixtureRequest, ui_settings: Settings, airflow_db:
             before = probe(url, passwords)
             env = server_env(manager, home, settings, passwords, port)
             run_airflow_python(env, "-m", "tweet_sentiment_ui.fab_roles")  # the command docs/production.md names
+            # a running server keeps each user (and their permissions) for [fab] cache_ttl, 30 s by default
+            poll(lambda: set(probe(url, passwords).values()) == {200}, "the roles' permissions to apply", 120, 2)
         yield UiServer(url, "admin", passwords["admin"], settings, passwords, manager, before)
     finally:
         stop_process_group(proc)

@@ -68,8 +68,8 @@ def test_a_viewer_changes_nothing(plugin_app, clients):
         assert resp.status_code == 403, (method, path, resp.text)
         # the simple manager lets a viewer POST the view and refuses the right; FAB refuses the view's action
         right = "record asset events" if (method, path) in OPERATOR_ROUTES else f"trigger the DAG {RETRAIN_DAG_ID}"
-        assert resp.json()["detail"] in (f"viewer may not {right}", "viewer may not POST Tweet sentiment",
-                                         "viewer may not PUT Tweet sentiment"), (method, path, resp.text)
+        assert resp.json()["detail"].startswith((f"viewer may not {right}", "viewer may not POST Tweet sentiment",
+                                                 "viewer may not PUT Tweet sentiment")), (method, path, resp.text)
 
 
 def test_an_annotator_may_label_and_send_but_not_roll_back(plugin_app, clients):
@@ -77,7 +77,8 @@ def test_an_annotator_may_label_and_send_but_not_roll_back(plugin_app, clients):
         resp = send(clients["anna"], method, path)
         if (method, path) in OPERATOR_ROUTES:
             assert resp.status_code == 403, (method, path, resp.text)
-            assert resp.json()["detail"] in ("anna may not record asset events", "anna may not PUT Tweet sentiment")
+            assert resp.json()["detail"].startswith(("anna may not record asset events",
+                                                     "anna may not PUT Tweet sentiment")), resp.text
         else:  # past the rights check, refused for the empty request itself (nothing queued, sent or undone)
             assert resp.status_code in (400, 409, 422), (method, path, resp.status_code, resp.text)
 

@@ -100,7 +100,8 @@ def ui_dataset(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of a data root with a small champion trained by the real cycle on the first 1,000 tweets."""
+    """Settings of a data root with a small champion trained by the real cycle on the first 1,000 tweets (each
+    API server works on a copy of it: what the tests under one auth manager change stays out of the other's)."""
     data_root = tmp_path_factory.mktemp("ui-data")
     settings = dataclasses.replace(Settings.from_env(), data_root=str(data_root), dataset_dir=str(ui_dataset),
                                    cache_root=str(feature_cache), infinity_url=infinity_url, file_settle_s=0.0)
@@ -167,15 +168,13 @@ def probe(url: str, passwords: dict[str, str]) -> dict[str, int]:
 def ui_server(request: pytest.FixtureRequest, ui_settings: Settings, airflow_db: str,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     """`airflow api-server` (the plugin loaded from plugins/) on a free port, under each auth manager in turn:
-    Airflow's SimpleAuthManager, then the FAB auth manager production uses, on its own metadata DB and its own
-    copy of the bootstrapped data root. Under FAB the statuses users got before the documented roles command
+    Airflow's SimpleAuthManager, then the FAB auth manager production uses (on its own metadata DB), each on its
+    own copy of the bootstrapped data root. Under FAB the statuses users got before the documented roles command
     (``python -m tweet_sentiment_ui.fab_roles``) ran are kept in ``before_roles``."""
     manager = request.param
     home = tmp_path_factory.mktemp(f"ui-airflow-{manager}")
-    settings = ui_settings
-    if manager == "fab":
-        settings = dataclasses.replace(ui_settings, data_root=str(home / "data"))
-        shutil.copytree(ui_settings.data_root, settings.data_root)
+    settings = dataclasses.replace(ui_settings, data_root=str(home / "data"))
+    shutil.copytree(ui_settings.data_root, settings.data_root)
     passwords = {user: secrets.token_hex(8) for user in ROLES}
     (home / "passwords.json").write_text(json.dumps(passwords))
     shared = {"AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32), "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32)}

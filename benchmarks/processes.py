@@ -64,15 +64,34 @@ def descendants(ancestors: set[int]) -> set[int]:
     return found
 
 
-def listening_pid(port: int) -> int | None:
-    """The process listening on a local TCP port (from /proc), or None if it cannot be seen."""
-    inodes = set()
+def _listening_sockets(port: int) -> dict[str, str]:
+    """The sockets listening on a local TCP port (from /proc): socket inode -> local address as /proc writes it
+    (hex; IPv4 little-endian)."""
+    sockets = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as fh:
             for line in fh.readlines()[1:]:
                 fields = line.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(f"socket:[{fields[9]}]")
+                address, hex_port = fields[1].rsplit(":", 1)
+                if fields[3] == "0A" and int(hex_port, 16) == port:
+                    sockets[f"socket:[{fields[9]}]"] = address
+    return sockets
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses listening on a TCP port: dotted IPv4 (``127.0.0.1``, ``0.0.0.0``), or ``ipv6:<hex>``."""
+    addresses = set()
+    for address in _listening_sockets(port).values():
+        if len(address) == 8:
+            addresses.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+        else:
+            addresses.add(f"ipv6:{address}")
+    return addresses
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on a local TCP port (from /proc), or None if it cannot be seen."""
+    inodes = set(_listening_sockets(port))
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):

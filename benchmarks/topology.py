@@ -37,7 +37,7 @@ BY_DESIGN = {
     "TWEET_SENTIMENT_DATA_ROOT": "the test's S3 bucket (s3://…); compose: a shared volume unless set to s3://",
     "INFINITY_MODEL": "the test serves the packaged all-MiniLM-L6-v2 offline; compose: jina-embeddings-v3 by default",
     "AIRFLOW__CORE__AUTH_MANAGER": "compose: FAB (users in the DB); the test: the simple auth manager (no FAB here)",
-    "AIRFLOW__CORE__FERNET_KEY": "compose: optional; the test stores no connection passwords in the DB",
+    "AIRFLOW__CORE__FERNET_KEY": "compose: required; the test stores no connection passwords in the DB",
     "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "compose's container health check; the test polls the API instead",
     "INFINITY_API_KEY": "compose: optional bearer key; the test's infinity has none",
 }

@@ -14,6 +14,10 @@ export INFINITY_MODEL="${INFINITY_MODEL:-all-MiniLM-L6-v2}"
 
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$PROJECT_ROOT/.airflow}"
 export AIRFLOW_PORT="${AIRFLOW_PORT:-8080}"
+# Where the API server listens: loopback only unless set (e.g. 0.0.0.0, and then behind a TLS proxy: it speaks
+# plain HTTP; see docs/production.md).
+export AIRFLOW_HOST="${AIRFLOW_HOST:-127.0.0.1}"
+export AIRFLOW__API__HOST="$AIRFLOW_HOST"
 export AIRFLOW__CORE__DAGS_FOLDER="$PROJECT_ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$PROJECT_ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False

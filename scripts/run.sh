@@ -14,19 +14,7 @@ if [ ! -f "$TWEET_SENTIMENT_DATASET_DIR/Corona_NLP_train.csv" ]; then
   exit 2
 fi
 
-# One secret set for all Airflow components (they sign and check each other's tokens), kept across runs.
-SECRETS="$AIRFLOW_HOME/secrets.env"
-if [ ! -f "$SECRETS" ]; then
-  umask 077
-  printf 'export AIRFLOW__API_AUTH__JWT_SECRET=%s\nexport AIRFLOW__API__SECRET_KEY=%s\nexport AIRFLOW_ADMIN_PASSWORD=%s\n' \
-    "$(openssl rand -hex 32)" "$(openssl rand -hex 32)" "${AIRFLOW_ADMIN_PASSWORD:-$(openssl rand -hex 6)}" > "$SECRETS"
-fi
-if ! grep -q TWEET_SENTIMENT_BOT_PASSWORD "$SECRETS"; then  # secrets.env of an earlier version lacks it
-  printf 'export TWEET_SENTIMENT_BOT_PASSWORD=%s\n' "$(openssl rand -hex 12)" >> "$SECRETS"
-fi
-source "$SECRETS"
-printf '{"%s": "%s", "tweet-sentiment-bot": "%s"}\n' "${AIRFLOW_ADMIN_USER:-admin}" "$AIRFLOW_ADMIN_PASSWORD" \
-  "$TWEET_SENTIMENT_BOT_PASSWORD" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+source "$PROJECT_ROOT/scripts/secrets.sh"  # secrets.env and the passwords file, both 0600
 # The tasks' login to the REST API (a run's note): the service user of role "user", never the admin.
 api_connection
 
@@ -91,7 +79,7 @@ wait_http "$INFINITY_URL/health" 180
 "$VENV/bin/airflow" db migrate > "$LOGS/db-migrate.log" 2>&1
 "$VENV/bin/python" -m tweet_sentiment bootstrap
 
-start api-server "$VENV/bin/airflow" api-server --port "$AIRFLOW_PORT"
+start api-server "$PROJECT_ROOT/scripts/api_server.sh"  # on $AIRFLOW_HOST: 127.0.0.1 unless set otherwise
 start scheduler "$VENV/bin/airflow" scheduler
 start dag-processor "$VENV/bin/airflow" dag-processor
 start triggerer "$VENV/bin/airflow" triggerer
@@ -117,7 +105,8 @@ print(f"{Settings.from_env().score_every_min:g}")')"
 
 cat <<MSG
 
-  Airflow UI:   http://localhost:$AIRFLOW_PORT   (user: ${AIRFLOW_ADMIN_USER:-admin}  password: $AIRFLOW_ADMIN_PASSWORD)
+  Airflow UI:   http://localhost:$AIRFLOW_PORT   (listening on $AIRFLOW_HOST; user: ${AIRFLOW_ADMIN_USER:-admin},
+                password: AIRFLOW_ADMIN_PASSWORD in $SECRETS)
   DAGs, $dags_state:
     tweet_sentiment_retrain  learns on each "Send batch" and make feed (inbox event), and every 20 min
     tweet_sentiment_score    scores on each make feed-unlabelled, each new champion, and every $score_every_min min

@@ -20,12 +20,32 @@ class DatasetMissingError(FileNotFoundError):
     """The labelled dataset is not where the configuration says."""
 
 
-def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
+class SettingError(ValueError):
+    """An environment variable holds a value its setting cannot take; the message names it and what it may be."""
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def _env_number(name: str, default: float, kind: type, low: float, high: float | None) -> float:
+    """``name``'s value as ``kind`` (``default`` when unset), or SettingError naming the variable and its range."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    allowed = f"{'an integer' if kind is int else 'a number'} from {low:g}" + (f" to {high:g}" if high is not None
+                                                                                  else " up")
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not valid: it must be {allowed}") from None
+    if value < low or (high is not None and value > high) or value != value:  # value != value: NaN
+        raise SettingError(f"{name}={raw!r} is out of range: it must be {allowed}")
+    return value
+
+
+def _env_float(name: str, default: float, low: float = 0.0, high: float | None = None) -> float:
+    return _env_number(name, default, float, low, high)
+
+
+def _env_int(name: str, default: int, low: int = 0, high: int | None = None) -> int:
+    return int(_env_number(name, default, int, low, high))
 
 
 def _names(comma_separated: str) -> list[str]:
@@ -41,19 +61,23 @@ def _scoring_from_env(d: Settings) -> dict:
     def env(name: str) -> str | None:
         return os.environ.get(f"TWEET_SENTIMENT_{name.upper()}")
 
-    values: dict = {}
-    for name in ("unlabelled_source", "unlabelled_feed_rows", "score_every_min", "mood_hourly_min_tweets",
-                 "drift_reference", "drift_window_rows", "drift_reference_max_rows", "drift_sample_rows",
-                 "drift_auc_threshold", "drift_js_threshold", "drift_confidence_drop", "labelling_drift_share"):
-        default = getattr(d, name)
-        raw = env(name)
-        values[name] = default if raw is None else type(default)(raw)
+    values: dict = {name: env(name) or getattr(d, name) for name in ("unlabelled_source", "drift_reference")}
+    for name, (low, high) in SCORING_RANGES.items():
+        variable, default = f"TWEET_SENTIMENT_{name.upper()}", getattr(d, name)
+        values[name] = (_env_int if isinstance(default, int) else _env_float)(variable, default, low, high)
     if values["drift_reference"] not in DRIFT_REFERENCES:
-        raise ValueError(f"TWEET_SENTIMENT_DRIFT_REFERENCE must be one of {DRIFT_REFERENCES}")
+        raise SettingError(f"TWEET_SENTIMENT_DRIFT_REFERENCE={values['drift_reference']!r} is not valid: it must "
+                           f"be one of {', '.join(DRIFT_REFERENCES)}")
     return values
 
 
 DRIFT_REFERENCES = ("stream", "training")
+SCORING_RANGES = {  # the scoring stream's numeric settings and their (lowest, highest) values
+    "unlabelled_feed_rows": (1, None), "score_every_min": (0.1, None), "mood_hourly_min_tweets": (1, None),
+    "drift_window_rows": (10, None), "drift_reference_max_rows": (10, None), "drift_sample_rows": (10, None),
+    "drift_auc_threshold": (0.5, 1.0), "drift_js_threshold": (0.0, 1.0), "drift_confidence_drop": (0.0, 1.0),
+    "labelling_drift_share": (0.0, 1.0),
+}
 
 
 @dataclass(frozen=True)
@@ -117,28 +141,29 @@ class Settings:
             infinity_url=os.environ.get("INFINITY_URL", d.infinity_url).rstrip("/"),
             infinity_api_key=os.environ.get("INFINITY_API_KEY", d.infinity_api_key),
             embedding_model=os.environ.get("INFINITY_MODEL", d.embedding_model),
-            embed_batch_size=_env_int("INFINITY_BATCH_SIZE", d.embed_batch_size),
-            embed_concurrency=_env_int("INFINITY_CONCURRENCY", d.embed_concurrency),
-            embed_timeout_s=_env_float("INFINITY_TIMEOUT_S", d.embed_timeout_s),
+            embed_batch_size=_env_int("INFINITY_BATCH_SIZE", d.embed_batch_size, 1),
+            embed_concurrency=_env_int("INFINITY_CONCURRENCY", d.embed_concurrency, 1),
+            embed_timeout_s=_env_float("INFINITY_TIMEOUT_S", d.embed_timeout_s, 0.1),
             embed_retries=_env_int("INFINITY_RETRIES", d.embed_retries),
             embed_backoff_s=_env_float("INFINITY_BACKOFF_S", d.embed_backoff_s),
             file_settle_s=_env_float("TWEET_SENTIMENT_FILE_SETTLE_S", d.file_settle_s),
             sensor_wait_s=_env_float("TWEET_SENTIMENT_SENSOR_WAIT_S", d.sensor_wait_s),
-            sensor_poke_s=_env_float("TWEET_SENTIMENT_SENSOR_POKE_S", d.sensor_poke_s),
+            sensor_poke_s=_env_float("TWEET_SENTIMENT_SENSOR_POKE_S", d.sensor_poke_s, 0.01),
             sensor_timeout_s=_env_float("TWEET_SENTIMENT_SENSOR_TIMEOUT_S", d.sensor_timeout_s),
             api_conn_id=os.environ.get("TWEET_SENTIMENT_API_CONN_ID", d.api_conn_id),
-            max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars),
-            max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb),
-            bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows),
-            feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows),
-            recent_holdout_fraction=_env_float("TWEET_SENTIMENT_RECENT_HOLDOUT_FRACTION", d.recent_holdout_fraction),
+            max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars, 1),
+            max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb, 0.001),
+            bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows, 1),
+            feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows, 1),
+            recent_holdout_fraction=_env_float(
+                "TWEET_SENTIMENT_RECENT_HOLDOUT_FRACTION", d.recent_holdout_fraction, 0.0, 1.0),
             recent_holdout_salt=os.environ.get("TWEET_SENTIMENT_RECENT_HOLDOUT_SALT", d.recent_holdout_salt),
-            recent_window_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_ROWS", d.recent_window_rows),
+            recent_window_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_ROWS", d.recent_window_rows, 1),
             recent_window_min_rows=_env_int("TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS", d.recent_window_min_rows),
-            predict_max_texts=_env_int("TWEET_SENTIMENT_PREDICT_MAX_TEXTS", d.predict_max_texts),
-            labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows),
+            predict_max_texts=_env_int("TWEET_SENTIMENT_PREDICT_MAX_TEXTS", d.predict_max_texts, 1),
+            labelling_load_rows=_env_int("TWEET_SENTIMENT_LABELLING_LOAD_ROWS", d.labelling_load_rows, 1),
             annotators=os.environ.get("TWEET_SENTIMENT_ANNOTATORS", d.annotators),
-            label_overlap_share=_env_float("TWEET_SENTIMENT_LABEL_OVERLAP", d.label_overlap_share),
+            label_overlap_share=_env_float("TWEET_SENTIMENT_LABEL_OVERLAP", d.label_overlap_share, 0.0, 1.0),
             **_scoring_from_env(d),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
             approval_timeout_s=_env_float("TWEET_SENTIMENT_APPROVAL_TIMEOUT_S", d.approval_timeout_s),
@@ -156,6 +181,11 @@ class Settings:
     def sensor_deadline_s(self) -> float:
         """The sensor's own timeout: past it, even files still being written are left to the next run."""
         return max(self.sensor_timeout_s, self.sensor_wait_s + self.sensor_poke_s)
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file an input may be (``max_file_mb`` in bytes)."""
+        return int(self.max_file_mb * 2**20)
 
     @property
     def annotator_names(self) -> list[str]:

@@ -16,6 +16,10 @@ the Airflow right of what the action really does, as Airflow's own REST API woul
 - ``Operator`` (roll back the champion): a rollback switches the model in use and records a champion asset
   event, the same event ``POST /api/v2/assets/events`` records, so the right to record asset events
   (``is_authorized_asset(POST)``: role ``op`` and above in the simple manager, "can create Assets" in FAB).
+
+Under FAB the custom view's method is checked (GET ``can_read``, POST ``can_create``, PUT ``can_edit`` on
+"Tweet sentiment"): ``fab_roles.py`` creates those permissions; FAB's User also may create Assets, so there the
+view's ``can_edit`` (Op and Admin only) is what keeps annotators from rolling back.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile, status
 from pydantic import BaseModel, Field
 
-from tweet_sentiment.config import DatasetMissingError
 from tweet_sentiment.labelling.sources import LoadReport
 from tweet_sentiment.monitoring.drift_check import drift_candidates
 from tweet_sentiment.pipeline.assets import INBOX, inbox_event
@@ -16,8 +15,6 @@ from tweet_sentiment.schema import LABELS
 from tweet_sentiment_ui.access import Reader, Writer
 from tweet_sentiment_ui.events import record_asset_event
 from tweet_sentiment_ui.services import Services, services
-
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 router = APIRouter(prefix="/api")
 
@@ -43,20 +40,18 @@ def queue(user: Reader, predicted: str | None = None, limit: Annotated[int, Quer
 
 
 async def load_upload(svc: Services, file: UploadFile, limit: int) -> LoadReport:
-    """Queue up to ``limit`` tweets of an uploaded CSV (413 beyond ``MAX_UPLOAD_BYTES``)."""
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
+    """Queue up to ``limit`` tweets of an uploaded CSV (413 beyond ``max_file_mb``)."""
+    most = svc.settings.max_file_bytes
+    data = await file.read(most + 1)
+    if len(data) > most:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                            f"{file.filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+                            f"{file.filename} is larger than {svc.settings.max_file_mb:g} MiB")
     return svc.labelling.load(Path(file.filename or "").name, data, limit)
 
 
 def load_unlabelled(svc: Services, limit: int) -> LoadReport:
-    """Queue the next ``limit`` tweets of the configured 2022 file (404 if it is missing)."""
-    try:
-        path = svc.settings.unlabelled_file
-    except DatasetMissingError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    """Queue the next ``limit`` tweets of the configured 2022 file (DatasetMissingError, a 404, if missing)."""
+    path = svc.settings.unlabelled_file
     # while drift holds, a share of the load comes from the drifted window (what the model now sees)
     return svc.labelling.load(path.name, path.read_bytes(), limit, resume=True, drifted=drift_candidates(svc.layout),
                               drift_share=svc.settings.labelling_drift_share)

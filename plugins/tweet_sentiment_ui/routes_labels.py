@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tweet_sentiment.label_check.review import pending_reviews, resolve_review, review_counts
+from tweet_sentiment.label_check.review import REVIEW_ID_PATTERN, pending_reviews, resolve_review, review_counts
 from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment_ui.access import Reader, Writer
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api")
 
 
 class ReviewBody(BaseModel):
-    review_id: str
+    review_id: str = Field(pattern=REVIEW_ID_PATTERN, description="<batch id>--<row number>")
     decision: str = Field(description="accept | relabel | drop")
     label: str | None = Field(None, description="the new label, for relabel")
 

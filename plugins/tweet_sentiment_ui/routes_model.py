@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from tweet_sentiment.model.registry import VERSION_ID_PATTERN
 from tweet_sentiment.pages.model import holdouts_png, overview, report_image, roll_back
 from tweet_sentiment.pipeline.assets import CHAMPION, champion_event
 from tweet_sentiment_ui.access import Operator, Reader
@@ -20,7 +21,7 @@ class PredictBody(BaseModel):
 
 
 class RollbackBody(BaseModel):
-    version: str
+    version: str = Field(pattern=VERSION_ID_PATTERN, description="a model version id: v<date>T<time>-<6 hex>")
     reason: str = ""
 
 

@@ -1,9 +1,11 @@
 """A real Airflow API server with the tweet-sentiment plugin, over a data root holding a bootstrapped champion.
 
-Session-scoped: one bootstrap (real infinity, real slice of the dataset) and one `airflow api-server` process
-with the SimpleAuthManager (users ``admin``, the two annotators ``anna`` and ``ben`` of role ``user``, ``viewer`` of
-role ``viewer`` and ``operator`` of role ``op``, random passwords; overlap on between the annotators), shared by the
-API and browser tests.
+Session-scoped: one bootstrap (real infinity, real slice of the dataset), then one `airflow api-server` process
+per auth manager, shared by the API and browser tests, which run under each: the SimpleAuthManager of `make run`
+and the FAB auth manager of production (its own metadata DB and copy of the data root). The same users under both
+(``admin``, the two annotators ``anna`` and ``ben`` of role ``user``, ``viewer`` of role ``viewer`` and
+``operator`` of role ``op``; FAB's Admin, User, Viewer and Op), random passwords; overlap on between the
+annotators.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import DATASET_DIR, ROOT, start_server, stop_process_group, write_slice
+from support import DATASET_DIR, ROOT, poll, start_server, stop_process_group, write_slice
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
@@ -34,6 +36,20 @@ PLUGIN_PREFIX = "/tweet-sentiment"
 BOOTSTRAP_ROWS = 1000
 ANNOTATORS = ("anna", "ben")  # TWEET_SENTIMENT_ANNOTATORS of the server: overlap on, admin not among them
 ROLES = {"admin": "admin", **dict.fromkeys(ANNOTATORS, "user"), "viewer": "viewer", "operator": "op"}
+AUTH_MANAGERS = {  # the simple one of `make run`, FAB of production (docker-compose.yml)
+    "simple": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    "fab": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
+}
+FAB_ROLES = {"admin": "Admin", "user": "User", "viewer": "Viewer", "op": "Op"}  # the simple roles' FAB names
+FAB_ADD_USERS = """
+import json, sys
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    sm.sync_roles()  # FAB's default roles (Admin, Op, User, Viewer, Public) with their permissions
+    for name, (role, password) in json.loads(sys.argv[1]).items():
+        assert sm.add_user(name, name, "test", f"{name}@example.org", sm.find_role(role), password), name
+"""
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,8 @@ class UiServer:
     password: str
     settings: Settings
     passwords: dict[str, str] = dataclasses.field(default_factory=dict)  # every user's
+    auth_manager: str = "simple"  # a key of AUTH_MANAGERS
+    before_roles: dict[str, int] = dataclasses.field(default_factory=dict)  # FAB: statuses before fab_roles ran
 
     @property
     def data_root(self) -> Path:
@@ -59,9 +77,10 @@ class UiServer:
         return resp.json()["access_token"]
 
     def client(self, token: str | None = None, user: str | None = None) -> httpx.Client:
-        """An HTTP client for the plugin's routes, logged in as ``user`` (admin) unless ``token`` is empty."""
+        """An HTTP client for the plugin's routes, logged in as ``user`` (admin) unless ``token`` is empty; it
+        sends ``X-Requested-With`` as any client of the plugin's API must for a write that is not JSON."""
         token = self.token(user) if token is None else token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"X-Requested-With": "tests", **({"Authorization": f"Bearer {token}"} if token else {})}
         return httpx.Client(base_url=f"{self.url}{PLUGIN_PREFIX}", headers=headers, timeout=120)
 
 
@@ -81,7 +100,8 @@ def ui_dataset(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of a data root with a small champion trained by the real cycle on the first 1,000 tweets."""
+    """Settings of a data root with a small champion trained by the real cycle on the first 1,000 tweets (each
+    API server works on a copy of it: what the tests under one auth manager change stays out of the other's)."""
     data_root = tmp_path_factory.mktemp("ui-data")
     settings = dataclasses.replace(Settings.from_env(), data_root=str(data_root), dataset_dir=str(ui_dataset),
                                    cache_root=str(feature_cache), infinity_url=infinity_url, file_settle_s=0.0)
@@ -93,37 +113,92 @@ def ui_settings(ui_dataset: Path, infinity_url: str, feature_cache: Path,
     return settings
 
 
-@pytest.fixture(scope="session")
-def ui_server(ui_settings: Settings, airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
-    """`airflow api-server` (the plugin loaded from plugins/) on a free port, with Airflow's SimpleAuthManager."""
-    home = tmp_path_factory.mktemp("ui-airflow")
+def server_env(manager: str, home: Path, settings: Settings, passwords: dict[str, str], port: int) -> dict:
+    """The API server's environment under ``manager`` ("simple": users from the environment and the passwords
+    file; "fab": users in the FAB tables of its own metadata DB under ``home``)."""
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS[manager],
+        "TWEET_SENTIMENT_ANNOTATORS": ",".join(ANNOTATORS),
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        "TWEET_SENTIMENT_DATA_ROOT": settings.data_root,
+        "TWEET_SENTIMENT_DATASET_DIR": settings.dataset_dir,
+        "TWEET_SENTIMENT_CACHE_ROOT": settings.cache_root,
+        "INFINITY_URL": settings.infinity_url,
+    }
+    if manager == "simple":
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{role}" for u, role in ROLES.items())
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(home / "passwords.json")
+    else:
+        env.update({"AIRFLOW_HOME": str(home),
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+                    "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])})
+    return env
+
+
+def run_airflow_python(env: dict, *args: str) -> str:
+    """Run the venv's Python (``-c`` code or ``-m`` module) in ``env``; its output (a failure fails the test)."""
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), *args], env=env, capture_output=True, text=True,
+                            timeout=600)
+    if result.returncode != 0:
+        pytest.fail(f"{args[:2]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def prepare_fab_db(env: dict, passwords: dict[str, str]) -> None:
+    """A fresh metadata DB with FAB's tables, its default roles and one user per entry of ``ROLES``."""
+    run_airflow_python(env, "-m", "airflow", "db", "migrate")
+    users = {user: [FAB_ROLES[role], passwords[user]] for user, role in ROLES.items()}
+    run_airflow_python(env, "-c", FAB_ADD_USERS, json.dumps(users))
+
+
+def probe(url: str, passwords: dict[str, str]) -> dict[str, int]:
+    """The status each user gets for the plugin's labels API (what a page loads first)."""
+    server = UiServer(url, "admin", passwords["admin"], Settings(), passwords)
+    statuses = {}
+    for user in ROLES:
+        with server.client(user=user) as client:
+            statuses[user] = client.get("api/labels").status_code
+    return statuses
+
+
+@pytest.fixture(scope="session", params=list(AUTH_MANAGERS))
+def ui_server(request: pytest.FixtureRequest, ui_settings: Settings, airflow_db: str,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """`airflow api-server` (the plugin loaded from plugins/) on a free port, under each auth manager in turn:
+    Airflow's SimpleAuthManager, then the FAB auth manager production uses (on its own metadata DB), each on its
+    own copy of the bootstrapped data root. Under FAB the statuses users got before the documented roles command
+    (``python -m tweet_sentiment_ui.fab_roles``) ran are kept in ``before_roles``."""
+    manager = request.param
+    home = tmp_path_factory.mktemp(f"ui-airflow-{manager}")
+    settings = dataclasses.replace(ui_settings, data_root=str(home / "data"))
+    shutil.copytree(ui_settings.data_root, settings.data_root)
     passwords = {user: secrets.token_hex(8) for user in ROLES}
     (home / "passwords.json").write_text(json.dumps(passwords))
+    shared = {"AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32), "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32)}
+    if manager == "fab":
+        prepare_fab_db(server_env(manager, home, settings, passwords, 0), passwords)
     log = home / "api-server.log"
 
     def start(port: int) -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:{role}" for user, role in ROLES.items()),
-            "TWEET_SENTIMENT_ANNOTATORS": ",".join(ANNOTATORS),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-            "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
-            "TWEET_SENTIMENT_DATA_ROOT": ui_settings.data_root,
-            "TWEET_SENTIMENT_DATASET_DIR": ui_settings.dataset_dir,
-            "TWEET_SENTIMENT_CACHE_ROOT": ui_settings.cache_root,
-            "INFINITY_URL": ui_settings.infinity_url,
-        }
         with open(log, "wb") as fh:
             return subprocess.Popen([str(ROOT / ".venv" / "bin" / "airflow"), "api-server", "--port", str(port)],
-                                    env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
+                                    env={**server_env(manager, home, settings, passwords, port), **shared},
+                                    stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
 
     proc, port = start_server(start, log, "/api/v2/monitor/health", 180)
+    url = f"http://localhost:{port}"
     try:
-        yield UiServer(f"http://localhost:{port}", "admin", passwords["admin"], ui_settings, passwords)
+        before = {}
+        if manager == "fab":
+            before = probe(url, passwords)
+            env = server_env(manager, home, settings, passwords, port)
+            run_airflow_python(env, "-m", "tweet_sentiment_ui.fab_roles")  # the command docs/production.md names
+            # a running server keeps each user (and their permissions) for [fab] cache_ttl, 30 s by default
+            poll(lambda: set(probe(url, passwords).values()) == {200}, "the roles' permissions to apply", 120, 2)
+        yield UiServer(url, "admin", passwords["admin"], settings, passwords, manager, before)
     finally:
         stop_process_group(proc)
 

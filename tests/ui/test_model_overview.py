@@ -118,3 +118,13 @@ def test_overview_shows_the_gates_pending_approvals_disagreements_and_a_live_two
     assert row["tolerance"] == 0.0 and row["gate"]["fixed"]["p_value"] == 0.3 and row["recent_macro_f1"] == 0.5
     png = holdouts_png(reg)
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+@pytest.mark.parametrize("version", ["../registry", "v1/../../x", "v20000101T000000-abcdef\n", "v\x00", ""])
+def test_a_rollback_to_an_id_of_another_form_is_refused_before_any_path_is_built(registry, version):
+    reg, booster = registry
+    first = reg.save(booster, {"strategy": "refit"})
+    reg.promote(first, "no champion yet")
+    with pytest.raises(RollbackRefused, match="is not a model version id"):
+        roll_back(reg, version, "ann", "")
+    assert reg.champion_version() == first and ModelRegistry.is_version_id(first)

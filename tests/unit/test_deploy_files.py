@@ -26,7 +26,8 @@ from tweet_sentiment.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-SECRETS = {"AIRFLOW_JWT_SECRET": "test-jwt-secret", "AIRFLOW_ADMIN_PASSWORD": "test-admin-password"}
+SECRETS = {"AIRFLOW_JWT_SECRET": "test-jwt-secret", "AIRFLOW_ADMIN_PASSWORD": "test-admin-password",
+           "AIRFLOW_FERNET_KEY": "test-fernet-key", "POSTGRES_PASSWORD": "test-db-password"}
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
                     "airflow-worker", "airflow-init")
 LONG_RUNNING = ("postgres", "redis", "infinity", *AIRFLOW_SERVICES[:-1])
@@ -59,10 +60,36 @@ def config() -> dict:
     return json.loads(result.stdout)
 
 
-def test_compose_refuses_to_start_without_the_two_secrets():
-    result = compose_config()
-    assert result.returncode != 0
-    assert "AIRFLOW_JWT_SECRET" in result.stderr and "AIRFLOW_ADMIN_PASSWORD" in result.stderr
+def test_compose_refuses_to_start_without_each_of_its_secrets():
+    for missing in SECRETS:
+        others = {name: value for name, value in SECRETS.items() if name != missing}
+        for given in ({}, {missing: ""}):  # unset, or set empty
+            result = compose_config(**others, **given)
+            assert result.returncode != 0, (missing, given)
+            assert f"set {missing}" in result.stderr, (missing, result.stderr)
+
+
+def test_compose_passes_the_secrets_on(config):
+    env = config["services"]["airflow-apiserver"]["environment"]
+    assert env["AIRFLOW__CORE__FERNET_KEY"] == "test-fernet-key"
+    assert ":test-db-password@postgres/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert config["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "test-db-password"
+
+
+def test_the_init_service_gives_fabs_roles_the_plugins_permissions(config):
+    init = config["services"]["airflow-init"]
+    assert config["services"]["airflow-apiserver"]["environment"]["AIRFLOW__CORE__AUTH_MANAGER"].endswith(
+        "FabAuthManager")
+    assert "PYTHONPATH=/opt/airflow/plugins exec python -m tweet_sentiment_ui.fab_roles" in init["command"][-1]
+
+
+def test_compose_publishes_the_ui_on_loopback_unless_told_otherwise(config):
+    (published,) = config["services"]["airflow-apiserver"]["ports"]
+    assert (published["host_ip"], published["published"], published["target"]) == ("127.0.0.1", "8080", 8080)
+    opened = compose_config(**SECRETS, AIRFLOW_BIND="0.0.0.0", AIRFLOW_PUBLISHED_PORT="18080")
+    assert opened.returncode == 0, opened.stderr
+    (published,) = json.loads(opened.stdout)["services"]["airflow-apiserver"]["ports"]
+    assert (published["host_ip"], published["published"]) == ("0.0.0.0", "18080")
 
 
 def test_compose_has_every_component_with_health_checks(config):

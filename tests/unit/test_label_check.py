@@ -244,3 +244,13 @@ def test_held_rows_of_a_correction_that_became_systematic_are_released_to_the_in
     assert (layout.inbox / "review-b1--1.csv").exists()
     assert [q["review_id"] for q in pending_reviews(layout)] == ["b1--2"]
     assert release_systematic(layout, [change]) == []  # decided once
+
+
+@pytest.mark.parametrize("review_id", ["../probe", "../../probe", "b1--3/../../probe", "b1--3\x00", "--3", ""])
+def test_a_review_id_of_another_form_is_refused_before_any_path_is_built(layout, review_id):
+    # a file beside reviews/: the old code read it through "../probe" (an oracle of which files exist)
+    (layout.labels / "probe.json").write_text(json.dumps({"decision": "leaked"}))
+    with pytest.raises(ReviewError, match="is not a review id") as refused:
+        resolve_review(layout, review_id, "accept", None, "ann")
+    assert "leaked" not in str(refused.value)
+    assert not any(layout.inbox.iterdir())

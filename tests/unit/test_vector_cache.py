@@ -1,6 +1,9 @@
+from collections import OrderedDict
+
 import numpy as np
 
-from tweet_sentiment.storage.vector_cache import VectorCache, wait_for_cache_writes
+import tweet_sentiment.storage.vector_cache as vector_cache_module
+from tweet_sentiment.storage.vector_cache import MemoryVectorCache, VectorCache, memory_entries, wait_for_cache_writes
 
 
 def test_get_or_compute_computes_each_distinct_text_once_and_persists(tmp_path):
@@ -85,3 +88,24 @@ def test_a_shard_merged_away_between_listing_and_reading_is_skipped(tmp_path, mo
     monkeypatch.setattr(VectorCache, "_shards", lambda self: listing)
     fresh = VectorCache(tmp_path / ".." / tmp_path.name, "m")
     assert len(fresh) == 1 and fresh.get(["a"]).tolist() == [[1.0, 1.0]]
+
+
+def test_the_memory_cache_holds_at_most_its_bound_and_touches_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_cache_module, "_MEMORY", OrderedDict())
+    monkeypatch.chdir(tmp_path)
+    calls = []
+
+    def compute(texts):
+        calls.append(list(texts))
+        return np.array([[len(t), 0.0] for t in texts], dtype=np.float32)
+
+    cache = vector_cache_module.vector_cache(None, "m")
+    assert isinstance(cache, MemoryVectorCache)
+    small = MemoryVectorCache("m", max_entries=3)
+    assert small.get_or_compute(["a", "bb", "a"], compute).tolist() == [[1, 0], [2, 0], [1, 0]]
+    assert small.get_or_compute(["a", "bb"], compute).tolist() == [[1, 0], [2, 0]] and len(calls) == 1
+    small.get_or_compute(["ccc", "dddd", "eeeee"], compute)
+    assert memory_entries() == 3
+    small.get_or_compute(["a"], compute)  # dropped as the least recently used: computed again
+    assert calls[-1] == ["a"] and memory_entries() == 3
+    assert not any(tmp_path.iterdir())

@@ -21,6 +21,7 @@ twice, and the ingest quarantines the second copy as a duplicate.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -39,6 +40,8 @@ from tweet_sentiment.storage.csvio import write_csv_atomic
 from tweet_sentiment.storage.fs import DataLayout, file_lock, list_dir, read_json, write_json_atomic
 
 DECISIONS = ("accept", "relabel", "drop")
+# a flag id: "<batch id>--<row>" (check.py), the batch id file-name safe (intake.claim.batch_id_for)
+REVIEW_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}--\d{1,9}$"
 SYSTEMATIC_REVIEWER = "label check (systematic correction)"
 REVIEW_CSV_COLUMNS = (DATE_COLUMN, TEXT_COLUMN, LABEL_COLUMN, *FEEDBACK_COLUMNS, REVIEW_COLUMN)
 # What the page gets for each pending review (pending_reviews).
@@ -88,6 +91,8 @@ def review_counts(layout: DataLayout) -> dict:
 def resolve_review(layout: DataLayout, review_id: str, decision: str, label: str | None, reviewer: str) -> dict:
     """Decide one held row (see the module doc); the decision's record. ``label``: the new label for
     ``relabel`` (ignored otherwise). Raises ReviewError for an unknown or decided row, or a bad decision/label."""
+    if re.fullmatch(REVIEW_ID_PATTERN, review_id) is None:
+        raise ReviewError(f"{review_id!r} is not a review id (<batch id>--<row number>)")
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not reviewer:

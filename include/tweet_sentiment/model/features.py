@@ -24,7 +24,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from tweet_sentiment.model.infinity import EmbeddingServiceError, InfinityClient
 from tweet_sentiment.schema import FeatureSchema
-from tweet_sentiment.storage.vector_cache import VectorCache
+from tweet_sentiment.storage.vector_cache import MemoryVectorCache, VectorCache, vector_cache
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def _embed_with_progress(client: InfinityClient, texts: list[str]) -> np.ndarray
     return np.vstack(parts)
 
 
-def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCache,
+def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCache | MemoryVectorCache,
                  expected_dim: int | None = None) -> np.ndarray:
     """Embeddings of cleaned ``texts``: from the cache where known, else from infinity (then cached).
 
@@ -174,11 +174,11 @@ def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCach
 
 
 def _embeddings(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient,
-                cache_root: UPath, write_behind: bool = False) -> np.ndarray:
+                cache_root: UPath | None, write_behind: bool = False) -> np.ndarray:
     if client.model != schema.embedding_model:
         raise ValueError(f"the model's schema needs {schema.embedding_model!r} embeddings, "
                          f"the embedding service is configured for {client.model!r}")
-    cache = VectorCache(cache_root, schema.embedding_model, write_behind=write_behind)
+    cache = vector_cache(cache_root, schema.embedding_model, write_behind)
     return embed_cached(texts, client, cache, schema.embedding_dim)
 
 
@@ -193,9 +193,10 @@ def fit_schema(design: FeatureSchema, texts: Sequence[str], client: InfinityClie
 
 
 def feature_matrix(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient,
-                   cache_root: UPath, write_behind: bool = False) -> np.ndarray | sparse.csr_matrix:
+                   cache_root: UPath | None, write_behind: bool = False) -> np.ndarray | sparse.csr_matrix:
     """Embedding (projected if the schema says so), lexicon columns, then hashed words (sparse), as ``schema``
-    names them; embeddings and lexicon features cached.
+    names them; embeddings and lexicon features cached under ``cache_root`` (None: only in the bounded memory
+    cache, nothing written).
 
     ``write_behind``: new vectors go to disk in the background (a request that must answer fast).
     """
@@ -217,8 +218,8 @@ def warm_cache(texts: Sequence[str], schema: FeatureSchema, client: InfinityClie
     _lexicon(texts, schema, cache_root)
 
 
-def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath,
+def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath | None,
              write_behind: bool = False) -> np.ndarray:
     namespace = "lexicon-" + hashlib.sha256("|".join(schema.lexicon_features).encode()).hexdigest()[:12]
-    return VectorCache(cache_root, namespace, write_behind=write_behind).get_or_compute(
+    return vector_cache(cache_root, namespace, write_behind).get_or_compute(
         texts, lambda todo: lexicon_features(todo, schema.lexicon_features))

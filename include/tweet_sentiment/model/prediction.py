@@ -62,7 +62,7 @@ def clean_request_texts(texts: Sequence[object], max_texts: int, max_chars: int)
     return cleaned
 
 
-def class_probabilities(champion: Champion, cleaned: Sequence[str], client: InfinityClient, cache_root: UPath,
+def class_probabilities(champion: Champion, cleaned: Sequence[str], client: InfinityClient, cache_root: UPath | None,
                         write_behind: bool = False, num_threads: int = 1) -> np.ndarray:
     """The champion's class probabilities ``(len(cleaned), len(LABELS))`` for cleaned texts (features cached)."""
     features = feature_matrix(list(cleaned), champion.schema, client, cache_root, write_behind=write_behind)
@@ -70,7 +70,12 @@ def class_probabilities(champion: Champion, cleaned: Sequence[str], client: Infi
 
 
 class Predictor:
-    """Predicts with the registry's champion; checks the champion pointer on each call and reloads on change."""
+    """Predicts with the registry's champion; checks the champion pointer on each call and reloads on change.
+
+    A request's texts (:meth:`predict`) are answered without storing anything: their vectors stay only in the
+    process's bounded memory cache (a reader may predict; only work meant for training fills the feature cache
+    under ``cache_root``: :meth:`predict_cleaned`, for the labelling queue and the scored stream).
+    """
 
     def __init__(self, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
                  max_texts: int = 256, max_chars: int = 1000) -> None:
@@ -92,16 +97,21 @@ class Predictor:
             return self._loaded
 
     def predict(self, texts: Sequence[object]) -> list[Prediction]:
-        """Label and class probabilities of each raw text, in order (PredictionRequestError for bad input)."""
-        return self.predict_cleaned(clean_request_texts(texts, self.max_texts, self.max_chars))
+        """Label and class probabilities of each raw text, in order (PredictionRequestError for bad input);
+        nothing is written (features only in the bounded memory cache)."""
+        return self._predict(clean_request_texts(texts, self.max_texts, self.max_chars), None)
 
     def predict_cleaned(self, cleaned: Sequence[str]) -> list[Prediction]:
-        """Predictions for texts already cleaned with ``clean_tweet`` (any number: the caller bounds it)."""
+        """Predictions for texts already cleaned with ``clean_tweet`` (any number: the caller bounds it); their
+        features go to the feature cache (the texts are on their way to training)."""
+        return self._predict(cleaned, self.cache_root)
+
+    def _predict(self, cleaned: Sequence[str], cache_root: UPath | None) -> list[Prediction]:
         if not cleaned:
             return []
         champion = self.champion()
         # One thread: waking LightGBM's OpenMP pool costs more than a request's trees take (docs/speed.md).
-        probabilities = class_probabilities(champion, cleaned, self.client, self.cache_root, write_behind=True)
+        probabilities = class_probabilities(champion, cleaned, self.client, cache_root, write_behind=True)
         return [
             Prediction(label=LABELS[int(row.argmax())],
                        probabilities={label: round(float(p), 5) for label, p in zip(LABELS, row, strict=True)},

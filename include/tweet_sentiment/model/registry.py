@@ -8,6 +8,7 @@ who is champion: a card's status is read from it (see :meth:`ModelRegistry.card`
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -19,6 +20,7 @@ from tweet_sentiment.schema import FeatureSchema, ModelCard
 from tweet_sentiment.storage.fs import list_dir, read_json, write_bytes_atomic, write_json_atomic
 
 AWAITING = "awaiting_approval"  # a card waiting for a person's decision
+VERSION_ID_PATTERN = r"^v\d{8}T\d{6}-[0-9a-f]{6}$"  # what new_version_id makes: v<UTC date>T<time>-<6 hex>
 
 
 RECOVERY_HINT = ("Recover with `python -m tweet_sentiment bootstrap --refit`, which trains a new champion from "
@@ -57,6 +59,11 @@ class ModelRegistry:
     @staticmethod
     def new_version_id() -> str:
         return f"v{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+    @staticmethod
+    def is_version_id(text: str) -> bool:
+        """Whether ``text`` has the form of a version id (checked before any path is built from it)."""
+        return re.fullmatch(VERSION_ID_PATTERN, text) is not None
 
     def save(self, booster: lgb.Booster, card: ModelCard) -> str:
         """Store a new version (model first, card last) and return its id; an existing id is never reused."""

@@ -73,6 +73,8 @@ def holdouts_png(registry: ModelRegistry) -> bytes:
 
 def roll_back(registry: ModelRegistry, version: str, user: str, reason: str) -> dict:
     """Make an earlier champion the champion again, recorded in the pointer's history with who and why."""
+    if not registry.is_version_id(version):
+        raise RollbackRefused(f"{version!r} is not a model version id (v<date>T<time>-<6 hex digits>)")
     current = registry.champion_version()
     if version == current:
         raise RollbackRefused(f"{version} is already the champion")

@@ -75,7 +75,7 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> Ledger:
     with claim_lock(layout):
         files = claim(layout, batch_id, settings.file_settle_s)
         log.info("claimed %d file(s) for %s: %s", len(files), batch_id, files)
-        return ingest_batch(layout, batch_id, settings.max_text_chars, int(settings.max_file_mb * 2**20),
+        return ingest_batch(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
                             RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt))
 
 

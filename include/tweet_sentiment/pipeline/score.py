@@ -87,7 +87,7 @@ def claim_unlabelled(settings: Settings, batch_id: str) -> dict:
     with claim_lock(layout, stream):
         files = claim(layout, batch_id, settings.file_settle_s, stream)
         log.info("claimed %d unlabelled file(s) for %s: %s", len(files), batch_id, files)
-        return ingest_unlabelled(layout, batch_id, settings.max_text_chars, int(settings.max_file_mb * 2**20))
+        return ingest_unlabelled(layout, batch_id, settings.max_text_chars, settings.max_file_bytes)
 
 
 @timed

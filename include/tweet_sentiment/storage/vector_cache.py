@@ -174,3 +174,65 @@ class VectorCache:
             by_hash = dict(zip(hashes, texts, strict=True))
             self.put(todo, compute([by_hash[h] for h in todo]))
         return self.get(hashes)
+
+
+# The memory-only cache of requests that must store nothing (a prediction): vectors by (namespace, hash), the
+# least recently used dropped first past MEMORY_CACHE_ENTRIES (about 6 MB of 384-d vectors, 16 MB of 1024-d).
+MEMORY_CACHE_ENTRIES = 4096
+_MEMORY: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_MEMORY_LOCK = threading.Lock()
+
+
+class MemoryVectorCache:
+    """Vectors by text hash in one namespace, in this process's memory only and at most ``max_entries`` of
+    them over all namespaces: nothing is read from or written to any folder."""
+
+    dim = None  # widths are checked on each computed vector, not against a stored one
+
+    def __init__(self, namespace: str, max_entries: int = MEMORY_CACHE_ENTRIES) -> None:
+        self.namespace = namespace
+        self.max_entries = max_entries
+
+    def _held(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found = {}
+        with _MEMORY_LOCK:
+            for h in hashes:
+                key = (self.namespace, h)
+                if key in _MEMORY:
+                    _MEMORY.move_to_end(key)
+                    found[h] = _MEMORY[key]
+        return found
+
+    def _hold(self, vectors: dict[str, np.ndarray]) -> None:
+        with _MEMORY_LOCK:
+            for h, vector in vectors.items():
+                _MEMORY[(self.namespace, h)] = vector
+                _MEMORY.move_to_end((self.namespace, h))
+            while len(_MEMORY) > self.max_entries:
+                _MEMORY.popitem(last=False)
+
+    def get_or_compute(self, texts: Sequence[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Vectors of ``texts`` in order; ``compute`` runs once on the distinct texts not held."""
+        hashes = [text_hash(t) for t in texts]
+        distinct = dict(zip(hashes, texts, strict=True))
+        found = self._held(list(distinct))
+        todo = [h for h in distinct if h not in found]
+        if todo:
+            computed = dict(zip(todo, compute([distinct[h] for h in todo]).astype(np.float32), strict=True))
+            self._hold(computed)
+            found.update(computed)
+        return np.stack([found[h] for h in hashes])
+
+
+def memory_entries() -> int:
+    """How many vectors the memory-only cache holds now."""
+    with _MEMORY_LOCK:
+        return len(_MEMORY)
+
+
+def vector_cache(cache_root: UPath | None, namespace: str,
+                 write_behind: bool = False) -> VectorCache | MemoryVectorCache:
+    """The cache of ``namespace`` under ``cache_root``; with no folder, the bounded memory-only one."""
+    if cache_root is None:
+        return MemoryVectorCache(namespace)
+    return VectorCache(cache_root, namespace, write_behind=write_behind)

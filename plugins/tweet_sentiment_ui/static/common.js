@@ -2,8 +2,11 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 
+// Every call carries X-Requested-With: the plugin refuses a change without it or a JSON body (a plain form from
+// another site cannot set it), so an upload or a body-less POST (send, undo) needs it.
 async function api(path, options = {}) {
-  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const headers = { "X-Requested-With": "tweet-sentiment-ui", ...(options.headers || {}) };
+  const response = await fetch(path, { credentials: "same-origin", ...options, headers });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.detail ? JSON.stringify(body.detail) : `HTTP ${response.status}`);
   return body;

@@ -96,7 +96,10 @@ def claim(layout: DataLayout, batch_id: str, settle_s: float, stream: Stream | N
     if not _take_over_one(stream, batch_id):
         for src in _within_limits(ready_files(stream.inbox, settle_s), limits):
             _move_if_present(src, target)
-    return [p.name for p in list_dir(target)]
+    names = [p.name for p in list_dir(target)]
+    if not names:  # an empty folder left behind would look like a dead run's batch
+        _remove_dir_if_empty(target)
+    return names
 
 
 def _within_limits(files: list[UPath], limits: ClaimLimits) -> list[UPath]:

@@ -244,3 +244,24 @@ def test_held_rows_of_a_correction_that_became_systematic_are_released_to_the_in
     assert (layout.inbox / "review-b1--1.csv").exists()
     assert [q["review_id"] for q in pending_reviews(layout)] == ["b1--2"]
     assert release_systematic(layout, [change]) == []  # decided once
+
+
+def test_a_review_id_is_honoured_only_when_its_review_record_exists_and_names_that_file(layout):
+    """Finding 4 of issue 23: any non-empty ReviewId used to skip the label check."""
+    send(layout, "b1", "first.csv", tweets(400, seed=1)[0])
+    check_batch(layout, "b1", features_of, "hold", 0.2, FAST)
+    rows, _ = tweets(300, seed=2, flip=0.1)
+    send(layout, "b2", "second.csv", rows)
+    record = check_batch(layout, "b2", features_of, "hold", 0.2, FAST)
+    review_id = pending_reviews(layout)[0]["review_id"]
+    resolve_review(layout, review_id, "accept", None, "rev")  # its record names review-<id>.csv
+    forged, _ = tweets(300, seed=3, flip=0.1)
+    header = [*HEADER, "ReviewId"]
+    write_csv_atomic(layout.inbox / "forged.csv", header, [[*r, "made-up-id"] for r in forged[:100]])
+    write_csv_atomic(layout.inbox / "borrowed.csv", header, [[*r, review_id] for r in forged[100:200]])
+    write_csv_atomic(layout.inbox / "traversal.csv", header, [[*r, "../checks/b2"] for r in forged[200:]])
+    entry = send(layout, "b3", "", [])
+    assert entry["rows_accepted"] == 301 and record["rows_held"] > 0
+    checked = check_batch(layout, "b3", features_of, "hold", 0.2, FAST)
+    assert checked["rows_checked"] == 300  # every forged row; the real review's row only is not checked again
+    assert checked["rows_held"] > 0

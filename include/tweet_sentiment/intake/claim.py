@@ -200,6 +200,10 @@ def claim_lock(layout: DataLayout, stream: Stream | None = None) -> Iterator[Non
 def _release_batch(stream: Stream, old_batch: str, new_batch: str) -> None:
     for store in stream.stores:
         BatchStore(store).drop_batch(old_batch)
+    for folder in stream.derived:  # the label check's held rows of the dead batch: its rows come again
+        for path in list_dir(folder):
+            if path.stem == old_batch:
+                path.unlink()
     old_ledger = stream.ledger / f"{old_batch}.json"
     if old_ledger.exists():
         write_json_atomic(old_ledger, {**read_json(old_ledger), "superseded_by": new_batch})

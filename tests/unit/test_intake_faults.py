@@ -163,3 +163,19 @@ def test_a_retried_claim_never_grows_its_batch(layout):
     put(layout, "b.csv", ["second"])
     assert claim(layout, "b1", 0) == ["a.csv"]
     assert [p.name for p in list_dir(layout.inbox)] == ["b.csv"]
+
+
+def test_the_unlabelled_inbox_sets_aside_a_file_that_made_its_runs_fail(layout):
+    stream = layout.unlabelled_stream
+    put(layout, "u.csv", ["a tweet to score"], inbox=stream.inbox)
+    limits = ClaimLimits(max_failed_runs=2)
+    for batch in ("u1", "u2"):  # two runs die with it
+        assert claim(layout, batch, 0, stream, limits) == ["u.csv"]
+        assert ingest_unlabelled(layout, batch, 1000, max_failed_runs=2)["rows_accepted"] == 1
+    assert claim(layout, "u3", 0, stream, limits) == ["u.csv"]
+    entry = ingest_unlabelled(layout, "u3", 1000, max_failed_runs=2)
+    assert entry["files_rejected"] == 1 and "2 runs failed with this file claimed (batches u1, u2" in (
+        entry["files"][0]["file_error"])
+    assert BatchStore(layout.unlabelled_rows).batch_ids() == []  # the dead batches' rows left with them
+    archive_claimed(stream, "u3")
+    assert not list_dir(stream.processing)

@@ -8,15 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from reliability_killed_run import STEP_POINTS
-from reliability_support import SMALL_BOOSTING, assert_consistent, settings_for, write_train_rows
+from reliability_support import SMALL_BOOSTING, assert_consistent, kill_a_cycle, settings_for, write_train_rows
 
 from tweet_sentiment.label_check.review import held_rows
 from tweet_sentiment.pipeline import retrain
@@ -24,7 +20,6 @@ from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.storage.fs import DataLayout
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
-SCRIPT = Path(__file__).with_name("reliability_killed_run.py")
 OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
 FILES = {"a.csv": 60, "b.csv": 40}  # two files: a death in the middle of archiving them can be tried
 
@@ -62,13 +57,8 @@ def test_killed_after_any_writing_step_the_next_runs_books_balance(
         write_train_rows(small_dataset, root / "inbox" / name, start, start + rows, text_suffix=f" #step-{point}")
         start += rows
     sent = sent_texts(root / "inbox")
-    env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root), "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset),
-           "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "INFINITY_URL": infinity_url,
-           "PYTHONPATH": os.pathsep.join([str(SCRIPT.parent), os.environ.get("PYTHONPATH", "")])}
     with tally.fault(f"SIGKILL at {point}"):
-        proc = subprocess.run([sys.executable, str(SCRIPT), point, "killed"], env=env, capture_output=True,
-                              text=True, timeout=600)
-        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+        kill_a_cycle(point, root, infinity_url, small_dataset, feature_cache)
         assert_consistent(root, feature_cache)
         run_until_done(root, settings_for(root, infinity_url, small_dataset, feature_cache))
         assert_consistent(root, feature_cache)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -139,24 +140,16 @@ def assert_books_balance(entry: dict, files: int) -> None:
         assert f["rows_in"] == f["rows_accepted"] + f["rows_superseding"] + f["rows_quarantined"]
 
 
+@pytest.mark.parametrize("task", [claim_and_ingest, claim_unlabelled], ids=["labelled", "unlabelled"])
 @FUZZ_FILES
-@given(st.lists(any_csv_bytes, min_size=1, max_size=3))
-def test_the_ingest_task_never_raises_and_its_books_balance(files):
+@given(files=st.lists(any_csv_bytes, min_size=1, max_size=3))
+def test_the_ingest_tasks_never_raise_and_their_books_balance(task, files):
     with tempfile.TemporaryDirectory() as tmp:
         config = fresh_settings(Path(tmp))
+        inbox = config.layout().inbox if task is claim_and_ingest else config.layout().unlabelled
         for i, data in enumerate(files):
-            write_bytes_atomic(config.layout().inbox / f"f{i}.csv", data)
-        assert_books_balance(claim_and_ingest(config, "fuzz"), len(files))
-
-
-@FUZZ_FILES
-@given(st.lists(any_csv_bytes, min_size=1, max_size=3))
-def test_the_unlabelled_ingest_task_never_raises_and_its_books_balance(files):
-    with tempfile.TemporaryDirectory() as tmp:
-        config = fresh_settings(Path(tmp))
-        for i, data in enumerate(files):
-            write_bytes_atomic(config.layout().unlabelled / f"u{i}.csv", data)
-        assert_books_balance(claim_unlabelled(config, "fuzz"), len(files))
+            write_bytes_atomic(inbox / f"f{i}.csv", data)
+        assert_books_balance(task(config, "fuzz"), len(files))
 
 
 def suggested(item: dict) -> dict:

@@ -39,10 +39,12 @@ def kill_on_publish(matches) -> None:
     os.replace = replace
 
 
-def kill_after_publishing(name: str) -> None:
-    """Die right after the file ``name`` is published, before the next write is (half of it on disk)."""
+def kill_after_publishing(name) -> None:
+    """Die right after the file ``name`` (or the first for which ``name(path)`` is true) is published, before the
+    next write is (half of it on disk)."""
     real_replace = os.replace
     published: list[str] = []
+    matches = name if callable(name) else (lambda path: path.name == name)
 
     def replace(src, dst, *args, **kwargs):
         if published:
@@ -50,7 +52,7 @@ def kill_after_publishing(name: str) -> None:
                 fh.truncate(os.path.getsize(src) // 2)
             die()
         result = real_replace(src, dst, *args, **kwargs)
-        if Path(dst).name == name:
+        if matches(Path(dst)):
             published.append(str(dst))
         return result
 

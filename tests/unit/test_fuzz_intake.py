@@ -15,16 +15,15 @@ import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support import write_held_row
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.engine import FileRejected
 from tweet_sentiment.intake.labelled import parse_labelled_file
 from tweet_sentiment.intake.unlabelled import parse_unlabelled_file
-from tweet_sentiment.label_check.check import FLAG_COLUMNS, HELD, flagged_file
 from tweet_sentiment.label_check.review import ReviewError, pending_reviews, resolve_review
 from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.labelling.sources import LabellingInputError, LoadReport, items_from_file
@@ -181,14 +180,6 @@ def test_an_uploaded_csv_is_queued_or_refused_and_what_is_sent_from_it_is_ingest
         assert entry["rows_in"] == sent["rows"]
 
 
-def held_row(text: str, tweet_at: str, label: str) -> dict:
-    row = dict.fromkeys(FLAG_COLUMNS, "")
-    row.update(text=text, raw_text=text, tweet_at=tweet_at, label=label, batch_id="b1", seq=0, flag_id="b1--0",
-               suggested="Neutral", confidence=0.9, given_confidence=0.1, action=HELD, recent_holdout=False,
-               label_weight=1.0, source_row=1, superseding=False)
-    return row
-
-
 @FUZZ_FILES
 @given(cells, tweet_ats, st.sampled_from(LABELS), st.text(max_size=20) | st.just("b1--0"),
        st.text(max_size=10) | st.sampled_from(["accept", "relabel", "drop"]), st.none() | labels,
@@ -198,9 +189,7 @@ def test_a_review_decision_is_taken_or_refused_and_what_it_sends_back_is_ingeste
     with tempfile.TemporaryDirectory() as tmp:
         config = fresh_settings(Path(tmp))
         layout: DataLayout = config.layout()
-        path = flagged_file(layout, "b1")
-        path.parent.mkdir(parents=True)
-        pd.DataFrame([held_row(text, tweet_at, label)], columns=list(FLAG_COLUMNS)).to_parquet(path)
+        write_held_row(layout, text, tweet_at, label)
         assert len(pending_reviews(layout)) == 1
         try:
             record = resolve_review(layout, review_id, decision, new_label, reviewer)

@@ -52,7 +52,7 @@ def run_until_done(root: Path, settings) -> int:
 def test_killed_after_any_writing_step_the_next_runs_books_balance(
         point, pipeline_copy, infinity_url, small_dataset, feature_cache, tally):
     root = pipeline_copy
-    start = 3000 + 100 * list(STEP_POINTS).index(point)
+    start = 2000 + 100 * list(STEP_POINTS).index(point)  # the small slice holds 3,000 tweets
     for name, rows in FILES.items():
         write_train_rows(small_dataset, root / "inbox" / name, start, start + rows, text_suffix=f" #step-{point}")
         start += rows

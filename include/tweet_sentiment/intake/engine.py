@@ -131,6 +131,8 @@ def _check(parsed: ParsedFile, columns: list[str], fields: list[str], row_no: in
         hint = (f" (the row runs from line {first_line} to line {last_line}: a quote opened and never closed?)"
                 if last_line - first_line > 10 else "")
         outcome: dict | tuple[str, str] = ("*", f"expected {len(columns)} fields, found {len(fields)}{hint}")
+    elif any("\x00" in f for f in fields):  # past the file's first 64 KiB (the binary check): never stored
+        outcome = ("*", "NUL byte in the row (binary data, not text)")
     else:
         outcome = check_row(named)
     if isinstance(outcome, tuple):

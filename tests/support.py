@@ -18,7 +18,8 @@ import pytest
 from benchmarks.processes import answers, descendants, free_port, listening_pid, stop_process_group
 
 __all__ = ["AMBIGUOUS_PARAMS", "DATASET_DIR", "ROOT", "TEST_OUTPUT", "ambiguous_batch", "free_port", "load_retrain_dag",
-           "poll", "run_dag", "start_infinity", "start_server", "stop_process_group", "wait_http", "write_slice"]
+           "poll", "run_dag", "start_infinity", "start_server", "stop_process_group", "wait_http", "write_held_row",
+           "write_slice"]
 # The gate's Params under which "better" on a holdout only means "some bootstrap resample favours the challenger"
 # (p < 1) and any loss on the other holdout is beyond the tolerance; see ambiguous_batch.
 AMBIGUOUS_PARAMS = {"min_improvement": -1, "significance": 1, "tolerance": 0}
@@ -165,3 +166,19 @@ def ambiguous_batch(settings, header: list[str], rows: list[list[str]]) -> list[
     taught = [[r[header.index(c)] for c in fixed_header] for r, flag in zip(rows, recent, strict=True) if not flag]
     write_rows(as_path(settings.holdout_file.parent), settings.holdout_file.name, fixed_header, fixed_rows + taught)
     return rows
+
+
+def write_held_row(layout, text: str, tweet_at: str, label: str) -> str:
+    """A row the label check held, ``b1--0`` of batch ``b1``, as check_batch writes it; its review id."""
+    import pandas as pd
+
+    from tweet_sentiment.label_check.check import FLAG_COLUMNS, HELD, flagged_file
+
+    row = dict.fromkeys(FLAG_COLUMNS, "")
+    row.update(text=text, raw_text=text, tweet_at=tweet_at, label=label, batch_id="b1", seq=0, flag_id="b1--0",
+               suggested="Neutral", confidence=0.9, given_confidence=0.1, action=HELD, recent_holdout=False,
+               label_weight=1.0, source_row=1, superseding=False)
+    path = flagged_file(layout, "b1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([row], columns=list(FLAG_COLUMNS)).to_parquet(path)
+    return "b1--0"

@@ -1,5 +1,5 @@
-"""Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status``
-(the quality lab is ``python -m lab``)."""
+"""Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status |
+quarantine list | quarantine release NAME`` (the quality lab is ``python -m lab``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from airflow.sdk import Asset
 
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.intake.feed import chronological_rows, next_batch, next_unlabelled, write_rows
+from tweet_sentiment.intake.quarantine import ReleaseError, quarantined, release
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.api_login import login_from_env
 from tweet_sentiment.pipeline.assets import INBOX, STARTS, UNLABELLED
@@ -97,6 +99,31 @@ def status(settings: Settings) -> None:
     print(f"champion: {registry.champion_version()}")
 
 
+def quarantine(settings: Settings, args: argparse.Namespace) -> None:
+    """List what a stream quarantined (files refused whole, rows rejected) with the reasons, or release a file."""
+    layout = settings.layout()
+    stream = layout.unlabelled_stream if args.stream == "unlabelled" else layout.labelled_stream
+    if args.action == "release":
+        fixed = Path(args.fixed).read_bytes() if args.fixed else None
+        print(f"released {args.name} to the {stream.name} inbox as {release(stream, args.name, fixed)}")
+        return
+    found = quarantined(stream)
+    for q in found:
+        where = f"{q.batch_id}/{q.file}" + (f" row {q.row} (line {q.line})" if q.row else " (whole file)")
+        print(f"{where}: {q.reason}" + (f"  [released as {q.released_as}]" if q.released_as else ""))
+    files = sum(1 for q in found if not q.row and not q.released_as)
+    print(f"{stream.name} stream: {files} file(s) quarantined whole and not released, "
+          f"{sum(1 for q in found if q.row)} row(s) rejected")
+
+
+def _quarantine_parser(sub: argparse._SubParsersAction) -> None:
+    p_q = sub.add_parser("quarantine", help="list quarantined files and rows with their reasons; release a file")
+    p_q.add_argument("action", choices=("list", "release"))
+    p_q.add_argument("name", nargs="?", help="release: the quarantined file (<batch id>/<file> if ambiguous)")
+    p_q.add_argument("--stream", choices=("labelled", "unlabelled"), default="labelled")
+    p_q.add_argument("--fixed", help="release: the fixed file to send (default: the quarantined copy)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tweet_sentiment")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
+    _quarantine_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "quarantine" and args.action == "release" and not args.name:
+        parser.error("quarantine release needs the NAME of a quarantined file")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     settings = Settings.from_env()
@@ -120,9 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             feed_unlabelled(settings, args.rows or settings.unlabelled_feed_rows, args.source)
         elif args.command == "bootstrap":
             bootstrap(settings, args.refit)
+        elif args.command == "quarantine":
+            quarantine(settings, args)
         else:
             status(settings)
-    except DatasetMissingError as exc:
+    except (DatasetMissingError, ReleaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

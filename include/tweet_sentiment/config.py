@@ -102,6 +102,9 @@ class Settings:
     api_conn_id: str = "tweet_sentiment_api"  # Airflow connection: the REST API and a login that may note runs
     max_text_chars: int = 1000
     max_file_mb: float = 20.0
+    claim_max_files: int = 100  # one run claims at most this many inbox files; the rest waits for the next run
+    claim_max_mb: float = 200.0  # ... and at most this many MB (one file always, however large)
+    max_failed_runs: int = 3  # a claimed file in this many failed runs' batches is quarantined unread
     bootstrap_rows: int = 8000
     feed_batch_rows: int = 2000
     recent_holdout_fraction: float = 0.15
@@ -153,6 +156,9 @@ class Settings:
             api_conn_id=os.environ.get("TWEET_SENTIMENT_API_CONN_ID", d.api_conn_id),
             max_text_chars=_env_int("TWEET_SENTIMENT_MAX_TEXT_CHARS", d.max_text_chars, 1),
             max_file_mb=_env_float("TWEET_SENTIMENT_MAX_FILE_MB", d.max_file_mb, 0.001),
+            claim_max_files=_env_int("TWEET_SENTIMENT_CLAIM_MAX_FILES", d.claim_max_files, 1),
+            claim_max_mb=_env_float("TWEET_SENTIMENT_CLAIM_MAX_MB", d.claim_max_mb, 0.001),
+            max_failed_runs=_env_int("TWEET_SENTIMENT_MAX_FAILED_RUNS", d.max_failed_runs, 1),
             bootstrap_rows=_env_int("TWEET_SENTIMENT_BOOTSTRAP_ROWS", d.bootstrap_rows, 1),
             feed_batch_rows=_env_int("TWEET_SENTIMENT_FEED_BATCH_ROWS", d.feed_batch_rows, 1),
             recent_holdout_fraction=_env_float(

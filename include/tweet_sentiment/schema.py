@@ -46,9 +46,9 @@ def parse_tweet_at(raw: str) -> datetime | None:
             continue
     try:
         parsed = datetime.fromisoformat(raw)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a year-1 time with a positive offset is before year 1 in UTC
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def normalise_label(value: str) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from tweet_sentiment.intake.quarantine import quarantined
 from tweet_sentiment.label_check.review import REVIEW_ID_PATTERN, pending_reviews, resolve_review, review_counts
 from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement
 from tweet_sentiment.schema import LABELS
@@ -44,3 +45,13 @@ def review(body: ReviewBody, user: Writer) -> dict:
 def adjudicate(body: LabelBody, user: Writer) -> dict:
     """The third answer on a disputed tweet; it goes in the caller's next batch."""
     return services().labelling.adjudicate(body.id, body.label, user.get_name())
+
+
+@router.get("/quarantine")
+def quarantine(_: Reader) -> dict:
+    """The files the labelled inbox refused whole and has not released, with their reasons (the newest batches
+    first, at most 100), and how many rows were rejected in all (``python -m tweet_sentiment quarantine list``)."""
+    found = quarantined(services().layout.labelled_stream)
+    files = [q.to_dict() for q in found if not q.row and not q.released_as]
+    return {"files": sorted(files, key=lambda q: q["batch_id"], reverse=True)[:100],
+            "rows_rejected": sum(1 for q in found if q.row)}

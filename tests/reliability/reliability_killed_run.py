@@ -39,10 +39,12 @@ def kill_on_publish(matches) -> None:
     os.replace = replace
 
 
-def kill_after_publishing(name: str) -> None:
-    """Die right after the file ``name`` is published, before the next write is (half of it on disk)."""
+def kill_after_publishing(name) -> None:
+    """Die right after the file ``name`` (or the first for which ``name(path)`` is true) is published, before the
+    next write is (half of it on disk)."""
     real_replace = os.replace
     published: list[str] = []
+    matches = name if callable(name) else (lambda path: path.name == name)
 
     def replace(src, dst, *args, **kwargs):
         if published:
@@ -50,11 +52,48 @@ def kill_after_publishing(name: str) -> None:
                 fh.truncate(os.path.getsize(src) // 2)
             die()
         result = real_replace(src, dst, *args, **kwargs)
-        if Path(dst).name == name:
+        if matches(Path(dst)):
             published.append(str(dst))
         return result
 
     os.replace = replace
+
+
+def kill_on_publish_nth(matches, n: int) -> None:
+    """Die while writing the ``n``-th file (1: the first) for which ``matches(path)`` is true."""
+    seen: list[Path] = []
+
+    def nth(path: Path) -> bool:
+        seen.extend([path] if matches(path) else [])
+        return len(seen) == n and matches(path)
+
+    kill_on_publish(nth)
+
+
+def die_after(module, name: str) -> None:
+    """Die right after ``module.name(...)`` returns (the step's writes all done, the next step's none)."""
+    real = getattr(module, name)
+
+    def step(*args, **kwargs):
+        real(*args, **kwargs)
+        die()
+
+    setattr(module, name, step)
+
+
+def kill_on_second_move_into(folder: str) -> None:
+    """Die after one file was renamed into a folder named ``folder``, before the second is."""
+    real_rename = os.rename
+    moved: list[str] = []
+
+    def rename(src, dst, *args, **kwargs):
+        if folder in Path(dst).parts:
+            if moved:
+                die()
+            moved.append(str(dst))
+        return real_rename(src, dst, *args, **kwargs)
+
+    os.rename = rename
 
 
 def kill_while_training(at_iteration: int = 2) -> None:
@@ -80,8 +119,23 @@ POINTS = {
 }
 
 
+# After (or in the middle of) each step of a cycle that writes; the batch has two files (tests/reliability/
+# test_reliability_killed_steps.py).
+STEP_POINTS = {
+    "after-claim": lambda: die_after(retrain, "claim"),
+    "ledger-write": lambda: kill_on_publish(lambda p: p.parent.name == "ledger"),
+    "after-ingest": lambda: die_after(retrain, "ingest_batch"),
+    "check-flagged-write": lambda: kill_on_publish(lambda p: p.parent.name == "flagged"),
+    "check-ledger-update": lambda: kill_on_publish_nth(lambda p: p.parent.name == "ledger", 2),
+    "after-check": lambda: die_after(retrain, "check_batch"),
+    "archive-marker-write": lambda: kill_on_publish(lambda p: p.parent.name == ".archiving"),
+    "archive-midway": lambda: kill_on_second_move_into("archive"),
+    "report-write": lambda: kill_on_publish(lambda p: p.parent.name == "runs"),
+}
+
+
 def main(point: str, batch_id: str) -> None:
-    POINTS[point]()
+    {**POINTS, **STEP_POINTS}[point]()
     settings = dataclasses.replace(Settings.from_env(), file_settle_s=0.0)
     options = RunOptions(strategy="continue", force_promote=True,
                                boosting=BoostingParams(num_boost_round=20, continue_rounds=3))

@@ -7,6 +7,10 @@ import dataclasses
 import io
 import json
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -36,6 +40,18 @@ def settings_for(root: Path, url: str, small_dataset: Path, feature_cache: Path,
     return dataclasses.replace(
         Settings.from_env(), data_root=str(root), dataset_dir=str(small_dataset), cache_root=str(feature_cache),
         infinity_url=url, **{**quick, **changes})
+
+
+def kill_a_cycle(point: str, root: Path, url: str, small_dataset: Path, feature_cache: Path) -> None:
+    """Run one cycle on ``root`` in a child process (reliability_killed_run.py) and assert it died of SIGKILL at
+    ``point`` (the point was reached)."""
+    script = Path(__file__).with_name("reliability_killed_run.py")
+    env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root), "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset),
+           "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "INFINITY_URL": url,
+           "PYTHONPATH": os.pathsep.join([str(script.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(script), point, "killed"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
 
 
 def champion_snapshot(root: Path) -> dict[str, bytes]:

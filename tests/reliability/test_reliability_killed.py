@@ -5,22 +5,24 @@ names a complete model, every file parses, and a re-run finishes the work with e
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from reliability_killed_run import POINTS
-from reliability_support import SMALL_BOOSTING, assert_consistent, champion_snapshot, settings_for, write_train_rows
+from reliability_support import (
+    SMALL_BOOSTING,
+    assert_consistent,
+    champion_snapshot,
+    kill_a_cycle,
+    settings_for,
+    write_train_rows,
+)
 
 from tweet_sentiment.pipeline import retrain
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
-SCRIPT = Path(__file__).with_name("reliability_killed_run.py")
 OPTIONS = RunOptions.from_params({"force_promote": True, **SMALL_BOOSTING})
 # the points before the champion pointer is switched: the champion must be untouched
 KILLED_BEFORE_PROMOTION = ("store-write", "cache-write", "training", "card-write", "promotion")
@@ -35,13 +37,8 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
     write_train_rows(small_dataset, root / "inbox" / "batch.csv", start, start + 100, text_suffix=f" #kill{point}")
     before = champion_snapshot(root)
     cards_before = card_versions(root)
-    env = {**os.environ, "TWEET_SENTIMENT_DATA_ROOT": str(root), "TWEET_SENTIMENT_DATASET_DIR": str(small_dataset),
-           "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "INFINITY_URL": infinity_url,
-           "PYTHONPATH": os.pathsep.join([str(SCRIPT.parent), os.environ.get("PYTHONPATH", "")])}
     with tally.fault(f"SIGKILL at {point}"):
-        proc = subprocess.run([sys.executable, str(SCRIPT), point, "killed"], env=env, capture_output=True,
-                              text=True, timeout=600)
-        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+        kill_a_cycle(point, root, infinity_url, small_dataset, feature_cache)
         if point == "pointer-then-cards":  # killed between the pointer switch and the card files' update
             old = json.loads(before["pointer"])["version"]
             old_card = json.loads((root / "registry" / "versions" / old / "card.json").read_text())

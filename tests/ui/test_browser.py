@@ -48,16 +48,36 @@ def wait(driver: WebDriver, seconds: float = 60) -> WebDriverWait:
     return WebDriverWait(driver, seconds)
 
 
+def loaded(driver: WebDriver, where: str) -> bool:
+    """The document at a URL containing ``where`` (or, with ``!``, not containing it) has finished loading."""
+    url = driver.current_url
+    at = where[1:] not in url if where.startswith("!") else where in url
+    return at and driver.execute_script("return document.readyState") == "complete"
+
+
+def login_form(driver: WebDriver) -> list | bool:
+    """The log-in page's own readiness: its document loaded and its two fields rendered and enabled."""
+    if not loaded(driver, "/auth/login"):
+        return False
+    fields = [driver.find_elements(By.CSS_SELECTOR, f"input[name='{name}']") for name in ("username", "password")]
+    fields = [found[0] for found in fields if found]
+    return fields if len(fields) == 2 and all(f.is_displayed() and f.is_enabled() for f in fields) else False
+
+
 def log_in(driver: WebDriver, server, user: str = "admin") -> None:
-    """Log in to Airflow's UI as ``user`` (whoever was logged in before is logged out)."""
+    """Log in to Airflow's UI as ``user`` (whoever was logged in before is logged out).
+
+    The log-in page is opened itself, not reached by the UI's own redirect from ``/`` (a navigation that may
+    start while the form is being filled: "aborted by navigation"); the form is filled once the page is ready,
+    and the UI it sends back to is waited for to load."""
     driver.switch_to.default_content()
     if driver.current_url.startswith(server.url):
         driver.delete_all_cookies()
-    driver.get(server.url)
-    wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name='username']")))
-    driver.find_element(By.CSS_SELECTOR, "input[name='username']").send_keys(user)
-    driver.find_element(By.CSS_SELECTOR, "input[name='password']").send_keys(server.passwords[user] + Keys.ENTER)
-    wait(driver).until(lambda d: "/auth/login" not in d.current_url and d.get_cookie("_token"))
+    driver.get(f"{server.url}/auth/login")
+    username, password = wait(driver).until(login_form)
+    username.send_keys(user)
+    password.send_keys(server.passwords[user] + Keys.ENTER)
+    wait(driver).until(lambda d: loaded(d, "!/auth/login") and d.get_cookie("_token"))
 
 
 def open_from_navigation(driver: WebDriver, item: str) -> None:

@@ -18,6 +18,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from tweet_sentiment.label_check.check import FLAG_COLUMNS, HELD, flagged_file
 from tweet_sentiment.label_check.review import pending_reviews
 from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.fs import write_json_atomic
 from tweet_sentiment.text import clean_tweet, text_hash
 
 from .test_browser import browser, log_in, open_from_navigation, screenshot, wait
@@ -152,3 +153,17 @@ def test_a_row_the_label_check_held_is_relabelled_on_the_labels_page_and_reaches
     with open(layout.inbox / "review-ui--1.csv", newline="", encoding="utf-8") as fh:
         (sent,) = list(csv.DictReader(fh))
     assert (sent["OriginalTweet"], sent["Sentiment"], sent["Annotator"]) == (text, LABELS[1], "admin")
+
+
+def test_a_file_the_inbox_refused_whole_is_shown_with_its_reason_on_the_labels_page(ui_server, browser):
+    layout = ui_server.settings.layout()
+    reason = "missing column(s) OriginalTweet, Sentiment; the header has: text, label"
+    # what the ingest writes for a file refused whole (intake.engine), in a batch of its own
+    write_json_atomic(layout.quarantine / "ui-q" / "wrong-columns.csv.reason.json",
+                      {"file": "wrong-columns.csv", "reason": reason, "rows": 1, "copied": True})
+    log_in(browser, ui_server, "admin")
+    open_from_navigation(browser, "Labels")
+    row = wait(browser).until(lambda d: next((r for r in d.find_elements(By.CSS_SELECTOR, "#quarantined tbody tr")
+                                              if "wrong-columns.csv" in r.text), None))
+    assert [c.text for c in row.find_elements(By.TAG_NAME, "td")] == ["ui-q", "wrong-columns.csv", reason]
+    assert "file(s) waiting" in browser.find_element(By.ID, "quarantine-counts").text

@@ -1,3 +1,6 @@
+import csv
+import io
+
 from tweet_sentiment.storage.csvio import decode_lines, neutralise_formula, to_csv_bytes
 
 
@@ -22,3 +25,10 @@ def test_to_csv_bytes_quotes_newlines_and_neutralises_for_people():
     out = to_csv_bytes(["a", "b"], [["x\ny", "=1+1"]], for_people=True).decode()
     assert out == 'a,b\n"x\ny",\'=1+1\n'
     assert to_csv_bytes(["a"], [["=1"]]).decode() == "a\n=1\n"
+
+
+def test_a_lone_carriage_return_in_a_cell_is_quoted_and_reads_back_as_one_row():
+    """Found by Hypothesis (test_fuzz_intake): a reviewer named "\\r" split the review CSV's row in two."""
+    out = to_csv_bytes(["a", "b", "c"], [["x", "\r", "y\rz"]]).decode()
+    assert out == 'a,b,c\nx,"\r","y\rz"\n'
+    assert list(csv.reader(io.StringIO(out, newline=""))) == [["a", "b", "c"], ["x", "\r", "y\rz"]]

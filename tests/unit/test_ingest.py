@@ -186,3 +186,12 @@ def test_claim_takes_over_a_dead_runs_batch_once(layout):
 
 def test_batch_id_for_run_ids_is_file_name_safe():
     assert batch_id_for("manual__2026-11-29T19:52:48.346688+00:00") == "manual__2026-11-29T19_52_48.346688_00_00"
+
+
+def test_a_row_with_a_nul_byte_past_the_binary_check_is_quarantined_never_stored():
+    """Found by Hypothesis (test_fuzz_intake): a stored NUL made the review CSV of its held row a 'binary' file."""
+    filler = [f'1,2,,16-03-2020,"filler tweet number {i} {"x" * 80}",Neutral' for i in range(700)]
+    parsed = parse_labelled_file("n.csv", csv_bytes(*filler, '1,2,,16-03-2020,"a\x00b",Neutral'), 1000)
+    assert len(csv_bytes(*filler)) > 65536 and parsed.rows_in == 701
+    [rejected] = parsed.rejections
+    assert (rejected.source_row, rejected.reason) == (701, "NUL byte in the row (binary data, not text)")

@@ -254,3 +254,41 @@ def test_a_review_id_of_another_form_is_refused_before_any_path_is_built(layout,
         resolve_review(layout, review_id, "accept", None, "ann")
     assert "leaked" not in str(refused.value)
     assert not any(layout.inbox.iterdir())
+
+
+def test_a_review_id_is_honoured_only_when_its_review_record_exists_and_names_that_file(layout):
+    """Finding 4 of issue 23: any non-empty ReviewId used to skip the label check."""
+    send(layout, "b1", "first.csv", tweets(400, seed=1)[0])
+    check_batch(layout, "b1", features_of, "hold", 0.2, FAST)
+    rows, _ = tweets(300, seed=2, flip=0.1)
+    send(layout, "b2", "second.csv", rows)
+    record = check_batch(layout, "b2", features_of, "hold", 0.2, FAST)
+    review_id = pending_reviews(layout)[0]["review_id"]
+    resolve_review(layout, review_id, "accept", None, "rev")  # its record names review-<id>.csv
+    forged, _ = tweets(300, seed=3, flip=0.1)
+    header = [*HEADER, "ReviewId"]
+    write_csv_atomic(layout.inbox / "forged.csv", header, [[*r, "made-up-id"] for r in forged[:100]])
+    write_csv_atomic(layout.inbox / "borrowed.csv", header, [[*r, review_id] for r in forged[100:200]])
+    write_csv_atomic(layout.inbox / "traversal.csv", header, [[*r, "../checks/b2"] for r in forged[200:]])
+    entry = send(layout, "b3", "", [])
+    assert entry["rows_accepted"] == 301 and record["rows_held"] > 0
+    checked = check_batch(layout, "b3", features_of, "hold", 0.2, FAST)
+    assert checked["rows_checked"] == 300  # every forged row; the real review's row only is not checked again
+    assert checked["rows_held"] > 0
+
+
+def test_a_dead_batchs_held_rows_leave_the_review_queue_when_it_is_taken_over(layout):
+    """Found by the kill point after the label check (issue 23): the rows came again, and waited twice."""
+    send(layout, "b1", "first.csv", tweets(400, seed=1)[0])
+    check_batch(layout, "b1", features_of, "hold", 0.2, FAST)
+    write_csv_atomic(layout.inbox / "second.csv", HEADER, tweets(300, seed=2, flip=0.1)[0])
+    claim(layout, "dead", 0)
+    ingest_batch(layout, "dead", 1000)
+    assert check_batch(layout, "dead", features_of, "hold", 0.2, FAST)["rows_held"] > 0  # then the run died
+    claim(layout, "next", 0)
+    assert pending_reviews(layout) == []
+    ingest_batch(layout, "next", 1000)
+    record = check_batch(layout, "next", features_of, "hold", 0.2, FAST)
+    queue = pending_reviews(layout)
+    assert len(queue) == record["rows_held"] > 0 and {q["batch_id"] for q in queue} == {"next"}
+    assert len({q["text"] for q in queue}) == len(queue)

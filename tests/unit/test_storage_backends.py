@@ -19,7 +19,7 @@ import pytest
 from upath import UPath
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.intake.claim import claim, ready_files
+from tweet_sentiment.intake.claim import archive_claimed, claim, ready_files
 from tweet_sentiment.intake.feed import next_batch
 from tweet_sentiment.intake.labelled import ingest_batch
 from tweet_sentiment.model.registry import ModelRegistry
@@ -125,17 +125,21 @@ def test_claim_and_ingest_fill_store_quarantine_and_ledger(layout):
     assert "not a .csv file" in read_json(quarantine / "notes.txt.reason.json")["reason"]
 
 
-def test_a_dead_runs_batch_is_taken_over_whole(layout):
+def test_a_dead_runs_batch_is_taken_over_alone_and_new_files_wait(layout):
     write_bytes_atomic(layout.inbox / "a.csv", csv_bytes('1,2,,16-03-2020,"first tweet",Positive'))
     claim(layout, "dead", settle_s=0)
     ingest_batch(layout, "dead", max_text_chars=1000)  # the run then died before archiving
 
     write_bytes_atomic(layout.inbox / "b.csv", csv_bytes('1,2,,17-03-2020,"second tweet",Negative'))
-    assert claim(layout, "next", settle_s=0) == ["a.csv", "b.csv"]
-    assert names(layout.processing) == ["next"]
+    assert claim(layout, "next", settle_s=0) == ["a.csv"]  # a take-over never grows the dead batch
+    assert [n for n in names(layout.processing) if not n.startswith(".")] == ["next"]
+    assert names(layout.inbox) == ["b.csv"]
     assert LabelledStore(layout.labelled).batch_ids() == []
     assert read_json(layout.ledger / "dead.json")["superseded_by"] == "next"
     entry = ingest_batch(layout, "next", max_text_chars=1000)
+    archive_claimed(layout.labelled_stream, "next")
+    assert claim(layout, "later", settle_s=0) == ["b.csv"]
+    entry["rows_accepted"] += ingest_batch(layout, "later", max_text_chars=1000)["rows_accepted"]
     assert entry["rows_accepted"] == 2  # "first tweet" is not a duplicate of the dropped batch
 
 

@@ -1,8 +1,13 @@
 """Taking files from an inbox: complete files only, claimed for one run by an atomic move, under a lock.
 
-A run's claimed files sit in ``processing/<batch_id>/`` until it archives them; a run that died leaves its folder
-behind, and the next claimer takes it over whole (its rows are ingested again, once). The same rules serve both
-streams (``DataLayout.labelled_stream``, the default, and ``unlabelled_stream``), each with its own folders.
+A run's claimed files sit in ``processing/<batch_id>/`` until it archives them. A claim takes at most
+``ClaimLimits.max_files`` files and ``max_bytes`` bytes; the rest waits for the next run. A run that died leaves its
+folder behind and the next claimer takes it over alone (never with new inbox files): its rows are ingested again,
+once. A file claimed by runs that died or failed is counted (``retries.py``); a dead batch of several files is
+halved, the rest going back to the inbox, so a file that kills every run ends alone and, after
+``max_failed_runs``, is quarantined unread. A batch whose archiving began (a marker names its archive folder) is
+never taken over: its archiving is finished. The same rules serve both streams (``DataLayout.labelled_stream``, the
+default, and ``unlabelled_stream``), each with its own folders.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ import contextlib
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from upath import UPath
 
+from tweet_sentiment.intake.retries import forget_failures, record_failure
 from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import (
     DataLayout,
@@ -55,49 +62,120 @@ def ready_files(inbox: UPath, settle_s: float) -> list[UPath]:
     return inbox_files(inbox, settle_s)[0]
 
 
-def claim(layout: DataLayout, batch_id: str, settle_s: float, stream: Stream | None = None) -> list[str]:
-    """Move ready inbox files, and files left by runs that died, into ``processing/<batch_id>/``.
+_ARCHIVING = ".archiving"  # processing/.archiving/<batch_id>.json: the archive folder of a batch being archived
+
+
+@dataclass(frozen=True)
+class ClaimLimits:
+    """How much one claim takes: files and bytes (at least one file, however large: the size check refuses it), and
+    in how many failed runs a claimed file is retried before it is quarantined unread."""
+
+    max_files: int = 100
+    max_bytes: int = 200 * 2**20
+    max_failed_runs: int = 3
+
+
+def claim(layout: DataLayout, batch_id: str, settle_s: float, stream: Stream | None = None,
+          limits: ClaimLimits = ClaimLimits()) -> list[str]:
+    """Claim for ``batch_id`` a dead run's batch (taken over alone) or, if there is none, ready inbox files
+    within ``limits``; the names the batch holds.
 
     The move is a rename, so two runs never claim the same file (one that another claimer took first is
     passed over). Calling it again for the same batch (a retried task) keeps what the batch already holds, and
     once the batch is ingested (its ledger entry exists) it takes nothing more: a re-run never adds files that
-    would be archived without being ingested. A dead run's batch is taken over whole: its rows leave the
-    stream's stores and its ledger entry is marked superseded, so they are ingested once, here. ``stream``:
-    which inbox (the labelled one by default).
+    would be archived without being ingested. ``stream``: which inbox (the labelled one by default).
     """
     stream = stream or layout.labelled_stream
     target = stream.processing / batch_id
     if (stream.ledger / f"{batch_id}.json").exists():  # sealed; a folder made now would look like a dead run's
         return [p.name for p in list_dir(target)]
+    held = list_dir(target)
+    if held:  # a retried claim: the batch keeps what it holds, and grows no more
+        return [p.name for p in held]
     target.mkdir(parents=True, exist_ok=True)
-    for src in ready_files(stream.inbox, settle_s):
-        _move_if_present(src, target)
-    for orphan_dir in list_dir(stream.processing):
-        if orphan_dir.name == batch_id or not orphan_dir.is_dir():
-            continue
-        _release_batch(stream, orphan_dir.name, batch_id)
-        for src in list_dir(orphan_dir):
+    if not _take_over_one(stream, batch_id):
+        for src in _within_limits(ready_files(stream.inbox, settle_s), limits):
             _move_if_present(src, target)
-        _remove_dir_if_empty(orphan_dir)
-    return [p.name for p in list_dir(target)]
+    names = [p.name for p in list_dir(target)]
+    if not names:  # an empty folder left behind would look like a dead run's batch
+        _remove_dir_if_empty(target)
+    return names
+
+
+def _within_limits(files: list[UPath], limits: ClaimLimits) -> list[UPath]:
+    """The first files, by name, that fit in ``limits`` (the first file always: one file is never too many)."""
+    taken, total = [], 0
+    for path in files[:limits.max_files]:
+        size = path.stat().st_size if is_local(path) else path.fs.size(path.path)
+        if taken and total + size > limits.max_bytes:
+            break
+        taken.append(path)
+        total += size
+    return taken
+
+
+def _take_over_one(stream: Stream, batch_id: str) -> bool:
+    """Take over the first dead run's batch, if any (True); a batch being archived is archived instead.
+
+    Its rows leave the stream's stores and its ledger entry is marked superseded, so they are ingested once,
+    here. Each file counts one more failed run; of several files the first half is taken, the rest goes back to
+    the inbox (a file that kills every run ends alone)."""
+    target = stream.processing / batch_id
+    for dead in list_dir(stream.processing):
+        if dead.name == batch_id or is_hidden(dead) or not dead.is_dir() or _finish_archiving(stream, dead.name):
+            continue
+        files = list_dir(dead)
+        if not files:
+            _remove_dir_if_empty(dead)
+            continue
+        _release_batch(stream, dead.name, batch_id)
+        keep = files[:(len(files) + 1) // 2]
+        for src in files:
+            dst = _free_name(target if src in keep else stream.inbox, src.name)
+            record_failure(stream, dead.name, src.name, dst.name)
+            _move_if_present(src, dst.parent, dst.name)
+        _remove_dir_if_empty(dead)
+        return True
+    return False
 
 
 def archive_claimed(stream: Stream, batch_id: str) -> list[str]:
-    """Move a batch's claimed files to ``archive/<date>/<batch_id>/`` (once its rows are stored); their names."""
+    """Move a batch's claimed files to ``archive/<date>/<batch_id>/`` (once its rows are stored); the names there.
+
+    Resumable: the archive folder is first written to a marker (``processing/.archiving/<batch_id>.json``), so a
+    run that dies mid-way is finished by a retry or by the next claim, which never takes such a batch over."""
+    marker = stream.processing / _ARCHIVING / f"{batch_id}.json"
     source = stream.processing / batch_id
-    target = stream.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id
-    files = list_dir(source)
-    for path in files:
+    if marker.exists():
+        folder = read_json(marker)["archive_folder"]
+    else:
+        folder = f"{datetime.now(UTC):%Y-%m-%d}/{batch_id}"
+        if source.exists():
+            write_json_atomic(marker, {"archive_folder": folder})
+    target = stream.archive / folder
+    for path in list_dir(source):
         move(path, target / path.name)
+        forget_failures(stream, path.name)
     if source.exists():
         remove_empty_dir(source)
-    return [p.name for p in files]
+    marker.unlink(missing_ok=True)
+    _remove_dir_if_empty(marker.parent)
+    return [p.name for p in list_dir(target)]
 
 
-def _move_if_present(src: UPath, folder: UPath) -> None:
-    """Move ``src`` into ``folder`` under a free name; a file another claimer moved first is left to it."""
+def _finish_archiving(stream: Stream, batch_id: str) -> bool:
+    """Finish the archiving of a batch whose run died while archiving it (True); False if it had not begun."""
+    if not (stream.processing / _ARCHIVING / f"{batch_id}.json").exists():
+        return False
+    archive_claimed(stream, batch_id)
+    return True
+
+
+def _move_if_present(src: UPath, folder: UPath, name: str | None = None) -> None:
+    """Move ``src`` into ``folder`` (as ``name``, else under a free name); a file another claimer moved first is
+    left to it."""
     with contextlib.suppress(FileNotFoundError):
-        move(src, _free_name(folder, src.name))
+        move(src, folder / name if name else _free_name(folder, src.name))
 
 
 def _remove_dir_if_empty(folder: UPath) -> None:
@@ -122,6 +200,10 @@ def claim_lock(layout: DataLayout, stream: Stream | None = None) -> Iterator[Non
 def _release_batch(stream: Stream, old_batch: str, new_batch: str) -> None:
     for store in stream.stores:
         BatchStore(store).drop_batch(old_batch)
+    for folder in stream.derived:  # the label check's held rows of the dead batch: its rows come again
+        for path in list_dir(folder):
+            if path.stem == old_batch:
+                path.unlink()
     old_ledger = stream.ledger / f"{old_batch}.json"
     if old_ledger.exists():
         write_json_atomic(old_ledger, {**read_json(old_ledger), "superseded_by": new_batch})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypedDict
@@ -20,6 +20,7 @@ from typing import TypedDict
 import pandas as pd
 from upath import UPath
 
+from tweet_sentiment.intake.retries import failed_runs
 from tweet_sentiment.schema import LABEL_COLUMN, TEXT_COLUMN
 from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.csvio import decode_lines, read_header, write_csv_atomic
@@ -92,23 +93,32 @@ def parse_csv(name: str, data: bytes, required: Sequence[str], check_row: RowChe
         raise FileRejected("binary data (NUL bytes), not a CSV text file")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        columns = read_header(reader)
-        if columns is None:
-            raise FileRejected("no header row")
-        missing = [c for c in required if c not in columns]
-        if missing:
-            rows = sum(1 for r in reader if any(c.strip() for c in r))
-            raise FileRejected(f"missing column(s) {', '.join(missing)}; the header has: {', '.join(columns)}",
-                               rows)
-        parsed = ParsedFile(name)
-        row_no, first_line = 0, reader.line_num + 1
-        for fields in reader:
-            if any(f.strip() for f in fields):
-                row_no += 1
-                _check(parsed, columns, fields, row_no, (first_line, reader.line_num), check_row)
-            first_line = reader.line_num + 1
+        return _parse_rows(name, reader, required, check_row)
     except csv.Error as exc:
         raise FileRejected(f"not parseable as CSV near line {reader.line_num}: {exc}") from exc
+    except FileRejected:
+        raise
+    except Exception as exc:  # whatever a row does, the file is quarantined and the batch goes on
+        raise FileRejected(f"unexpected {type(exc).__name__} near line {reader.line_num}: {exc}") from exc
+
+
+def _parse_rows(name: str, reader: Iterator[list[str]], required: Sequence[str], check_row: RowCheck) -> ParsedFile:
+    """The header and rows of one CSV being read (see parse_csv)."""
+    columns = read_header(reader)
+    if columns is None:
+        raise FileRejected("no header row")
+    missing = [c for c in required if c not in columns]
+    if missing:
+        rows = sum(1 for r in reader if any(c.strip() for c in r))
+        raise FileRejected(f"missing column(s) {', '.join(missing)}; the header has: {', '.join(columns)}",
+                           rows)
+    parsed = ParsedFile(name)
+    row_no, first_line = 0, reader.line_num + 1
+    for fields in reader:
+        if any(f.strip() for f in fields):
+            row_no += 1
+            _check(parsed, columns, fields, row_no, (first_line, reader.line_num), check_row)
+        first_line = reader.line_num + 1
     if parsed.rows_in == 0:
         raise FileRejected("header only, no data rows")
     return parsed
@@ -122,6 +132,8 @@ def _check(parsed: ParsedFile, columns: list[str], fields: list[str], row_no: in
         hint = (f" (the row runs from line {first_line} to line {last_line}: a quote opened and never closed?)"
                 if last_line - first_line > 10 else "")
         outcome: dict | tuple[str, str] = ("*", f"expected {len(columns)} fields, found {len(fields)}{hint}")
+    elif any("\x00" in f for f in fields):  # past the file's first 64 KiB (the binary check): never stored
+        outcome = ("*", "NUL byte in the row (binary data, not text)")
     else:
         outcome = check_row(named)
     if isinstance(outcome, tuple):
@@ -180,6 +192,8 @@ class Intake:
     stamp: Callable[[pd.DataFrame], dict] = _no_stamp
     # The index of ingested files' digests (file_digests.py): a file sent twice is a duplicate batch. None: off.
     digests: UPath | None = None
+    # A claimed file in the batches of this many failed runs is quarantined unread (retries.py). None: never.
+    max_failed_runs: int | None = None
 
 
 def ingest_claimed(intake: Intake, batch_id: str) -> Ledger:
@@ -274,10 +288,13 @@ def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]],
     """One file's outcome, accepted rows and rejections; ``sent``: digest → where, of the files ingested before
     (this file's digest is added to it)."""
     try:
+        _refuse_after_failed_runs(intake, path.name)
         data = read_claimed(path, intake.max_file_bytes)
         parsed = intake.parse(path, data)
     except FileRejected as exc:
         return FileOutcome(path.name, exc.rows, 0, exc.rows, str(exc)), [], []
+    except Exception as exc:  # one file never stops the batch: it is quarantined
+        return FileOutcome(path.name, 0, 0, 0, f"unexpected {type(exc).__name__} while reading: {exc}"), [], []
     sha256 = digest(data)
     if sent is not None and sha256 in sent:
         reason = f"duplicate batch: the same bytes as {sent[sha256]}"
@@ -298,6 +315,14 @@ def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]],
     outcome = FileOutcome(path.name, parsed.rows_in, len(rows) - superseding, len(rejections), "", superseding,
                           sha256)
     return outcome, rows, rejections
+
+
+def _refuse_after_failed_runs(intake: Intake, name: str) -> None:
+    runs = failed_runs(intake.stream, name)
+    if intake.max_failed_runs is not None and len(runs) >= intake.max_failed_runs:
+        raise FileRejected(f"set aside unread: {len(runs)} runs failed with this file claimed (batches "
+                           f"{', '.join(runs)}; the limit is {intake.max_failed_runs}); once it is fixed, release "
+                           f"it: python -m tweet_sentiment quarantine release {name}")
 
 
 def _ledger_entry(batch_id: str, outcomes: list[FileOutcome]) -> Ledger:

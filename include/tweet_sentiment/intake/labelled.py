@@ -81,7 +81,7 @@ class RecentHoldout:
 
 
 def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_file_bytes: int | None = None,
-                 holdout: RecentHoldout = RecentHoldout()) -> Ledger:
+                 holdout: RecentHoldout = RecentHoldout(), max_failed_runs: int | None = None) -> Ledger:
     """Validate, clean and de-duplicate the labelled files claimed for ``batch_id``; write store, quarantine,
     ledger (see intake.ingest_claimed).
 
@@ -89,10 +89,12 @@ def ingest_batch(layout: DataLayout, batch_id: str, max_text_chars: int, max_fil
     the older row (the newest human label wins). A file whose bytes an earlier live batch (or this one) already
     ingested is quarantined whole as a duplicate batch. A file over ``max_file_bytes`` is refused unread (its reason in
     quarantine; the file archived with the batch).
+    A file claimed by ``max_failed_runs`` failed runs is quarantined unread.
     Idempotent: a batch whose ledger entry exists is not ingested again (a retried task returns the entry).
     """
     def parse(path: UPath, data: bytes) -> ParsedFile:
         return parse_labelled_file(path.name, data, max_text_chars)
 
     return ingest_claimed(Intake(layout.labelled_stream, parse, LabelledStore(layout.labelled), STORE_COLUMNS,
-                                 max_file_bytes, holdout.stamp, layout.labels / "batch_digests.json"), batch_id)
+                                 max_file_bytes, holdout.stamp, layout.labels / "batch_digests.json",
+                                 max_failed_runs), batch_id)

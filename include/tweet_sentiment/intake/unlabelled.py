@@ -49,11 +49,12 @@ def _check_row(fields: dict[str, str], max_text_chars: int, arrived_at: datetime
 
 
 def ingest_unlabelled(layout: DataLayout, batch_id: str, max_text_chars: int,
-                      max_file_bytes: int | None = None) -> dict:
+                      max_file_bytes: int | None = None, max_failed_runs: int | None = None) -> dict:
     """Validate, clean and de-duplicate the unlabelled files claimed for ``batch_id`` into the rows store; the
-    rest to the scoring stream's quarantine with reasons; its ledger entry balanced (see intake.ingest_claimed)."""
+    rest to the scoring stream's quarantine with reasons; its ledger entry balanced (see intake.ingest_claimed).
+    A file claimed by ``max_failed_runs`` failed runs is quarantined unread."""
     def parse(path: UPath, data: bytes) -> ParsedFile:
         return parse_unlabelled_file(path.name, data, max_text_chars, arrival_time(path))
 
     return ingest_claimed(Intake(layout.unlabelled_stream, parse, BatchStore(layout.unlabelled_rows),
-                                 UNLABELLED_COLUMNS, max_file_bytes), batch_id)
+                                 UNLABELLED_COLUMNS, max_file_bytes, max_failed_runs=max_failed_runs), batch_id)

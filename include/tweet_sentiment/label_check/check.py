@@ -21,6 +21,7 @@ re-decides), then the store file, then the ledger entry, then the check's record
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable
 from typing import TypedDict
@@ -46,6 +47,7 @@ HELD, DOWN_WEIGHTED, KEPT = "held", "down_weighted", "kept"
 FLAG_COLUMNS = (*STORE_COLUMNS, "flag_id", "suggested", "confidence", "given_confidence", "reason", "action",
                 "correction", "superseding")
 _EXAMPLES = 20
+_REVIEW_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # a flag id (<batch id>--<seq>): a file name, never a path
 
 
 def flagged_file(layout: DataLayout, batch_id: str) -> UPath:
@@ -103,7 +105,7 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
     else:
         found: dict = {}
         if not path.exists():
-            found = _find(store, batch_id, earlier, features_of, mode, params)
+            found = _find(layout, batch_id, earlier, features_of, mode, params)
             _write_parquet(path, found.pop("flagged"))
         flagged = read_flagged(path)
         _apply(store, batch_id, flagged, weight)
@@ -115,11 +117,27 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
     return record
 
 
-def _find(store: LabelledStore, batch_id: str, earlier: pd.DataFrame,
+def reviewed(layout: DataLayout, batch: pd.DataFrame) -> pd.Series:
+    """Which rows a person reviewed already: a ``review_id`` whose review record exists, sent the row back (not
+    dropped) and names the file the row came in (a claim may have prefixed ``<n>-`` to a clashing name). Any other
+    ``ReviewId`` is just a column an inbox file carried: its row is checked like the rest."""
+    def honoured(review_id: str, source_file: str) -> bool:
+        if not _REVIEW_ID.fullmatch(review_id):
+            return False
+        path = layout.labels / "reviews" / f"{review_id}.json"
+        sent = read_json(path).get("inbox_file") if path.exists() else None
+        return bool(sent) and re.fullmatch(rf"(\d+-)?{re.escape(sent)}", source_file) is not None
+
+    return pd.Series([honoured(str(r), str(f)) for r, f in zip(batch["review_id"], batch["source_file"], strict=True)],
+                     index=batch.index, dtype=bool)
+
+
+def _find(layout: DataLayout, batch_id: str, earlier: pd.DataFrame,
           features_of: Callable[[list[str]], Features], mode: str, params: LabelCheckParams) -> dict:
     """The flagged rows (FLAG_COLUMNS) and what the check saw: rows, thresholds, systematic corrections."""
+    store = LabelledStore(layout.labelled)
     batch = store.read_batch(batch_id)
-    unchecked = batch[batch["review_id"].astype(str) == ""].reset_index(drop=True)
+    unchecked = batch[~reviewed(layout, batch)].reset_index(drop=True)
     trainable = store.trainable()
     trainable = trainable[trainable["batch_id"] != batch_id]
     replay = trainable.sample(n=min(params.replay_rows, len(trainable)), random_state=params.seed)

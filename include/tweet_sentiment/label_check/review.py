@@ -95,8 +95,8 @@ def resolve_review(layout: DataLayout, review_id: str, decision: str, label: str
         raise ReviewError(f"{review_id!r} is not a review id (<batch id>--<row number>)")
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
-    if not reviewer:
-        raise ReviewError("a decision needs the reviewer's name")
+    if not reviewer or not reviewer.isprintable():  # the name goes into the inbox CSV: a NUL would spoil it
+        raise ReviewError(f"a decision needs the reviewer's name, in printable characters (not {reviewer!r})")
     new_label = normalise_label(label or "") if decision == "relabel" else None
     if decision == "relabel" and new_label is None:
         raise ReviewError(f"relabel needs one of the five labels, not {label!r}")

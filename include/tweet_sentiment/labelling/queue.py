@@ -228,6 +228,8 @@ class LabellingQueue:
         The CSV is written before the queue forgets the rows: a crash in between can only send them twice,
         and the ingest drops the second copy as a duplicate.
         """
+        if not annotator.isprintable():  # the name goes into the inbox CSV and its name: a NUL would spoil both
+            raise LabellingInputError(f"an annotator's name must be printable, not {annotator!r}")
         with self.state.locked():
             state = self.state.read()
             decided = [i for i in state["items"] if i["label"] is not None and i["annotator"] == annotator]

@@ -42,7 +42,10 @@ class LoadReport:
 
 def read_unlabelled(name: str, data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     """(row number, fields) of an unlabelled CSV that has an ``OriginalTweet`` column; blank rows are skipped."""
-    reader = csv.reader(io.StringIO(decode_lines(data), newline=""))
+    text = decode_lines(data)
+    if "\x00" in text:  # the inbox refuses such a file whole: what is sent from it must not be
+        raise LabellingInputError(f"{name}: binary data (NUL bytes), not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         columns = read_header(reader)
         if columns is None:

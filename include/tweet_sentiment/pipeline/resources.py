@@ -1,10 +1,12 @@
-"""The objects the settings describe and several parts share: the infinity client and the fixed holdout."""
+"""The objects the settings describe and several parts share: the infinity client, the fixed holdout, the claim's
+limits."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.intake.claim import ClaimLimits
 from tweet_sentiment.intake.labelled import parse_labelled_file
 from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.infinity import InfinityClient
@@ -23,3 +25,8 @@ def fixed_holdout(settings: Settings) -> Holdout:
     path = settings.holdout_file
     parsed = parse_labelled_file(path.name, path.read_bytes(), settings.max_text_chars)
     return Holdout([r["text"] for r in parsed.rows], np.array([LABEL_TO_ID[r["label"]] for r in parsed.rows]))
+
+
+def claim_limits(settings: Settings) -> ClaimLimits:
+    """How much one run claims from an inbox, and after how many failed runs a claimed file is set aside."""
+    return ClaimLimits(settings.claim_max_files, int(settings.claim_max_mb * 2**20), settings.max_failed_runs)

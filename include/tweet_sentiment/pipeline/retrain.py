@@ -36,7 +36,7 @@ from tweet_sentiment.pipeline import challenger
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
 from tweet_sentiment.pipeline.params import RunOptions
-from tweet_sentiment.pipeline.resources import fixed_holdout, infinity_client
+from tweet_sentiment.pipeline.resources import claim_limits, fixed_holdout, infinity_client
 from tweet_sentiment.pipeline.sensing import Work, pending_work
 from tweet_sentiment.pipeline.timing import timed as _timed
 from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema
@@ -73,10 +73,11 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> Ledger:
     layout = settings.layout()
     layout.ensure()
     with claim_lock(layout):
-        files = claim(layout, batch_id, settings.file_settle_s)
+        files = claim(layout, batch_id, settings.file_settle_s, limits=claim_limits(settings))
         log.info("claimed %d file(s) for %s: %s", len(files), batch_id, files)
         return ingest_batch(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
-                            RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt))
+                            RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt),
+                            settings.max_failed_runs)
 
 
 @_timed

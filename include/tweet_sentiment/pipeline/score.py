@@ -31,11 +31,11 @@ from tweet_sentiment.monitoring.mood import (
 )
 from tweet_sentiment.monitoring.scoring import read_scores, score_stream, scoring_log, stale_batches
 from tweet_sentiment.pipeline.params import ScoreOptions
-from tweet_sentiment.pipeline.resources import infinity_client
+from tweet_sentiment.pipeline.resources import claim_limits, infinity_client
 from tweet_sentiment.pipeline.sensing import GO, SKIP, Work
 from tweet_sentiment.pipeline.timing import timed
 from tweet_sentiment.storage.batch_store import BatchStore
-from tweet_sentiment.storage.fs import list_dir, write_json_atomic
+from tweet_sentiment.storage.fs import is_hidden, list_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def sense_scoring(settings: Settings, options: ScoreOptions) -> Work:
     layout = settings.layout()
     stream = layout.unlabelled_stream
     ready, arriving = inbox_files(stream.inbox, settings.file_settle_s)
-    left = list_dir(stream.processing)
+    left = [p for p in list_dir(stream.processing) if not is_hidden(p)]
     version = ModelRegistry(layout.registry).champion_version()
     if version is None:
         return Work(SKIP, f"no champion yet: {len(ready) + len(arriving)} file(s) wait in the unlabelled inbox")
@@ -85,9 +85,10 @@ def claim_unlabelled(settings: Settings, batch_id: str) -> dict:
     layout.ensure()
     stream = layout.unlabelled_stream
     with claim_lock(layout, stream):
-        files = claim(layout, batch_id, settings.file_settle_s, stream)
+        files = claim(layout, batch_id, settings.file_settle_s, stream, claim_limits(settings))
         log.info("claimed %d unlabelled file(s) for %s: %s", len(files), batch_id, files)
-        return ingest_unlabelled(layout, batch_id, settings.max_text_chars, settings.max_file_bytes)
+        return ingest_unlabelled(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
+                                 settings.max_failed_runs)
 
 
 @timed

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 from tweet_sentiment.intake.claim import inbox_files
-from tweet_sentiment.storage.fs import DataLayout, list_dir
+from tweet_sentiment.storage.fs import DataLayout, is_hidden, list_dir
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 GO, WAIT, SKIP = "go", "wait", "skip"
@@ -30,7 +30,7 @@ def pending_work(layout: DataLayout, settle_s: float, strategy: str, waited_s: f
     below ``wait_s``. Skip: nothing to do, with the reason and what a person can do instead.
     """
     ready, arriving = inbox_files(layout.inbox, settle_s)
-    left = list_dir(layout.processing)
+    left = [p for p in list_dir(layout.processing) if not is_hidden(p)]
     if ready or left:
         found = f"{len(ready)} new file(s) in the inbox"
         return Work(GO, f"{found}, {len(left)} claimed batch(es) of a failed run" if left else found)

@@ -68,14 +68,20 @@ def neutralise_formula(value: str) -> str:
 
 
 def to_csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]], for_people: bool = False) -> bytes:
-    """CSV (UTF-8, quoted where needed, LF line ends); ``for_people`` neutralises formula-like cells."""
+    """CSV (UTF-8, quoted where needed, LF line ends); ``for_people`` neutralises formula-like cells.
+
+    The writer is given CRLF line ends and each is cut back to LF: a writer told LF does not quote a lone CR in a
+    cell, which a reader takes for a line end (a reviewer's name or a tweet with a stray CR split its row)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
+    writer = csv.writer(buf, lineterminator="\r\n")
+    out = []
+    for row in [header, *rows]:
         cells = ["" if v is None else str(v) for v in row]
         writer.writerow([neutralise_formula(c) for c in cells] if for_people else cells)
-    return buf.getvalue().encode("utf-8")
+        out.append(buf.getvalue()[:-2] + "\n")
+        buf.seek(0)
+        buf.truncate()
+    return "".join(out).encode("utf-8")
 
 
 def write_csv_atomic(path: UPath, header: Sequence[str], rows: Iterable[Sequence[object]],

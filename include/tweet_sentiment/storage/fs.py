@@ -125,7 +125,9 @@ def file_lock(path: UPath) -> Iterator[None]:
 
 class Stream(NamedTuple):
     """The folders one inbox's files pass through: arriving, claimed per batch, their ledger and quarantine, the
-    archive, and the stores holding one ``<batch_id>.parquet`` per batch (dropped when a dead batch is taken over)."""
+    archive, and the stores holding one ``<batch_id>.parquet`` per batch (dropped when a dead batch is taken over),
+    and folders of other per-batch files made from a batch's rows (``<batch_id>.<ext>``: the label check's flagged
+    rows and record), dropped with them."""
 
     name: str
     inbox: UPath
@@ -134,6 +136,7 @@ class Stream(NamedTuple):
     quarantine: UPath
     archive: UPath
     stores: tuple[UPath, ...]
+    derived: tuple[UPath, ...] = ()
 
 
 class DataLayout:
@@ -222,7 +225,7 @@ class DataLayout:
     @property
     def labelled_stream(self) -> Stream:
         return Stream("labelled", self.inbox, self.processing, self.ledger, self.quarantine, self.archive,
-                      (self.labelled,))
+                      (self.labelled,), (self.labels / "flagged", self.labels / "checks"))
 
     @property
     def unlabelled_stream(self) -> Stream:

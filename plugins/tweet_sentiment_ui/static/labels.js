@@ -93,6 +93,14 @@ async function refresh() {
   const c = quality.flagged.counts;
   $("review-counts").textContent = `Waiting: ${c.pending} · accepted ${c.accept} · relabelled ${c.relabel} · dropped ${c.drop}.`;
   $("flagged-for-review").tBodies[0].replaceChildren(...quality.flagged.pending.map(reviewRow));
+  await refreshQuarantine();
+}
+
+async function refreshQuarantine() {
+  const q = await api("api/quarantine");
+  $("quarantine-counts").textContent = `${q.files.length} file(s) waiting; ${q.rows_rejected} row(s) rejected in all.`;
+  $("quarantined").tBodies[0].replaceChildren(...q.files.map((f) => cells(document.createElement("tr"), [
+    f.batch_id, f.file, f.reason])));
 }
 
 async function adjudicate(id, label) {

@@ -217,8 +217,12 @@ def warm_cache(texts: Sequence[str], schema: FeatureSchema, client: InfinityClie
     _lexicon(texts, schema, cache_root)
 
 
+def lexicon_namespace(schema: FeatureSchema) -> str:
+    """The feature cache's namespace of the schema's lexicon features (one per lexicon feature set)."""
+    return "lexicon-" + hashlib.sha256("|".join(schema.lexicon_features).encode()).hexdigest()[:12]
+
+
 def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath,
              write_behind: bool = False) -> np.ndarray:
-    namespace = "lexicon-" + hashlib.sha256("|".join(schema.lexicon_features).encode()).hexdigest()[:12]
-    return VectorCache(cache_root, namespace, write_behind=write_behind).get_or_compute(
+    return VectorCache(cache_root, lexicon_namespace(schema), write_behind=write_behind).get_or_compute(
         texts, lambda todo: lexicon_features(todo, schema.lexicon_features))

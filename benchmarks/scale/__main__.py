@@ -1,0 +1,47 @@
+"""``python -m benchmarks.scale [--sizes 40000,200000,1000000] [--runs N] [--root DIR]`` (`make bench-scale`):
+progress on stderr, the figures as one JSON object, the last line printed on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from benchmarks.scale.figures import run_scale
+from benchmarks.scale.options import DEFAULT_SIZES, ScaleOptions
+from tweet_sentiment.config import DatasetMissingError, Settings
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale",
+                                     description="does a cycle's cost grow with history? The last line printed is "
+                                                 "one JSON object")
+    parser.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES,
+                        help="labelled rows of each history, comma-separated (multiples of 2,000)")
+    parser.add_argument("--runs", type=int, default=ScaleOptions.runs, help="cycles per size (medians)")
+    parser.add_argument("--root", type=Path, default=ScaleOptions.root,
+                        help="where built histories are kept between runs (default var/bench-scale)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "urllib3", "tweet_sentiment"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    options = ScaleOptions(sizes=args.sizes, runs=args.runs, root=args.root.resolve())
+    for rows in options.sizes:
+        options.batches(rows)  # a size that is no whole number of batches fails here, before any work
+    try:
+        figures = run_scale(Settings.from_env(), options)
+    except DatasetMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

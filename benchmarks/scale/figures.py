@@ -46,7 +46,7 @@ def size_figures(manifest: dict, disk: dict, cycles: list[dict]) -> dict:
     return {
         "batches": manifest["batches"], "build_s": manifest["build_s"], "build_cached": manifest["cached"],
         "lexicon_computed_batches": manifest["lexicon_computed_batches"],
-        "steps_s": {s: median([c["steps_s"][s] for c in cycles], 2) for s in steps},
+        "steps_s": {s: median([c["steps_s"][s] for c in cycles]) for s in steps},
         "cycle_steps_s": median([sum(c["steps_s"].values()) for c in cycles], 2),
         "cycle_steps_s_runs": [round(sum(c["steps_s"].values()), 2) for c in cycles],
         "steps_peak_rss_mb": {s: max(c["steps_peak_rss_mb"][s] for c in cycles) for s in steps},

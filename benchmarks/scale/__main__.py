@@ -4,14 +4,13 @@ progress on stderr, the figures as one JSON object, the last line printed on std
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 from pathlib import Path
 
+from benchmarks.report import log_progress, print_figures
 from benchmarks.scale.figures import run_scale
 from benchmarks.scale.options import DEFAULT_SIZES, ScaleOptions
-from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.config import Settings
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -28,19 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ScaleOptions.root,
                         help="where built histories are kept between runs (default var/bench-scale)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "urllib3", "tweet_sentiment"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_progress("tweet_sentiment")
     options = ScaleOptions(sizes=args.sizes, runs=args.runs, root=args.root.resolve())
     for rows in options.sizes:
         options.batches(rows)  # a size that is no whole number of batches fails here, before any work
-    try:
-        figures = run_scale(Settings.from_env(), options)
-    except DatasetMissingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(figures))
-    return 0
+    return print_figures(lambda: run_scale(Settings.from_env(), options))
 
 
 if __name__ == "__main__":

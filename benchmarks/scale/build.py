@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.report import log_progress
 from benchmarks.scale.options import ScaleOptions
 from benchmarks.scale.standin import DIM, standin_vectors
 from benchmarks.scale.synthetic import Corpus, SyntheticHistory
@@ -62,14 +63,9 @@ def ensure_history(base: Settings, options: ScaleOptions, rows: int, corpus: Cor
     if manifest.exists():
         log.info("N=%d: history cached in %s (built in %s s)", rows, manifest.parent, read_json(manifest)["build_s"])
         return {**read_json(manifest), "cached": True}
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_log_to_stderr) as pool:
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=log_progress,
+                             initargs=("tweet_sentiment",)) as pool:
         return {**pool.submit(build_history, base, options, rows, corpus, infinity_url).result(), "cached": False}
-
-
-def _log_to_stderr() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "urllib3", "tweet_sentiment"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def build_history(base: Settings, options: ScaleOptions, rows: int, corpus: Corpus, infinity_url: str) -> dict:

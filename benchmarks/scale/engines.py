@@ -27,6 +27,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from benchmarks.options import PROJECT_ROOT
+from benchmarks.report import log_progress
 from benchmarks.scale.build import history_folder
 from benchmarks.scale.engine_queries import ENGINES
 from benchmarks.scale.figures import folder_bytes
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ScaleOptions.root)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
     options = ScaleOptions(root=args.root.resolve())
     history = history_folder(options, args.rows)
     if not (history / "manifest.json").exists():

@@ -29,8 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log_progress("tweet_sentiment")
     options = ScaleOptions(sizes=args.sizes, runs=args.runs, root=args.root.resolve())
-    for rows in options.sizes:
-        options.batches(rows)  # a size that is no whole number of batches fails here, before any work
+    try:
+        for rows in options.sizes:
+            options.batches(rows)  # a size that is no whole number of batches fails here, before any work
+    except ValueError as exc:
+        parser.error(str(exc))
     return print_figures(lambda: run_scale(Settings.from_env(), options))
 
 

@@ -2,9 +2,10 @@
 Run one in a process of its own (``python -m benchmarks.scale.engine_queries``): reads ``{"query", "folder",
 "repeat"}`` as JSON on stdin; prints ``{"seconds": [...], "rows", "peak_rss_mb", "rss_before_mb"}`` last.
 
-Candidates: DuckDB over Parquet (today's per-batch files as they are, and one compacted file sorted by hash),
-Delta Lake (``deltalake``, its DataFusion SQL), and for the vectors Parquet through DuckDB and Lance (a BTREE
-index on the hash). The order of acceptance is ``(ingested_at, batch_id, seq)``; the newest row of a text counts.
+Candidates: DuckDB over Parquet (today's per-batch files as they are, one compacted file sorted by hash, and the
+files of the Delta table), Delta Lake (``deltalake``, its DataFusion SQL; appending a batch), and for the vectors
+Parquet through DuckDB and Lance (a BTREE index on the hash; appending a batch's vectors). The order of
+acceptance is ``(ingested_at, batch_id, seq)``; the newest row of a text counts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from benchmarks.processes import peak_rss_mb
 
@@ -54,10 +56,10 @@ def replay_sql(table: str, sample: str, rows: int) -> str:
 _SAMPLE_COLUMNS = "text, label, text_hash, batch_id, seq, label_weight"
 
 
-def _duckdb(glob: str) -> Callable[[str, dict], int]:
+def _duckdb(files: str | list[str]) -> Callable[[str, dict], int]:
     import duckdb
 
-    table = f"read_parquet('{glob}')"
+    table = f"read_parquet({files!r})"
     # USING SAMPLE applies before WHERE: the trainable rows first, then the draw
     sample = (f"MATERIALIZED (SELECT * FROM (SELECT {_SAMPLE_COLUMNS} FROM {table} WHERE NOT recent_holdout) "
               "USING SAMPLE reservoir(2400 ROWS) REPEATABLE (25))")
@@ -71,13 +73,17 @@ def _duckdb(glob: str) -> Callable[[str, dict], int]:
 
 
 def _delta(folder: str) -> Callable[[str, dict], int]:
-    from deltalake import DeltaTable, QueryBuilder
+    from deltalake import DeltaTable, QueryBuilder, write_deltalake
 
     builder = QueryBuilder().register("t", DeltaTable(folder))
     # ordered by a salted hash, not random(): DataFusion evaluates the CTE once per use, each its own draw
     sample = f"(SELECT {_SAMPLE_COLUMNS} FROM t WHERE NOT recent_holdout ORDER BY md5(text_hash || '25') LIMIT 2400)"
+    batch = pq.read_table(Path(folder).parent / "rows.parquet").slice(0, 2000)
 
     def run(question: str, probe: dict) -> int:
+        if question == "append_batch":  # one commit of a cycle's 2,000 rows
+            write_deltalake(folder, batch, mode="append")
+            return len(batch)
         sql = {"current_labels": lambda: current_labels_sql("t", probe["hashes"]),
                "recent_window": lambda: recent_window_sql("t", 900),
                "replay_sample": lambda: replay_sql("t", sample, 2000)}[question]()
@@ -104,18 +110,34 @@ def _vectors_lance(path: str) -> Callable[[str, dict], int]:
     import pyarrow.compute as pc
 
     dataset = lance.dataset(path)
+    batch = dataset.head(2000)
 
     def run(question: str, probe: dict) -> int:
+        if question == "append_vectors":  # a cycle's new texts (the hash index covers them after optimising)
+            lance.write_dataset(batch, path, mode="append")
+            return len(batch)
         return len(dataset.to_table(columns=["hash", "vector"], filter=pc.field("hash").isin(_wanted(probe)["hash"])))
     return run
 
 
-ENGINES: dict[str, Callable[[Path], Callable[[str, dict], int]]] = {
-    "duckdb_parquet_batches": lambda folder: _duckdb(str(folder / "batches" / "*.parquet")),
-    "duckdb_parquet_compacted": lambda folder: _duckdb(str(folder / "rows.parquet")),
-    "delta": lambda folder: _delta(str(folder / "rows-delta")),
-    "vectors_parquet_duckdb": lambda folder: _vectors_parquet(str(folder / "vectors.parquet")),
-    "vectors_lance": lambda folder: _vectors_lance(str(folder / "vectors.lance")),
+def _delta_files(folder: Path) -> list[str]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(folder / "rows-delta")).file_uris()
+
+
+_ROWS = ("current_labels", "recent_window", "replay_sample")
+# engine → (its answering function on the prepared folder, the questions asked, in order: appends come last, and
+# the Delta table is read through DuckDB before Delta's own appends grow it)
+ENGINES: dict[str, tuple[Callable[[Path], Callable[[str, dict], int]], tuple[str, ...]]] = {
+    "duckdb_parquet_batches": (lambda folder: _duckdb(str(folder / "batches" / "*.parquet")), _ROWS),
+    "duckdb_parquet_compacted": (lambda folder: _duckdb(str(folder / "rows.parquet")), _ROWS),
+    "duckdb_over_delta": (lambda folder: _duckdb(_delta_files(folder)), _ROWS),
+    "delta": (lambda folder: _delta(str(folder / "rows-delta")), (*_ROWS, "append_batch")),
+    "vectors_parquet_duckdb": (lambda folder: _vectors_parquet(str(folder / "vectors.parquet")),
+                               ("vectors_of_hashes",)),
+    "vectors_lance": (lambda folder: _vectors_lance(str(folder / "vectors.lance")),
+                      ("vectors_of_hashes", "append_vectors")),
 }
 
 
@@ -124,7 +146,7 @@ def main() -> None:
     folder = Path(job["folder"])
     probe = json.loads((folder / "probe.json").read_text())
     before = peak_rss_mb(os.getpid())
-    run = ENGINES[job["engine"]](folder)
+    run = ENGINES[job["engine"]][0](folder)
     seconds, rows = [], 0
     for _ in range(job["repeat"]):
         start = time.perf_counter()

@@ -36,7 +36,6 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.storage.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
-ROW_QUESTIONS = ("current_labels", "recent_window", "replay_sample")
 PROBE_HASHES = (1900, 100)  # a batch's texts: known ones, new ones
 
 
@@ -109,11 +108,9 @@ def compare(settings: Settings, folder: Path, repeat: int) -> dict:
     prepared = folder / "prepared.json"
     if not prepared.exists():
         prepared.write_text(json.dumps(prepare(settings, folder)))
-    questions = {engine: ("vectors_of_hashes",) if engine.startswith("vectors") else ROW_QUESTIONS
-                 for engine in ENGINES}
     return {**json.loads(prepared.read_text()),
             "answers": {engine: {q: ask(engine, q, folder, repeat) for q in asked}
-                        for engine, asked in questions.items()}}
+                        for engine, (_, asked) in ENGINES.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:

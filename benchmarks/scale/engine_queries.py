@@ -56,13 +56,24 @@ def replay_sql(table: str, sample: str, rows: int) -> str:
 _SAMPLE_COLUMNS = "text, label, text_hash, batch_id, seq, label_weight"
 
 
+def reservoir_sample(table: str, rows: int) -> str:
+    """DuckDB's draw of ``rows`` trainable rows, evaluated once (USING SAMPLE applies before WHERE: the trainable
+    rows first, then the draw)."""
+    return (f"MATERIALIZED (SELECT * FROM (SELECT {_SAMPLE_COLUMNS} FROM {table} WHERE NOT recent_holdout) "
+            f"USING SAMPLE reservoir({rows} ROWS) REPEATABLE (25))")
+
+
+def hashed_sample(table: str, rows: int) -> str:
+    """``rows`` trainable rows ordered by a salted hash, not random(): DataFusion evaluates a CTE once per use,
+    each its own draw."""
+    return f"(SELECT {_SAMPLE_COLUMNS} FROM {table} WHERE NOT recent_holdout ORDER BY md5(text_hash || '25') LIMIT {rows})"
+
+
 def _duckdb(files: str | list[str]) -> Callable[[str, dict], int]:
     import duckdb
 
     table = f"read_parquet({files!r})"
-    # USING SAMPLE applies before WHERE: the trainable rows first, then the draw
-    sample = (f"MATERIALIZED (SELECT * FROM (SELECT {_SAMPLE_COLUMNS} FROM {table} WHERE NOT recent_holdout) "
-              "USING SAMPLE reservoir(2400 ROWS) REPEATABLE (25))")
+    sample = reservoir_sample(table, 2400)
 
     def run(question: str, probe: dict) -> int:
         sql = {"current_labels": lambda: current_labels_sql(table, probe["hashes"]),
@@ -76,8 +87,7 @@ def _delta(folder: str) -> Callable[[str, dict], int]:
     from deltalake import DeltaTable, QueryBuilder, write_deltalake
 
     builder = QueryBuilder().register("t", DeltaTable(folder))
-    # ordered by a salted hash, not random(): DataFusion evaluates the CTE once per use, each its own draw
-    sample = f"(SELECT {_SAMPLE_COLUMNS} FROM t WHERE NOT recent_holdout ORDER BY md5(text_hash || '25') LIMIT 2400)"
+    sample = hashed_sample("t", 2400)
     batch = pq.read_table(Path(folder).parent / "rows.parquet").slice(0, 2000)
 
     def run(question: str, probe: dict) -> int:

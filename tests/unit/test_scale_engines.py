@@ -7,7 +7,13 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
 
-from benchmarks.scale.engine_queries import current_labels_sql, recent_window_sql, replay_sql
+from benchmarks.scale.engine_queries import (
+    current_labels_sql,
+    hashed_sample,
+    recent_window_sql,
+    replay_sql,
+    reservoir_sample,
+)
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.text import text_hash
@@ -58,11 +64,8 @@ def test_replay_sample_holds_only_current_trainable_rows(tmp_path):
     store = _store(tmp_path)
     trainable = store.trainable()
     keys = set(zip(trainable["text_hash"], trainable["label"], strict=True))
-    samples = {"duckdb": "MATERIALIZED (SELECT * FROM (SELECT text, label, text_hash, batch_id, seq, label_weight "
-                         "FROM {t} WHERE NOT recent_holdout) USING SAMPLE reservoir(40 ROWS) REPEATABLE (25))",
-               "delta": "(SELECT text, label, text_hash, batch_id, seq, label_weight FROM {t} WHERE NOT "
-                        "recent_holdout ORDER BY md5(text_hash || '25') LIMIT 40)"}
-    answers = _ask(tmp_path, store, lambda t, engine: replay_sql(t, samples[engine].format(t=t), 30))
+    samples = {"duckdb": reservoir_sample, "delta": hashed_sample}
+    answers = _ask(tmp_path, store, lambda t, engine: replay_sql(t, samples[engine](t, 40), 30))
     for engine, answer in answers.items():
         assert len(answer) == 30 and answer["text_hash"].is_unique, engine
         assert set(zip(answer["text_hash"], answer["label"], strict=True)) <= keys, engine

@@ -66,7 +66,8 @@ def reservoir_sample(table: str, rows: int) -> str:
 def hashed_sample(table: str, rows: int) -> str:
     """``rows`` trainable rows ordered by a salted hash, not random(): DataFusion evaluates a CTE once per use,
     each its own draw."""
-    return f"(SELECT {_SAMPLE_COLUMNS} FROM {table} WHERE NOT recent_holdout ORDER BY md5(text_hash || '25') LIMIT {rows})"
+    return (f"(SELECT {_SAMPLE_COLUMNS} FROM {table} WHERE NOT recent_holdout "
+            f"ORDER BY md5(text_hash || '25') LIMIT {rows})")
 
 
 def _duckdb(files: str | list[str]) -> Callable[[str, dict], int]:

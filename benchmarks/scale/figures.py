@@ -19,6 +19,7 @@ from benchmarks.scale.options import ScaleOptions
 from benchmarks.scale.standin import standin_server
 from benchmarks.scale.synthetic import Corpus, SyntheticHistory
 from tweet_sentiment.config import Settings
+from tweet_sentiment.storage.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def folder_bytes(folder: Path) -> int:
 def disk_figures(settings: Settings, rows: int) -> dict:
     """Bytes on disk of the history's parts, and per labelled row (store + vectors + lexicon + archive)."""
     root, cache = Path(settings.data_root), Path(settings.cache_root)
-    model = next(p for p in cache.iterdir() if not p.name.startswith("lexicon-"))
+    model = Path(str(VectorCache(cache, settings.embedding_model).folder))
     parts = {"labelled": folder_bytes(root / "labelled"), "archive": folder_bytes(root / "archive"),
              "vectors": folder_bytes(model), "lexicon": folder_bytes(cache) - folder_bytes(model)}
     parts["other"] = folder_bytes(root) - parts["labelled"] - parts["archive"]

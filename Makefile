@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: setup run test test-slow test-faults bench quality feed feed-unlabelled lint
+.PHONY: setup run test test-slow test-faults bench bench-scale quality feed feed-unlabelled lint
 setup:
 	bash scripts/setup.sh
 
@@ -21,6 +21,11 @@ test-faults: setup
 
 bench: setup
 	$(ENV) cd "$$PROJECT_ROOT" && "$$VENV/bin/python" -m benchmarks
+
+# SIZES=4000,8000 a quick run (default 40000,200000,1000000); RUNS cycles per size; built histories are kept in
+# BENCH_SCALE_ROOT (default var/bench-scale) and reused by the next run
+bench-scale: setup
+	$(ENV) cd "$$PROJECT_ROOT" && "$$VENV/bin/python" -m benchmarks.scale $(if $(SIZES),--sizes $(SIZES)) $(if $(RUNS),--runs $(RUNS)) $(if $(BENCH_SCALE_ROOT),--root "$(BENCH_SCALE_ROOT)")
 
 SCENARIO ?= plain
 quality: setup

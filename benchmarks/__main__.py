@@ -4,13 +4,12 @@ progress on stderr as it goes, the figures as one JSON object, the last line pri
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 
 from benchmarks.options import BenchOptions
+from benchmarks.report import log_progress, print_figures
 from benchmarks.run import bench
-from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,17 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--score-texts", type=int, default=BenchOptions.score_texts,
                         help="uncached unlabelled tweets scored (issue 16)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log_progress()
     options = BenchOptions(runs=args.runs, batch_rows=args.batch_rows, embed_texts=args.embed_texts,
                            score_texts=args.score_texts)
-    try:
-        figures = bench(Settings.from_env(), options)
-    except DatasetMissingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(figures))
-    return 0
+    return print_figures(lambda: bench(Settings.from_env(), options))
 
 
 if __name__ == "__main__":

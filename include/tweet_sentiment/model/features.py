@@ -218,8 +218,12 @@ def warm_cache(texts: Sequence[str], schema: FeatureSchema, client: InfinityClie
     _lexicon(texts, schema, cache_root)
 
 
+def lexicon_namespace(schema: FeatureSchema) -> str:
+    """The feature cache's namespace of the schema's lexicon features (one per lexicon feature set)."""
+    return "lexicon-" + hashlib.sha256("|".join(schema.lexicon_features).encode()).hexdigest()[:12]
+
+
 def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath | None,
              write_behind: bool = False) -> np.ndarray:
-    namespace = "lexicon-" + hashlib.sha256("|".join(schema.lexicon_features).encode()).hexdigest()[:12]
-    return vector_cache(cache_root, namespace, write_behind).get_or_compute(
+    return vector_cache(cache_root, lexicon_namespace(schema), write_behind).get_or_compute(
         texts, lambda todo: lexicon_features(todo, schema.lexicon_features))

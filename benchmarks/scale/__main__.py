@@ -1,0 +1,41 @@
+"""``python -m benchmarks.scale [--sizes 40000,200000,1000000] [--runs N] [--root DIR]`` (`make bench-scale`):
+progress on stderr, the figures as one JSON object, the last line printed on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks.report import log_progress, print_figures
+from benchmarks.scale.figures import run_scale
+from benchmarks.scale.options import DEFAULT_SIZES, ScaleOptions
+from tweet_sentiment.config import Settings
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale",
+                                     description="does a cycle's cost grow with history? The last line printed is "
+                                                 "one JSON object")
+    parser.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES,
+                        help="labelled rows of each history, comma-separated (multiples of 2,000)")
+    parser.add_argument("--runs", type=int, default=ScaleOptions.runs, help="cycles per size (medians)")
+    parser.add_argument("--root", type=Path, default=ScaleOptions.root,
+                        help="where built histories are kept between runs (default var/bench-scale)")
+    args = parser.parse_args(argv)
+    log_progress("tweet_sentiment")
+    options = ScaleOptions(sizes=args.sizes, runs=args.runs, root=args.root.resolve())
+    try:
+        for rows in options.sizes:
+            options.batches(rows)  # a size that is no whole number of batches fails here, before any work
+    except ValueError as exc:
+        parser.error(str(exc))
+    return print_figures(lambda: run_scale(Settings.from_env(), options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""`python -m benchmarks.scale` (make bench-scale) in its small mode: two tiny histories built by the product's
+writers, a real cycle on each through the task functions, the JSON's shape, and the history actually built."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from support import ROOT
+
+from tweet_sentiment.config import Settings
+from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.vector_cache import VectorCache
+
+STEPS = ("claim_and_ingest", "embed", "check_labels", "train", "evaluate", "decide", "archive")
+HEADLINE = ("cycle_steps_ratio_1m", "task_peak_rss_mb_1m", "disk_bytes_per_labelled", "build_1m_s")
+
+
+def _bench(root: Path, sizes: str) -> dict:
+    result = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--sizes", sizes, "--runs", "1",
+                             "--root", str(root)], capture_output=True, text=True, timeout=1200, cwd=ROOT,
+                            env=os.environ)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "batch 4/4 written" in result.stderr or "cached" in result.stderr  # progress while it builds
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir: Path, tmp_path: Path) -> None:
+    figures = _bench(tmp_path, "4000,8000")
+
+    assert figures["sizes"] == [4000, 8000] and all(figures[key] > 0 for key in HEADLINE)
+    small, large = figures["per_n"]["4000"], figures["per_n"]["8000"]
+    for size in (small, large):
+        assert tuple(size["steps_s"]) == STEPS and all(s > 0 for s in size["steps_s"].values())
+        assert all(mb > 100 for mb in size["steps_peak_rss_mb"].values())  # a Python process with the product
+        assert size["outcome"]["rows_in"] == 2000 and size["outcome"]["strategy"] == "continue"
+    assert figures["task_peak_rss_mb_1m"] == max(large["steps_peak_rss_mb"].values())
+    assert figures["cycle_steps_ratio_1m"] == round(large["cycle_steps_s"] / small["cycle_steps_s"], 2)
+    for part in ("labelled", "archive", "vectors", "lexicon"):  # twice the rows, more bytes
+        assert large["disk_bytes"][part] > small["disk_bytes"][part] > 0
+    assert not large["build_cached"] and large["batches"] == 4
+
+    data, cache = tmp_path / "n-8000" / "data", tmp_path / "n-8000" / "cache"
+    rows = LabelledStore(data / "labelled").read_all()
+    assert len(rows) == 8000 and rows["batch_id"].nunique() == 4
+    relabelled = rows[rows["text_hash"].duplicated()]
+    assert 300 <= len(relabelled) < 320  # 5 % of the three later batches (plus any chance repeat)
+    assert 0.12 < rows["recent_holdout"].mean() < 0.18
+    assert VectorCache(cache, Settings.from_env().embedding_model).missing(rows["text_hash"].tolist()) == []
+    assert len(list((data / "archive").rglob("*.csv"))) == 4 and len(list((data / "ledger").glob("*.json"))) == 4
+    assert not (tmp_path / "run").exists()  # the cycle's copy is removed
+
+    again = _bench(tmp_path, "4000")
+    assert again["build_cached"] and again["build_1m_s"] == small["build_s"]
+    assert pd.Series(again["per_n"]["4000"]["steps_s"]).gt(0).all()

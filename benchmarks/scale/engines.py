@@ -103,14 +103,14 @@ def ask(engine: str, question: str, folder: Path, repeat: int) -> dict:
     return figures
 
 
-def compare(settings: Settings, folder: Path, repeat: int) -> dict:
-    """Every candidate's answers (see the module doc)."""
+def compare(settings: Settings, folder: Path, repeat: int, engines: list[str]) -> dict:
+    """The answers of the ``engines`` candidates (see the module doc)."""
     prepared = folder / "prepared.json"
     if not prepared.exists():
         prepared.write_text(json.dumps(prepare(settings, folder)))
     return {**json.loads(prepared.read_text()),
             "answers": {engine: {q: ask(engine, q, folder, repeat) for q in asked}
-                        for engine, (_, asked) in ENGINES.items()}}
+                        for engine, (_, asked) in ENGINES.items() if engine in engines}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=max(DEFAULT_SIZES), help="the built history to measure")
     parser.add_argument("--root", type=Path, default=ScaleOptions.root)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engines", type=lambda text: text.split(","), default=list(ENGINES),
+                        help=f"comma-separated, of {', '.join(ENGINES)}")
     args = parser.parse_args(argv)
     log_progress()
     options = ScaleOptions(root=args.root.resolve())
@@ -127,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = dataclasses.replace(Settings.from_env(), data_root=str(history / "data"),
                                    cache_root=str(history / "cache"))
-    print(json.dumps(compare(settings, options.root / "engines" / f"n-{args.rows}", args.repeat)))
+    print(json.dumps(compare(settings, options.root / "engines" / f"n-{args.rows}", args.repeat,
+                             args.engines)))
     return 0
 
 

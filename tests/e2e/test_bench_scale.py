@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 from support import ROOT
 
 from tweet_sentiment.config import Settings
@@ -33,7 +32,8 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     assert figures["sizes"] == [4000, 8000] and all(figures[key] > 0 for key in HEADLINE)
     small, large = figures["per_n"]["4000"], figures["per_n"]["8000"]
     for size in (small, large):
-        assert tuple(size["steps_s"]) == STEPS and all(s > 0 for s in size["steps_s"].values())
+        assert tuple(size["steps_s"]) == STEPS and min(size["steps_s"].values()) >= 0
+        assert all(size["steps_s"][step] > 0 for step in STEPS[:5])  # decide and archive may take under a ms
         assert all(mb > 100 for mb in size["steps_peak_rss_mb"].values())  # a Python process with the product
         assert size["outcome"]["rows_in"] == 2000 and size["outcome"]["strategy"] == "continue"
     assert figures["task_peak_rss_mb_1m"] == max(large["steps_peak_rss_mb"].values())
@@ -54,4 +54,4 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
 
     again = _bench(tmp_path, "4000")
     assert again["build_cached"] and again["build_1m_s"] == small["build_s"]
-    assert pd.Series(again["per_n"]["4000"]["steps_s"]).gt(0).all()
+    assert all(again["per_n"]["4000"]["steps_s"][step] > 0 for step in STEPS[:5])

@@ -27,7 +27,7 @@ FILES = {"a.csv": 60, "b.csv": 40}  # two files: a death in the middle of archiv
 def sent_texts(inbox: Path) -> set[str]:
     texts = set()
     for name in FILES:
-        rows = list(csv.DictReader(io.StringIO((inbox / name).read_text(encoding="utf-8"), newline="")))
+        rows = list(csv.DictReader(io.StringIO((inbox / name).read_bytes().decode("utf-8"), newline="")))
         texts |= {r["OriginalTweet"] for r in rows}
     return texts
 

@@ -74,4 +74,6 @@ def test_killed_after_any_writing_step_the_next_runs_books_balance(
         assert set(stored["raw_text"]) | set(held["raw_text"]) <= sent
         assert held_rows(DataLayout(root))["batch_id"].isin([*live, "boot"]).all()  # none of a dead batch waits
         assert sorted(p.name for p in (root / "archive").glob("*/*/*.csv")) == sorted(FILES)
-        assert not any((root / "processing").iterdir())  # no marker, no count of failed runs left behind
+        # no batch, no marker, no count of failed runs left behind (only a killed write's dot-temporary, never read)
+        left = [p for p in (root / "processing").rglob("*") if p.is_file() and not p.name.endswith(".tmp")]
+        assert left == [] and not [p for p in (root / "processing").iterdir() if not p.name.startswith(".")]

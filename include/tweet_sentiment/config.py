@@ -104,7 +104,7 @@ class Settings:
     max_file_mb: float = 20.0
     claim_max_files: int = 100  # one run claims at most this many inbox files; the rest waits for the next run
     claim_max_mb: float = 200.0  # ... and at most this many MB (one file always, however large)
-    max_failed_runs: int = 3  # a claimed file in this many failed runs' batches is quarantined unread
+    max_failed_runs: int = 3  # a claimed file alone in this many failed runs' batches is quarantined unread
     bootstrap_rows: int = 8000
     feed_batch_rows: int = 2000
     recent_holdout_fraction: float = 0.15

@@ -3,9 +3,9 @@
 A run's claimed files sit in ``processing/<batch_id>/`` until it archives them. A claim takes at most
 ``ClaimLimits.max_files`` files and ``max_bytes`` bytes; the rest waits for the next run. A run that died leaves its
 folder behind and the next claimer takes it over alone (never with new inbox files): its rows are ingested again,
-once. A file claimed by runs that died or failed is counted (``retries.py``); a dead batch of several files is
-halved, the rest going back to the inbox, so a file that kills every run ends alone and, after
-``max_failed_runs``, is quarantined unread. A batch whose archiving began (a marker names its archive folder) is
+once. A file claimed by runs that died or failed is counted (``retries.py``); a dead batch that failed before is
+halved, the rest going back to the inbox, so a file that kills every run ends alone and, after ``max_failed_runs``
+runs failed with it alone, is quarantined unread. A batch whose archiving began (a marker names its archive folder) is
 never taken over: its archiving is finished. The same rules serve both streams (``DataLayout.labelled_stream``, the
 default, and ``unlabelled_stream``), each with its own folders.
 """
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from upath import UPath
 
-from tweet_sentiment.intake.retries import forget_failures, record_failure
+from tweet_sentiment.intake.retries import failures, forget_failures, record_failure
 from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import (
     DataLayout,
@@ -68,7 +68,7 @@ _ARCHIVING = ".archiving"  # processing/.archiving/<batch_id>.json: the archive 
 @dataclass(frozen=True)
 class ClaimLimits:
     """How much one claim takes: files and bytes (at least one file, however large: the size check refuses it), and
-    in how many failed runs a claimed file is retried before it is quarantined unread."""
+    after how many failed runs with it alone in the batch a claimed file is quarantined unread."""
 
     max_files: int = 100
     max_bytes: int = 200 * 2**20
@@ -118,8 +118,8 @@ def _take_over_one(stream: Stream, batch_id: str) -> bool:
     """Take over the first dead run's batch, if any (True); a batch being archived is archived instead.
 
     Its rows leave the stream's stores and its ledger entry is marked superseded, so they are ingested once,
-    here. Each file counts one more failed run; of several files the first half is taken, the rest goes back to
-    the inbox (a file that kills every run ends alone)."""
+    here. Each file counts one more failed run; a batch that failed before (in an earlier take-over) is halved,
+    the rest going back to the inbox (a file that kills every run ends alone)."""
     target = stream.processing / batch_id
     for dead in list_dir(stream.processing):
         if dead.name == batch_id or is_hidden(dead) or not dead.is_dir() or _finish_archiving(stream, dead.name):
@@ -129,10 +129,11 @@ def _take_over_one(stream: Stream, batch_id: str) -> bool:
             _remove_dir_if_empty(dead)
             continue
         _release_batch(stream, dead.name, batch_id)
-        keep = files[:(len(files) + 1) // 2]
+        failed_before = any(failures(stream, f.name)["runs"] for f in files)
+        keep = files[:(len(files) + 1) // 2] if failed_before else files
         for src in files:
             dst = _free_name(target if src in keep else stream.inbox, src.name)
-            record_failure(stream, dead.name, src.name, dst.name)
+            record_failure(stream, dead.name, src.name, dst.name, alone=len(files) == 1)
             _move_if_present(src, dst.parent, dst.name)
         _remove_dir_if_empty(dead)
         return True

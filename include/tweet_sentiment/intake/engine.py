@@ -20,7 +20,7 @@ from typing import TypedDict
 import pandas as pd
 from upath import UPath
 
-from tweet_sentiment.intake.retries import failed_runs
+from tweet_sentiment.intake.retries import failures
 from tweet_sentiment.schema import LABEL_COLUMN, TEXT_COLUMN
 from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.csvio import decode_lines, read_header, write_csv_atomic
@@ -192,7 +192,7 @@ class Intake:
     stamp: Callable[[pd.DataFrame], dict] = _no_stamp
     # The index of ingested files' digests (file_digests.py): a file sent twice is a duplicate batch. None: off.
     digests: UPath | None = None
-    # A claimed file in the batches of this many failed runs is quarantined unread (retries.py). None: never.
+    # A claimed file alone in the batches of this many failed runs is quarantined unread (retries.py). None: never.
     max_failed_runs: int | None = None
 
 
@@ -318,11 +318,12 @@ def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]],
 
 
 def _refuse_after_failed_runs(intake: Intake, name: str) -> None:
-    runs = failed_runs(intake.stream, name)
-    if intake.max_failed_runs is not None and len(runs) >= intake.max_failed_runs:
-        raise FileRejected(f"set aside unread: {len(runs)} runs failed with this file claimed (batches "
-                           f"{', '.join(runs)}; the limit is {intake.max_failed_runs}); once it is fixed, release "
-                           f"it: python -m tweet_sentiment quarantine release {name}")
+    failed = failures(intake.stream, name)
+    if intake.max_failed_runs is not None and failed["alone"] >= intake.max_failed_runs:
+        raise FileRejected(f"set aside unread: {failed['alone']} runs failed with this file alone in their batch "
+                           f"(the limit is {intake.max_failed_runs}; the failed runs' batches: "
+                           f"{', '.join(failed['runs'])}); once it is fixed, release it: "
+                           f"python -m tweet_sentiment quarantine release {name}")
 
 
 def _ledger_entry(batch_id: str, outcomes: list[FileOutcome]) -> Ledger:

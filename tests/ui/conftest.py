@@ -132,6 +132,9 @@ def server_env(manager: str, home: Path, settings: Settings, passwords: dict[str
         env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{role}" for u, role in ROLES.items())
         env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(home / "passwords.json")
     else:
+        # FAB limits logins per client address (5 per 40 s by default); the browser tests log several users in
+        # and out from one address within seconds, so the limit stays on but wider here
+        env["AIRFLOW__FAB__AUTH_RATE_LIMIT"] = "100 per 40 second"
         env.update({"AIRFLOW_HOME": str(home),
                     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
                     "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])})

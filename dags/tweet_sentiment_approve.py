@@ -20,7 +20,7 @@ from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.pipeline import approve, assets
+from tweet_sentiment.pipeline import airflow_assets, approve
 
 SETTINGS = Settings.from_env()  # the approvers and the default timeout are fixed when the file is parsed
 
@@ -47,7 +47,7 @@ def _by(ti: Any) -> str | None:
 @dag(
     dag_id="tweet_sentiment_approve",
     description="A person promotes an ambiguous challenger, or keeps the champion.",
-    schedule=[assets.CANDIDATE],
+    schedule=[airflow_assets.CANDIDATE],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=16,  # several approvals may wait at once; a stale one is refused when answered
@@ -58,7 +58,7 @@ def tweet_sentiment_approve() -> None:
     @task(multiple_outputs=False)
     def build_request(*, triggering_asset_events=None) -> dict:
         """The request for the newest candidate of this run's events: subject, Markdown body, the candidate."""
-        events = triggering_asset_events.get(assets.CANDIDATE, []) if triggering_asset_events else []
+        events = triggering_asset_events.get(airflow_assets.CANDIDATE, []) if triggering_asset_events else []
         if not events:
             raise AirflowSkipException("no candidate event: this DAG runs on the retrain DAG's candidate events")
         return approve.build_request(Settings.from_env(), [dict(event.extra) for event in events])
@@ -74,13 +74,13 @@ def tweet_sentiment_approve() -> None:
         assigned_users=SETTINGS.approvers,
     )
 
-    @task(multiple_outputs=False, outlets=[assets.CHAMPION_CHANGE])
+    @task(multiple_outputs=False, outlets=[airflow_assets.CHAMPION_CHANGE])
     def promote(request: dict, *, ti=None, outlet_events=None) -> dict:
         """Promote the challenger unless the champion changed since its evaluation; a real promotion records a
         champion asset event through the alias, a refused one none."""
         decided = approve.decide(Settings.from_env(), request["candidate"], approve.PROMOTE, _by(ti))
         if decided.get("event"):
-            outlet_events[assets.CHAMPION_CHANGE].add(assets.CHAMPION, extra=decided["event"])
+            outlet_events[airflow_assets.CHAMPION_CHANGE].add(airflow_assets.CHAMPION, extra=decided["event"])
         return decided
 
     @task(multiple_outputs=False)

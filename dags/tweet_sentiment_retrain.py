@@ -28,7 +28,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipExceptio
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import batch_id_for
-from tweet_sentiment.pipeline import assets, retrain
+from tweet_sentiment.pipeline import airflow_assets, assets, retrain
 from tweet_sentiment.pipeline.api_login import api_login
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation
 from tweet_sentiment.pipeline.params import PARAMS, RunOptions
@@ -112,7 +112,7 @@ def train() -> dict:
     return retrain.train_challenger(_settings(), _batch_id(), _options()).to_json()
 
 
-@task(multiple_outputs=False, inlets=[assets.CHAMPION])
+@task(multiple_outputs=False, inlets=[airflow_assets.CHAMPION])
 def evaluate(challenger: dict) -> dict:
     """Score challenger and champion on the fixed and the recent holdout and decide whether to promote."""
     return retrain.evaluate_challenger(_settings(), ChallengerResult.from_json(challenger), _options()).to_json()
@@ -124,23 +124,23 @@ def decide(evaluation: dict) -> str:
     return "promote" if Evaluation.from_json(evaluation).promote else "keep_champion"
 
 
-@task(multiple_outputs=False, outlets=[assets.CHAMPION_CHANGE])
+@task(multiple_outputs=False, outlets=[airflow_assets.CHAMPION_CHANGE])
 def promote(evaluation: dict, *, outlet_events=None) -> dict:
     """Make the challenger the champion, unless the champion changed during the run; a real promotion
     records a champion asset event (version, metrics) through the alias, a refused one records none."""
     promoted = retrain.promote_challenger(_settings(), Evaluation.from_json(evaluation))
     if promoted.event:
-        outlet_events[assets.CHAMPION_CHANGE].add(assets.CHAMPION, extra=promoted.event)
+        outlet_events[airflow_assets.CHAMPION_CHANGE].add(airflow_assets.CHAMPION, extra=promoted.event)
     return promoted.to_json()
 
 
-@task(multiple_outputs=False, outlets=[assets.CANDIDATE_AMBIGUOUS])
+@task(multiple_outputs=False, outlets=[airflow_assets.CANDIDATE_AMBIGUOUS])
 def keep_champion(evaluation: dict, *, outlet_events=None) -> dict:
     """Record the challenger as rejected, with the reason; an ambiguous one waits for a person instead, and a
     candidate asset event (through the alias) starts the approval DAG."""
     kept = retrain.keep_champion(_settings(), Evaluation.from_json(evaluation), _options())
     if kept.event:
-        outlet_events[assets.CANDIDATE_AMBIGUOUS].add(assets.CANDIDATE, extra=kept.event)
+        outlet_events[airflow_assets.CANDIDATE_AMBIGUOUS].add(airflow_assets.CANDIDATE, extra=kept.event)
     return kept.to_json()
 
 
@@ -155,7 +155,7 @@ def archive(ledger: dict, embedded: dict, checked: dict, challenger: dict, evalu
 @dag(
     dag_id=assets.RETRAIN_DAG_ID,
     description="Retrain the tweet-sentiment model on newly labelled CSVs; promote it only if it is better.",
-    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=20)), assets=[assets.INBOX]),
+    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=20)), assets=[airflow_assets.INBOX]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

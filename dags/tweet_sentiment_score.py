@@ -22,7 +22,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import batch_id_for
-from tweet_sentiment.pipeline import assets
+from tweet_sentiment.pipeline import airflow_assets, assets
 from tweet_sentiment.pipeline import score as scoring  # not `score`: the DAG's score task has that name
 from tweet_sentiment.pipeline.params import SCORE_PARAMS, ScoreOptions
 from tweet_sentiment.pipeline.sensing import SKIP
@@ -44,7 +44,7 @@ def _options() -> ScoreOptions:
     description="Score unlabelled tweets with the champion; the mood series over time; drift against a reference.",
     schedule=AssetOrTimeSchedule(
         timetable=DeltaTriggerTimetable(timedelta(minutes=_settings().score_every_min)),
-        assets=assets.CHAMPION | assets.UNLABELLED),
+        assets=airflow_assets.CHAMPION | airflow_assets.UNLABELLED),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -73,7 +73,7 @@ def tweet_sentiment_score() -> None:
         """Claim the unlabelled inbox's files; validate and store their rows, quarantining the rest with reasons."""
         return scoring.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
 
-    @task(multiple_outputs=False, inlets=[assets.CHAMPION])
+    @task(multiple_outputs=False, inlets=[airflow_assets.CHAMPION])
     def score() -> dict:
         """Pin the champion; score the new rows and re-score those another champion scored."""
         return scoring.score(_settings(), _options())

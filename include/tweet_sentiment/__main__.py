@@ -11,21 +11,19 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from airflow.sdk import Asset
-
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.intake.feed import chronological_rows, next_batch, next_unlabelled, write_rows
 from tweet_sentiment.intake.quarantine import ReleaseError, quarantined, release
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.api_login import login_from_env
-from tweet_sentiment.pipeline.assets import INBOX, STARTS, UNLABELLED
+from tweet_sentiment.pipeline.assets import INBOX, STARTS, UNLABELLED, AssetName
 from tweet_sentiment.pipeline.feed_events import record_feed_event
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.fs import write_json_atomic
 
 
-def announce(settings: Settings, asset: Asset, file: str) -> None:
+def announce(settings: Settings, asset: AssetName, file: str) -> None:
     """Record the asset event of a dropped file (as the service login), and say what starts its DAG."""
     dag_id = STARTS[asset]
     try:

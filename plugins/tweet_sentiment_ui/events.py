@@ -1,4 +1,4 @@
-"""Asset events recorded by the plugin inside the API server: "Send batch" (inbox) and a rollback (champion).
+"""AssetName events recorded by the plugin inside the API server: "Send batch" (inbox) and a rollback (champion).
 
 The plugin calls Airflow's asset manager directly, in the API server's own process and metadata-DB session, the
 same call ``POST /api/v2/assets/events`` makes. That route asks the auth manager for the asset-event right (OP
@@ -15,15 +15,16 @@ import logging
 
 from airflow.assets.manager import asset_manager
 from airflow.models.asset import AssetModel
-from airflow.sdk import Asset
 from airflow.utils.session import create_session
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from tweet_sentiment.pipeline.assets import AssetName
+
 log = logging.getLogger(__name__)
 
 
-def record_asset_event(asset: Asset, extra: dict, user: str) -> int | None:
+def record_asset_event(asset: AssetName, extra: dict, user: str) -> int | None:
     """Record an event of ``asset`` (queueing the DAGs scheduled on it); its id, or None if it was not recorded
     (the asset is unknown until the DAG that declares it has been parsed)."""
     extra = {**extra, "from_plugin": "tweet_sentiment_ui", "user": user}

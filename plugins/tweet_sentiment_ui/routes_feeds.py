@@ -4,11 +4,10 @@ inbox): the asset event that starts the DAG scheduled on it at once, recorded th
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tweet_sentiment.pipeline.assets import INBOX, UNLABELLED
+from tweet_sentiment.pipeline.assets import INBOX, UNLABELLED, AssetName
 from tweet_sentiment.pipeline.feed_events import events_route
 from tweet_sentiment_ui.access import Scorer, Writer
 from tweet_sentiment_ui.events import record_asset_event
@@ -20,7 +19,7 @@ class DroppedFile(BaseModel):
     file: str = Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$", description="the file's name in the inbox")
 
 
-def _record(asset: Asset, body: DroppedFile, user: str) -> dict:
+def _record(asset: AssetName, body: DroppedFile, user: str) -> dict:
     """The event's id (None: the asset is not registered yet, the file waits for the next tick)."""
     return {"asset": asset.name, "event": record_asset_event(asset, {"file": body.file, "source": "feed"}, user)}
 

@@ -11,32 +11,42 @@
   that can record one (``make feed-unlabelled`` through the UI plugin, another DAG, ``POST /api/v2/assets/events``)
   starts the scoring DAG at once, files dropped without one wait for its short timetable.
 
-Each asset and alias is defined here once: the DAGs schedule on and emit these objects, and the UI plugin looks
-the assets up by their name and URI when it records an event. The URIs use a private ``x-`` scheme: the data root
-may be a folder or object storage, and the asset stands for the role, not one path.
+Each asset and alias is named here once, as plain names and URIs: ``airflow_assets`` builds the one set of Airflow
+objects the DAGs schedule on and emit, and the UI plugin looks the assets up by name and URI when it records an
+event. No Airflow import here: the plugin imports this module, and with ``LAZY_LOAD_PLUGINS=False`` a first
+``import airflow`` from inside it would load the plugin again mid-import. The URIs use a private ``x-`` scheme:
+the data root may be a folder or object storage, and the asset stands for the role, not one path.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, AssetAlias
+from typing import NamedTuple
 
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.contracts import Evaluation
 
-INBOX = Asset(name="tweet_sentiment_inbox", uri="x-tweet-sentiment://data/inbox")
+
+class AssetName(NamedTuple):
+    """An asset's unique name and URI."""
+
+    name: str
+    uri: str
+
+
+INBOX = AssetName("tweet_sentiment_inbox", "x-tweet-sentiment://data/inbox")
 # The DAG scheduled on the inbox: an inbox event is a run of it (the UI plugin checks the right to trigger it).
 RETRAIN_DAG_ID = "tweet_sentiment_retrain"
 # The DAG scheduled on the unlabelled inbox (and the champion).
 SCORE_DAG_ID = "tweet_sentiment_score"
-CHAMPION = Asset(name="tweet_sentiment_champion", uri="x-tweet-sentiment://registry/champion")
-UNLABELLED = Asset(name="tweet_sentiment_unlabelled", uri="x-tweet-sentiment://data/unlabelled")
+CHAMPION = AssetName("tweet_sentiment_champion", "x-tweet-sentiment://registry/champion")
+UNLABELLED = AssetName("tweet_sentiment_unlabelled", "x-tweet-sentiment://data/unlabelled")
 # The DAG an event of each fed asset starts (a feed's message names it).
 STARTS = {INBOX: RETRAIN_DAG_ID, UNLABELLED: SCORE_DAG_ID}
 # The promote task's outlet: the champion asset is attached to it only when the champion really changed.
-CHAMPION_CHANGE = AssetAlias("tweet_sentiment_champion_change")
-CANDIDATE = Asset(name="tweet_sentiment_candidate", uri="x-tweet-sentiment://registry/candidate")
+CHAMPION_ALIAS = "tweet_sentiment_champion_change"
+CANDIDATE = AssetName("tweet_sentiment_candidate", "x-tweet-sentiment://registry/candidate")
 # keep_champion's outlet: the candidate asset is attached to it only when the evaluation was ambiguous.
-CANDIDATE_AMBIGUOUS = AssetAlias("tweet_sentiment_candidate_ambiguous")
+CANDIDATE_ALIAS = "tweet_sentiment_candidate_ambiguous"
 
 
 def inbox_event(batch: dict) -> dict:

@@ -9,19 +9,19 @@ the service login's ``user``.) Best effort: without an Airflow or a login the fi
 from __future__ import annotations
 
 import httpx
-from airflow.sdk import Asset
 
 from tweet_sentiment.pipeline.api_login import ApiLogin, api_client
+from tweet_sentiment.pipeline.assets import AssetName
 
 PLUGIN_PREFIX = "/tweet-sentiment"  # where Airflow serves the UI plugin (plugins/tweet_sentiment_ui/plugin.py)
 
 
-def events_route(asset: Asset) -> str:
+def events_route(asset: AssetName) -> str:
     """The plugin's route (under ``PLUGIN_PREFIX``) that records an event of ``asset`` for a dropped file."""
     return f"/api/events/{asset.name}"
 
 
-def record_feed_event(login: ApiLogin | None, asset: Asset, file: str,
+def record_feed_event(login: ApiLogin | None, asset: AssetName, file: str,
                       timeout_s: float = 10.0) -> tuple[int | None, str]:
     """Record an event of ``asset`` for the dropped ``file`` (its name) as ``login``: (the event's id, "") or
     (None, why it was not recorded)."""

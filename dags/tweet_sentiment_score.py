@@ -25,7 +25,7 @@ from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.pipeline import assets
 from tweet_sentiment.pipeline import score as scoring  # not `score`: the DAG's score task has that name
 from tweet_sentiment.pipeline.params import SCORE_PARAMS, ScoreOptions
-from tweet_sentiment.pipeline.sensing import SKIP
+from tweet_sentiment.pipeline.sensing import GO, SKIP
 
 log = logging.getLogger(__name__)
 CHAMPION = Asset(name=assets.CHAMPION.name, uri=assets.CHAMPION.uri)
@@ -58,17 +58,19 @@ def _options() -> ScoreOptions:
                         **spec.schema) for name, spec in SCORE_PARAMS.items()},
 )
 def tweet_sentiment_score() -> None:
-    @task(multiple_outputs=False)
-    def sense(*, triggering_asset_events=None) -> str:
-        """Go on new files, on a champion other than the scores', on a mood or drift check not yet written;
-        else skip at once with the reason (in this log)."""
+    # poke mode, as the retrain DAG's sensor: it waits seconds at most, for files still being written
+    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_deadline_s, mode="poke",
+                 soft_fail=True)
+    def sense(*, triggering_asset_events=None) -> bool:
+        """Go on new files, on a champion other than the scores', on a mood or drift check not yet written; wait
+        for files still being written; else skip at once with the reason (in this log)."""
         for asset, events in (triggering_asset_events or {}).items():
             log.info("started by %d event(s) of %s: %s", len(events), asset, [e.extra for e in events][-3:])
         work = scoring.sense_scoring(_settings(), _options())
         log.info("%s: %s", work.action, work.reason)
         if work.action == SKIP:
             raise AirflowSkipException(work.reason)
-        return work.reason
+        return work.action == GO
 
     @task(multiple_outputs=False)
     def claim_and_ingest() -> dict:

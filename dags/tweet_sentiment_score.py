@@ -4,8 +4,8 @@ sense → claim_and_ingest → score → mood | drift | rescore_labelling_queue 
 
 Schedule: a champion asset event (a promotion of the retrain DAG, a rollback on the model page) starts a run at
 once, which re-scores what is already scored with the new champion (cached vectors: fast); so does an event of
-the unlabelled-inbox asset, from a producer that can record one. Files dropped without an event (``make
-feed-unlabelled`` writes a file and cannot record one) wait for the short timetable (every
+the unlabelled-inbox asset (``make feed-unlabelled`` records one through the UI plugin; its sensor waits the
+seconds a file takes to settle). Files dropped without an event wait for the short timetable (every
 ``TWEET_SENTIMENT_SCORE_EVERY_MIN`` minutes, 5 by default): a run with nothing to do skips within seconds. A run
 pins one champion: every score, mood point and drift figure it writes names that version. Each task calls one
 function of ``tweet_sentiment.pipeline.score``, which is tested without Airflow.

@@ -236,7 +236,7 @@ def test_ctrl_c_stops_every_process_make_run_started(make_run):
         proc.wait(90)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("run.sh did not stop within 90 s of Ctrl-C")
+        pytest.fail("run.sh did not stop within 90 s of Ctrl-C:\n" + "".join(make_run.output[-20:]))
     deadline = time.monotonic() + 10  # run.sh waited for them; give the kernel a moment to reap what it killed
     while (left := outliving(make_run.home, started)) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -93,8 +93,11 @@ def make_run(tmp_path_factory: pytest.TempPathFactory, walk_dataset: Path, featu
         "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "TWEET_SENTIMENT_BOOTSTRAP_ROWS": "500",
         "TWEET_SENTIMENT_FEED_BATCH_ROWS": "500",  # a minute for a cycle on the shared 2-core machine
     })
+    # Ctrl-C as in a person's terminal: a shell cannot trap SIGINT if it was ignored when it started (a test run
+    # started in the background inherits that), so run.sh starts with SIGINT's default disposition.
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     run = MakeRun(proc, [], env, tmp / "airflow", tmp / "data", base=f"http://localhost:{port}")
     threading.Thread(target=lambda: run.output.extend(proc.stdout), daemon=True).start()
     try:

@@ -4,8 +4,8 @@ sense → claim_and_ingest → score → mood | drift | rescore_labelling_queue 
 
 Schedule: a champion asset event (a promotion of the retrain DAG, a rollback on the model page) starts a run at
 once, which re-scores what is already scored with the new champion (cached vectors: fast); so does an event of
-the unlabelled-inbox asset, from a producer that can record one. Files dropped without an event (``make
-feed-unlabelled`` writes a file and cannot record one) wait for the short timetable (every
+the unlabelled-inbox asset (``make feed-unlabelled`` records one through the UI plugin; its sensor waits the
+seconds a file takes to settle). Files dropped without an event wait for the short timetable (every
 ``TWEET_SENTIMENT_SCORE_EVERY_MIN`` minutes, 5 by default): a run with nothing to do skips within seconds. A run
 pins one champion: every score, mood point and drift figure it writes names that version. Each task calls one
 function of ``tweet_sentiment.pipeline.score``, which is tested without Airflow.
@@ -25,7 +25,7 @@ from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.pipeline import airflow_assets, assets
 from tweet_sentiment.pipeline import score as scoring  # not `score`: the DAG's score task has that name
 from tweet_sentiment.pipeline.params import SCORE_PARAMS, ScoreOptions
-from tweet_sentiment.pipeline.sensing import SKIP
+from tweet_sentiment.pipeline.sensing import GO, SKIP
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +56,19 @@ def _options() -> ScoreOptions:
                         **spec.schema) for name, spec in SCORE_PARAMS.items()},
 )
 def tweet_sentiment_score() -> None:
-    @task(multiple_outputs=False)
-    def sense(*, triggering_asset_events=None) -> str:
-        """Go on new files, on a champion other than the scores', on a mood or drift check not yet written;
-        else skip at once with the reason (in this log)."""
+    # poke mode, as the retrain DAG's sensor: it waits seconds at most, for files still being written
+    @task.sensor(poke_interval=_settings().sensor_poke_s, timeout=_settings().sensor_deadline_s, mode="poke",
+                 soft_fail=True)
+    def sense(*, triggering_asset_events=None) -> bool:
+        """Go on new files, on a champion other than the scores', on a mood or drift check not yet written; wait
+        for files still being written; else skip at once with the reason (in this log)."""
         for asset, events in (triggering_asset_events or {}).items():
             log.info("started by %d event(s) of %s: %s", len(events), asset, [e.extra for e in events][-3:])
         work = scoring.sense_scoring(_settings(), _options())
         log.info("%s: %s", work.action, work.reason)
         if work.action == SKIP:
             raise AirflowSkipException(work.reason)
-        return work.reason
+        return work.action == GO
 
     @task(multiple_outputs=False)
     def claim_and_ingest() -> dict:

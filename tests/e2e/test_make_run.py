@@ -93,8 +93,11 @@ def make_run(tmp_path_factory: pytest.TempPathFactory, walk_dataset: Path, featu
         "TWEET_SENTIMENT_CACHE_ROOT": str(feature_cache), "TWEET_SENTIMENT_BOOTSTRAP_ROWS": "500",
         "TWEET_SENTIMENT_FEED_BATCH_ROWS": "500",  # a minute for a cycle on the shared 2-core machine
     })
+    # Ctrl-C as in a person's terminal: a shell cannot trap SIGINT if it was ignored when it started (a test run
+    # started in the background inherits that), so run.sh starts with SIGINT's default disposition.
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     run = MakeRun(proc, [], env, tmp / "airflow", tmp / "data", base=f"http://localhost:{port}")
     threading.Thread(target=lambda: run.output.extend(proc.stdout), daemon=True).start()
     try:
@@ -173,13 +176,15 @@ def idle(run: MakeRun, headers: dict) -> bool:
     return not [r for dag_id in DAG_IDS for r in runs(run, dag_id, headers) if r["state"] in ("queued", "running")]
 
 
-def open_the_pages(driver, run: MakeRun, champion: str, shots: str = "") -> None:
-    """Labels, Sentiment model and Mood from the navigation bar, each showing its data (screenshots if named)."""
-    for item, element, text, name in (("Labels", "review-counts", "Waiting:", "labels"),
-                                      ("Sentiment model", "champion", champion, "model"),
-                                      ("Mood", "champion", champion, "mood")):
+def open_the_pages(driver, champion: str, shots: str = "", mood_points: bool = False) -> None:
+    """Labels, Sentiment model and Mood from the navigation bar, each showing its data (and, if asked, the Mood
+    page its points); screenshots ``<shots>-<page>.png`` if named."""
+    mood = (By.CSS_SELECTOR, "#points tbody tr", "") if mood_points else (By.ID, "champion", champion)
+    for item, shown, name in (("Labels", (By.ID, "review-counts", "Waiting:"), "labels"),
+                              ("Sentiment model", (By.ID, "champion", champion), "model"),
+                              ("Mood", mood, "mood")):
         open_from_navigation(driver, item)
-        wait(driver).until(ec.text_to_be_present_in_element((By.ID, element), text))
+        wait(driver).until(ec.text_to_be_present_in_element(shown[:2], shown[2]))
         if shots:
             screenshot(driver, f"{shots}-{name}.png")
 
@@ -188,7 +193,7 @@ def test_a_newcomers_walk_shows_each_step_within_a_minute(make_run, browser):
     headers, registry = make_run.headers(), ModelRegistry(DataLayout(make_run.data_root).registry)
     figures, since_prompt = make_run.figures, lambda: round(time.monotonic() - make_run.prompt_at, 1)
     log_in(browser, SimpleNamespace(url=make_run.base, passwords=dict([make_run.admin])), make_run.admin[0])
-    open_the_pages(browser, make_run, registry.champion_version())
+    open_the_pages(browser, registry.champion_version())
     poll(lambda: idle(make_run, headers), "the first runs of the unpaused DAGs ended", 180, every_s=2)
     figures["prompt_to_first_runs_ended_s"] = since_prompt()
 
@@ -219,8 +224,7 @@ def test_a_newcomers_walk_shows_each_step_within_a_minute(make_run, browser):
     figures["prompt_to_first_scored_s"] = since_prompt()
     assert 0 < scored["rows"] <= 300 and scored["scored_by"] == registry.champion_version()
 
-    open_the_pages(browser, make_run, registry.champion_version(), shots="newcomer")
-    assert browser.find_elements(By.CSS_SELECTOR, "#points tbody tr")  # the Mood page's first points
+    open_the_pages(browser, registry.champion_version(), shots="newcomer", mood_points=True)
     (TEST_OUTPUT / "make_run_walk_figures.json").write_text(json.dumps({**figures, "load_1m": os.getloadavg()[0]}))
 
 
@@ -235,7 +239,7 @@ def test_ctrl_c_stops_every_process_make_run_started(make_run):
         proc.wait(90)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("run.sh did not stop within 90 s of Ctrl-C")
+        pytest.fail("run.sh did not stop within 90 s of Ctrl-C:\n" + "".join(make_run.output[-20:]))
     deadline = time.monotonic() + 10  # run.sh waited for them; give the kernel a moment to reap what it killed
     while (left := outliving(make_run.home, started)) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -2,6 +2,7 @@
 with nothing to do (a skip with its reason); and the labelling queue re-annotated for a new champion while
 annotators label from other processes, no label lost."""
 
+import dataclasses
 import json
 import multiprocessing
 from pathlib import Path
@@ -26,7 +27,7 @@ from tweet_sentiment.pipeline.score import (
     sense_scoring,
     update_mood,
 )
-from tweet_sentiment.pipeline.sensing import GO, SKIP
+from tweet_sentiment.pipeline.sensing import GO, SKIP, WAIT
 from tweet_sentiment.storage.fs import DataLayout, read_json
 from tweet_sentiment.text import clean_tweet
 
@@ -151,3 +152,14 @@ def test_while_drift_holds_a_share_of_a_load_comes_from_the_drifted_window(setti
     assert len(from_window) == 8 and len({i["id"] for i in from_window}) == 8  # the second load takes the next ones
     assert all(i["text"].startswith("omicron") and i["TweetAt"].startswith("2022-12-30") for i in from_window)
     assert again.queued == 10 and sum(i["source"] == "file.csv" for i in items) == 12
+
+
+def test_a_file_still_being_written_is_waited_for_not_left_to_the_next_tick(settings):
+    """A feed records its event right after its file: the run the event starts waits for the file to settle."""
+    layout = settings.layout()
+    train_champion(ModelRegistry(layout.registry), seed=1)
+    drop(settings, "chunk.csv", [("2022-12-30 22:00:00", "a tweet")])
+    settling = dataclasses.replace(settings, file_settle_s=3600)
+    assert sense_scoring(settling, OPTIONS) == (WAIT, "1 unlabelled file(s) still being written (changed less than "
+                                                      "3600 s ago)")
+    assert sense_scoring(settings, OPTIONS).action == GO

@@ -1,3 +1,4 @@
 """The DAGs' logic, one task module per DAG (``retrain``, ``score``, ``approve``), the sensor's decision
 (``sensing``), the run Params (``params``), the Airflow assets (``assets``), the challenger's training, shared
-resources, timing and run notes. The top of the house: it imports every package below; none imports it."""
+resources, timing, the service login to Airflow's REST API (``api_login``), run notes and the feeds' asset
+events (``feed_events``). The top of the house: it imports every package below; none imports it."""

@@ -32,7 +32,7 @@ from tweet_sentiment.monitoring.mood import (
 from tweet_sentiment.monitoring.scoring import read_scores, score_stream, scoring_log, stale_batches
 from tweet_sentiment.pipeline.params import ScoreOptions
 from tweet_sentiment.pipeline.resources import claim_limits, infinity_client
-from tweet_sentiment.pipeline.sensing import GO, SKIP, Work
+from tweet_sentiment.pipeline.sensing import GO, SKIP, WAIT, Work
 from tweet_sentiment.pipeline.timing import timed
 from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import is_hidden, list_dir, write_json_atomic
@@ -52,7 +52,8 @@ def _reference(settings: Settings, options: ScoreOptions) -> str:
 
 def sense_scoring(settings: Settings, options: ScoreOptions) -> Work:
     """Go on new unlabelled files (or a failed run's), on batches scored by another champion (a promotion, a
-    rollback), on a mood or drift check not made for the champion; else skip with the reason."""
+    rollback), on a mood or drift check not made for the champion; wait for files still being written; else skip
+    with the reason."""
     layout = settings.layout()
     stream = layout.unlabelled_stream
     ready, arriving = inbox_files(stream.inbox, settings.file_settle_s)
@@ -62,6 +63,9 @@ def sense_scoring(settings: Settings, options: ScoreOptions) -> Work:
         return Work(SKIP, f"no champion yet: {len(ready) + len(arriving)} file(s) wait in the unlabelled inbox")
     if ready or left:
         return Work(GO, f"{len(ready)} new unlabelled file(s), {len(left)} claimed batch(es) of a failed run")
+    if arriving:  # a feed's event comes right after its file: wait the seconds it takes to settle
+        return Work(WAIT, f"{len(arriving)} unlabelled file(s) still being written (changed less than "
+                          f"{settings.file_settle_s:g} s ago)")
     unscored, stale = stale_batches(layout, version)
     if unscored or stale:
         return Work(GO, f"champion {version}: {len(unscored)} batch(es) to score, {len(stale)} scored by another "
@@ -73,9 +77,8 @@ def sense_scoring(settings: Settings, options: ScoreOptions) -> Work:
     if scored and (not mood or mood.get("champion_version") != version or not drift
                    or drift["reference"]["kind"] != _reference(settings, options)):
         return Work(GO, f"the mood or the drift check of champion {version} is not written yet")
-    waiting = f" ({len(arriving)} file(s) still being written: the next run takes them)" if arriving else ""
-    return Work(SKIP, f"nothing new: no files in the unlabelled inbox{waiting}; every batch is scored by the "
-                      f"champion {version}")
+    return Work(SKIP, f"nothing new: no files in the unlabelled inbox; every batch is scored by the champion "
+                      f"{version}")
 
 
 @timed

@@ -61,7 +61,7 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
 def refit_times(base: Settings, first_s: float, runs: int) -> list[float]:
     """Seconds of ``runs`` full refits on the history: the bootstrap's (``first_s``) and ``runs - 1`` more."""
     log.info("%d more refits on the history", runs - 1)
-    more = [train_challenger(base, "history", RunOptions(strategy="refit"))["train_s"] for _ in range(runs - 1)]
+    more = [train_challenger(base, "history", RunOptions(strategy="refit")).train_s for _ in range(runs - 1)]
     return [first_s, *more]
 
 

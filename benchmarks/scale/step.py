@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from benchmarks.processes import peak_rss_mb
 from tweet_sentiment.config import Settings
+from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import (
     archive_batch,
@@ -30,24 +31,27 @@ _OPTIONS = RunOptions()
 
 
 def _decide(settings: Settings, batch_id: str, parts: dict) -> dict:
-    evaluation = parts["evaluate"]
-    if evaluation["promote"]:
-        return promote_challenger(settings, evaluation)
-    return keep_champion(settings, evaluation, _OPTIONS)
+    evaluation = Evaluation.from_json(parts["evaluate"])
+    if evaluation.promote:
+        return promote_challenger(settings, evaluation).to_json()
+    return keep_champion(settings, evaluation, _OPTIONS).to_json()
 
 
 def _archive(settings: Settings, batch_id: str, parts: dict) -> dict:
-    return dict(archive_batch(settings, parts["claim_and_ingest"], parts["embed"], parts["train"], parts["evaluate"],
-                              parts["check_labels"]))
+    return archive_batch(settings, parts["claim_and_ingest"], Embedded.from_json(parts["embed"]),
+                         ChallengerResult.from_json(parts["train"]), Evaluation.from_json(parts["evaluate"]),
+                         parts["check_labels"]).to_json()
 
 
-# The cycle's steps in order (the retrain DAG's tasks but the sensor), each as (settings, batch id, results so far).
+# The cycle's steps in order (the retrain DAG's tasks but the sensor), each as (settings, batch id, results so far),
+# passing JSON between them as the DAG's XComs do.
 STEPS: dict[str, Callable[[Settings, str, dict], dict]] = {
-    "claim_and_ingest": lambda settings, batch_id, parts: claim_and_ingest(settings, batch_id),
-    "embed": lambda settings, batch_id, parts: embed_batch(settings, batch_id),
-    "check_labels": lambda settings, batch_id, parts: check_labels(settings, batch_id, _OPTIONS),
-    "train": lambda settings, batch_id, parts: train_challenger(settings, batch_id, _OPTIONS),
-    "evaluate": lambda settings, batch_id, parts: evaluate_challenger(settings, parts["train"], _OPTIONS),
+    "claim_and_ingest": lambda settings, batch_id, parts: dict(claim_and_ingest(settings, batch_id)),
+    "embed": lambda settings, batch_id, parts: embed_batch(settings, batch_id).to_json(),
+    "check_labels": lambda settings, batch_id, parts: dict(check_labels(settings, batch_id, _OPTIONS)),
+    "train": lambda settings, batch_id, parts: train_challenger(settings, batch_id, _OPTIONS).to_json(),
+    "evaluate": lambda settings, batch_id, parts: evaluate_challenger(
+        settings, ChallengerResult.from_json(parts["train"]), _OPTIONS).to_json(),
     "decide": _decide,
     "archive": _archive,
 }

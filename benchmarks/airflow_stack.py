@@ -126,12 +126,14 @@ class AirflowStack:
                 os.kill(pid, signal.SIGKILL)
 
     def login(self, user: str = "admin") -> httpx.Client:
-        """An HTTP client of the API server, logged in as ``user`` through Airflow's own token endpoint."""
+        """An HTTP client of the API server, logged in as ``user`` through Airflow's own token endpoint; it sends
+        ``X-Requested-With``, as any client of the plugin's API must for a write that is not JSON."""
         token = httpx.post(f"{self.url}/auth/token", json={"username": user, "password": self.passwords[user]},
                            timeout=30)
         token.raise_for_status()
         return httpx.Client(base_url=self.url, timeout=120,
-                            headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+                            headers={"Authorization": f"Bearer {token.json()['access_token']}",
+                                     "X-Requested-With": "tweet-sentiment-bench"})
 
     def run(self, first: bool) -> dict:
         """One DAG run, trigger to end: the first by unpausing (the scheduler starts it), the others triggered."""

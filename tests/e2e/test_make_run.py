@@ -107,9 +107,12 @@ def make_run(tmp_path_factory: pytest.TempPathFactory, walk_dataset: Path, featu
             assert time.monotonic() < deadline, "run.sh did not come up:\n" + "".join(run.output)
             time.sleep(0.2)
         run.prompt_at = time.monotonic()
-        login = re.search(r"user: (\S+)\s+password: (\S+)\)", "".join(run.output))
-        assert login, "".join(run.output)
-        run.admin = (login[1], login[2])
+        # the closing lines name the user and where the password is; the password itself is never printed
+        user = re.search(r"user: ([^,\s]+),\s+password: AIRFLOW_ADMIN_PASSWORD in (\S+)\)", "".join(run.output))
+        assert user and Path(user[2]) == run.home / "secrets.env", "".join(run.output)
+        password = re.search(r"AIRFLOW_ADMIN_PASSWORD=(\S+)", (run.home / "secrets.env").read_text())
+        assert password[1] not in "".join(run.output)
+        run.admin = (user[1], password[1])
         yield run
     finally:
         if proc.poll() is None:

@@ -23,7 +23,7 @@ def test_a_user_records_a_feed_event_and_a_viewer_is_refused(ui_server):
 
     anna = ApiLogin(ui_server.url, "anna", ui_server.passwords["anna"])
     event, why = record_feed_event(anna, INBOX, "feed-08000-10000.csv", timeout_s=60)
-    if ui_server.manager == "fab":  # FAB's server has its own metadata DB, into which no DAG was parsed
+    if ui_server.auth_manager == "fab":  # FAB's server has its own metadata DB, into which no DAG was parsed
         assert (event, why) == (None, f"Airflow does not know the asset {INBOX.name} yet")  # past every right
         return
     with create_session() as session:  # the simple manager's server shares this process's DB

@@ -19,18 +19,14 @@ from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.features import feature_matrix
 from tweet_sentiment.model.gate import metrics, paired_bootstrap
 from tweet_sentiment.model.registry import ModelRegistry
-from tweet_sentiment.pipeline.resources import fixed_holdout, infinity_client
-from tweet_sentiment.schema import LABEL_TO_ID
-from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.pipeline.resources import holdouts, infinity_client
 
 LOSSES = ("log_loss", "brier")
 
 
 def true_label_holdouts(clean: Settings) -> dict[str, Holdout]:
     """The fixed holdout and the clean stream's recent window (its labels as the file has them)."""
-    window = LabelledStore(clean.layout().labelled).recent_window(clean.recent_window_rows)
-    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64))
-    return {"fixed": fixed_holdout(clean), "recent": recent}
+    return holdouts(clean)
 
 
 def champion_probabilities(settings: Settings, holdouts: dict[str, Holdout]) -> dict[str, np.ndarray]:

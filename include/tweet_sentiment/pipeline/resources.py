@@ -11,6 +11,7 @@ from tweet_sentiment.intake.labelled import parse_labelled_file
 from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.schema import LABEL_TO_ID
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 
 def infinity_client(settings: Settings) -> InfinityClient:
@@ -30,3 +31,10 @@ def fixed_holdout(settings: Settings) -> Holdout:
 def claim_limits(settings: Settings) -> ClaimLimits:
     """How much one run claims from an inbox, and after how many failed runs a claimed file is set aside."""
     return ClaimLimits(settings.claim_max_files, int(settings.claim_max_mb * 2**20), settings.max_failed_runs)
+
+
+def holdouts(settings: Settings) -> dict[str, Holdout]:
+    """The fixed holdout and the recent window (the newest current rows of the labelled store's recent slice)."""
+    window = LabelledStore(settings.layout().labelled).recent_window(settings.recent_window_rows)
+    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64))
+    return {"fixed": fixed_holdout(settings), "recent": recent}

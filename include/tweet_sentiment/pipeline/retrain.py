@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import numpy as np
-
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim, claim_lock
 from tweet_sentiment.intake.engine import Ledger
@@ -36,10 +34,10 @@ from tweet_sentiment.pipeline import challenger
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
 from tweet_sentiment.pipeline.params import RunOptions
-from tweet_sentiment.pipeline.resources import claim_limits, fixed_holdout, infinity_client
+from tweet_sentiment.pipeline.resources import claim_limits, fixed_holdout, holdouts, infinity_client
 from tweet_sentiment.pipeline.sensing import Work, pending_work
 from tweet_sentiment.pipeline.timing import timed as _timed
-from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema
+from tweet_sentiment.schema import FeatureSchema
 from tweet_sentiment.storage.fs import write_json_atomic
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
@@ -132,19 +130,12 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
                             card["validation_macro_f1"])
 
 
-def _holdouts(settings: Settings, store: LabelledStore) -> dict[str, Holdout]:
-    """The fixed holdout and the recent window (the newest current rows of the recent holdout slice)."""
-    window = store.recent_window(settings.recent_window_rows)
-    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64))
-    return {"fixed": fixed_holdout(settings), "recent": recent}
-
-
 def _predict(settings: Settings, models: dict[str, Champion],
-             holdouts: dict[str, Holdout]) -> dict[str, dict[str, Predicted]]:
+             held_out: dict[str, Holdout]) -> dict[str, dict[str, Predicted]]:
     """Every model on every non-empty holdout (each model loaded once, for both holdouts)."""
     with infinity_client(settings) as client:
         return {name: predict_holdout(models, holdout, client, settings.layout().embeddings)
-                for name, holdout in holdouts.items() if holdout.texts}
+                for name, holdout in held_out.items() if holdout.texts}
 
 
 def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, rules: GateRules) -> None:
@@ -163,8 +154,8 @@ def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: 
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}
-    holdouts = _holdouts(settings, LabelledStore(layout.labelled))
-    comparison = compare(holdouts, _predict(settings, models, holdouts), settings.approval_examples)
+    held_out = holdouts(settings)
+    comparison = compare(held_out, _predict(settings, models, held_out), settings.approval_examples)
     rules = options.gate_rules(settings.recent_window_min_rows)
     decision = promotion_decision(comparison.paired["fixed"], comparison.paired["recent"], comparison.max_abs_raw,
                                   rules)

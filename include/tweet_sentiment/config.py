@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tweet_sentiment.storage.fs import DataLayout
+from tweet_sentiment.storage.fs import DataLayout, is_local
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KAGGLE_HINT = (
@@ -87,6 +87,7 @@ class Settings:
     data_root: str = str(PROJECT_ROOT / "var")
     dataset_dir: str = field(default_factory=_default_dataset_dir)
     cache_root: str = ""  # the feature cache; empty: <data_root>/embeddings
+    state_db_url: str = ""  # the state database (SQLAlchemy URL); empty: SQLite at <data_root>/state.sqlite
     infinity_url: str = "http://127.0.0.1:7997"
     infinity_api_key: str = ""
     embedding_model: str = "all-MiniLM-L6-v2"
@@ -141,6 +142,7 @@ class Settings:
             data_root=os.environ.get("TWEET_SENTIMENT_DATA_ROOT", d.data_root),
             dataset_dir=os.environ.get("TWEET_SENTIMENT_DATASET_DIR", d.dataset_dir),
             cache_root=os.environ.get("TWEET_SENTIMENT_CACHE_ROOT", d.cache_root),
+            state_db_url=os.environ.get("TWEET_SENTIMENT_STATE_DB_URL", d.state_db_url),
             infinity_url=os.environ.get("INFINITY_URL", d.infinity_url).rstrip("/"),
             infinity_api_key=os.environ.get("INFINITY_API_KEY", d.infinity_api_key),
             embedding_model=os.environ.get("INFINITY_MODEL", d.embedding_model),
@@ -202,6 +204,17 @@ class Settings:
     def approvers(self) -> list[dict[str, str]]:
         """The approval's assigned users, as Airflow's HITL operators take them."""
         return [{"id": name, "name": name} for name in _names(self.approval_users)]
+
+    @property
+    def state_db(self) -> str:
+        """The state database's SQLAlchemy URL: the configured one, else SQLite in a local data root."""
+        if self.state_db_url:
+            return self.state_db_url
+        root = self.layout().root
+        if not is_local(root):
+            raise SettingError(f"the data root {root} is on object storage, where SQLite cannot live: set "
+                               "TWEET_SENTIMENT_STATE_DB_URL to a database URL (e.g. postgresql+psycopg2://...)")
+        return f"sqlite:///{Path(root) / 'state.sqlite'}"
 
     def layout(self) -> DataLayout:
         """Where each kind of data lives: the data root's folders, and the feature cache."""

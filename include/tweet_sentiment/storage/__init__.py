@@ -1,3 +1,4 @@
 """Where the data lives: the data root's file system (local or ``s3://``), atomic writes and object locks, CSV
-reading, and the stores of batches, labelled rows, file digests and embedding vectors. Imports only ``schema``
-and ``text``."""
+reading, the stores of batches, labelled rows, file digests and embedding vectors, the Delta tables read by
+DuckDB (``tables``) and the state database of small transactional records (``database``, SQLAlchemy).
+Imports only ``schema`` and ``text``."""

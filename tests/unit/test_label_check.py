@@ -1,6 +1,7 @@
 """Likely label errors (confident learning), the systematic-correction exemption, held rows in the ledger, the
 review queue, and a batch sent twice. Small synthetic data built here; the features are the real hashed words."""
 
+import dataclasses
 import itertools
 import json
 
@@ -160,7 +161,9 @@ def test_rows_making_a_systematic_correction_are_kept_and_down_weighting_keeps_t
     policy = [["16-03-2020", text, "Negative", f"ann{i % 4}", "Positive", "true"]
               for i, text in enumerate(topic[60:72])]
     entry = send(layout, "b2", "second.csv", rows + policy)
-    record = check_batch(layout, "b2", features_of, "down_weight", 0.2, FAST)
+    # whether a policy row is flagged at all depends on the folds (the replay's draw and order): this seed's
+    # split flags two of them, whose correction must then keep them
+    record = check_batch(layout, "b2", features_of, "down_weight", 0.2, dataclasses.replace(FAST, seed=2))
     flagged = pd.read_parquet(flagged_file(layout, "b2"))
     kept = flagged[flagged["action"] == "kept"]
     assert len(kept) >= 1 and kept["raw_text"].str.contains("sanitizer").all()
@@ -215,12 +218,13 @@ def test_another_annotators_different_label_supersedes_and_is_reported(layout):
 def test_a_check_that_died_after_deciding_is_re_applied_on_retry_never_re_decided(layout):
     send(layout, "b1", "first.csv", tweets(300, seed=1)[0])
     send(layout, "b2", "second.csv", tweets(200, seed=2, flip=0.1)[0])
-    stored = (layout.labelled / "b2.parquet").read_bytes()
+    store = LabelledStore(layout.labelled)
+    stored = store.version()
     ledger = (layout.ledger / "b2.json").read_bytes()
     first = check_batch(layout, "b2", features_of, "hold", 0.2, FAST)
-    assert first["rows_held"] > 0
+    assert first["rows_held"] > 0 and store.version() == stored + 1  # the hold: one commit
     # the process died after writing the flagged rows, before the store, the ledger and the record
-    (layout.labelled / "b2.parquet").write_bytes(stored)
+    store.rows.restore(stored)
     (layout.ledger / "b2.json").write_bytes(ledger)
     (layout.labels / "checks" / "b2.json").unlink()
     again = check_batch(layout, "b2", lambda texts: pytest.fail("re-decided"), "hold", 0.2, FAST)

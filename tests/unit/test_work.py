@@ -26,7 +26,8 @@ def settled(path, data=b"x"):
 
 
 def store_one_batch(layout):
-    rows = pd.DataFrame([{c: "x" for c in STORE_COLUMNS}])
+    rows = pd.DataFrame([{c: "x" for c in STORE_COLUMNS} | {"source_row": 1, "seq": 0, "recent_holdout": False,
+                                                            "label_weight": 1.0}])
     LabelledStore(layout.labelled).write_batch("old_batch", rows)
 
 

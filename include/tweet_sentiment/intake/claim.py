@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from upath import UPath
 
 from tweet_sentiment.intake.retries import failures, forget_failures, record_failure
-from tweet_sentiment.storage.batch_store import BatchStore
+from tweet_sentiment.storage.batch_store import drop_batch
 from tweet_sentiment.storage.fs import (
     DataLayout,
     Stream,
@@ -200,7 +200,7 @@ def claim_lock(layout: DataLayout, stream: Stream | None = None) -> Iterator[Non
 
 def _release_batch(stream: Stream, old_batch: str, new_batch: str) -> None:
     for store in stream.stores:
-        BatchStore(store).drop_batch(old_batch)
+        drop_batch(store, old_batch)
     for folder in stream.derived:  # the label check's held rows of the dead batch: its rows come again
         for path in list_dir(folder):
             if path.stem == old_batch:

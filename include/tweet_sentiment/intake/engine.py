@@ -26,6 +26,7 @@ from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.csvio import decode_lines, read_header, write_csv_atomic
 from tweet_sentiment.storage.file_digests import FileDigests, digest
 from tweet_sentiment.storage.fs import Stream, is_local, list_dir, read_json, write_bytes_atomic, write_json_atomic
+from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.text import clean_tweet
 
 QUARANTINE_COLUMNS = ("source_file", "source_row", "line", "column", "reason", "raw_text", "raw_label")
@@ -185,7 +186,7 @@ class Intake:
 
     stream: Stream
     parse: Callable[[UPath, bytes], ParsedFile]
-    store: BatchStore
+    store: BatchStore | LabelledStore
     columns: tuple[str, ...]
     max_file_bytes: int | None = None
     # Adds the stream's own columns to a batch's accepted rows (in place); returns extra ledger keys.
@@ -208,7 +209,7 @@ def ingest_claimed(intake: Intake, batch_id: str) -> Ledger:
     ledger_file = stream.ledger / f"{batch_id}.json"
     if ledger_file.exists():
         return read_json(ledger_file)
-    known = intake.store.known_labels(exclude={batch_id})
+    known = KnownTexts(intake.store, batch_id)
     digests = FileDigests(intake.digests, stream.ledger) if intake.digests else None
     sent = digests.live(batch_id) if digests else None
     accepted: list[dict] = []
@@ -283,7 +284,23 @@ def arrival_time(path: UPath) -> datetime:
     return datetime.now(UTC)
 
 
-def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]], sent: dict[str, str] | None
+class KnownTexts(dict):
+    """text hash → (label, where) of the texts stored before this batch and accepted in it so far; the store is
+    asked, file by file, only about the hashes of that file's rows (never read whole)."""
+
+    def __init__(self, store: BatchStore | LabelledStore, batch_id: str) -> None:
+        super().__init__()
+        self.store, self.batch_id, self.asked = store, batch_id, set()
+
+    def learn(self, hashes: list[str]) -> None:
+        """Ask the store about those of ``hashes`` not asked yet."""
+        new = sorted(set(hashes) - self.asked)
+        self.asked.update(new)
+        for h, known in self.store.known_labels(new, exclude={self.batch_id}).items():
+            self.setdefault(h, known)
+
+
+def _ingest_file(intake: Intake, path: UPath, known: KnownTexts, sent: dict[str, str] | None
                  ) -> tuple[FileOutcome, list[dict], list[Rejection]]:
     """One file's outcome, accepted rows and rejections; ``sent``: digest → where, of the files ingested before
     (this file's digest is added to it)."""
@@ -302,6 +319,7 @@ def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]],
     if sent is not None:
         sent[sha256] = f"{path.name}, earlier in this batch"
     rows, rejections, superseding = [], list(parsed.rejections), 0
+    known.learn([row["text_hash"] for row in parsed.rows])
     for row in parsed.rows:
         label, where = known.get(row["text_hash"], (None, ""))
         if label == (row.get("label") or ""):

@@ -95,21 +95,22 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
     store = LabelledStore(layout.labelled)
     record: LabelCheckRecord = {"batch_id": batch_id, "mode": mode, "rows_checked": 0, "rows_flagged": 0,
                                 "rows_held": 0, "rows_down_weighted": 0, "rows_kept": 0}
-    earlier = store.read_all(exclude={batch_id})
+    batch = store.read_batch(batch_id)
+    earlier = store.newest_of(batch["text_hash"].tolist(), exclude={batch_id})  # the batch's texts' earlier rows
     path = flagged_file(layout, batch_id)
-    if not store.has_batch(batch_id) and not path.exists():  # (a retry after holding every row finds the file)
+    if batch.empty and not path.exists():  # (a retry after holding every row finds the file)
         record["reason"] = "no accepted rows in this batch"
     elif mode == "off":
         record.update(reason="label check off (flagged_rows=off)",
-                      annotator_disagreements=_disagreements(store, batch_id, earlier))
+                      annotator_disagreements=_disagreements(batch, earlier))
     else:
         found: dict = {}
         if not path.exists():
-            found = _find(layout, batch_id, earlier, features_of, mode, params)
+            found = _find(layout, batch, earlier, features_of, mode, params)
             _write_parquet(path, found.pop("flagged"))
         flagged = read_flagged(path)
-        _apply(store, batch_id, flagged, weight)
-        record.update(found, **_counts(flagged), annotator_disagreements=_disagreements(store, batch_id, earlier),
+        batch = _apply(store, batch, flagged, weight)
+        record.update(found, **_counts(flagged), annotator_disagreements=_disagreements(batch, earlier),
                       ledger=_update_ledger(layout, batch_id, flagged))
     # CPU seconds beside the wall clock: on a loaded machine the two differ by the load
     record.update(seconds=round(time.perf_counter() - start, 3), cpu_seconds=round(time.process_time() - cpu, 3))
@@ -132,15 +133,14 @@ def reviewed(layout: DataLayout, batch: pd.DataFrame) -> pd.Series:
                      index=batch.index, dtype=bool)
 
 
-def _find(layout: DataLayout, batch_id: str, earlier: pd.DataFrame,
+def _find(layout: DataLayout, batch: pd.DataFrame, earlier: pd.DataFrame,
           features_of: Callable[[list[str]], Features], mode: str, params: LabelCheckParams) -> dict:
-    """The flagged rows (FLAG_COLUMNS) and what the check saw: rows, thresholds, systematic corrections."""
+    """The flagged rows (FLAG_COLUMNS) and what the check saw: rows, thresholds, systematic corrections.
+    ``earlier``: the newest row of each of the batch's texts stored by another batch."""
     store = LabelledStore(layout.labelled)
-    batch = store.read_batch(batch_id)
+    batch_id = batch["batch_id"].iloc[0]
     unchecked = batch[~reviewed(layout, batch)].reset_index(drop=True)
-    trainable = store.trainable()
-    trainable = trainable[trainable["batch_id"] != batch_id]
-    replay = trainable.sample(n=min(params.replay_rows, len(trainable)), random_state=params.seed)
+    replay = store.replay_sample(params.replay_rows, params.seed, exclude={batch_id})
     rows = pd.concat([unchecked, replay], ignore_index=True)
     labels = rows["label"].map(LABEL_TO_ID).to_numpy()
     seen = {"rows_checked": len(unchecked), "rows_replayed": len(replay)}
@@ -151,7 +151,7 @@ def _find(layout: DataLayout, batch_id: str, earlier: pd.DataFrame,
     n = len(unchecked)
     candidates = unchecked[flags.flagged[:n]].copy()
     where = np.flatnonzero(flags.flagged[:n])
-    corrections = systematic_corrections(_recent(earlier, unchecked, params.recent_batches), params)
+    corrections = systematic_corrections(_recent(store, batch_id, unchecked, params.recent_batches), params)
     candidates["correction"] = follows_correction(candidates, corrections)
     candidates["suggested"] = [LABELS[k] for k in flags.suggested[where]]
     candidates["confidence"] = flags.confidence[where].round(4)
@@ -176,10 +176,10 @@ def _frame(rows: pd.DataFrame | list) -> pd.DataFrame:
     return frame.loc[:, list(FLAG_COLUMNS)].reset_index(drop=True)
 
 
-def _recent(earlier: pd.DataFrame, batch: pd.DataFrame, batches: int) -> pd.DataFrame:
+def _recent(store: LabelledStore, batch_id: str, batch: pd.DataFrame, batches: int) -> pd.DataFrame:
     """The batch's rows and those of the ``batches`` batches accepted before it (where corrections are counted)."""
-    order = earlier.drop_duplicates("batch_id", keep="last")["batch_id"].tolist()  # oldest first
-    recent = earlier[earlier["batch_id"].isin(order[-batches:] if batches else [])]
+    order = [b for b in store.batch_order() if b != batch_id]  # oldest first
+    recent = store.batches_rows(order[-batches:] if batches else [])
     return pd.concat([recent, batch], ignore_index=True)
 
 
@@ -189,21 +189,23 @@ def _write_parquet(path: UPath, frame: pd.DataFrame) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
-def _apply(store: LabelledStore, batch_id: str, flagged: pd.DataFrame, weight: float) -> None:
-    """Take the held rows out of the batch's store file and give the down-weighted ones their weight (again on a
-    retry: both are idempotent)."""
-    if not store.has_batch(batch_id):  # every row held already
-        return
-    batch = store.read_batch(batch_id)
+def _apply(store: LabelledStore, batch: pd.DataFrame, flagged: pd.DataFrame, weight: float) -> pd.DataFrame:
+    """Take the held rows out of the batch's stored rows and give the down-weighted ones their weight, in one
+    commit (again on a retry: both are idempotent); the batch's rows now stored."""
+    if batch.empty:  # every row held already
+        return batch
     held = batch["seq"].isin(flagged.loc[flagged["action"] == HELD, "seq"])
     lighter = batch["seq"].isin(flagged.loc[flagged["action"] == DOWN_WEIGHTED, "seq"])
     if not held.any() and not lighter.any():
-        return
+        return batch
+    batch = batch.copy()
     batch.loc[lighter, "label_weight"] = weight
+    batch_id = batch["batch_id"].iloc[0]
     if held.all():
         store.drop_batch(batch_id)
     else:
         store.write_batch(batch_id, batch[~held].reset_index(drop=True))
+    return batch[~held].reset_index(drop=True)
 
 
 def _counts(flagged: pd.DataFrame) -> dict:
@@ -243,13 +245,12 @@ def ledger_balances(entry: dict) -> bool:
                                 + entry.get("rows_held", 0))
 
 
-def _disagreements(store: LabelledStore, batch_id: str, earlier: pd.DataFrame) -> dict:
+def _disagreements(batch: pd.DataFrame, earlier: pd.DataFrame) -> dict:
     """Texts of this batch that another annotator labelled otherwise in an earlier batch (the newest label wins;
-    counted and shown here)."""
-    if not store.has_batch(batch_id):  # every row of it held
+    counted and shown here). ``earlier``: the newest earlier row of each of the batch's texts."""
+    if batch.empty:  # every row of it held
         return {"count": 0, "examples": []}
-    batch = store.read_batch(batch_id)
-    last = earlier.drop_duplicates("text_hash", keep="last").set_index("text_hash")
+    last = earlier.set_index("text_hash")
     now = batch[batch["text_hash"].isin(last.index) & (batch["annotator"] != "")].reset_index(drop=True)
     before = last.loc[now["text_hash"]].reset_index(drop=True)
     differ = ((before["label"] != now["label"]) & (before["annotator"] != "")

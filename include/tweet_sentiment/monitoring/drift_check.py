@@ -50,7 +50,7 @@ def training_reference(layout: DataLayout, champion: Champion, client: InfinityC
                        seed: int) -> pd.DataFrame:
     """The champion's training rows still current in the labelled store, outside the recent holdout (a sample
     of ``max_rows``), with its predictions."""
-    rows = LabelledStore(layout.labelled).trainable().loc[:, ["text", "text_hash", "tweet_at", "batch_id"]]
+    rows = LabelledStore(layout.labelled).trainable(["text", "text_hash", "tweet_at", "batch_id"])
     rows = rows[rows["batch_id"].isin(champion.card.get("batches") or [])]
     if len(rows) > max_rows:
         rows = rows.sample(n=max_rows, random_state=seed)

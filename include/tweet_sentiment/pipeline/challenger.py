@@ -37,22 +37,35 @@ def choose_strategy(requested: str, champion: Champion | None, design: FeatureSc
     return requested, ""
 
 
+_TRAINING_COLUMNS = ["text", "text_hash", "label", "label_weight", "batch_id"]
+
+
 def training_rows(store: LabelledStore, batch_id: str, strategy: str, replay_rows: int,
                   seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows to train on, the batch's new rows), each with its ``batch_age`` (0 for the newest batch).
+    """(rows to train on, the batch's new rows), each with its ``batch_age`` (0 for the newest batch: the number
+    of batches accepted after the row's).
 
     Only current labels outside the recent holdout are trained on. Continuing: the batch's rows plus a uniform
-    replay sample of the older ones; refit: every such row.
+    replay sample of the older ones (only those rows are read); refit: every such row (streamed, one copy).
     """
-    rows = store.trainable()
-    order = pd.factorize(rows["batch_id"])[0]
-    rows["batch_age"] = order.max() - order if len(rows) else order
-    new_rows = rows[rows["batch_id"] == batch_id]
+    ages = {b: age for age, b in enumerate(reversed(store.batch_order()))}
     if strategy == "refit":
-        return rows, new_rows
-    older = rows[rows["batch_id"] != batch_id]
-    replay = older.sample(n=min(replay_rows, len(older)), random_state=seed)
-    return pd.concat([new_rows, replay], ignore_index=True), new_rows
+        rows = store.trainable(_TRAINING_COLUMNS)
+        new_rows = rows[rows["batch_id"] == batch_id]
+    else:
+        new_rows = _new_rows(store, batch_id)
+        replay = store.replay_sample(replay_rows, seed, exclude={batch_id}).loc[:, _TRAINING_COLUMNS]
+        rows = pd.concat([new_rows, replay], ignore_index=True)
+    rows = rows.assign(batch_age=rows["batch_id"].map(ages).fillna(0).astype(int))
+    return rows.reset_index(drop=True), new_rows.assign(batch_age=0).reset_index(drop=True)
+
+
+def _new_rows(store: LabelledStore, batch_id: str) -> pd.DataFrame:
+    """The batch's current rows outside the recent holdout, in their order."""
+    batch = store.read_batch(batch_id, [*_TRAINING_COLUMNS, "recent_holdout"])
+    newest = store.newest_of(batch["text_hash"].tolist(), columns=["text_hash", "batch_id"])
+    current = newest.loc[newest["batch_id"] == batch_id, "text_hash"]
+    return batch.loc[~batch["recent_holdout"].astype(bool) & batch["text_hash"].isin(current), _TRAINING_COLUMNS]
 
 
 def train_challenger(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,

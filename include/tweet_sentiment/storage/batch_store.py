@@ -8,6 +8,17 @@ import pandas as pd
 from upath import UPath
 
 from tweet_sentiment.storage.fs import is_hidden, list_dir, write_bytes_atomic
+from tweet_sentiment.storage.tables import DeltaRows, sql_literal
+
+
+def drop_batch(folder: UPath, batch_id: str) -> None:
+    """Forget a batch of the store at ``folder``, whichever it is: a Delta table's rows of the batch (one delete
+    commit) or the batch's parquet file."""
+    table = DeltaRows(folder, None)
+    if table.table() is not None:
+        table.delete(f"batch_id = {sql_literal(batch_id)}")
+    else:
+        BatchStore(folder).drop_batch(batch_id)
 
 
 class BatchStore:
@@ -47,13 +58,16 @@ class BatchStore:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in (columns or empty_columns)})
         return pd.concat(frames, ignore_index=True)
 
-    def known_labels(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[str, str]]:
-        """text hash → ("", "batch <id>" that holds it), for the duplicate check across batches: rows of a plain
-        batch store have no label (the labelled store answers with each text's current label)."""
-        known: dict[str, tuple[str, str]] = {}
+    def known_labels(self, hashes: list[str], exclude: set[str] | frozenset[str] = frozenset()
+                     ) -> dict[str, tuple[str, str]]:
+        """text hash → ("", "batch <id>" that holds it) of those of ``hashes`` stored, for the duplicate check
+        across batches: rows of a plain batch store have no label (the labelled store answers with each text's
+        current label)."""
+        wanted, known = set(hashes), {}
         for batch_id in self.batch_ids():
             if batch_id in exclude:
                 continue
             for h in self.read_batch(batch_id, ["text_hash"])["text_hash"]:
-                known.setdefault(h, ("", f"batch {batch_id}"))
+                if h in wanted:
+                    known.setdefault(h, ("", f"batch {batch_id}"))
         return known

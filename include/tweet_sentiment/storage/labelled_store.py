@@ -1,60 +1,166 @@
-"""The labelled store: accepted rows, one parquet file per ingested batch (the replay pool and refit source).
+"""The labelled store: accepted rows in one Delta table (tables.py), the replay pool and refit source.
 
-Every row ever accepted is kept. The newest human label of a text wins: a later row with the same text and
-another label supersedes the older one, which stays in its batch file (the history) but is no longer *current*.
-Rows of the recent holdout slice are never trained on; they judge challengers (see :meth:`recent_window`).
-The folder, batch ids and atomic writes are :class:`~tweet_sentiment.storage.batch_store.BatchStore`'s.
+Every row ever accepted is kept. The newest human label of a text wins: of a text's rows, the newest by
+``(ingested_at, batch_id, seq)`` is *current*; older ones stay (the history). Rows of the recent holdout slice are
+never trained on; they judge challengers (see :meth:`LabelledStore.recent_window`).
+
+Each question of a cycle reads only the columns and rows it needs: the current label of a batch's texts
+(:meth:`~LabelledStore.known_labels`, :meth:`~LabelledStore.newest_of`), the newest recent-holdout rows, a replay
+sample, the rows of a few batches. A batch's write is one commit (replacing the batch's rows: a retry writes it
+again), the label check's hold or down-weighting one replace commit, a dead batch's drop one delete commit. Each
+batch's rows are written sorted by text hash; the housekeeping's compaction orders the table by hash, so that a
+question about some hashes reads only the files whose hash range holds one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import pandas as pd
+import pyarrow as pa
+from upath import UPath
 
 from tweet_sentiment.schema import STORE_COLUMN_DEFAULTS, STORE_COLUMNS
-from tweet_sentiment.storage.batch_store import BatchStore
+from tweet_sentiment.storage.tables import DeltaRows, sql_literal
 
-_ORDER = ["ingested_at", "batch_id", "seq"]  # the order in which rows were accepted, oldest first
+SCHEMA = pa.schema([
+    ("text", pa.string()), ("label", pa.string()), ("tweet_at", pa.string()), ("text_hash", pa.string()),
+    ("raw_text", pa.string()), ("source_file", pa.string()), ("source_row", pa.int64()), ("batch_id", pa.string()),
+    ("ingested_at", pa.string()), ("seq", pa.int64()), ("recent_holdout", pa.bool_()), ("annotator", pa.string()),
+    ("suggested_label", pa.string()), ("review_id", pa.string()), ("label_weight", pa.float64()),
+])
+ORDER = "ingested_at, batch_id, seq"  # the order in which rows were accepted, oldest first
+NEWEST_FIRST = "ingested_at DESC, batch_id DESC, seq DESC"
+_IS_NEWEST = f"row_number() OVER (PARTITION BY text_hash ORDER BY {NEWEST_FIRST}) = 1"
+COMPACT_ORDER = ["text_hash"]  # what the housekeeping's compaction orders the table by
 
 
-class LabelledStore(BatchStore):
-    """Accepted, cleaned labelled rows, addressed by batch id, in the store's columns."""
+class LabelledStore:
+    """Accepted, cleaned labelled rows in the store's columns, addressed by batch id."""
 
-    def write_batch(self, batch_id: str, rows: pd.DataFrame) -> None:
-        """Store one batch in the store's columns (a column the rows lack holds its default)."""
-        super().write_batch(batch_id, _with_defaults(rows).loc[:, list(STORE_COLUMNS)])
+    def __init__(self, folder: UPath) -> None:
+        self.folder = folder
+        self.rows = DeltaRows(folder, SCHEMA)
+
+    def version(self) -> int | None:
+        """The table's version (one more per commit; lineage names it), None before the first batch."""
+        return self.rows.version()
+
+    def batch_ids(self) -> list[str]:
+        return self.rows.query("SELECT DISTINCT batch_id FROM rows ORDER BY 1").column(0).to_pylist()
+
+    def has_batch(self, batch_id: str) -> bool:
+        return self.rows.query("SELECT count(*) FROM rows WHERE batch_id = ?", [batch_id],
+                               prune=("batch_id", [batch_id])).column(0)[0].as_py() > 0
+
+    def write_batch(self, batch_id: str, rows: pd.DataFrame) -> int:
+        """Store one batch (replacing any rows it had) in one commit, sorted by text hash; the new version. A column
+        the rows lack holds its default."""
+        frame = _with_defaults(rows).loc[:, list(STORE_COLUMNS)].sort_values("text_hash", kind="stable")
+        return self.rows.replace(f"batch_id = {sql_literal(batch_id)}", pa.Table.from_pandas(frame,
+                                                                                           preserve_index=False))
+
+    def drop_batch(self, batch_id: str) -> None:
+        """Forget a batch in one commit (its run died before finishing; its files are ingested again)."""
+        self.rows.delete(f"batch_id = {sql_literal(batch_id)}")
 
     def read_batch(self, batch_id: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """One batch's rows; columns added to the store after the batch was written hold their defaults."""
-        return _with_defaults(super().read_batch(batch_id)).loc[:, columns or list(STORE_COLUMNS)]
+        """One batch's rows in their acceptance order."""
+        return _frame(self.rows.query(f"SELECT {_columns(columns)} FROM rows WHERE batch_id = ? ORDER BY seq",
+                                      [batch_id], prune=("batch_id", [batch_id])))
 
-    def read_all(self, exclude: set[str] | frozenset[str] = frozenset(), columns: list[str] | None = None,
-                 empty_columns: tuple[str, ...] = STORE_COLUMNS) -> pd.DataFrame:
-        """Every row ever accepted (superseded ones too) of all batches but ``exclude``, oldest first."""
-        rows = super().read_all(exclude, None, empty_columns)
-        if not rows.empty:
-            rows = rows.sort_values(_ORDER, kind="stable", ignore_index=True)
-        return rows.loc[:, columns or list(empty_columns)]
+    def read_all(self, exclude: Iterable[str] = (), columns: list[str] | None = None) -> pd.DataFrame:
+        """Every row ever accepted (superseded ones too) of all batches but ``exclude``, oldest first. O(store):
+        for tests, the lab and exports, never a cycle step."""
+        return _frame(self.rows.query(f"SELECT {_columns(columns)} FROM rows WHERE NOT list_contains(?, batch_id) "
+                                      f"ORDER BY {ORDER}", [sorted(exclude)]))
 
-    def current(self) -> pd.DataFrame:
-        """The rows whose label counts: for each text, its newest row. Oldest first."""
-        rows = self.read_all()
-        return rows[~rows["text_hash"].duplicated(keep="last")].reset_index(drop=True)
+    def current(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The rows whose label counts: for each text, its newest row. Oldest first. O(store)."""
+        return _frame(self.rows.query(f"SELECT {_columns(columns)} FROM ({_CURRENT}) ORDER BY {ORDER}"))
 
-    def trainable(self) -> pd.DataFrame:
-        """Current rows outside the recent holdout: what any strategy may train on. Oldest first."""
-        rows = self.current()
-        return rows[~rows["recent_holdout"].astype(bool)].reset_index(drop=True)
+    def trainable(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Current rows outside the recent holdout: what a refit trains on. Oldest first; streamed from the engine
+        so that only one copy (in the columns asked) is ever held."""
+        sql = f"SELECT {_columns(columns)} FROM ({_CURRENT}) WHERE NOT recent_holdout ORDER BY {ORDER}"
+        parts = [batch.to_pandas() for batch in self.rows.batches(sql)]
+        return pd.concat(parts, ignore_index=True) if parts else _frame(_empty(columns))
 
     def recent_window(self, max_rows: int) -> pd.DataFrame:
-        """The newest ``max_rows`` current rows of the recent holdout slice, oldest first."""
-        rows = self.current()
-        return rows[rows["recent_holdout"].astype(bool)].tail(max_rows).reset_index(drop=True)
+        """The newest ``max_rows`` current rows of the recent holdout slice, oldest first. Reads the newest holdout
+        rows (twice as many as asked, more only if too many of them were superseded) and their texts' rows."""
+        asked = 2 * max_rows
+        while True:
+            newest = self.rows.query(f"SELECT text_hash FROM rows WHERE recent_holdout ORDER BY {NEWEST_FIRST} "
+                                     "LIMIT ?", [asked]).column(0).to_pylist()
+            current = self.newest_of(newest)
+            window = current[current["recent_holdout"]].sort_values(["ingested_at", "batch_id", "seq"]).tail(max_rows)
+            if len(window) >= max_rows or len(newest) < asked:
+                return window.reset_index(drop=True)
+            asked *= 4
 
-    def known_labels(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[str, str]]:
-        """text hash → (current label, "batch <id>" holding that label), for the duplicate/supersession check."""
-        rows = self.read_all(exclude, ["text_hash", "label", "batch_id"])
+    def replay_sample(self, rows: int, seed: int, exclude: Iterable[str] = ()) -> pd.DataFrame:
+        """``rows`` current trainable rows outside the batches ``exclude`` at random (fixed by ``seed``): drawn
+        by a seeded hash order over the candidate rows' three columns, then only those texts' rows are read."""
+        excluded, asked = sorted(exclude), 2 * rows + 100
+        while True:
+            drawn = self.rows.query(
+                "SELECT text_hash FROM rows WHERE NOT recent_holdout AND NOT list_contains(?, batch_id) "
+                "ORDER BY hash(text_hash, ?), text_hash LIMIT ?", [excluded, seed, asked]).column(0).to_pylist()
+            current = self.newest_of(drawn)
+            keep = current[~current["recent_holdout"] & ~current["batch_id"].isin(excluded)]
+            if len(keep) >= rows or len(drawn) < asked:
+                order = {h: k for k, h in enumerate(dict.fromkeys(drawn))}
+                keep = keep.assign(_k=keep["text_hash"].map(order)).sort_values("_k").head(rows)
+                return keep.sort_values(["ingested_at", "batch_id", "seq"]).drop(columns="_k").reset_index(drop=True)
+            asked *= 4
+
+    def newest_of(self, hashes: Sequence[str], exclude: Iterable[str] = (),
+                  columns: list[str] | None = None) -> pd.DataFrame:
+        """For each of ``hashes`` stored in a batch other than ``exclude``, its newest such row (texts never
+        stored are absent). Reads only the files whose hash range holds one of them."""
+        if not hashes:
+            return _frame(_empty(columns))
+        wanted = pa.table({"text_hash": pa.array(sorted(set(hashes)), pa.string())})
+        sql = (f"SELECT {_columns(columns)} FROM rows WHERE text_hash IN (SELECT text_hash FROM wanted) "
+               f"AND NOT list_contains(?, batch_id) QUALIFY {_IS_NEWEST}")
+        return _frame(self.rows.query(sql, [sorted(exclude)], tables={"wanted": wanted},
+                                      prune=("text_hash", wanted.column(0).to_pylist())))
+
+    def known_labels(self, hashes: Sequence[str], exclude: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
+        """text hash → (current label, "batch <id>" holding that label) of those of ``hashes`` stored in a batch
+        other than ``exclude``: the ingest's duplicate/supersession check."""
+        rows = self.newest_of(hashes, exclude, ["text_hash", "label", "batch_id"])
         return {h: (label, f"batch {b}") for h, label, b in zip(rows["text_hash"], rows["label"], rows["batch_id"],
                                                                  strict=True)}
+
+    def batch_order(self) -> list[str]:
+        """The batches in the order they were accepted, oldest first (two columns read, one row per batch)."""
+        sql = "SELECT batch_id FROM rows GROUP BY batch_id ORDER BY min(ingested_at), batch_id"
+        return self.rows.query(sql).column(0).to_pylist()
+
+    def batches_rows(self, batch_ids: Sequence[str]) -> pd.DataFrame:
+        """The rows of ``batch_ids``, oldest first (only their files are read)."""
+        ids = list(batch_ids)
+        if not ids:
+            return _frame(_empty(None))
+        return _frame(self.rows.query(f"SELECT * FROM rows WHERE list_contains(?, batch_id) ORDER BY {ORDER}",
+                                      [ids], prune=("batch_id", ids)))
+
+
+_CURRENT = f"SELECT * FROM rows QUALIFY {_IS_NEWEST}"
+
+
+def _columns(columns: list[str] | None) -> str:
+    return ", ".join(f'"{c}"' for c in (columns or STORE_COLUMNS))
+
+
+def _empty(columns: list[str] | None) -> pa.Table:
+    return SCHEMA.empty_table().select(columns or list(STORE_COLUMNS))
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas()
 
 
 def _with_defaults(frame: pd.DataFrame) -> pd.DataFrame:

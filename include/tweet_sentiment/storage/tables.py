@@ -9,8 +9,12 @@ DuckDB reads only the columns the query names and skips row groups by their stat
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import os
 import time
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -42,7 +46,7 @@ def _storage_options(location: UPath) -> dict[str, str]:
 class DeltaRows:
     """One Delta table of rows with a fixed Arrow ``schema`` (columns added later are read as nulls)."""
 
-    def __init__(self, location: UPath, schema: pa.Schema) -> None:
+    def __init__(self, location: UPath, schema: pa.Schema | None) -> None:
         self.location = location
         self.schema = schema
         self.uri = str(location) if not is_local(location) else os.fspath(location)
@@ -95,12 +99,40 @@ class DeltaRows:
             return None
         return self._commit(lambda: self.table().delete(predicate))
 
-    def query(self, sql: str, params: list | dict | None = None, version: int | None = None) -> pa.Table:
-        """Run ``sql`` over the table (at ``version``, else the newest) named :data:`VIEW`; the answer as Arrow."""
+    def files(self, version: int | None = None, prune: tuple[str, Sequence[str]] | None = None) -> list[str]:
+        """The URIs of the table's data files (at ``version``); ``prune`` = (column, values): only the files whose
+        statistics (the column's min and max, kept by Delta per file) admit one of the values."""
+        table = self.table(version)
+        if table is None:
+            return []
+        if prune is None:
+            return table.file_uris()
+        column, values = prune
+        actions = table.get_add_actions(flatten=True)
+        paths, lows, highs = (actions.column(name).to_pylist() for name in ("path", f"min.{column}", f"max.{column}"))
+        wanted = sorted(values)
+        base = self.uri.rstrip("/")
+        return [f"{base}/{path}" for path, low, high in zip(paths, lows, highs, strict=True)
+                if low is None or high is None or _any_between(wanted, low, high)]
+
+    def query(self, sql: str, params: list | dict | None = None, version: int | None = None,
+              tables: dict[str, pa.Table] | None = None, prune: tuple[str, Sequence[str]] | None = None) -> pa.Table:
+        """Run ``sql`` over the table (at ``version``, else the newest) named :data:`VIEW`, beside the Arrow
+        ``tables`` under their names; ``prune`` reads only the files that may hold those values (see
+        :meth:`files`). The answer as Arrow."""
+        with self._connection(self.files(version, prune), tables) as connection:
+            return connection.sql(sql, params=params).to_arrow_table()
+
+    def batches(self, sql: str, params: list | dict | None = None, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """The answer of ``sql`` (over the newest version) in record batches of about ``rows`` rows, streamed:
+        a reader that needs every row (a refit) never holds the answer twice."""
+        with self._connection(self.files(), None) as connection:
+            yield from connection.sql(sql, params=params).to_arrow_reader(rows)
+
+    @contextlib.contextmanager
+    def _connection(self, files: list[str], tables: dict[str, pa.Table] | None) -> Iterator[duckdb.DuckDBPyConnection]:
         connection = duckdb.connect()
         try:
-            table = self.table(version)
-            files = table.file_uris() if table is not None else []
             if files:
                 if not is_local(self.location):
                     connection.register_filesystem(self.location.fs)
@@ -108,6 +140,47 @@ class DeltaRows:
                 connection.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM read_parquet({listed}, union_by_name=true)")
             else:
                 connection.register(VIEW, self.schema.empty_table())
-            return connection.sql(sql, params=params).to_arrow_table()
+            for name, table in (tables or {}).items():
+                connection.register(name, table)
+            yield connection
         finally:
             connection.close()
+
+    # Maintenance (the housekeeping DAG, never a cycle step)
+
+    def compact(self, order_by: list[str] | None = None, target_bytes: int | None = None) -> dict[str, Any]:
+        """Rewrite small files into larger ones in one commit; ``order_by``: Z-ordered (one column: sorted) by
+        those columns, so that a filter on them skips whole files by their statistics. delta-rs's metrics."""
+        table = self.table()
+        if table is None:
+            return {}
+        if order_by:
+            return table.optimize.z_order(order_by, target_size=target_bytes)
+        return table.optimize.compact(target_size=target_bytes)
+
+    def expire(self, keep: timedelta) -> list[str]:
+        """Delete the data files no version younger than ``keep`` needs (vacuum) and the log entries older than
+        ``keep`` (those versions can no longer be read); the files deleted."""
+        table = self.table()
+        if table is None:
+            return []
+        hours = max(int(keep.total_seconds() // 3600), 0)
+        deleted = table.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False)
+        table.alter.set_table_properties({"delta.logRetentionDuration": f"interval {hours} hours",
+                                          "delta.deletedFileRetentionDuration": f"interval {hours} hours"})
+        table.create_checkpoint()
+        table.cleanup_metadata()
+        return deleted
+
+    def restore(self, version: int) -> int:
+        """Make the table read as at ``version`` again, in one new commit (history kept); the new version."""
+        table = self.table()
+        if table is None:
+            raise ValueError(f"no Delta table at {self.uri}")
+        return self._commit(lambda: self.table().restore(version))
+
+
+def _any_between(wanted: list[str], low: str, high: str) -> bool:
+    """Whether the sorted ``wanted`` holds a value within [low, high]."""
+    at = bisect.bisect_left(wanted, low)
+    return at < len(wanted) and wanted[at] <= high

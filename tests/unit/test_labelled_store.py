@@ -1,0 +1,87 @@
+"""The labelled store on its Delta table: each targeted question answers what the whole store, read in pandas,
+would (the newest row of a text by (ingested_at, batch_id, seq) wins), and each write is one commit."""
+
+from __future__ import annotations
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from upath import UPath
+
+from tweet_sentiment.schema import STORE_COLUMNS
+from tweet_sentiment.storage.labelled_store import COMPACT_ORDER, LabelledStore
+from tweet_sentiment.text import text_hash
+
+LABELS = ["Negative", "Neutral", "Positive"]
+
+
+def _batch(batch_id: str, at: str, texts: list[str], labels: list[str], holdout: list[bool]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "text": texts, "label": labels, "tweet_at": "", "text_hash": [text_hash(t) for t in texts],
+        "raw_text": texts, "source_file": "f.csv", "source_row": range(1, len(texts) + 1), "batch_id": batch_id,
+        "ingested_at": at, "seq": range(len(texts)), "recent_holdout": holdout, "annotator": "",
+        "suggested_label": "", "review_id": "", "label_weight": 1.0})
+
+
+# a history: batches of (text number, label number), texts drawn from a small pool so that many are relabelled
+_HISTORY = st.lists(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2)), min_size=1, max_size=12,
+                             unique_by=lambda r: r[0]), min_size=1, max_size=6)
+
+
+def _fill(store: LabelledStore, history: list[list[tuple[int, int]]]) -> None:
+    for b, rows in enumerate(history):
+        texts = [f"text {t}" for t, _ in rows]
+        store.write_batch(f"b{b}", _batch(f"b{b}", f"2026-01-0{b + 1}", texts, [LABELS[k] for _, k in rows],
+                                          [t % 4 == 0 for t, _ in rows]))  # the flag: a function of the text
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=_HISTORY, asked=st.lists(st.integers(0, 35), max_size=10), window=st.integers(1, 20))
+def test_targeted_questions_answer_as_the_whole_store_would(tmp_path_factory, history, asked, window):
+    store = LabelledStore(UPath(tmp_path_factory.mktemp("labelled")))
+    _fill(store, history)
+    everything = store.read_all()
+    current = everything.drop_duplicates("text_hash", keep="last")  # read_all is oldest first
+    last = history[-1] and f"b{len(history) - 1}"
+    hashes = [text_hash(f"text {t}") for t in asked]
+    earlier = everything[everything["batch_id"] != last].drop_duplicates("text_hash", keep="last")
+    expected = {h: (lab, f"batch {b}") for h, lab, b in earlier[["text_hash", "label", "batch_id"]].itertuples(
+        index=False) if h in hashes}
+    assert store.known_labels(hashes, exclude={last}) == expected
+    holdout = current[current["recent_holdout"]]
+    assert store.recent_window(window)["text_hash"].tolist() == holdout.tail(window)["text_hash"].tolist()
+    trainable = current[~current["recent_holdout"] & (current["batch_id"] != last)]
+    sample = store.replay_sample(5, seed=3, exclude={last})
+    assert len(sample) == min(5, len(trainable)) and sample["text_hash"].is_unique
+    assert set(sample["text_hash"]) <= set(trainable["text_hash"])
+    pd.testing.assert_frame_equal(sample, store.replay_sample(5, seed=3, exclude={last}))  # fixed by its seed
+    assert store.trainable()["text_hash"].tolist() == current[~current["recent_holdout"]]["text_hash"].tolist()
+
+
+def test_each_write_is_one_commit_and_a_version_reads_as_it_was(tmp_path):
+    store = LabelledStore(UPath(tmp_path) / "labelled")
+    assert store.version() is None and store.batch_ids() == [] and store.recent_window(5).empty
+    assert store.write_batch("b1", _batch("b1", "1", ["a", "b"], ["Neutral", "Positive"], [False, False])) == 0
+    assert store.write_batch("b2", _batch("b2", "2", ["a", "c"], ["Negative", "Neutral"], [False, True])) == 1
+    assert store.write_batch("b2", _batch("b2", "2", ["a"], ["Negative"], [False])) == 2  # a retry replaces it
+    assert store.current().set_index("text")["label"].to_dict() == {"b": "Positive", "a": "Negative"}
+    store.drop_batch("b2")
+    assert store.version() == 3 and store.batch_ids() == ["b1"]
+    assert list(store.read_batch("b1").columns) == list(STORE_COLUMNS)
+    assert store.rows.query("SELECT count(*) FROM rows", version=1).column(0)[0].as_py() == 4
+
+
+def test_after_compaction_a_question_about_some_hashes_reads_only_their_files(tmp_path):
+    store = LabelledStore(UPath(tmp_path) / "labelled")
+    texts = [f"tweet number {i}" for i in range(4000)]
+    for b in range(8):
+        part = texts[b * 500:(b + 1) * 500]
+        store.write_batch(f"b{b}", _batch(f"b{b}", str(b), part, ["Neutral"] * 500, [False] * 500))
+    asked = [text_hash(texts[7]), text_hash(texts[3999])]
+    assert len(store.rows.files(prune=("text_hash", asked))) == 8  # each batch's file spans the hash range
+    store.rows.compact(COMPACT_ORDER, target_bytes=64 * 1024)
+    files = store.rows.files()
+    assert len(files) >= 4
+    assert len(store.rows.files(prune=("text_hash", asked))) <= 2 < len(files)
+    assert set(store.known_labels(asked)) == set(asked)
+    assert len(store.read_all()) == 4000

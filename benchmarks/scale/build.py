@@ -40,6 +40,7 @@ from tweet_sentiment.storage.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 FLUSH_ROWS = 100_000  # vectors are put in shards of about this many texts
+COMMIT_BATCHES = 50  # batches of labelled rows appended to the Delta table per commit (a bulk load)
 PROGRESS_STEPS = 20
 
 
@@ -80,8 +81,9 @@ def build_history(base: Settings, options: ScaleOptions, rows: int, corpus: Corp
     log.info("N=%d: batch 1/%d through a refit cycle (the champion)", rows, options.batches(rows))
     run_cycle(settings, batch_id(0), RunOptions(strategy="refit", force_promote=True, flagged_rows="off"))
     computed = write_batches(settings, history, range(1, options.batches(rows)), options.root / "lexicon")
+    compact_s = compact_rows(settings)
     manifest = {"rows": rows, "batches": options.batches(rows), "build_s": round(time.perf_counter() - start, 1),
-                "lexicon_computed_batches": computed,
+                "lexicon_computed_batches": computed, "compact_s": compact_s,
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "load_avg_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}
     write_json_atomic(folder / "manifest.json", manifest)
@@ -117,12 +119,13 @@ class _PendingVectors:
 def write_batches(settings: Settings, history: SyntheticHistory, batches: range, lexicon_pool: Path) -> int:
     """Write ``batches`` of ``history`` as a cycle would leave them (see the module doc), with progress lines;
     how many batches' lexicon features had to be computed (the others were in the pool)."""
-    pending = _PendingVectors(settings)
+    pending, rows = _PendingVectors(settings), _PendingRows(settings)
     computed = sum(not _pool_file(lexicon_pool, history, batch).exists() for batch in batches)
     every = max(1, len(batches) // PROGRESS_STEPS)
     start = time.perf_counter()
     for done, batch in enumerate(batches, 1):
         frame = write_batch(settings, history, batch)
+        rows.add(frame)
         fresh = frame.iloc[:history.fresh_count(batch)]
         texts = fresh["text"].tolist()
         pending.add(fresh["text_hash"].tolist(), standin_vectors(texts), pool_lexicon(lexicon_pool, history, batch,
@@ -131,11 +134,39 @@ def write_batches(settings: Settings, history: SyntheticHistory, batches: range,
             rate = done * history.options.batch_rows / (time.perf_counter() - start)
             log.info("batch %d/%d written (%.0f rows/s)", batch + 1, batches.stop, rate)
     pending.flush()
+    rows.flush()
     return computed
 
 
+class _PendingRows:
+    """Batches of labelled rows, appended to the store's Delta table COMMIT_BATCHES batches per commit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.store = LabelledStore(settings.layout().labelled)
+        self.frames: list[pd.DataFrame] = []
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.frames.append(frame)
+        if len(self.frames) >= COMMIT_BATCHES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.frames:
+            self.store.append_batches(pd.concat(self.frames, ignore_index=True))
+            self.frames = []
+
+
+def compact_rows(settings: Settings) -> float:
+    """Compact the labelled table as the daily housekeeping would have (the history's steady state); seconds."""
+    start = time.perf_counter()
+    metrics = LabelledStore(settings.layout().labelled).compact()
+    log.info("labelled rows compacted in %.0f s: %s", time.perf_counter() - start, metrics)
+    return round(time.perf_counter() - start, 1)
+
+
 def write_batch(settings: Settings, history: SyntheticHistory, batch: int) -> pd.DataFrame:
-    """Store batch ``batch`` (rows, archived file, ledger entry, digest) as its ingest would; its stored rows."""
+    """Store batch ``batch`` (archived file, ledger entry, digest) as its ingest would; its rows for the labelled
+    store (appended in bulk by the caller)."""
     layout, name = settings.layout(), f"{batch_id(batch)}.csv"
     rows = history.rows(batch)
     data = to_csv_bytes(history.header, rows)
@@ -144,7 +175,6 @@ def write_batch(settings: Settings, history: SyntheticHistory, batch: int) -> pd
         raise AssertionError(f"{name}: {len(rows) - len(parsed.rows)} synthetic rows were rejected")
     frame = pd.DataFrame(parsed.rows).assign(batch_id=batch_id(batch))
     ledger = RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt).stamp(frame)
-    LabelledStore(layout.labelled).write_batch(batch_id(batch), frame)
     write_bytes_atomic(layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id(batch) / name, data)
     fresh = history.fresh_count(batch)
     totals = {"rows_in": len(rows), "rows_accepted": fresh, "rows_superseding": len(rows) - fresh,

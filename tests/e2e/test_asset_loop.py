@@ -256,7 +256,7 @@ def test_a_storm_of_five_sends_is_learnt_once_one_run_at_a_time(loop):
     held = held_rows(loop.layout)["text_hash"]  # rows the label check holds for a person's review
     hashes = pd.concat([stored, held]).str[:16].tolist()
     assert sorted(h for h in hashes if h in set(sent_ids)) == sorted(sent_ids)  # every row once: stored or held
-    archived = [p.name for p in loop.layout.archive.glob("*/*/feedback-*.csv")]
+    archived = [p.name.removesuffix(".gz") for p in loop.layout.archive.glob("*/*/feedback-*.csv.gz")]
     assert sorted(f for f in archived if f in files) == sorted(files)  # every file claimed once
     spans = sorted((api_epoch(r["start_date"]), api_epoch(r["end_date"])) for r in loop.runs() if r["start_date"])
     assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))

@@ -49,7 +49,7 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     assert 300 <= len(relabelled) < 320  # 5 % of the three later batches (plus any chance repeat)
     assert 0.12 < rows["recent_holdout"].mean() < 0.18
     assert VectorCache(cache, Settings.from_env().embedding_model).missing(rows["text_hash"].tolist()) == []
-    assert len(list((data / "archive").rglob("*.csv"))) == 4 and len(list((data / "ledger").glob("*.json"))) == 4
+    assert len(list((data / "archive").rglob("*.csv.gz"))) == 4 and len(list((data / "ledger").glob("*.json"))) == 4
     assert not (tmp_path / "run").exists()  # the cycle's copy is removed
 
     again = _bench(tmp_path, "4000")

@@ -111,7 +111,7 @@ def test_the_loop_runs_on_two_celery_workers_with_its_data_on_s3(topology):
     assert len(stored) == sum(e["rows_accepted"] for e in ledgers)
     assert not stored.duplicated(["source_file", "source_row"]).any()
     archived = sorted(f.name for day in list_dir(layout.archive) for run in list_dir(day) for f in list_dir(run))
-    assert archived == ["batch-1.csv", "bootstrap.csv"]
+    assert archived == ["batch-1.csv.gz", "bootstrap.csv.gz"]  # compressed
     assert list_dir(layout.inbox) == [] and list_dir(layout.processing) == []
     assert list_dir(UPath(topology.settings.cache_root))  # the feature cache is on S3 too
 

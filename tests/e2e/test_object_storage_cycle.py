@@ -53,7 +53,7 @@ def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipe
     assert report.decision.promoted and second != first
     assert registry.card(second)["parent"] == first and registry.card(first)["status"] == "retired"
     archived = [p for day in list_dir(layout.archive) for p in list_dir(day / "batch_1")]
-    assert sorted(p.name for p in archived) == sorted([feed_file.name, "garbage.csv"])
+    assert sorted(p.name for p in archived) == sorted([f"{feed_file.name}.gz", "garbage.csv.gz"])
     assert "binary data" in read_json(layout.quarantine / "batch_1" / "garbage.csv.reason.json")["reason"]
     assert list_dir(layout.inbox) == [] and list_dir(layout.processing) == []
 

@@ -57,7 +57,7 @@ def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_en
     assert card["batches"][-1] == batch_id
     assert card["new_rows"] == ledger["rows_accepted"] + ledger["rows_superseding"] - ledger["rows_recent_holdout"]
     archived = sorted(p.name for p in layout.archive.glob(f"*/{batch_id}/*"))
-    assert archived == sorted([feed_file.name, "broken labels.csv", "garbage.csv"])
+    assert archived == sorted([f"{feed_file.name}.gz", "broken labels.csv.gz", "garbage.csv.gz"])
     assert list(layout.inbox.iterdir()) == [] and list(layout.processing.iterdir()) == []
     quarantine = layout.quarantine / batch_id
     assert "binary data" in read_json(quarantine / "garbage.csv.reason.json")["reason"]

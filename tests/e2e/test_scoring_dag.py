@@ -107,8 +107,8 @@ def test_unpausing_scores_the_files_dropped_without_an_event(scoring):
     assert read_json(layout.mood / "mood.json")["champion_version"] == scoring.versions[1]
     drift = read_json(layout.mood / "drift.json")
     assert drift["status"] == "checked" and drift["reference"]["to"].startswith("2021-12-30")
-    assert sorted(p.name for p in layout.scoring.glob("archive/*/*/*.csv")) == ["snapshot-2021.csv",
-                                                                                   "snapshot-2022.csv"]
+    assert sorted(p.name for p in layout.scoring.glob("archive/*/*/*.csv.gz")) == ["snapshot-2021.csv.gz",
+                                                                                      "snapshot-2022.csv.gz"]
 
 
 def test_a_rollback_on_the_model_page_rescores_with_the_rolled_back_champion(scoring):

@@ -169,7 +169,7 @@ def test_next_run_takes_the_settled_file_and_quarantines_cross_batch_duplicates(
     root = tmp_path / "data"
     settings = ingested_b1(root)
     retrain.archive_batch(settings, {"batch_id": "b1"}, *_no_challenger("b1"))  # b1 finished
-    assert [p.name for p in (root / "archive").glob("*/b1/*")] == ["good.csv"]
+    assert [p.name for p in (root / "archive").glob("*/b1/*")] == ["good.csv.gz"]
     (root / "inbox" / "later.csv").write_text(csv_text(good("good", 1)[0], row("new in batch two")))
     entry = retrain.claim_and_ingest(settings, "b2")
     assert_balanced(entry, root / "ledger")

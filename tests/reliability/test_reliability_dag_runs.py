@@ -49,7 +49,7 @@ def assert_the_run_finished(root: Path, states: dict[str, str], texts_tag: str, 
     stored = store.read_all()
     assert stored["text_hash"].is_unique and stored["text"].str.endswith(texts_tag).sum() == entry["rows_accepted"]
     assert not any((root / "processing").iterdir())
-    assert len(list((root / "archive").glob(f"*/{batch}/batch.csv"))) == 1
+    assert len(list((root / "archive").glob(f"*/{batch}/batch.csv.gz"))) == 1
     return batch
 
 

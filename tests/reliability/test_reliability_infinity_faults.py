@@ -36,7 +36,7 @@ def assert_next_run_finishes_the_batch(root: Path, good_settings, lost_batch: st
     assert json.loads((root / "ledger" / f"{lost_batch}.json").read_text())["superseded_by"] == "next"
     assert LabelledStore(root / "labelled").batch_ids() == ["boot", "next"]
     assert not (root / "processing").exists() or not any((root / "processing").iterdir())
-    assert len(list((root / "archive").glob("*/next/batch.csv"))) == 1
+    assert len(list((root / "archive").glob("*/next/batch.csv.gz"))) == 1
 
 
 def test_a_500_on_the_nth_call_is_retried_and_the_answer_is_the_real_one(infinity_url, tally):

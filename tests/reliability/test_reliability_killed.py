@@ -60,7 +60,7 @@ def test_killed_at_any_step_leaves_a_complete_champion_and_a_rerun_finishes(
         accepted = sum(e["rows_accepted"] for e in live.values())
         assert len(store.read_all()) == accepted
         assert not any((root / "processing").iterdir())
-        assert len(list((root / "archive").glob("*/rerun/batch.csv"))) == 1
+        assert len(list((root / "archive").glob("*/rerun/batch.csv.gz"))) == 1
         # no version id repeats across the runs: each run's cards are kept as they were, the re-run's is new
         cards_rerun = card_versions(root)
         assert cards_before.items() <= cards_killed.items() <= cards_rerun.items()

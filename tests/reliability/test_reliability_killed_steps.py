@@ -73,7 +73,8 @@ def test_killed_after_any_writing_step_the_next_runs_books_balance(
         assert len(stored) + len(held) + quarantined == len(sent)  # each row once: stored, held or quarantined
         assert set(stored["raw_text"]) | set(held["raw_text"]) <= sent
         assert held_rows(DataLayout(root))["batch_id"].isin([*live, "boot"]).all()  # none of a dead batch waits
-        archived = [p.name for p in (root / "archive").glob("*/*/*.csv") if p.parent.name != "boot"]
+        archived = [p.name.removesuffix(".gz") for p in (root / "archive").glob("*/*/*.csv.gz")
+                    if p.parent.name != "boot"]
         assert sorted(archived) == sorted(FILES)
         # no batch, no marker, no count of failed runs left behind (only a killed write's dot-temporary, never read)
         left = [p for p in (root / "processing").rglob("*") if p.is_file() and not p.name.endswith(".tmp")]

@@ -11,6 +11,7 @@ from tweet_sentiment.intake.engine import FileRejected, Intake, ingest_claimed, 
 from tweet_sentiment.intake.labelled import ingest_batch, parse_labelled_file
 from tweet_sentiment.intake.unlabelled import DATED_BY_ARRIVAL, ingest_unlabelled
 from tweet_sentiment.schema import STORE_COLUMNS, TEXT_COLUMN, parse_tweet_at
+from tweet_sentiment.storage.archive import read_archived
 from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.csvio import write_csv_atomic
 from tweet_sentiment.storage.fs import DataLayout, list_dir, read_json
@@ -115,7 +116,7 @@ def test_a_file_that_makes_every_run_fail_is_quarantined_after_max_failed_runs_a
     assert "3 runs failed with this file alone in their batch" in set_aside["file_error"]
     assert not [p for p in list_dir(layout.processing)] and not list_dir(layout.inbox)
     [quarantined] = [p for p in layout.quarantine.rglob("killer.csv")]
-    assert quarantined.read_bytes() == (layout.archive.rglob("killer.csv").__next__()).read_bytes()
+    assert quarantined.read_bytes() == read_archived(next(layout.archive.rglob("killer.csv.gz")))
 
 
 def test_a_death_in_the_middle_of_archiving_loses_no_row(layout, monkeypatch):
@@ -123,18 +124,18 @@ def test_a_death_in_the_middle_of_archiving_loses_no_row(layout, monkeypatch):
     put(layout, "b.csv", ["tweet of b"])
     claim(layout, "b1", 0)
     ingest_batch(layout, "b1", 1000)
-    real_move, moves = claim_module.move, []
+    real_archive, archived = claim_module.archive_file, []
 
-    def dying_move(src, dst):
-        if moves:
+    def dying_archive(src, folder):
+        if archived:
             raise SystemExit("killed mid-archive")
-        moves.append(src)
-        return real_move(src, dst)
+        archived.append(src)
+        return real_archive(src, folder)
 
-    monkeypatch.setattr(claim_module, "move", dying_move)
+    monkeypatch.setattr(claim_module, "archive_file", dying_archive)
     with pytest.raises(SystemExit):
         archive_claimed(layout.labelled_stream, "b1")
-    monkeypatch.setattr(claim_module, "move", real_move)
+    monkeypatch.setattr(claim_module, "archive_file", real_archive)
     put(layout, "c.csv", ["tweet of c"])
     claim(layout, "b2", 0)  # finishes b1's archiving; takes c.csv
     ingest_batch(layout, "b2", 1000)
@@ -142,7 +143,7 @@ def test_a_death_in_the_middle_of_archiving_loses_no_row(layout, monkeypatch):
     stored = LabelledStore(layout.labelled).read_all()
     assert sorted(stored["text"]) == ["tweet of a", "tweet of b", "tweet of c"]
     assert sum(e["rows_accepted"] for e in live_ledgers(layout)) == 3
-    assert sorted(p.name for p in layout.archive.rglob("*.csv")) == ["a.csv", "b.csv", "c.csv"]
+    assert sorted(p.name for p in layout.archive.rglob("*.csv.gz")) == ["a.csv.gz", "b.csv.gz", "c.csv.gz"]
     assert not list_dir(layout.processing)
 
 

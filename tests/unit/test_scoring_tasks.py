@@ -72,7 +72,7 @@ def test_files_then_a_promotion_then_nothing(settings):
     assert first["ledger"]["rows_accepted"] == 121 and first["score"]["scored_rows"] == 121
     assert first["drift"]["status"] == "checked" and first["drift"]["drifted"] and first["drift"]["auc"] > 0.55
     assert first["mood"]["versions"] == [v1] and first["timings_s"]["score"] >= 0
-    assert sorted(first["archived"]) == ["a.csv", "b.csv", "early.csv"]
+    assert sorted(first["archived"]) == ["a.csv.gz", "b.csv.gz", "early.csv.gz"]  # compressed
     assert Image.open(Path(layout.mood / "mood.png")).size[0] > 500
     assert sense_scoring(settings, OPTIONS).action == SKIP
     v2 = train_champion(registry, seed=5, reason="better")

@@ -25,6 +25,7 @@ from tweet_sentiment.intake.labelled import ingest_batch
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, RunReport
 from tweet_sentiment.pipeline.retrain import archive_batch
+from tweet_sentiment.storage.archive import read_archived
 from tweet_sentiment.storage.fs import (
     DataLayout,
     as_path,
@@ -219,12 +220,13 @@ def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, la
     (day,) = names(layout.archive)  # the date archive_batch took, once: the day it ran (UTC midnight may pass)
     assert day in {day_before, day_after}
     archived = layout.archive / day / "b1"
-    assert report.archived == ["a.csv"] and names(archived) == ["a.csv"]
+    assert report.archived == ["a.csv.gz"] and names(archived) == ["a.csv.gz"]
+    assert read_archived(archived / "a.csv.gz") == csv_bytes('1,2,,16-03-2020,"a tweet",Positive')
     assert names(layout.processing) == []
     written = json.loads((layout.reports / "runs" / "b1.json").read_text())
     assert written == {
         "batch_id": "b1", "ledger": ledger, "embedded": embedded.to_json(), "label_check": checked,
         "challenger": challenger.to_json(), "evaluation": evaluation.to_json(), "decision": None,
-        "archived": ["a.csv"],
+        "archived": ["a.csv.gz"],
         "timings_s": {"claim_and_ingest": 1.5, "embed": 2.0, "check_labels": 0.3, "train": 0.1, "evaluate": 0.2}}
     assert RunReport.from_json(written) == report  # the report reads back as the contract it was written from

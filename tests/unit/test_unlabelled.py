@@ -17,6 +17,7 @@ from tweet_sentiment.intake.unlabelled import (
     ingest_unlabelled,
     parse_unlabelled_file,
 )
+from tweet_sentiment.storage.archive import original_name
 from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import DataLayout
 
@@ -85,8 +86,9 @@ def test_claim_and_ingest_quarantine_bad_files_with_reasons_and_balance_the_ledg
     assert rows["text"].tolist() == ["masks again", "shops open"] and rows["annotated"].tolist() == ["Negative", ""]
     assert (stream.ledger / "b1.json").exists() and not (layout.ledger / "b1.json").exists()
     assert [p.name for p in inbox.iterdir()] == [".still-writing.csv"]
-    assert archive_claimed(stream, "b1") == sorted(reasons) and not (stream.processing / "b1").exists()
-    assert sorted(p.name for p in stream.archive.rglob("*.csv")) == sorted(reasons)
+    assert archive_claimed(stream, "b1") == [f"{n}.gz" for n in sorted(reasons)]
+    assert not (stream.processing / "b1").exists()
+    assert sorted(original_name(p) for p in stream.archive.rglob("*.csv.gz")) == sorted(reasons)
 
 
 def test_a_dead_scoring_run_is_taken_over_and_its_rows_and_scores_are_dropped(layout):

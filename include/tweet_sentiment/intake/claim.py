@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from upath import UPath
 
 from tweet_sentiment.intake.retries import failures, forget_failures, record_failure
+from tweet_sentiment.storage.archive import archive_file
 from tweet_sentiment.storage.batch_store import drop_batch
 from tweet_sentiment.storage.fs import (
     DataLayout,
@@ -141,7 +142,8 @@ def _take_over_one(stream: Stream, batch_id: str) -> bool:
 
 
 def archive_claimed(stream: Stream, batch_id: str) -> list[str]:
-    """Move a batch's claimed files to ``archive/<date>/<batch_id>/`` (once its rows are stored); the names there.
+    """Move a batch's claimed files to ``archive/<date>/<batch_id>/``, gzip-compressed (once its rows are stored);
+    the names there.
 
     Resumable: the archive folder is first written to a marker (``processing/.archiving/<batch_id>.json``), so a
     run that dies mid-way is finished by a retry or by the next claim, which never takes such a batch over."""
@@ -155,7 +157,7 @@ def archive_claimed(stream: Stream, batch_id: str) -> list[str]:
             write_json_atomic(marker, {"archive_folder": folder})
     target = stream.archive / folder
     for path in list_dir(source):
-        move(path, target / path.name)
+        archive_file(path, target)
         forget_failures(stream, path.name)
     if source.exists():
         remove_empty_dir(source)

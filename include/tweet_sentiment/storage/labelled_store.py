@@ -60,6 +60,17 @@ class LabelledStore:
         return self.rows.replace(f"batch_id = {sql_literal(batch_id)}", pa.Table.from_pandas(frame,
                                                                                            preserve_index=False))
 
+    def append_batches(self, rows: pd.DataFrame) -> int:
+        """Add the rows of several new batches (none of them stored yet) in one commit, each batch's rows sorted by
+        text hash: a bulk load (the migration, the scale benchmark's history). The new version."""
+        frame = _with_defaults(rows).loc[:, list(STORE_COLUMNS)].sort_values(["batch_id", "text_hash"], kind="stable")
+        return self.rows.append(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def compact(self) -> dict:
+        """Rewrite the table's small files into large ones ordered by text hash (housekeeping); delta-rs's
+        metrics."""
+        return self.rows.compact(COMPACT_ORDER)
+
     def drop_batch(self, batch_id: str) -> None:
         """Forget a batch in one commit (its run died before finishing; its files are ingested again)."""
         self.rows.delete(f"batch_id = {sql_literal(batch_id)}")

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -32,9 +32,10 @@ from tweet_sentiment.intake.labelled import RecentHoldout, parse_labelled_file
 from tweet_sentiment.model.features import current_schema, lexicon_features, lexicon_namespace
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
+from tweet_sentiment.storage.archive import archive_bytes
 from tweet_sentiment.storage.csvio import to_csv_bytes
 from tweet_sentiment.storage.file_digests import FileDigests, digest
-from tweet_sentiment.storage.fs import read_json, write_bytes_atomic, write_json_atomic
+from tweet_sentiment.storage.fs import read_json, write_json_atomic
 from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.storage.vector_cache import VectorCache
 
@@ -157,9 +158,12 @@ class _PendingRows:
 
 
 def compact_rows(settings: Settings) -> float:
-    """Compact the labelled table as the daily housekeeping would have (the history's steady state); seconds."""
+    """Compact the labelled table and vacuum the files it replaced, as the daily housekeeping would have left it
+    (the history's steady state); seconds."""
     start = time.perf_counter()
-    metrics = LabelledStore(settings.layout().labelled).compact()
+    store = LabelledStore(settings.layout().labelled)
+    metrics = store.compact()
+    store.rows.expire(timedelta(0))
     log.info("labelled rows compacted in %.0f s: %s", time.perf_counter() - start, metrics)
     return round(time.perf_counter() - start, 1)
 
@@ -175,7 +179,7 @@ def write_batch(settings: Settings, history: SyntheticHistory, batch: int) -> pd
         raise AssertionError(f"{name}: {len(rows) - len(parsed.rows)} synthetic rows were rejected")
     frame = pd.DataFrame(parsed.rows).assign(batch_id=batch_id(batch))
     ledger = RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt).stamp(frame)
-    write_bytes_atomic(layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id(batch) / name, data)
+    archive_bytes(layout.archive / f"{datetime.now(UTC):%Y-%m-%d}" / batch_id(batch), name, data)
     fresh = history.fresh_count(batch)
     totals = {"rows_in": len(rows), "rows_accepted": fresh, "rows_superseding": len(rows) - fresh,
               "rows_quarantined": 0}

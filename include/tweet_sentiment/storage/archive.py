@@ -11,7 +11,7 @@ import shutil
 
 from upath import UPath
 
-from tweet_sentiment.storage.fs import is_local, move
+from tweet_sentiment.storage.fs import is_local, move, write_bytes_atomic
 
 SUFFIX = ".gz"
 
@@ -30,6 +30,13 @@ def archive_file(src: UPath, folder: UPath) -> UPath:
     if partial != target:
         move(partial, target)
     src.unlink()
+    return target
+
+
+def archive_bytes(folder: UPath, name: str, data: bytes) -> UPath:
+    """Write ``data``, a file named ``name``, into ``folder`` as :func:`archive_file` leaves it (a bulk load)."""
+    target = folder / f"{name}{SUFFIX}"
+    write_bytes_atomic(target, gzip.compress(data, 6, mtime=0))
     return target
 
 

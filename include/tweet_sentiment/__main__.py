@@ -1,5 +1,6 @@
 """Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status |
-quarantine list | quarantine release NAME`` (the quality lab is ``python -m lab``)."""
+quarantine list | quarantine release NAME | migrate | housekeeping [NAME...]`` (the quality lab is
+``python -m lab``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.api_login import login_from_env
 from tweet_sentiment.pipeline.assets import INBOX, STARTS, UNLABELLED, AssetName
 from tweet_sentiment.pipeline.feed_events import record_feed_event
+from tweet_sentiment.pipeline.migrate import migrate
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.fs import write_json_atomic
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p_boot = sub.add_parser("bootstrap", help="train the first champion if there is none")
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
+    sub.add_parser("migrate", help="convert a data root written by earlier code to today's formats (idempotent)")
     _quarantine_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "quarantine" and args.action == "release" and not args.name:
@@ -150,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap(settings, args.refit)
         elif args.command == "quarantine":
             quarantine(settings, args)
+        elif args.command == "migrate":
+            migrate(settings, lambda line: print(line, flush=True))
         else:
             status(settings)
     except (DatasetMissingError, ReleaseError) as exc:

@@ -56,14 +56,14 @@ class LabelledStore:
     def write_batch(self, batch_id: str, rows: pd.DataFrame) -> int:
         """Store one batch (replacing any rows it had) in one commit, sorted by text hash; the new version. A column
         the rows lack holds its default."""
-        frame = _with_defaults(rows).loc[:, list(STORE_COLUMNS)].sort_values("text_hash", kind="stable")
+        frame = with_defaults(rows).loc[:, list(STORE_COLUMNS)].sort_values("text_hash", kind="stable")
         return self.rows.replace(f"batch_id = {sql_literal(batch_id)}", pa.Table.from_pandas(frame,
                                                                                            preserve_index=False))
 
     def append_batches(self, rows: pd.DataFrame) -> int:
         """Add the rows of several new batches (none of them stored yet) in one commit, each batch's rows sorted by
         text hash: a bulk load (the migration, the scale benchmark's history). The new version."""
-        frame = _with_defaults(rows).loc[:, list(STORE_COLUMNS)].sort_values(["batch_id", "text_hash"], kind="stable")
+        frame = with_defaults(rows).loc[:, list(STORE_COLUMNS)].sort_values(["batch_id", "text_hash"], kind="stable")
         return self.rows.append(pa.Table.from_pandas(frame, preserve_index=False))
 
     def compact(self) -> dict:
@@ -174,7 +174,7 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _with_defaults(frame: pd.DataFrame) -> pd.DataFrame:
+def with_defaults(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every store column it lacks holding that column's default."""
     missing = {c: d for c, d in STORE_COLUMN_DEFAULTS.items() if c not in frame}
     return frame.assign(**missing) if missing else frame

@@ -125,6 +125,7 @@ class ModelCard(TypedDict, total=False):
     batches: list[str]
     rows_trained: int
     new_rows: int
+    labelled_version: int | None  # the labelled store's table version the rows were read at (lineage)
     params: dict
     feature_schema: dict  # FeatureSchema.to_dict()
     train_s: float

@@ -55,6 +55,10 @@ def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_en
     assert ledger["rows_in"] == 1000 + 2 and ledger["files_rejected"] == 1
     batch_id = ledger["batch_id"]
     assert card["batches"][-1] == batch_id
+    store = LabelledStore(layout.labelled)  # lineage: the table version it trained on, after the label check's
+    assert card["labelled_version"] == store.version() > registry.card(first)["labelled_version"] >= 0
+    assert len(store.at(card["labelled_version"]).read_batch(batch_id)) == card["new_rows"] + ledger[
+        "rows_recent_holdout"]
     assert card["new_rows"] == ledger["rows_accepted"] + ledger["rows_superseding"] - ledger["rows_recent_holdout"]
     archived = sorted(p.name for p in layout.archive.glob(f"*/{batch_id}/*"))
     assert archived == sorted([f"{feed_file.name}.gz", "broken labels.csv.gz", "garbage.csv.gz"])

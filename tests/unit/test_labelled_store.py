@@ -85,3 +85,14 @@ def test_after_compaction_a_question_about_some_hashes_reads_only_their_files(tm
     assert len(store.rows.files(prune=("text_hash", asked))) <= 2 < len(files)
     assert set(store.known_labels(asked)) == set(asked)
     assert len(store.read_all()) == 4000
+
+
+def test_a_pinned_store_reads_its_snapshot_whatever_is_committed_after(tmp_path):
+    store = LabelledStore(UPath(tmp_path) / "labelled")
+    store.write_batch("b1", _batch("b1", "1", ["a", "b"], ["Neutral", "Positive"], [False, False]))
+    pinned = store.at(store.version())
+    store.write_batch("b2", _batch("b2", "2", ["a", "c"], ["Negative", "Neutral"], [False, False]))
+    assert pinned.version() == 0 and store.version() == 1
+    assert pinned.batch_ids() == ["b1"] and pinned.trainable()["label"].tolist() == ["Neutral", "Positive"]
+    assert pinned.known_labels([text_hash("a")]) == {text_hash("a"): ("Neutral", "batch b1")}
+    assert len(pinned.replay_sample(10, seed=1)) == 2 and len(store.replay_sample(10, seed=1)) == 3

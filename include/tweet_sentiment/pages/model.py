@@ -11,7 +11,8 @@ from tweet_sentiment.model.charts import holdouts_curve_png
 from tweet_sentiment.model.registry import AWAITING, ModelRegistry
 
 _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "reason", "parent", "batches",
-                "batch_id", "rows_trained", "new_rows", "num_trees", "train_s", "note", "gate", "approval")
+                "batch_id", "rows_trained", "new_rows", "num_trees", "train_s", "note", "gate", "approval",
+                "labelled_version")
 REQUIRED_ACTIONS = "/required_actions"  # Airflow's own list of the human-in-the-loop requests
 
 

@@ -73,6 +73,7 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
                      seed: int) -> ModelCard:
     """Train, save as a candidate version, and return its card."""
     strategy, note = choose_strategy(options.strategy, champion, design)
+    store = store.at(store.version())  # every read below sees one snapshot: the version the card names
     rows, new_rows = training_rows(store, batch_id, strategy, options.replay_rows, seed)
     valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
     texts, labels = rows["text"].tolist(), rows["label"].map(LABEL_TO_ID).to_numpy()
@@ -90,7 +91,8 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
         result = train_fresh(features, labels, options.boosting, valid, weights)
         batches = store.batch_ids()
     card = _card(result, strategy, note, champion, batch_id, batches, options, schema)
-    card.update(rows_trained=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()))
+    card.update(rows_trained=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()),
+                labelled_version=store.version())
     card["version"] = registry.save(result.booster, card)
     log.info("challenger %s: %s on %d rows in %.1f s", card["version"], strategy, len(rows), result.train_s)
     return card

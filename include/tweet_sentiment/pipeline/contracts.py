@@ -60,6 +60,7 @@ class ChallengerResult(JsonContract):
     validation_macro_f1: float | None = None
     reason: str | None = None
     seconds: float = 0.0
+    labelled_version: int | None = None  # the labelled table's version it trained on (lineage; on its card too)
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
                                            _design(settings, client), _champion(registry, tolerate_broken=refit),
                                            settings.seed)
     return ChallengerResult(card["version"], card["strategy"], card["train_s"], card["rows_trained"],
-                            card["validation_macro_f1"])
+                            card["validation_macro_f1"], labelled_version=card["labelled_version"])
 
 
 def _predict(settings: Settings, models: dict[str, Champion],

@@ -38,13 +38,18 @@ COMPACT_ORDER = ["text_hash"]  # what the housekeeping's compaction orders the t
 class LabelledStore:
     """Accepted, cleaned labelled rows in the store's columns, addressed by batch id."""
 
-    def __init__(self, folder: UPath) -> None:
+    def __init__(self, folder: UPath, rows: DeltaRows | None = None) -> None:
         self.folder = folder
-        self.rows = DeltaRows(folder, SCHEMA)
+        self.rows = rows or DeltaRows(folder, SCHEMA)
 
     def version(self) -> int | None:
-        """The table's version (one more per commit; lineage names it), None before the first batch."""
-        return self.rows.version()
+        """The version reads see: the pinned one (:meth:`at`), else the newest (one more per commit; lineage
+        names it); None before the first batch."""
+        return self.rows.read_version if self.rows.read_version is not None else self.rows.version()
+
+    def at(self, version: int | None) -> LabelledStore:
+        """The store as at ``version``: every read sees that snapshot (what a challenger trained on)."""
+        return LabelledStore(self.folder, self.rows.at(version))
 
     def batch_ids(self) -> list[str]:
         return self.rows.query("SELECT DISTINCT batch_id FROM rows ORDER BY 1").column(0).to_pylist()

@@ -52,6 +52,13 @@ class DeltaRows:
         self.schema = schema
         self.uri = str(location) if not is_local(location) else os.fspath(location)
         self.options = _storage_options(location)
+        self.read_version: int | None = None  # what reads see unless told: None, the newest
+
+    def at(self, version: int | None) -> DeltaRows:
+        """The same table whose reads see ``version`` (a snapshot: later commits are not seen)."""
+        pinned = DeltaRows(self.location, self.schema)
+        pinned.read_version = version
+        return pinned
 
     def table(self, version: int | None = None) -> DeltaTable | None:
         """The table (at ``version``, else the newest), or None before its first commit."""
@@ -105,7 +112,7 @@ class DeltaRows:
     def files(self, version: int | None = None, prune: tuple[str, Sequence[str]] | None = None) -> list[str]:
         """The URIs of the table's data files (at ``version``); ``prune`` = (column, values): only the files whose
         statistics (the column's min and max, kept by Delta per file) admit one of the values."""
-        table = self.table(version)
+        table = self.table(self.read_version if version is None else version)
         if table is None:
             return []
         if prune is None:

@@ -66,7 +66,9 @@ async function render() {
   const champion = model.versions.find((v) => v.version === model.champion);
   if (champion) {
     $("champion-metrics").textContent = `macro-F1 ${fixed(champion.macro_f1)} · accuracy ${fixed(champion.accuracy)}`
-      + ` · ${champion.rows_trained} rows · promoted ${champion.decided_at ?? ""}`;
+      + ` · ${champion.rows_trained} rows`
+      + (champion.labelled_version == null ? "" : ` (labelled table version ${champion.labelled_version})`)
+      + ` · promoted ${champion.decided_at ?? ""}`;
     $("per-class").tBodies[0].replaceChildren(...Object.entries(champion.per_class_f1).map(([label, f]) => {
       const row = document.createElement("tr");
       row.append(cell(label), cell(f.toFixed(4)));

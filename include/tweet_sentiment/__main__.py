@@ -19,6 +19,7 @@ from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.api_login import login_from_env
 from tweet_sentiment.pipeline.assets import INBOX, STARTS, UNLABELLED, AssetName
 from tweet_sentiment.pipeline.feed_events import record_feed_event
+from tweet_sentiment.pipeline.housekeeping import MAINTENANCE, run_maintenance
 from tweet_sentiment.pipeline.migrate import migrate
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     p_boot.add_argument("--refit", action="store_true", help="retrain a champion from the labelled store")
     sub.add_parser("status", help="show the registry")
     sub.add_parser("migrate", help="convert a data root written by earlier code to today's formats (idempotent)")
+    p_house = sub.add_parser("housekeeping", help="compact the history's tables, expire old versions, vacuum")
+    p_house.add_argument("names", nargs="*", help="which maintenance (default: all)",
+                         choices=[[]] + [m.name for m in MAINTENANCE])
     _quarantine_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "quarantine" and args.action == "release" and not args.name:
@@ -155,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             quarantine(settings, args)
         elif args.command == "migrate":
             migrate(settings, lambda line: print(line, flush=True))
+        elif args.command == "housekeeping":
+            for name in args.names or [m.name for m in MAINTENANCE]:
+                print(json.dumps({name: run_maintenance(settings, name)}), flush=True)
         else:
             status(settings)
     except (DatasetMissingError, ReleaseError) as exc:

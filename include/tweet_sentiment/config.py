@@ -130,6 +130,10 @@ class Settings:
     drift_confidence_drop: float = 0.05  # a fall of the mean top-class probability by this much
     labelling_drift_share: float = 0.5  # of each labelling load, the share drawn from a drifted window
     seed: int = 13
+    # housekeeping (its own DAG): table versions younger than this stay readable (restore, lineage), older
+    # ones and the files only they need are deleted
+    table_retention_hours: int = 7 * 24
+    housekeeping_cron: str = "30 3 * * *"  # daily, off the busy hours
     approval_timeout_s: float = 3 * 24 * 3600.0  # an unanswered approval keeps the champion after this
     approval_users: str = "admin"  # comma-separated Airflow user names who may answer an approval
     approval_examples: int = 8  # tweets where the two models disagree, per holdout, shown in the request
@@ -174,6 +178,8 @@ class Settings:
             label_overlap_share=_env_float("TWEET_SENTIMENT_LABEL_OVERLAP", d.label_overlap_share, 0.0, 1.0),
             **_scoring_from_env(d),
             seed=_env_int("TWEET_SENTIMENT_SEED", d.seed),
+            table_retention_hours=_env_int("TWEET_SENTIMENT_TABLE_RETENTION_HOURS", d.table_retention_hours),
+            housekeeping_cron=os.environ.get("TWEET_SENTIMENT_HOUSEKEEPING_CRON", d.housekeeping_cron),
             approval_timeout_s=_env_float("TWEET_SENTIMENT_APPROVAL_TIMEOUT_S", d.approval_timeout_s),
             approval_users=os.environ.get("TWEET_SENTIMENT_APPROVAL_USERS", d.approval_users),
             approval_examples=_env_int("TWEET_SENTIMENT_APPROVAL_EXAMPLES", d.approval_examples),

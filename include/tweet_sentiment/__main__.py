@@ -1,6 +1,6 @@
 """Command line: ``python -m tweet_sentiment feed | feed-unlabelled | bootstrap [--refit] | status |
-quarantine list | quarantine release NAME | migrate | housekeeping [NAME...]`` (the quality lab is
-``python -m lab``)."""
+quarantine list | quarantine release NAME | migrate | housekeeping [NAME...] | backup DEST | restore SOURCE``
+(the quality lab is ``python -m lab``)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from tweet_sentiment.intake.quarantine import ReleaseError, quarantined, release
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.api_login import login_from_env
 from tweet_sentiment.pipeline.assets import INBOX, STARTS, UNLABELLED, AssetName
+from tweet_sentiment.pipeline.backup import copy_root, restore_root
 from tweet_sentiment.pipeline.feed_events import record_feed_event
 from tweet_sentiment.pipeline.housekeeping import MAINTENANCE, run_maintenance
 from tweet_sentiment.pipeline.migrate import migrate
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
-from tweet_sentiment.storage.fs import write_json_atomic
+from tweet_sentiment.storage.fs import as_path, write_json_atomic
 
 
 def announce(settings: Settings, asset: AssetName, file: str) -> None:
@@ -142,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     p_house.add_argument("names", nargs="*", help="which maintenance (default: all)",
                          choices=[[]] + [m.name for m in MAINTENANCE])
     _quarantine_parser(sub)
+    p_backup = sub.add_parser("backup", help="copy the data root to DEST (a folder or s3:// prefix)")
+    p_backup.add_argument("dest")
+    p_restore = sub.add_parser("restore", help="copy a backup into the (empty) data root; stop the DAGs first")
+    p_restore.add_argument("source")
     args = parser.parse_args(argv)
     if args.command == "quarantine" and args.action == "release" and not args.name:
         parser.error("quarantine release needs the NAME of a quarantined file")
@@ -159,12 +164,16 @@ def main(argv: list[str] | None = None) -> int:
             quarantine(settings, args)
         elif args.command == "migrate":
             migrate(settings, lambda line: print(line, flush=True))
+        elif args.command == "backup":
+            copy_root(settings.layout().root, as_path(args.dest), lambda line: print(line, flush=True))
+        elif args.command == "restore":
+            restore_root(as_path(args.source), settings.layout().root, lambda line: print(line, flush=True))
         elif args.command == "housekeeping":
             for name in args.names or [m.name for m in MAINTENANCE]:
                 print(json.dumps({name: run_maintenance(settings, name)}), flush=True)
         else:
             status(settings)
-    except (DatasetMissingError, ReleaseError) as exc:
+    except (DatasetMissingError, ReleaseError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

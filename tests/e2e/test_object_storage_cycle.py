@@ -1,36 +1,46 @@
-"""The whole loop with its data root and feature cache on a non-local filesystem (fsspec's ``memory://``),
-with a real infinity server and a small real slice of the data: bootstrap, then one more batch with a bad file.
+"""The whole loop with its data root and feature cache on S3 (moto's S3 API, started here: the labelled store's
+Delta table commits there as on AWS), with a real infinity server and a small real slice of the data: bootstrap,
+then one more batch with a bad file.
 
 This is what Celery workers on several hosts do with ``TWEET_SENTIMENT_DATA_ROOT=s3://bucket/prefix``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
+from native_services import MotoS3, running
 from upath import UPath
 
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import next_batch
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.pipeline.housekeeping import run_maintenance
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.fs import list_dir, read_json
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def object_store(pipeline_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[UPath]:
-    """Point the data root and the feature cache at an empty ``memory://`` bucket."""
-    bucket = UPath(f"memory://tweets-{uuid.uuid4().hex}")
-    monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(bucket / "data"))
-    monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(bucket / "features"))
-    yield bucket
-    bucket.fs.rm(bucket.path, recursive=True)
+def object_store(pipeline_env, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[UPath]:
+    """Point the data root and the feature cache at an empty bucket of a local S3 server."""
+    with running(MotoS3(tmp_path / "s3")) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        name = f"tweets-{uuid.uuid4().hex[:12]}"
+        UPath(f"s3://{name}").fs.mkdir(name)
+        bucket = UPath(f"s3://{name}")
+        monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(bucket / "data"))
+        monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(bucket / "features"))
+        yield bucket
 
 
 def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipeline_env):
@@ -56,6 +66,11 @@ def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipe
     assert sorted(p.name for p in archived) == sorted([f"{feed_file.name}.gz", "garbage.csv.gz"])
     assert "binary data" in read_json(layout.quarantine / "batch_1" / "garbage.csv.reason.json")["reason"]
     assert list_dir(layout.inbox) == [] and list_dir(layout.processing) == []
+    store = LabelledStore(layout.labelled)  # the Delta table on S3: lineage, then the housekeeping there
+    assert registry.card(second)["labelled_version"] == store.version() >= 1
+    rows = store.read_all()
+    assert run_maintenance(dataclasses.replace(settings, table_retention_hours=0), "labelled_rows")["files"] == 1
+    pd.testing.assert_frame_equal(store.read_all(), rows)
 
     features = object_store / "features"
     assert {p.name for p in list_dir(features)} >= {settings.embedding_model}

@@ -19,6 +19,7 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.model.boosting import BoostingParams
 from tweet_sentiment.pipeline import retrain
 from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.storage import tables
 
 
 def die() -> None:
@@ -37,6 +38,21 @@ def kill_on_publish(matches) -> None:
         return real_replace(src, dst, *args, **kwargs)
 
     os.replace = replace
+
+
+def kill_mid_commit(folder: str) -> None:
+    """Die in the middle of a commit to the Delta table in ``folder``: a data file half written into the table's
+    folder (delta-rs writes the data files first), the commit's log entry never written."""
+    real_write = tables.write_deltalake
+
+    def write(uri, *args, **kwargs):
+        if Path(uri).name == folder:
+            data = Path(uri) / "part-00000-killed-mid-commit-c000.zstd.parquet"
+            data.write_bytes(b"PAR1" + b"\0" * 64)  # a torn data file: named by no log entry
+            die()
+        return real_write(uri, *args, **kwargs)
+
+    tables.write_deltalake = write
 
 
 def kill_after_publishing(name) -> None:
@@ -109,7 +125,7 @@ def kill_while_training(at_iteration: int = 2) -> None:
 
 
 POINTS = {
-    "store-write": lambda: kill_on_publish(lambda p: p.parent.name == "labelled"),
+    "store-write": lambda: kill_mid_commit("labelled"),
     "cache-write": lambda: kill_on_publish(lambda p: p.suffix == ".npz"),
     "training": kill_while_training,
     "card-write": lambda: kill_on_publish(lambda p: p.name == "card.json"),

@@ -3,7 +3,8 @@
 Each store registers its maintenance as a named function of the settings in :data:`MAINTENANCE`; the DAG runs
 each as a task of its own, ``python -m tweet_sentiment housekeeping`` runs them in order. The labelled rows'
 maintenance compacts the Delta table's small files (one per batch, and the label check's rewrites) into large
-files ordered by text hash, then expires the versions older than ``table_retention_hours`` and vacuums the files
+files (files at the target size stay as they are: a daily run rewrites about a day's rows, so the versions kept
+for the retention cost about that much disk, not a copy of the table each), then expires the versions older than ``table_retention_hours`` and vacuums the files
 only they needed. Both are commits of their own: a cycle reading or writing at the same time is not disturbed.
 """
 
@@ -30,7 +31,7 @@ class Maintenance:
 
 
 def maintain_labelled_rows(settings: Settings) -> dict:
-    """Compact the labelled table (ordered by text hash), then expire old versions and vacuum; the figures."""
+    """Compact the labelled table's small files, then expire old versions and vacuum; the figures."""
     store = LabelledStore(settings.layout().labelled)
     before = store.version()
     if before is None:

@@ -8,8 +8,8 @@ Each question of a cycle reads only the columns and rows it needs: the current l
 (:meth:`~LabelledStore.known_labels`, :meth:`~LabelledStore.newest_of`), the newest recent-holdout rows, a replay
 sample, the rows of a few batches. A batch's write is one commit (replacing the batch's rows: a retry writes it
 again), the label check's hold or down-weighting one replace commit, a dead batch's drop one delete commit. Each
-batch's rows are written sorted by text hash; the housekeeping's compaction orders the table by hash, so that a
-question about some hashes reads only the files whose hash range holds one of them.
+batch's rows are written sorted by text hash; a compaction ordered by hash (``compact(order_by_hash=True)``) makes
+a question about a few hashes read only the files whose hash range holds one of them.
 """
 
 from __future__ import annotations
@@ -71,10 +71,11 @@ class LabelledStore:
         frame = with_defaults(rows).loc[:, list(STORE_COLUMNS)].sort_values(["batch_id", "text_hash"], kind="stable")
         return self.rows.append(pa.Table.from_pandas(frame, preserve_index=False))
 
-    def compact(self) -> dict:
-        """Rewrite the table's small files into large ones ordered by text hash (housekeeping); delta-rs's
-        metrics."""
-        return self.rows.compact(COMPACT_ORDER)
+    def compact(self, order_by_hash: bool = False) -> dict:
+        """Rewrite the table's small files into large ones (housekeeping; files at the target size are left as
+        they are, so a daily run rewrites about a day's rows); ``order_by_hash``: rewrite every file Z-ordered by
+        text hash instead (files then hold disjoint hash ranges). delta-rs's metrics."""
+        return self.rows.compact(COMPACT_ORDER if order_by_hash else None)
 
     def drop_batch(self, batch_id: str) -> None:
         """Forget a batch in one commit (its run died before finishing; its files are ingested again)."""

@@ -19,7 +19,7 @@ FEEDBACK_COLUMNS: tuple[str, ...] = ("Annotator", "SuggestedSentiment", "Correct
 # A reviewed label (a held row a person accepted or relabelled, label_review.py) names its review: never checked again.
 REVIEW_COLUMN = "ReviewId"
 
-# Columns of the labelled store (one parquet file per ingested batch). ``ingested_at`` and ``seq`` order every
+# Columns of the labelled store (a Delta table, storage/labelled_store.py). ``ingested_at`` and ``seq`` order every
 # row ever accepted (the newest label of a text wins); ``recent_holdout`` marks the annotators' holdout slice.
 # ``annotator``, ``suggested_label`` (what the annotator was shown) and ``review_id`` come from the feedback columns;
 # ``label_weight`` multiplies the row's training weight (the label check's down-weighting, label_check.py).

@@ -4,8 +4,9 @@ Each store registers its maintenance as a named function of the settings in :dat
 each as a task of its own, ``python -m tweet_sentiment housekeeping`` runs them in order. The labelled rows'
 maintenance compacts the Delta table's small files (one per batch, and the label check's rewrites) into large
 files (files at the target size stay as they are: a daily run rewrites about a day's rows, so the versions kept
-for the retention cost about that much disk, not a copy of the table each), then expires the versions older than ``table_retention_hours`` and vacuums the files
-only they needed. Both are commits of their own: a cycle reading or writing at the same time is not disturbed.
+for the retention cost about that much disk, not a copy of the table each), then expires the versions older
+than ``table_retention_hours`` and vacuums the files only they needed. Both are commits of their own: a cycle
+reading or writing at the same time is not disturbed.
 """
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ def file_lock(path: UPath) -> Iterator[None]:
 
 class Stream(NamedTuple):
     """The folders one inbox's files pass through: arriving, claimed per batch, their ledger and quarantine, the
-    archive, and the stores holding one ``<batch_id>.parquet`` per batch (dropped when a dead batch is taken over),
+    archive, and the stores of the batches' rows (a Delta table, or a folder of one ``<batch_id>.parquet`` per
+    batch: batch_store.drop_batch drops a dead batch's rows from either when it is taken over),
     and folders of other per-batch files made from a batch's rows (``<batch_id>.<ext>``: the label check's flagged
     rows and record), dropped with them."""
 

@@ -96,3 +96,21 @@ def test_a_pinned_store_reads_its_snapshot_whatever_is_committed_after(tmp_path)
     assert pinned.batch_ids() == ["b1"] and pinned.trainable()["label"].tolist() == ["Neutral", "Positive"]
     assert pinned.known_labels([text_hash("a")]) == {text_hash("a"): ("Neutral", "batch b1")}
     assert len(pinned.replay_sample(10, seed=1)) == 2 and len(store.replay_sample(10, seed=1)) == 3
+
+
+def test_training_rows_continue_reads_the_batch_and_a_replay_refit_every_trainable_row(tmp_path):
+    from tweet_sentiment.pipeline.challenger import training_rows
+
+    store = LabelledStore(UPath(tmp_path) / "labelled")
+    for b in range(3):
+        texts = [f"text {b} {i}" for i in range(10)] + (["shared"] if b else [])  # "shared": relabelled in b2
+        store.write_batch(f"b{b}", _batch(f"b{b}", str(b), texts, ["Neutral"] * len(texts),
+                                          [i == 0 for i in range(len(texts))]))
+    rows, new = training_rows(store, "b2", "continue", replay_rows=5, seed=1)
+    assert sorted(new["text"]) == sorted([f"text 2 {i}" for i in range(1, 10)] + ["shared"])  # holdout row out
+    assert len(rows) == len(new) + 5 and (new["batch_age"] == 0).all()
+    replay = rows.iloc[len(new):]
+    assert set(replay["batch_id"]) <= {"b0", "b1"} and "shared" not in set(replay["text"])  # superseded by b2
+    assert (replay["batch_age"] == replay["batch_id"].map({"b0": 2, "b1": 1})).all()
+    everything, _ = training_rows(store, "b2", "refit", replay_rows=5, seed=1)
+    assert len(everything) == 3 * 9 + 1 and everything["text"].is_unique  # holdout rows out, "shared" once

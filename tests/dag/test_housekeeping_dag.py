@@ -18,7 +18,7 @@ def bag():
 
 
 def test_daily_one_task_per_maintenance_and_no_step_of_the_cycle(bag):
-    from airflow.timetables.trigger import CronTriggerTimetable
+    from airflow.sdk import CronTriggerTimetable
 
     from tweet_sentiment.pipeline.housekeeping import MAINTENANCE
 

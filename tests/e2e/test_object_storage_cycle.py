@@ -36,11 +36,13 @@ def object_store(pipeline_env, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Ite
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         name = f"tweets-{uuid.uuid4().hex[:12]}"
-        UPath(f"s3://{name}").fs.mkdir(name)
         bucket = UPath(f"s3://{name}")
+        type(bucket.fs).clear_instance_cache()  # s3fs caches a file system per options: not this server's
+        bucket.fs.mkdir(name)
         monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(bucket / "data"))
         monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(bucket / "features"))
         yield bucket
+        type(bucket.fs).clear_instance_cache()  # nor the next test's
 
 
 def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipeline_env):

@@ -23,7 +23,7 @@ def test_daily_one_task_per_maintenance_and_no_step_of_the_cycle(bag):
     from tweet_sentiment.pipeline.housekeeping import MAINTENANCE
 
     dag = bag.dags["tweet_sentiment_housekeeping"]
-    assert isinstance(dag.timetable, CronTriggerTimetable) and dag.timetable.summary == "30 3 * * *"
+    assert isinstance(dag.timetable, CronTriggerTimetable) and dag.timetable.expression == "30 3 * * *"
     assert sorted(dag.task_dict) == sorted(m.name for m in MAINTENANCE)
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert not set(dag.task_dict) & set(bag.dags["tweet_sentiment_retrain"].task_dict)

@@ -158,7 +158,7 @@ def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCach
     if expected_dim is not None and cached_dim is not None and cached_dim != expected_dim:
         raise EmbeddingServiceError(
             f"the feature schema expects {expected_dim}-d vectors of model {client.model!r}, but the cache in "
-            f"{cache.folder} holds {cached_dim}-d ones: infinity at {client.url} serves another model under "
+            f"{cache.location} holds {cached_dim}-d ones: infinity at {client.url} serves another model under "
             "that name?")
     want = expected_dim if expected_dim is not None else cached_dim
 

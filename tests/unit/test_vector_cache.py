@@ -21,6 +21,7 @@ from tweet_sentiment.storage.vector_cache import (
     namespaces,
     wait_for_cache_writes,
 )
+from tweet_sentiment.storage.vector_migration import migrate_vectors
 from tweet_sentiment.text import text_hash
 
 
@@ -138,3 +139,34 @@ def test_the_memory_cache_holds_at_most_its_bound_and_touches_no_folder(tmp_path
     small.get_or_compute(["a"], compute)  # dropped as the least recently used: computed again
     assert calls[-1] == ["a"] and memory_entries() == 3
     assert not any(tmp_path.iterdir())
+
+
+def _old_shard(folder: UPath, name: str, hashes: list[str], vectors: np.ndarray) -> None:
+    """A shard as the old writer (npz shards, before Lance) left it: hashes as 64 characters, float32 vectors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / name, hashes=np.asarray(hashes, dtype="<U64"), vectors=vectors.astype(np.float32))
+
+
+def test_migration_converts_old_shards_once_and_removes_them_after_the_commit(tmp_path, caplog):
+    root = UPath(tmp_path)
+    rng = np.random.default_rng(3)
+    model, lexicon = rng.normal(size=(30, 6)), rng.normal(size=(12, 3))
+    hashes = _hashes("m", 30)
+    _old_shard(root / "some_model", "1-a.npz", hashes[:20], model[:20])
+    _old_shard(root / "some_model", "2-b.npz", hashes[15:], model[15:])  # a merge's leftover repeats 5
+    _old_shard(root / "lexicon-x", "1-c.npz", _hashes("l", 12), lexicon)
+    (root / "some_model" / ".3-d.npz.tmp").write_bytes(b"half written")  # a write in flight: nobody's input
+    kept = {p.name: p.read_bytes() for p in (root / "some_model").iterdir()}
+    with caplog.at_level("INFO", logger="tweet_sentiment.storage.vector_migration"):
+        assert migrate_vectors(root) == {"some_model": 30, "lexicon-x": 12}
+    assert "shard 2/2" in caplog.text
+    assert not (root / "lexicon-x").exists() and [p.name for p in (root / "some_model").iterdir()] == [".3-d.npz.tmp"]
+    cache = VectorCache(root, "some/model")
+    assert len(cache) == 30
+    np.testing.assert_allclose(cache.get(hashes), model, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(VectorCache(root, "lexicon-x").get(_hashes("l", 12)), lexicon, rtol=1e-3, atol=1e-3)
+    assert migrate_vectors(root) == {}
+    # interrupted after the commit, before the shards were removed: run again, nothing converted twice
+    for name, raw in kept.items():
+        (root / "some_model" / name).write_bytes(raw)
+    assert migrate_vectors(root) == {"some_model": 0} and len(cache) == 30

@@ -39,7 +39,7 @@ from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.storage.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
-FLUSH_ROWS = 100_000  # vectors are put in shards of about this many texts
+FLUSH_ROWS = 100_000  # vectors are put (one Lance append) about this many texts at a time
 PROGRESS_STEPS = 20
 
 

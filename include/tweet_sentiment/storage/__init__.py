@@ -1,4 +1,4 @@
 """Where the data lives: the data root's file system (local or ``s3://``), atomic writes and object locks, CSV
-reading, the stores of batches, labelled rows, file digests and embedding vectors, the Delta tables read by
-DuckDB (``tables``) and the state database of small transactional records (``database``, SQLAlchemy).
-Imports only ``schema`` and ``text``."""
+reading, the stores of batches, labelled rows and file digests, the embedding vectors (Lance datasets; the
+migration of their old shards), the Delta tables read by DuckDB (``tables``) and the state database of small
+transactional records (``database``, SQLAlchemy). Imports only ``schema`` and ``text``."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from support import free_port, poll, start_server, stop_process_group
+from upath import UPath
 
 # moto accepts any credentials unless told otherwise; these are the ones the tests hand to s3fs.
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "topology-test", "AWS_SECRET_ACCESS_KEY": "topology-secret",
@@ -141,3 +142,13 @@ def running(server: RedisServer | MotoS3) -> Iterator[RedisServer | MotoS3]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def s3_with_bucket(folder: Path, bucket: str) -> Iterator[MotoS3]:
+    """A moto S3 server holding ``bucket``, its endpoint and credentials in this process's environment."""
+    with running(MotoS3(folder)) as server, pytest.MonkeyPatch.context() as mp:
+        for name, value in server.env().items():
+            mp.setenv(name, value)
+        UPath(f"s3://{bucket}").fs.mkdir(bucket)
+        yield server

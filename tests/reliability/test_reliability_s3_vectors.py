@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from native_services import MotoS3, running
+from native_services import MotoS3, s3_with_bucket
 from upath import UPath
 from vector_cache_support import assert_every_racer_vector_found, race_writers
 
@@ -20,10 +20,7 @@ BUCKET = "vectors"
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    with running(MotoS3(tmp_path_factory.mktemp("s3"))) as server, pytest.MonkeyPatch.context() as mp:
-        for name, value in server.env().items():
-            mp.setenv(name, value)
-        UPath(f"s3://{BUCKET}").fs.mkdir(BUCKET)
+    with s3_with_bucket(tmp_path_factory.mktemp("s3"), BUCKET) as server:
         yield server
 
 

@@ -77,7 +77,7 @@ def test_a_missing_hash_is_a_key_error_naming_it(tmp_path):
         cache.get(_hashes("a", 1) + _hashes("b", 1))
 
 
-def test_writers_fold_the_unindexed_rows_into_the_index_past_the_limits(tmp_path, monkeypatch):
+def test_writers_index_the_unindexed_rows_as_deltas_past_the_limits(tmp_path, monkeypatch):
     monkeypatch.setattr(vector_cache_module, "UNINDEXED_ROWS_MAX", 25)
     monkeypatch.setattr(vector_cache_module, "UNINDEXED_FRAGMENTS_MAX", 3)
     cache = VectorCache(tmp_path, "m")
@@ -86,6 +86,8 @@ def test_writers_fold_the_unindexed_rows_into_the_index_past_the_limits(tmp_path
         cache.put(_hashes(f"batch {k}", 10), np.full((10, 2), k))
         unindexed.append(cache.dataset().stats.index_stats("hash_idx")["num_unindexed_rows"])
     assert max(unindexed) <= 30 and unindexed[-1] < 30 and 0 in unindexed[1:]
+    stats = cache.dataset().stats.index_stats("hash_idx")
+    assert stats["num_indices"] > 2 and max(stats["num_indexed_rows_per_delta"][1:]) <= 30  # deltas: O(batch)
     for k in range(40):  # single rows (predictions): bounded by the fragment limit
         cache.put(_hashes(f"single {k}", 1), np.ones((1, 2)))
         assert cache.dataset().stats.index_stats("hash_idx")["num_unindexed_fragments"] <= 4
@@ -97,16 +99,19 @@ def test_writers_in_several_processes_lose_no_commit(tmp_path):
     assert_every_racer_vector_found(UPath(tmp_path / "cache"))
 
 
-def test_compaction_rewrites_small_fragments_and_keeps_every_vector(tmp_path):
+def test_compaction_merges_the_index_rewrites_small_fragments_and_keeps_every_vector(tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_cache_module, "UNINDEXED_FRAGMENTS_MAX", 2)
     root = UPath(tmp_path)
     cache = VectorCache(root, "m")
     for k in range(12):
         cache.put(_hashes(f"b{k}", 3), np.full((3, 2), k))
+    assert cache.dataset().stats.index_stats("hash_idx")["num_indices"] > 2
     done = compact_vectors(root, older_than=vector_cache_module.timedelta(0))
     assert done["m"]["fragments_before"] == 12 and done["m"]["fragments_after"] == 1
     assert done["m"]["versions_removed"] > 0
     dataset = cache.dataset()
-    assert dataset.stats.index_stats("hash_idx")["num_unindexed_rows"] == 0 and len(dataset.versions()) == 1
+    stats = dataset.stats.index_stats("hash_idx")
+    assert stats["num_unindexed_rows"] == 0 and stats["num_indices"] == 1 and len(dataset.versions()) == 1
     assert cache.get(_hashes("b11", 3) + _hashes("b0", 3))[:, 0].tolist() == [11.0] * 3 + [0.0] * 3
 
 

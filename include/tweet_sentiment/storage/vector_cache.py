@@ -2,10 +2,11 @@
 
 A namespace is an embedding model or a lexicon feature set. Its dataset ``<cache_root>/<namespace>.lance`` holds
 rows of the text's SHA-256 as 32 bytes and its vector (float16 for embeddings), with a BTREE index on the hash:
-a batch's vectors are found through the index plus a scan of the fragments appended since it was last optimised,
+a batch's vectors are found through the index plus a scan of the fragments appended since it was last updated,
 so a lookup costs O(batch) and no process holds the namespace. Each ``put`` is one Lance append commit; appends
-from several processes (or hosts, on ``s3://``) never conflict, Lance rebases them. A writer folds the
-unindexed rows into the index once they pass :data:`UNINDEXED_ROWS_MAX`; compaction and old versions are
+from several processes (or hosts, on ``s3://``) never conflict, Lance rebases them. A writer indexes the
+unindexed rows once they pass :data:`UNINDEXED_ROWS_MAX` (or :data:`UNINDEXED_FRAGMENTS_MAX` fragments) as a
+delta of the index, O(those rows); merging the deltas, compacting the fragments and removing old versions is
 housekeeping (:func:`compact_vectors`).
 """
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 SUFFIX = ".lance"
 HASH_INDEX = "hash_idx"
 # Rows (or fragments: single predictions append one row each) a lookup scans beside the index before a writer
-# folds them into it: scanning 20k hashes costs a few milliseconds, the fold about a second at 1M vectors.
+# indexes them (a new delta of the index): scanning 20k hashes costs a few milliseconds.
 UNINDEXED_ROWS_MAX = 20_000
 UNINDEXED_FRAGMENTS_MAX = 64
 OLD_VERSIONS_KEPT = timedelta(hours=1)  # a reader that opened an older version still finds its files this long
@@ -187,8 +188,8 @@ class VectorCache:
             return lance.write_dataset(table, self.uri, mode="append", storage_options=self.options)
 
     def _keep_index(self, dataset: lance.LanceDataset) -> None:
-        """Make the hash index (first writer), or fold the unindexed rows into it past the limits. Another
-        writer doing the same at once may win the commit: then its index serves."""
+        """Make the hash index (first writer), or index the unindexed rows as a new delta past the limits.
+        Another writer doing the same at once may win the commit: then its index serves."""
         try:
             if not dataset.describe_indices():
                 dataset.create_scalar_index("hash", "BTREE", name=HASH_INDEX)
@@ -196,7 +197,7 @@ class VectorCache:
             stats = dataset.stats.index_stats(HASH_INDEX)
             if (stats["num_unindexed_rows"] > UNINDEXED_ROWS_MAX
                     or stats["num_unindexed_fragments"] > UNINDEXED_FRAGMENTS_MAX):
-                dataset.optimize.optimize_indices()
+                dataset.optimize.optimize_indices(num_indices_to_merge=0)
         except (OSError, RuntimeError, ValueError) as error:  # a concurrent writer's index commit won
             log.info("vector cache %s: index left to another writer (%s)", self.uri, error)
 
@@ -277,8 +278,9 @@ def vector_cache(cache_root: UPath | None, namespace: str, write_behind: bool = 
 
 
 def compact_vectors(cache_root: UPath, older_than: timedelta = OLD_VERSIONS_KEPT) -> dict[str, dict]:
-    """Housekeeping of every namespace under ``cache_root``: small fragments rewritten into large ones, the hash
-    index brought up to date, versions older than ``older_than`` removed. What was done, by namespace."""
+    """Housekeeping of every namespace under ``cache_root``: the hash index made one (its deltas merged, every
+    row in it), small fragments rewritten into large ones, versions older than ``older_than`` removed (a reader
+    that opened one finds its files meanwhile). What was done, by namespace."""
     done = {}
     for name in namespaces(cache_root):
         cache = VectorCache(cache_root, name)
@@ -286,8 +288,9 @@ def compact_vectors(cache_root: UPath, older_than: timedelta = OLD_VERSIONS_KEPT
         if dataset is None:
             continue
         before = len(dataset.get_fragments())
-        if dataset.describe_indices():  # first: Lance compacts indexed and unindexed fragments apart
-            dataset.optimize.optimize_indices()
+        if dataset.describe_indices():  # first (Lance compacts indexed and unindexed fragments apart): one index
+            deltas = dataset.stats.index_stats(HASH_INDEX)["num_indices"]
+            dataset.optimize.optimize_indices(num_indices_to_merge=deltas)
         metrics = dataset.optimize.compact_files()
         cache._keep_index(cache.dataset())
         removed = cache.dataset().cleanup_old_versions(older_than=older_than)

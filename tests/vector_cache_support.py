@@ -16,17 +16,19 @@ def _hashes(prefix: str, n: int) -> list[str]:
     return [text_hash(f"{prefix} {i}") for i in range(n)]
 
 
-def _put_batches(root: str, writer: int, batches: int) -> None:
+def _put_batches(root: str, writer: int, batches: int, start) -> None:
     cache = VectorCache(UPath(root), "some/model")
+    start.wait(60)  # all imported and ready: the first puts collide
     for k in range(batches):
         cache.put(_hashes(f"w{writer} b{k}", 20) + _hashes("shared", 5), np.full((25, 4), writer))
 
 
 def race_writers(root: str, writers: int = 3, batches: int = 5) -> None:
     """``writers`` processes, each putting ``batches`` batches of 20 own texts and 5 texts all of them put,
-    starting together on an empty cache (so they race to create the dataset too); each must exit cleanly."""
+    starting at once on an empty cache (so they race to create the dataset too); each must exit cleanly."""
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_put_batches, args=(root, w, batches)) for w in range(writers)]
+    start = context.Barrier(writers)
+    workers = [context.Process(target=_put_batches, args=(root, w, batches, start)) for w in range(writers)]
     for worker in workers:
         worker.start()
     for worker in workers:

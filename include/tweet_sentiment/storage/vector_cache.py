@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from upath import UPath
 
-from tweet_sentiment.storage.fs import is_local, list_dir
+from tweet_sentiment.storage.fs import file_lock, is_local, list_dir
 from tweet_sentiment.text import text_hash
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,12 @@ def _uri(location: UPath) -> str:
 
 def _hash_bytes(hashes: Sequence[str]) -> pa.Array:
     return pa.array([bytes.fromhex(h) for h in hashes], pa.binary(32))
+
+
+def _rows(hashes: Sequence[str], vectors: np.ndarray, value_type: pa.DataType) -> pa.Table:
+    """The hashes as 32 bytes and the vectors as fixed-size lists of ``value_type``."""
+    flat = pa.array(np.ascontiguousarray(vectors).reshape(-1), pa.float32()).cast(value_type)
+    return pa.table({"hash": _hash_bytes(hashes), "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
 
 
 def dataset_name(namespace: str) -> str:
@@ -169,23 +175,18 @@ class VectorCache:
         return vectors.astype(self.dtype).astype(np.float32)
 
     def _append(self, hashes: list[str], vectors: np.ndarray) -> None:
+        """One commit of the vectors; the first writer creates the dataset under a lock: Lance commits a create
+        that finds the dataset made meanwhile as an overwrite of it, which would drop the other creator's rows."""
         dataset = self.dataset()
-        value_type = pa.from_numpy_dtype(self.dtype) if dataset is None else \
-            dataset.schema.field("vector").type.value_type
-        flat = pa.array(np.ascontiguousarray(vectors).reshape(-1), pa.float32()).cast(value_type)
-        table = pa.table({"hash": _hash_bytes(hashes),
-                          "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
-        dataset = self._write(table, "append" if dataset is not None else "create")
-        self._keep_index(dataset)
-
-    def _write(self, table: pa.Table, mode: str) -> lance.LanceDataset:
-        """One commit of ``table``; a create that another writer's create beat becomes an append."""
-        try:
-            return lance.write_dataset(table, self.uri, mode=mode, storage_options=self.options)
-        except OSError:
-            if mode != "create":
-                raise
-            return lance.write_dataset(table, self.uri, mode="append", storage_options=self.options)
+        if dataset is None:
+            with file_lock(self.location.parent / f".{self.location.name}.create.lock"):
+                dataset = self.dataset()
+                if dataset is None:
+                    table = _rows(hashes, vectors, pa.from_numpy_dtype(self.dtype))
+                    self._keep_index(lance.write_dataset(table, self.uri, mode="create", storage_options=self.options))
+                    return
+        table = _rows(hashes, vectors, dataset.schema.field("vector").type.value_type)
+        self._keep_index(lance.write_dataset(table, self.uri, mode="append", storage_options=self.options))
 
     def _keep_index(self, dataset: lance.LanceDataset) -> None:
         """Make the hash index (first writer), or index the unindexed rows as a new delta past the limits.

@@ -1,5 +1,5 @@
-"""The whole loop with its data root and feature cache on a non-local filesystem (fsspec's ``memory://``),
-with a real infinity server and a small real slice of the data: bootstrap, then one more batch with a bad file.
+"""The whole loop with its data root and feature cache on S3 (moto's S3 API, started here), with a real infinity
+server and a small real slice of the data: bootstrap, then one more batch with a bad file.
 
 This is what Celery workers on several hosts do with ``TWEET_SENTIMENT_DATA_ROOT=s3://bucket/prefix``.
 """
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from native_services import s3_with_bucket
 from upath import UPath
 
 from tweet_sentiment.__main__ import bootstrap
@@ -19,18 +21,20 @@ from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.fs import list_dir, read_json
+from tweet_sentiment.storage.vector_cache import VectorCache, dataset_name, namespaces
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def object_store(pipeline_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[UPath]:
-    """Point the data root and the feature cache at an empty ``memory://`` bucket."""
-    bucket = UPath(f"memory://tweets-{uuid.uuid4().hex}")
-    monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(bucket / "data"))
-    monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(bucket / "features"))
-    yield bucket
-    bucket.fs.rm(bucket.path, recursive=True)
+def object_store(pipeline_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UPath]:
+    """Point the data root and the feature cache at an empty S3 bucket."""
+    name = f"tweets-{uuid.uuid4().hex[:12]}"
+    with s3_with_bucket(tmp_path / "s3", name):
+        bucket = UPath(f"s3://{name}")
+        monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(bucket / "data"))
+        monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(bucket / "features"))
+        yield bucket
 
 
 def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipeline_env):
@@ -58,6 +62,6 @@ def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipe
     assert list_dir(layout.inbox) == [] and list_dir(layout.processing) == []
 
     features = object_store / "features"
-    assert {p.name for p in list_dir(features)} >= {settings.embedding_model}
-    assert all(list_dir(ns) for ns in list_dir(features))
+    assert {p.name for p in list_dir(features)} >= {dataset_name(settings.embedding_model)}
+    assert all(len(VectorCache(features, name)) for name in namespaces(features))
     assert not pipeline_env.exists()  # the local data root the fixture named was never written

@@ -96,6 +96,9 @@ class VectorCache:
 
     def __init__(self, folder: UPath, namespace: str, write_behind: bool = False,
                  dtype: type[np.floating] = np.float16) -> None:
+        if not is_local(folder) and folder.protocol == "memory":
+            raise ValueError(f"the vector cache at {folder}: Lance keeps a memory:// dataset only in the object that "
+                             "wrote it; give a local folder or an object store (s3://, gs://, az://)")
         self.location = folder / dataset_name(namespace)
         self.uri = _uri(self.location)
         self.options = storage_options(self.location)
@@ -179,7 +182,7 @@ class VectorCache:
         that finds the dataset made meanwhile as an overwrite of it, which would drop the other creator's rows."""
         dataset = self.dataset()
         if dataset is None:
-            with file_lock(self.location.parent / f".{self.location.name}.create.lock"):
+            with file_lock(self.location / ".create.lock"):
                 dataset = self.dataset()
                 if dataset is None:
                     table = _rows(hashes, vectors, pa.from_numpy_dtype(self.dtype))

@@ -20,7 +20,7 @@ from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.resources import infinity_client
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.csvio import to_csv_bytes
-from tweet_sentiment.storage.vector_cache import VectorCache
+from tweet_sentiment.storage.vector_cache import VectorCache, namespaces
 from tweet_sentiment.text import text_hash
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ def seed_cache(source: UPath, target: UPath, texts: Sequence[str]) -> None:
     """Copy the vectors of ``texts`` that ``target`` lacks from ``source``, in every namespace (embeddings,
     lexicon features)."""
     hashes = list(dict.fromkeys(text_hash(t) for t in texts))
-    for folder in sorted(p for p in source.iterdir() if p.is_dir()) if source.exists() else []:
-        cached, into = VectorCache(source, folder.name), VectorCache(target, folder.name)
+    for namespace in namespaces(source):
+        cached, into = VectorCache(source, namespace), VectorCache(target, namespace)
         absent = set(cached.missing(hashes))
         wanted = [h for h in into.missing(hashes) if h not in absent]
         if wanted:

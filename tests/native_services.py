@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from s3fs import S3FileSystem
 from support import free_port, poll, start_server, stop_process_group
+from upath import UPath
 
 # moto accepts any credentials unless told otherwise; these are the ones the tests hand to s3fs.
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "topology-test", "AWS_SECRET_ACCESS_KEY": "topology-secret",
@@ -141,3 +143,16 @@ def running(server: RedisServer | MotoS3) -> Iterator[RedisServer | MotoS3]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def s3_with_bucket(folder: Path, bucket: str) -> Iterator[MotoS3]:
+    """A moto S3 server holding ``bucket``, its endpoint and credentials in this process's environment (s3fs's
+    cached clients of an earlier server dropped, before and after)."""
+    S3FileSystem.clear_instance_cache()
+    with running(MotoS3(folder)) as server, pytest.MonkeyPatch.context() as mp:
+        for name, value in server.env().items():
+            mp.setenv(name, value)
+        UPath(f"s3://{bucket}").fs.mkdir(bucket)
+        yield server
+    S3FileSystem.clear_instance_cache()

@@ -40,7 +40,7 @@ from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.storage.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
-FLUSH_ROWS = 100_000  # vectors are put in shards of about this many texts
+FLUSH_ROWS = 100_000  # vectors are put (one Lance append) about this many texts at a time
 COMMIT_BATCHES = 50  # batches of labelled rows appended to the Delta table per commit (a bulk load)
 PROGRESS_STEPS = 20
 

@@ -42,8 +42,7 @@ def measure_cycle(settings: Settings, history: SyntheticHistory, batches: int, s
             shutil.copytree(getattr(settings, key), run[key], copy_function=os.link)
         rows = history.rows(batches)
         write_rows(as_path(run["data_root"]) / "inbox", f"{batch_id(batches)}.csv", history.header, rows)
-        _cache_new_texts(settings, history, batches, rows, as_path(run["cache_root"]), as_path(scratch / "new-vectors"),
-                         lexicon_pool)
+        _cache_new_texts(settings, history, batches, rows, as_path(run["cache_root"]), lexicon_pool)
         parts, figures = {}, {"steps_s": {}, "steps_peak_rss_mb": {}, "load_avg_1m": round(os.getloadavg()[0], 2)}
         for step in STEPS:
             done = _run_step(step, run, batch_id(batches), parts)
@@ -63,21 +62,16 @@ def measure_cycle(settings: Settings, history: SyntheticHistory, batches: int, s
 
 
 def _cache_new_texts(settings: Settings, history: SyntheticHistory, batch: int, rows: list[list[str]],
-                     cache_root: UPath, staging: UPath, lexicon_pool: Path) -> None:
-    """Put the vectors and lexicon features of the batch's new texts into the copy's feature cache (shards written
-    by the vector cache into ``staging``, then moved: this process never loads the history's vectors)."""
+                     cache_root: UPath, lexicon_pool: Path) -> None:
+    """Put the vectors and lexicon features of the batch's new texts into the copy's feature cache (one Lance
+    append each: new files beside the hard-linked ones, none of which is written into)."""
     parsed = parse_labelled_file("new.csv", to_csv_bytes(history.header, rows), settings.max_text_chars)
     texts = [r["text"] for r in parsed.rows[:history.fresh_count(batch)]]
     hashes = [r["text_hash"] for r in parsed.rows[:history.fresh_count(batch)]]
     namespaces = (settings.embedding_model, lexicon_namespace(current_schema(settings.embedding_model, DIM)))
     values = (standin_vectors(texts), pool_lexicon(lexicon_pool, history, batch, texts))
     for namespace, vectors in zip(namespaces, values, strict=True):
-        staged = VectorCache(staging, namespace)
-        staged.put(hashes, vectors)
-        target = VectorCache(cache_root, namespace).folder
-        for shard in staged.folder.iterdir():
-            shard.rename(target / shard.name)
-    shutil.rmtree(staging)
+        VectorCache(cache_root, namespace).put(hashes, vectors)
 
 
 def _run_step(step: str, settings: dict, batch: str, parts: dict) -> dict:

@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -46,18 +45,9 @@ def _timed(what: str, seconds: dict, work) -> None:
     log.info("%s: %.1f s", what, seconds[what])
 
 
-def _vectors(cache: Path) -> pa.Table:
-    """Every vector of the cache folder as (hash: 32 bytes, vector: float16 × dim), sorted by hash."""
-    hashes, vectors = [], []
-    for shard in sorted(cache.glob("*.npz")):
-        with np.load(shard) as data:
-            hashes.extend(bytes.fromhex(h) for h in data["hashes"].tolist())
-            vectors.append(data["vectors"].astype(np.float16))
-    stacked = np.concatenate(vectors)
-    flat = pa.array(stacked.reshape(-1), pa.float16())
-    table = pa.table({"hash": pa.array(hashes, pa.binary(32)),
-                      "vector": pa.FixedSizeListArray.from_arrays(flat, stacked.shape[1])})
-    return table.sort_by("hash")
+def _vectors(cache: VectorCache) -> pa.Table:
+    """Every vector of the cache's dataset as (hash: 32 bytes, vector: float16 × dim), sorted by hash."""
+    return cache.dataset().to_table(columns=["hash", "vector"]).sort_by("hash")
 
 
 def prepare(settings: Settings, folder: Path) -> dict:
@@ -72,7 +62,7 @@ def prepare(settings: Settings, folder: Path) -> dict:
     _timed("rows_parquet_compacted", seconds,
            lambda: pq.write_table(rows, folder / "rows.parquet", row_group_size=100_000, compression="zstd"))
     _timed("rows_delta", seconds, lambda: write_deltalake(folder / "rows-delta", rows))
-    vectors = _vectors(Path(str(VectorCache(Path(settings.cache_root), settings.embedding_model).folder)))
+    vectors = _vectors(VectorCache(Path(settings.cache_root), settings.embedding_model))
     _timed("vectors_parquet", seconds,
            lambda: pq.write_table(vectors, folder / "vectors.parquet", row_group_size=10_000, compression="zstd"))
 

@@ -32,7 +32,7 @@ def folder_bytes(folder: Path) -> int:
 def disk_figures(settings: Settings, rows: int) -> dict:
     """Bytes on disk of the history's parts, and per labelled row (store + vectors + lexicon + archive)."""
     root, cache = Path(settings.data_root), Path(settings.cache_root)
-    model = Path(str(VectorCache(cache, settings.embedding_model).folder))
+    model = Path(str(VectorCache(cache, settings.embedding_model).location))
     parts = {"labelled": folder_bytes(root / "labelled"), "archive": folder_bytes(root / "archive"),
              "vectors": folder_bytes(model), "lexicon": folder_bytes(cache) - folder_bytes(model)}
     parts["other"] = folder_bytes(root) - parts["labelled"] - parts["archive"]

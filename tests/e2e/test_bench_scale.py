@@ -48,7 +48,9 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     relabelled = rows[rows["text_hash"].duplicated()]
     assert 300 <= len(relabelled) < 320  # 5 % of the three later batches (plus any chance repeat)
     assert 0.12 < rows["recent_holdout"].mean() < 0.18
-    assert VectorCache(cache, Settings.from_env().embedding_model).missing(rows["text_hash"].tolist()) == []
+    vectors = VectorCache(cache, Settings.from_env().embedding_model)
+    assert vectors.missing(rows["text_hash"].tolist()) == []
+    assert str(vectors.dataset().schema.field("vector").type) == "fixed_size_list<item: halffloat>[384]"
     assert len(list((data / "archive").rglob("*.csv.gz"))) == 4 and len(list((data / "ledger").glob("*.json"))) == 4
     assert not (tmp_path / "run").exists()  # the cycle's copy is removed
 

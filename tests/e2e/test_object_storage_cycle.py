@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from native_services import MotoS3, running
+from native_services import s3_with_bucket
 from upath import UPath
 
 from tweet_sentiment.__main__ import bootstrap
@@ -25,24 +26,20 @@ from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.fs import list_dir, read_json
 from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.vector_cache import VectorCache, dataset_name, namespaces
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def object_store(pipeline_env, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[UPath]:
-    """Point the data root and the feature cache at an empty bucket of a local S3 server."""
-    with running(MotoS3(tmp_path / "s3")) as server:
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        name = f"tweets-{uuid.uuid4().hex[:12]}"
+def object_store(pipeline_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UPath]:
+    """Point the data root and the feature cache at an empty S3 bucket."""
+    name = f"tweets-{uuid.uuid4().hex[:12]}"
+    with s3_with_bucket(tmp_path / "s3", name):
         bucket = UPath(f"s3://{name}")
-        type(bucket.fs).clear_instance_cache()  # s3fs caches a file system per options: not this server's
-        bucket.fs.mkdir(name)
         monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(bucket / "data"))
         monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(bucket / "features"))
         yield bucket
-        type(bucket.fs).clear_instance_cache()  # nor the next test's
 
 
 def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipeline_env):
@@ -75,6 +72,6 @@ def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipe
     pd.testing.assert_frame_equal(store.read_all(), rows)
 
     features = object_store / "features"
-    assert {p.name for p in list_dir(features)} >= {settings.embedding_model}
-    assert all(list_dir(ns) for ns in list_dir(features))
+    assert {p.name for p in list_dir(features)} >= {dataset_name(settings.embedding_model)}
+    assert all(len(VectorCache(features, name)) for name in namespaces(features))
     assert not pipeline_env.exists()  # the local data root the fixture named was never written

@@ -112,6 +112,21 @@ def kill_on_second_move_into(folder: str) -> None:
     os.rename = rename
 
 
+def kill_in_vector_commit() -> None:
+    """Die in the vector cache's first Lance write: its data file on disk (cut to half), the commit not made."""
+    import lance
+    from lance.fragment import write_fragments
+
+    def write_dataset(data, uri, *args, storage_options=None, **kwargs):
+        (fragment,) = write_fragments(data, uri, storage_options=storage_options)
+        written = Path(uri) / "data" / fragment.files[0].path
+        with open(written, "r+b") as fh:
+            fh.truncate(os.path.getsize(written) // 2)
+        die()
+
+    lance.write_dataset = write_dataset
+
+
 def kill_while_training(at_iteration: int = 2) -> None:
     real_train = lightgbm.train
 
@@ -126,7 +141,7 @@ def kill_while_training(at_iteration: int = 2) -> None:
 
 POINTS = {
     "store-write": lambda: kill_mid_commit("labelled"),
-    "cache-write": lambda: kill_on_publish(lambda p: p.suffix == ".npz"),
+    "cache-write": kill_in_vector_commit,
     "training": kill_while_training,
     "card-write": lambda: kill_on_publish(lambda p: p.name == "card.json"),
     "promotion": lambda: kill_on_publish(lambda p: p.name == "champion.json"),

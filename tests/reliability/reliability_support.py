@@ -68,7 +68,7 @@ def assert_consistent(root: Path, feature_cache: Path) -> None:
     says), store, ledgers, caches."""
     from tweet_sentiment.model.registry import ModelRegistry
     from tweet_sentiment.storage.labelled_store import LabelledStore
-    from tweet_sentiment.storage.vector_cache import VectorCache
+    from tweet_sentiment.storage.vector_cache import VectorCache, namespaces
 
     registry = ModelRegistry(root / "registry")
     version, booster, card = registry.champion()
@@ -86,8 +86,8 @@ def assert_consistent(root: Path, feature_cache: Path) -> None:
     for ledger in (root / "ledger").glob("*.json"):
         entry = json.loads(ledger.read_text())
         assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"] + entry.get("rows_held", 0)
-    for namespace in feature_cache.iterdir():
-        cache = VectorCache(feature_cache, namespace.name)
+    for namespace in namespaces(feature_cache):
+        cache = VectorCache(feature_cache, namespace)
         assert len(cache) > 0 and cache.dim
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from native_services import MotoS3, running
+from native_services import MotoS3, s3_with_bucket
 from reliability_corpus import csv_text, good
 from reliability_support import race_two_claimers
 from upath import UPath
@@ -27,10 +27,7 @@ BUCKET, FILES, ROWS = "claims", 6, 10
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    with running(MotoS3(tmp_path_factory.mktemp("s3"))) as server, pytest.MonkeyPatch.context() as mp:
-        for name, value in server.env().items():
-            mp.setenv(name, value)
-        UPath(f"s3://{BUCKET}").fs.mkdir(BUCKET)
+    with s3_with_bucket(tmp_path_factory.mktemp("s3"), BUCKET) as server:
         yield server
 
 

@@ -37,6 +37,9 @@ PROGRESS_CHUNK = 2048  # texts embedded between two progress lines
 HASHED_WORDS = 4096  # columns the words are hashed into (0: no word features)
 WORD_NGRAMS = 1  # words only (2: word pairs too)
 WORD_VIEW = "words"  # the text view hashed: hashtags split into words (#StayHomeSaveLives: stay home save lives)
+# How the cache stores the lexicon features (the embeddings: float16); docs/scale.md compares make quality
+# with float16 and float32 here.
+LEXICON_CACHE_DTYPE = np.float16
 
 
 def hashtags_as_words(text: str) -> str:
@@ -158,7 +161,7 @@ def embed_cached(texts: Sequence[str], client: InfinityClient, cache: VectorCach
     if expected_dim is not None and cached_dim is not None and cached_dim != expected_dim:
         raise EmbeddingServiceError(
             f"the feature schema expects {expected_dim}-d vectors of model {client.model!r}, but the cache in "
-            f"{cache.folder} holds {cached_dim}-d ones: infinity at {client.url} serves another model under "
+            f"{cache.location} holds {cached_dim}-d ones: infinity at {client.url} serves another model under "
             "that name?")
     want = expected_dim if expected_dim is not None else cached_dim
 
@@ -225,5 +228,5 @@ def lexicon_namespace(schema: FeatureSchema) -> str:
 
 def _lexicon(texts: Sequence[str], schema: FeatureSchema, cache_root: UPath | None,
              write_behind: bool = False) -> np.ndarray:
-    return vector_cache(cache_root, lexicon_namespace(schema), write_behind).get_or_compute(
+    return vector_cache(cache_root, lexicon_namespace(schema), write_behind, LEXICON_CACHE_DTYPE).get_or_compute(
         texts, lambda todo: lexicon_features(todo, schema.lexicon_features))

@@ -51,7 +51,7 @@ class Topology:
 
     def champion(self) -> str | None:
         _fresh()
-        return ModelRegistry(self.settings.layout().registry).champion_version()
+        return ModelRegistry.of(self.settings).champion_version()
 
 
 def _fresh() -> None:
@@ -99,7 +99,7 @@ def test_the_loop_runs_on_two_celery_workers_with_its_data_on_s3(topology):
     states = second["states"]
     assert states["archive"] == "success" and {states["promote"], states["keep_champion"]} == {"success", "skipped"}
     _fresh()
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry.of(topology.settings)
     assert (registry.champion_version() != champion) == (states["promote"] == "success")
 
     # every fed row is in the labelled store once, in quarantine, or held for review (the label check); the

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from support import local_registry
 from upath import UPath
 
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import next_batch
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.storage.fs import list_dir, read_json
@@ -36,7 +36,7 @@ def object_store(pipeline_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[UPat
 def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipeline_env):
     settings = Settings.from_env()
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
 
     bootstrap(settings, refit=False)
     first = registry.champion_version()

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from support import local_registry
+
 SMALL_BOOSTING = {"num_boost_round": 20, "continue_rounds": 3}
 
 
@@ -66,11 +68,10 @@ def champion_snapshot(root: Path) -> dict[str, bytes]:
 def assert_consistent(root: Path, feature_cache: Path) -> None:
     """Every file a reader relies on parses: pointer → complete model, cards (their statuses as the pointer
     says), store, ledgers, caches."""
-    from tweet_sentiment.model.registry import ModelRegistry
     from tweet_sentiment.storage.labelled_store import LabelledStore
     from tweet_sentiment.storage.vector_cache import VectorCache
 
-    registry = ModelRegistry(root / "registry")
+    registry = local_registry(root / "registry")
     version, booster, card = registry.champion()
     assert card["version"] == version and booster.num_trees() > 0
     cards = registry.versions()

@@ -28,7 +28,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def registry(settings) -> ModelRegistry:
-    return ModelRegistry(settings.layout().registry)
+    return ModelRegistry.of(settings)
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def _ambiguous(settings: Settings, registry: ModelRegistry, booster: lgb.Booster
     """A champion, and a challenger the retrain DAG's keep_champion left waiting: the candidate event's extra."""
     champion = registry.champion_version() or registry.save(booster, {})
     if registry.champion_version() is None:
-        registry.promote(champion, "bootstrap")
+        registry.promote(champion, "bootstrap", expected=registry.champion_version())
     challenger = registry.save(booster, {"disagreements": {"recent": [
         {"text": "Stock up on *toilet* paper [now] #panic\nreally", "label": "Positive", "champion": "Negative",
          "challenger": "Positive"}]}})
@@ -125,11 +125,11 @@ def test_an_answer_after_another_promotion_promotes_nothing_and_says_why(setting
 
 def test_an_answer_after_a_rollback_promotes_nothing(settings, registry, booster):
     first, second = registry.save(booster, {}), registry.save(booster, {})
-    registry.promote(first, "bootstrap")
-    registry.promote(second, "better")
+    registry.promote(first, "bootstrap", expected=registry.champion_version())
+    registry.promote(second, "better", expected=registry.champion_version())
     candidate = _ambiguous(settings, registry, booster)
     assert stale_reason(registry, candidate) is None
-    registry.rollback(first, "rollback by admin: second misbehaves")
+    registry.rollback(first, "rollback by admin: second misbehaves", expected=registry.champion_version())
     decided = decide(settings, candidate, PROMOTE, "alice")
     assert not decided["promoted"] and "by a rollback" in decided["reason"] and registry.champion_version() == first
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -25,7 +26,11 @@ _LOCK = threading.Lock()
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
-    """A SQLite engine whose transactions SQLAlchemy begins itself (pysqlite's own BEGIN is switched off)."""
+    """A SQLite engine whose transactions SQLAlchemy begins itself (pysqlite's own BEGIN is switched off); the
+    file's folder is made if missing (a data root not written yet)."""
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")

@@ -65,5 +65,4 @@ def test_promotion_refuses_when_the_champion_changed_and_a_rerun_is_harmless(tmp
         evaluation = Evaluation(other, first, promote=True, reason="better")
         assert retrain.promote_challenger(settings, evaluation).promoted
         assert registry.champion_version() == other and registry.card(other)["status"] == "champion"
-        history = json.loads((tmp_path / "data" / "registry" / "champion.json").read_text())["history"]
-        assert [e["version"] for e in history] == [first, other]
+        assert [e["version"] for e in registry.history()] == [first, other]

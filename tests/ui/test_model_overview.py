@@ -37,7 +37,7 @@ def test_overview_lists_promoted_and_rejected_versions_with_metrics_and_data(reg
     assert set(by_version) == {first, second}
     rejected, champion = by_version[second], by_version[first]
     assert rejected["status"] == "rejected" and "0.7 vs champion 0.8" in rejected["reason"]
-    assert rejected["batches"] == ["b1", "b2"] and not rejected["can_roll_back"]
+    assert rejected["batches"] == "b1, b2" and not rejected["can_roll_back"]
     assert champion["macro_f1"] == 0.8 and champion["per_class_f1"] == {"Neutral": 0.7}
     assert [e["action"] for e in page["history"]] == ["promote"]
     assert page["images"] == []

@@ -65,7 +65,10 @@ def ensure_tables(url: str) -> None:
     with _LOCK:
         if url in _CREATED:
             return
-    METADATA.create_all(engine(url, immediate=True))
+    try:
+        METADATA.create_all(engine(url, immediate=True))
+    except sa.exc.DBAPIError:  # another process created a table between the check and the CREATE: check again
+        METADATA.create_all(engine(url, immediate=True))
     with _LOCK:
         _CREATED.add(url)
 

@@ -129,3 +129,22 @@ def test_a_rollback_to_an_id_of_another_form_is_refused_before_any_path_is_built
     with pytest.raises(RollbackRefused, match="is not a model version id"):
         roll_back(reg, version, "ann", "")
     assert reg.champion_version() == first and ModelRegistry.is_version_id(first)
+
+
+def test_the_page_reads_one_page_of_versions_and_the_champion_off_the_page(registry, tmp_path, monkeypatch):
+    reg, booster = registry
+    made = [reg.save(booster, {"strategy": "continue", "batches": [f"b{j}" for j in range(i + 1)],
+                               "metrics": {"macro_f1": 0.5 + i / 100, "accuracy": 0.5}}) for i in range(7)]
+    reg.promote(made[0], "the oldest is champion", expected=None)
+    read: list[str] = []
+    real_cards = reg.cards
+    monkeypatch.setattr(reg, "cards", lambda rows: read.extend(r["version"] for r in rows) or real_cards(rows))
+
+    newest = overview(reg, as_path(tmp_path / "reports"), offset=0, limit=3)
+    older = overview(reg, as_path(tmp_path / "reports"), offset=3, limit=3)
+
+    assert [v["version"] for v in newest["versions"]] == made[:-4:-1] and newest["total"] == 7
+    assert [v["version"] for v in older["versions"]] == made[3:0:-1]
+    assert newest["champion_card"]["version"] == made[0] and newest["champion_card"]["macro_f1"] == 0.5
+    assert newest["versions"][0]["batches"] == "b0 … b6 (7 batches)"
+    assert len(read) == 6  # one page of cards per call (the champion's card is read alone), not every card

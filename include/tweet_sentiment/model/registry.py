@@ -86,7 +86,8 @@ class ModelRegistry:
         folder = self.versions_dir / version
         if folder.exists():
             raise FileExistsError(f"model version {version} already exists")
-        card = {**card, "version": version, "created_at": now_iso(), "status": "candidate"}
+        created = datetime.now(UTC).isoformat(timespec="microseconds")  # orders versions saved within a second
+        card = {**card, "version": version, "created_at": created, "status": "candidate"}
         write_bytes_atomic(folder / "model.txt", booster.model_to_string().encode("utf-8"))
         write_json_atomic(folder / "card.json", card)
         index.add_version(self.db_url, card)

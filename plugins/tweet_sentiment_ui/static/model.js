@@ -61,6 +61,8 @@ function renderApprovals(model) {
 }
 
 let offset = 0;  // the first version shown (newest first), moved a page at a time by the pager
+// versions per page: ?limit=n in the page's address, else the server's default
+const pageRows = Number(new URLSearchParams(location.search).get("limit")) || 0;
 
 function renderPager(model) {
   const last = Math.min(model.offset + model.versions.length, model.total);
@@ -73,7 +75,7 @@ function renderPager(model) {
 }
 
 async function render() {
-  const model = await api(`api/model?offset=${offset}`);
+  const model = await api(`api/model?offset=${offset}${pageRows ? `&limit=${pageRows}` : ""}`);
   $("champion").textContent = model.champion ?? "none yet";
   const champion = model.champion_card;
   if (champion) {

@@ -53,7 +53,7 @@ def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_en
     assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"] + ledger["rows_held"]
     assert ledger["rows_in"] == 1000 + 2 and ledger["files_rejected"] == 1
     batch_id = ledger["batch_id"]
-    assert card["batches"][-1] == batch_id
+    assert card["batches"]["last"] == batch_id
     assert card["new_rows"] == ledger["rows_accepted"] + ledger["rows_superseding"] - ledger["rows_recent_holdout"]
     archived = sorted(p.name for p in layout.archive.glob(f"*/{batch_id}/*"))
     assert archived == sorted([feed_file.name, "broken labels.csv", "garbage.csv"])

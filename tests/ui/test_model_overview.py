@@ -146,5 +146,5 @@ def test_the_page_reads_one_page_of_versions_and_the_champion_off_the_page(regis
     assert [v["version"] for v in newest["versions"]] == made[:-4:-1] and newest["total"] == 7
     assert [v["version"] for v in older["versions"]] == made[3:0:-1]
     assert newest["champion_card"]["version"] == made[0] and newest["champion_card"]["macro_f1"] == 0.5
-    assert newest["versions"][0]["batches"] == "b0 … b6 (7 batches)"
+    assert newest["versions"][0]["batches"] == "b0 … b6 (7 batches)"  # a legacy card's list, as a span
     assert len(read) == 6  # one page of cards per call (the champion's card is read alone), not every card

@@ -17,6 +17,7 @@ from support import local_registry
 from tweet_sentiment.model import registry_index
 from tweet_sentiment.model.registry import ChampionMovedError, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.model.registry_migration import migrate_registry
+from tweet_sentiment.schema import batch_span, extend_span
 from tweet_sentiment.storage.fs import DataLayout, write_json_atomic
 
 
@@ -219,3 +220,13 @@ def test_migration_indexes_a_legacy_registry_once_with_its_pointer_and_history(t
     later = registry.save(booster, {})  # the migrated registry goes on by compare-and-swap
     registry.promote(later, "after the migration", expected=versions[3])
     assert registry.history()[-1]["previous"] == versions[3]
+
+
+def test_a_card_keeps_the_span_of_its_batches_not_every_id():
+    assert batch_span(["b1", "b2", "b3"]) == {"count": 3, "first": "b1", "last": "b3"}  # a legacy card's list
+    assert batch_span(None) == {"count": 0, "first": None, "last": None}
+    span = batch_span(["b1"])
+    for i in range(2, 501):  # a champion continued through 500 batches
+        span = extend_span(span, f"b{i}")
+    assert span == {"count": 500, "first": "b1", "last": "b500"}
+    assert extend_span(None, "b1") == {"count": 1, "first": "b1", "last": "b1"}

@@ -9,6 +9,7 @@ from upath import UPath
 
 from tweet_sentiment.model.charts import holdouts_curve_png
 from tweet_sentiment.model.registry import AWAITING, ChampionMovedError, ModelRegistry
+from tweet_sentiment.schema import batch_span
 
 _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "reason", "parent", "batch_id",
                 "rows_trained", "new_rows", "num_trees", "train_s", "note", "gate", "approval")
@@ -59,11 +60,11 @@ def _version_row(card: dict) -> dict:
 
 
 def batches_seen(card: dict) -> str:
-    """The data a version saw, in words: its batches (first … last and how many when there are more than 3)."""
-    batches = card.get("batches") or []
-    if len(batches) <= 3:
-        return ", ".join(batches)
-    return f"{batches[0]} … {batches[-1]} ({len(batches)} batches)"
+    """The data a version saw, in words: its batches (the first … the last and how many, when more than two)."""
+    span = batch_span(card.get("batches"))
+    if span["count"] <= 2:
+        return ", ".join(dict.fromkeys(b for b in (span["first"], span["last"]) if b))
+    return f"{span['first']} … {span['last']} ({span['count']} batches)"
 
 
 def approvals(registry: ModelRegistry) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +15,11 @@ import numpy as np
 import pytest
 from support import local_registry
 
+from tweet_sentiment.config import Settings
 from tweet_sentiment.model import registry_index
 from tweet_sentiment.model.registry import ChampionMovedError, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.model.registry_migration import migrate_registry
+from tweet_sentiment.pipeline.model_retention import drop_rejected_models
 from tweet_sentiment.schema import batch_span, extend_span
 from tweet_sentiment.storage.fs import DataLayout, write_json_atomic
 
@@ -230,3 +233,35 @@ def test_a_card_keeps_the_span_of_its_batches_not_every_id():
         span = extend_span(span, f"b{i}")
     assert span == {"count": 500, "first": "b1", "last": "b500"}
     assert extend_span(None, "b1") == {"count": 1, "first": "b1", "last": "b1"}
+
+
+def test_migration_of_a_registry_written_by_the_file_only_code(tmp_path):
+    """The registry in tests/unit/legacy_registry was written by the file-only registry (see its README)."""
+    shutil.copytree(Path(__file__).parent / "legacy_registry" / "registry", tmp_path / "data" / "registry")
+    layout, url = DataLayout(tmp_path / "data"), f"sqlite:///{tmp_path}/state.sqlite"
+    legacy = json.loads((layout.registry / "champion.json").read_text())
+    first, second, rejected, held = sorted(p.name for p in (layout.registry / "versions").iterdir())
+
+    assert migrate_registry(layout, url)["versions_indexed"] == 4
+    registry = ModelRegistry(layout.registry, url)
+    assert registry.champion_version() == first and registry.history() == legacy["history"]
+    assert {c["version"]: c["status"] for c in registry.versions()} == {
+        first: "champion", second: "retired", rejected: "rejected", held: "awaiting_approval"}
+    assert registry.card(first)["reason"] == "rollback by admin: v2 misbehaves"
+    assert [r["version"] for r in registry.index_rows(newest_first=True, limit=2)] == [held, rejected]
+    assert registry.champion().booster.num_trees() == 2
+    assert migrate_registry(layout, url)["versions_indexed"] == 0 and len(registry.history()) == 3
+
+
+def test_the_housekeeping_task_drops_rejected_models_past_the_configured_retention(tmp_path, booster, monkeypatch):
+    monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("TWEET_SENTIMENT_REJECTED_MODEL_RETENTION_DAYS", "2")
+    settings = Settings.from_env()
+    registry = ModelRegistry.of(settings)
+    old, recent = registry.save(booster, {}), registry.save(booster, {})
+    registry.reject(old, "worse")
+    registry.reject(recent, "worse")
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="seconds")
+    registry_index.set_columns(registry.db_url, old, decided_at=three_days_ago)
+    assert drop_rejected_models(settings) == {"dropped": [old], "retention_days": 2.0}
+    assert registry.card(old)["status"] == "rejected" and (registry.versions_dir / recent / "model.txt").exists()

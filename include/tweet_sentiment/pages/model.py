@@ -16,6 +16,7 @@ _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "re
 REQUIRED_ACTIONS = "/required_actions"  # Airflow's own list of the human-in-the-loop requests
 PAGE_ROWS = 50  # versions on one page of the model page
 HISTORY_ROWS = 50  # the newest promotions and rollbacks shown
+ASKED_ROWS = 5  # the newest challengers put to a person, searched for the latest disagreements
 
 
 class RollbackRefused(ValueError):
@@ -72,7 +73,7 @@ def approvals(registry: ModelRegistry) -> dict:
     rows where the latest ambiguous challenger and the champion disagree (read from the index, then that card)."""
     pending = [{"version": r["version"], "created_at": r["created_at"], "reason": r["reason"]}
                for r in registry.index_rows(status=AWAITING, newest_first=True)]
-    latest = next((c for c in registry.cards(registry.index_rows(asked=True, newest_first=True, limit=PAGE_ROWS))
+    latest = next((c for c in registry.cards(registry.index_rows(asked=True, newest_first=True, limit=ASKED_ROWS))
                    if c.get("disagreements")), None)
     rows = [{"holdout": name, **row} for name, found in ((latest or {}).get("disagreements") or {}).items()
             for row in found]

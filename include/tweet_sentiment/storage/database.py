@@ -21,7 +21,7 @@ METADATA = sa.MetaData()
 BUSY_TIMEOUT_S = 60.0  # how long a SQLite writer waits for another's transaction before it fails
 
 _ENGINES: dict[tuple[str, bool], Engine] = {}
-_CREATED: set[str] = set()
+_CREATED: dict[str, set[str]] = {}  # per URL, the tables made (a module imported later declares more)
 _LOCK = threading.Lock()
 
 
@@ -61,16 +61,18 @@ def engine(url: str, immediate: bool = False) -> Engine:
 
 
 def ensure_tables(url: str) -> None:
-    """Create the tables declared on :data:`METADATA` that the database lacks (once per process and URL)."""
+    """Create the tables declared on :data:`METADATA` that the database lacks (again when a module imported since
+    declared more)."""
     with _LOCK:
-        if url in _CREATED:
+        if set(METADATA.tables) <= _CREATED.get(url, set()):
             return
+        declared = set(METADATA.tables)
     try:
         METADATA.create_all(engine(url, immediate=True))
     except sa.exc.DBAPIError:  # another process created a table between the check and the CREATE: check again
         METADATA.create_all(engine(url, immediate=True))
     with _LOCK:
-        _CREATED.add(url)
+        _CREATED.setdefault(url, set()).update(declared)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,8 @@ as a continued champion's is (its batches, metrics, gate, disagreements).
   ``GET /api/model`` answers: the champion, one page of versions, the newest history entries, the approvals) at the
   first page, p95 and median of ``REPEATS`` calls after one warm call;
 - ``model_page_last_p50_ms``: the same at the last page (its offset the largest);
+- ``every_card_read_p50_ms``: reading every card once (``ModelRegistry.versions``), for comparison: the page
+  before the index read every card three times;
 - ``champion_read_p50_ms``: what a prediction reads before it predicts (``ModelRegistry.champion_version``, the
   pointer row), median; ``legacy_champion_read_p50_ms``: the same read from a ``champion.json`` holding the
   500-entry history, as the registry before the state database did, for comparison.
@@ -51,7 +53,8 @@ def _card(i: int) -> dict:
     metrics = {"macro_f1": 0.5 + i / 5000, "accuracy": 0.55, "per_class_f1": dict.fromkeys(CLASSES, 0.5)}
     disagreement = {"text": "a tweet where the two models disagree " * 3, "label": "Neutral",
                     "champion": "Negative", "challenger": "Neutral"}
-    return {"strategy": "continue", "batch_id": f"batch-{i:05d}", "batches": [f"batch-{b:05d}" for b in range(i + 1)],
+    return {"strategy": "continue", "batch_id": f"batch-{i:05d}",
+            "batches": {"count": i + 1, "first": "batch-00000", "last": f"batch-{i:05d}"},
             "rows_trained": 2000 + 2000 * i, "new_rows": 2000, "num_trees": 100 + 10 * i, "train_s": 2.0,
             "metrics": metrics, "recent_metrics": metrics,
             "gate": {"fixed": {"rows": 3800, "gain": 0.01, "p_value": 0.02}, "recent": None},
@@ -90,11 +93,13 @@ def measure_registry(scratch: Path, versions: int = VERSIONS, repeats: int = REP
         reports = as_path(scratch / "reports")
         first = _timed_ms(lambda: overview(registry, reports), repeats)
         last = _timed_ms(lambda: overview(registry, reports, offset=versions - 10), repeats)
+        every_card = _timed_ms(registry.versions, 5)
         pointer = _timed_ms(registry.champion_version, repeats * 5)
         legacy = _timed_ms(lambda: read_json(as_path(scratch / "registry" / "champion.json"))["version"], repeats * 5)
         return {"versions": versions, "history_entries": len(registry.history()),
                 "model_page_p95_ms": round(float(np.percentile(first, 95)), 2),
                 "model_page_p50_ms": median(first, 2), "model_page_last_p50_ms": median(last, 2),
+                "every_card_read_p50_ms": median(every_card, 2),
                 "champion_read_p50_ms": median(pointer, 3), "legacy_champion_read_p50_ms": median(legacy, 3),
                 "load_avg_1m": round(os.getloadavg()[0], 2)}
     finally:

@@ -125,7 +125,7 @@ class ModelRegistry:
         return lgb.Booster(model_str=(self.versions_dir / version / "model.txt").read_text("utf-8"))
 
     def versions(self) -> list[ModelCard]:
-        """Cards of every complete version, oldest first (every card is read: the page reads :meth:`page`)."""
+        """Cards of every complete version, oldest first (every card is read: a page reads :meth:`index_rows`)."""
         return self.cards(index.rows(self.db_url))
 
     def index_rows(self, **query: object) -> list[dict]:

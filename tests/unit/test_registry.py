@@ -17,7 +17,12 @@ from support import local_registry
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.model import registry_index
-from tweet_sentiment.model.registry import ChampionMovedError, ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.model.registry import (
+    ChampionMovedError,
+    ChampionUnavailableError,
+    ModelRegistry,
+    RegistryNotMigratedError,
+)
 from tweet_sentiment.model.registry_migration import migrate_registry
 from tweet_sentiment.pipeline.model_retention import drop_rejected_models
 from tweet_sentiment.schema import batch_span, extend_span
@@ -242,8 +247,10 @@ def test_migration_of_a_registry_written_by_the_file_only_code(tmp_path):
     legacy = json.loads((layout.registry / "champion.json").read_text())
     first, second, rejected, held = sorted(p.name for p in (layout.registry / "versions").iterdir())
 
-    assert migrate_registry(layout, url)["versions_indexed"] == 4
     registry = ModelRegistry(layout.registry, url)
+    with pytest.raises(RegistryNotMigratedError, match="python -m tweet_sentiment migrate"):
+        registry.champion_version()  # not taken for a registry without a champion
+    assert migrate_registry(layout, url)["versions_indexed"] == 4
     assert registry.champion_version() == first and registry.history() == legacy["history"]
     assert {c["version"]: c["status"] for c in registry.versions()} == {
         first: "champion", second: "retired", rejected: "rejected", held: "awaiting_approval"}

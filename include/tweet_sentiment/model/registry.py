@@ -23,11 +23,12 @@ from upath import UPath
 from tweet_sentiment.config import Settings
 from tweet_sentiment.model import registry_index as index
 from tweet_sentiment.model.registry_index import AWAITING, ChampionMovedError
+from tweet_sentiment.model.registry_migration import LEGACY_POINTER
 from tweet_sentiment.schema import FeatureSchema, ModelCard
 from tweet_sentiment.storage.fs import read_json, write_bytes_atomic, write_json_atomic
 
 __all__ = ["AWAITING", "VERSION_ID_PATTERN", "Champion", "ChampionMovedError", "ChampionUnavailableError",
-           "ModelRegistry", "now_iso"]
+           "ModelRegistry", "RegistryNotMigratedError", "now_iso"]
 
 VERSION_ID_PATTERN = r"^v\d{8}T\d{6}-[0-9a-f]{6}$"  # what new_version_id makes: v<UTC date>T<time>-<6 hex>
 DECISION_FIELDS = ("status", "decided_at", "reason")  # a card's fields the index holds
@@ -35,6 +36,10 @@ DECISION_FIELDS = ("status", "decided_at", "reason")  # a card's fields the inde
 
 RECOVERY_HINT = ("Recover with `python -m tweet_sentiment bootstrap --refit`, which trains a new champion from "
                  "the labelled store, or roll back to an earlier version on the model page.")
+
+
+class RegistryNotMigratedError(RuntimeError):
+    """The registry folder was written before the state database and has not been converted (migrate)."""
 
 
 class ChampionUnavailableError(RuntimeError):
@@ -136,8 +141,14 @@ class ModelRegistry:
         return index.count(self.db_url)
 
     def champion_version(self) -> str | None:
-        """The pointer (one row read; the history is not)."""
-        return index.champion_version(self.db_url)
+        """The pointer (one row read; the history is not). RegistryNotMigratedError when there is none but the
+        folder holds a registry written before the state database."""
+        version = index.champion_version(self.db_url)
+        if version is None and (self.folder / LEGACY_POINTER).exists():
+            raise RegistryNotMigratedError(
+                f"{self.folder} holds a registry written before the state database ({LEGACY_POINTER}) and "
+                f"{self.db_url.split('@')[-1]} has no champion: convert it with `python -m tweet_sentiment migrate`")
+        return version
 
     def history(self, newest: int | None = None) -> list[dict]:
         """Promotions and rollbacks, oldest first (the ``newest`` ones only when given)."""

@@ -148,3 +148,20 @@ def test_the_page_reads_one_page_of_versions_and_the_champion_off_the_page(regis
     assert newest["champion_card"]["version"] == made[0] and newest["champion_card"]["macro_f1"] == 0.5
     assert newest["versions"][0]["batches"] == "b0 … b6 (7 batches)"  # a legacy card's list, as a span
     assert len(read) == 6  # one page of cards per call (the champion's card is read alone), not every card
+
+
+def test_a_rollback_that_loses_the_race_to_a_promotion_is_refused_and_changes_nothing(registry, monkeypatch):
+    reg, booster = registry
+    first, second, third = (reg.save(booster, {}) for _ in range(3))
+    reg.promote(first, "bootstrap", expected=None)
+    reg.promote(second, "better", expected=first)
+    real_rollback = reg.rollback
+
+    def promoted_meanwhile(version, reason, expected):  # a run's promotion lands between the read and the switch
+        reg.promote(third, "a run promoted meanwhile", expected=second)
+        real_rollback(version, reason, expected)
+
+    monkeypatch.setattr(reg, "rollback", promoted_meanwhile)
+    with pytest.raises(RollbackRefused, match=f"the champion changed \\({second} → {third}\\)"):
+        roll_back(reg, first, "ann", "second misbehaves")
+    assert reg.champion_version() == third and [e["version"] for e in reg.history()] == [first, second, third]

@@ -159,3 +159,24 @@ def test_an_older_candidate_in_the_same_run_is_superseded(settings, registry, bo
 def test_approvers_setting_becomes_hitl_users():
     assert Settings(approval_users="alice, bob,").approvers == [{"id": "alice", "name": "alice"},
                                                                  {"id": "bob", "name": "bob"}]
+
+
+def test_an_approval_that_loses_the_race_to_a_rollback_promotes_nothing(settings, registry, booster, monkeypatch):
+    """The answer passed the staleness check, then a rollback switched the pointer before the approval's own
+    switch: the compare-and-swap refuses it, the rollback stands and the card says why."""
+    candidate = _ambiguous(settings, registry, booster)
+    earlier = registry.save(booster, {})
+    real_promote = ModelRegistry.promote
+
+    def rollback_lands_first(self, version, reason, expected, action="promote"):
+        if version == candidate["version"]:
+            real_promote(self, earlier, "rollback by ann", expected=expected, action="rollback")
+        return real_promote(self, version, reason, expected, action)
+
+    monkeypatch.setattr(ModelRegistry, "promote", rollback_lands_first)
+    decided = decide(settings, candidate, PROMOTE, "alice")
+    assert not decided["promoted"] and registry.champion_version() == earlier
+    assert [e["action"] for e in registry.history()] == ["promote", "rollback"]
+    card = registry.card(candidate["version"])
+    assert card["status"] == "rejected" and card["approval"]["decision"] == "refused"
+    assert "the champion changed" in card["reason"] and "while it was applied" in card["reason"]

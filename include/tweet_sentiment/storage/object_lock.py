@@ -67,13 +67,13 @@ class _Heartbeat(threading.Thread):
     def __init__(self, path: UPath, etag: str, lease_s: float, every_s: float) -> None:
         super().__init__(name=f"lease-{path.name}", daemon=True)
         self.path, self.etag, self.lease_s, self.every_s = path, etag, lease_s, every_s
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._renewing = threading.Lock()
 
     def run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            with self._lock:
-                if self.etag is None or self._stop.is_set():
+        while not self._halt.wait(self.every_s):
+            with self._renewing:
+                if self.etag is None or self._halt.is_set():
                     return
                 try:
                     self.etag = _put(self.path, _body(self.lease_s), IfMatch=self.etag)
@@ -85,8 +85,8 @@ class _Heartbeat(threading.Thread):
 
     def stop(self) -> str | None:
         """Stop renewing (waiting for a renewal under way); the ETag the lock object has, None if lost."""
-        self._stop.set()
-        with self._lock:
+        self._halt.set()
+        with self._renewing:
             return self.etag
 
 

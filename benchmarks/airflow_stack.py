@@ -60,6 +60,7 @@ def airflow_env(root: Settings, airflow_home: Path, port: int, users: dict[str, 
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in users.items()),
         "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False", f"AIRFLOW_CONN_{root.api_conn_id.upper()}": json.dumps(note_login),
         "TWEET_SENTIMENT_DATA_ROOT": root.data_root, "TWEET_SENTIMENT_CACHE_ROOT": root.cache_root,
+        "TWEET_SENTIMENT_STATE_DB_URL": root.state_db_url,
         "TWEET_SENTIMENT_DATASET_DIR": root.dataset_dir, "INFINITY_URL": root.infinity_url,
         "INFINITY_MODEL": root.embedding_model}
 

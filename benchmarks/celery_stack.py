@@ -30,9 +30,11 @@ _TAKEN = re.compile(r"Executing workload in Celery: .*?task_id='([^']+)'.*?run_i
 
 
 def celery_env(base: dict[str, str], postgres_url: str, redis_url: str, extra: dict[str, str]) -> dict[str, str]:
-    """``base`` (the embedded stack's environment) turned into the production topology's: PostgreSQL, Celery on
-    Redis, the shared settings of benchmarks/topology.py, and ``extra`` (e.g. the S3 endpoint and credentials)."""
+    """``base`` (the embedded stack's environment) turned into the production topology's: PostgreSQL (the
+    pipeline's state database too, unless ``base`` names another, as the compose file does), Celery on Redis, the
+    shared settings of benchmarks/topology.py, and ``extra`` (e.g. the S3 endpoint and credentials)."""
     return {**base, **SHARED, **extra,
+            "TWEET_SENTIMENT_STATE_DB_URL": base.get("TWEET_SENTIMENT_STATE_DB_URL") or postgres_url,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres_url,
             "AIRFLOW__CELERY__BROKER_URL": redis_url}

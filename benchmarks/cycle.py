@@ -42,7 +42,7 @@ def cycle_outcome(root: Settings) -> dict:
     """Ledger, decision and the challenger's training time, from the run report the archive task wrote."""
     layout = root.layout()
     report = RunReport.from_json(read_json(next((layout.reports / "runs").iterdir())))
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry.of(root)
     champion = registry.card(registry.champion_version())
     return {"ledger": report.ledger, "promoted": bool(report.decision and report.decision.promoted),
             "continue_train_s": report.challenger.train_s, "strategy": report.challenger.strategy,

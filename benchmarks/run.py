@@ -49,7 +49,7 @@ def run_bench(settings: Settings, options: BenchOptions, scratch: Path) -> dict:
         figures.update(cycle_figures(cycles, outcomes, figures["refit_train_s"]))
         raw_batch = [r[header.index(TEXT_COLUMN)] for r in batch]
         figures.update(measure_reaction(base, raw_batch, options.runs, scratch))
-        registry = ModelRegistry(last_root.layout().registry)
+        registry = ModelRegistry.of(last_root)
         figures.update(measure_prediction(registry, client, raw_batch, options, scratch / "predict"))
         figures.update(measure_scoring(base, client, options, scratch / "scoring"))
         if server_pid:

@@ -84,7 +84,7 @@ def measure_scoring(base: Settings, client: InfinityClient, options: BenchOption
     layout.ensure()
     write_rows(layout.unlabelled, "bench.csv", header, rows)
     ledger = claim_unlabelled(root, "bench")
-    champion = ModelRegistry(base.layout().registry).champion()
+    champion = ModelRegistry.of(base).champion()
     figures: dict = {"score_source": source.name, "score_rows": ledger["rows_accepted"]}
     embed_before = measure_embedding(client, spare, 1, None)["embed_per_s"]
     log.info("scoring %d uncached tweets of %s", ledger["rows_accepted"], source.name)

@@ -31,7 +31,7 @@ def true_label_holdouts(clean: Settings) -> dict[str, Holdout]:
 
 def champion_probabilities(settings: Settings, holdouts: dict[str, Holdout]) -> dict[str, np.ndarray]:
     """The pipeline's champion's class probabilities on each holdout (features from the cache)."""
-    champion = ModelRegistry(settings.layout().registry).champion()
+    champion = ModelRegistry.of(settings).champion()
     if champion is None:
         raise RuntimeError(f"no champion under {settings.data_root}")
     with infinity_client(settings) as client:

@@ -71,7 +71,7 @@ def unaffected_macro_f1(settings: Settings, policy: Policy) -> float:
     """The champion's fixed-holdout macro-F1 on the rows the policy does not touch."""
     holdout = fixed_holdout(settings)
     keep = [i for i, text in enumerate(holdout.texts) if not policy.matches(text)]
-    champion = ModelRegistry(settings.layout().registry).champion()
+    champion = ModelRegistry.of(settings).champion()
     with infinity_client(settings) as client:
         features = feature_matrix([holdout.texts[i] for i in keep], champion.schema, client,
                                   settings.layout().embeddings)

@@ -29,7 +29,7 @@ def train_champion(registry: ModelRegistry, seed: int, reason: str = "test", bat
     booster = lgb.train({"objective": "multiclass", "num_class": 5, "verbose": -1, "num_threads": 1},
                         lgb.Dataset(x, y), 8)
     version = registry.save(booster, {"feature_schema": SCHEMA.to_dict(), "batches": list(batches)})
-    registry.promote(version, reason)
+    registry.promote(version, reason, expected=registry.champion_version())
     return version
 
 

@@ -156,7 +156,7 @@ def ambiguous_batch(settings, header: list[str], rows: list[list[str]]) -> list[
     recent = in_hash_slice([text_hash(t) for t in cleaned], settings.recent_holdout_fraction,
                            settings.recent_holdout_salt)
     with infinity_client(settings) as client:
-        predictor = Predictor(ModelRegistry(settings.layout().registry), client, settings.layout().embeddings)
+        predictor = Predictor(ModelRegistry.of(settings), client, settings.layout().embeddings)
         predicted = predictor.predict_cleaned([t for t, r in zip(cleaned, recent, strict=True) if r])
     for row, p in zip([r for r, flag in zip(rows, recent, strict=True) if flag], predicted, strict=True):
         row[label] = p.label
@@ -182,3 +182,12 @@ def write_held_row(layout, text: str, tweet_at: str, label: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([row], columns=list(FLAG_COLUMNS)).to_parquet(path)
     return "b1--0"
+
+
+def local_registry(folder: Path | os.PathLike):
+    """The registry in ``folder`` with its index in SQLite beside it (``<folder>/../state.sqlite``: for a data
+    root's ``registry`` folder, the state database the settings default to)."""
+    from tweet_sentiment.model.registry import ModelRegistry
+    from tweet_sentiment.storage.fs import as_path
+
+    return ModelRegistry(as_path(folder), f"sqlite:///{Path(folder).parent / 'state.sqlite'}")

@@ -30,6 +30,14 @@ from tweet_sentiment.storage.vector_cache import VectorCache
 log = logging.getLogger(__name__)
 
 
+def link_or_copy(src: str, dst: str) -> None:
+    """A hard link, except for the state database (SQLite and its journal), which a cycle writes into."""
+    if Path(src).name.startswith("state.sqlite"):
+        shutil.copy2(src, dst)
+    else:
+        os.link(src, dst)
+
+
 def measure_cycle(settings: Settings, history: SyntheticHistory, batches: int, scratch: Path,
                   lexicon_pool: Path) -> dict:
     """Run the cycle of batch ``batches`` (the one after the history) on a copy of ``settings``' data root and
@@ -39,7 +47,7 @@ def measure_cycle(settings: Settings, history: SyntheticHistory, batches: int, s
            "infinity_url": settings.infinity_url, "file_settle_s": 0.0}
     try:
         for key in ("data_root", "cache_root"):  # hard links: the cycle replaces files, it never writes into one
-            shutil.copytree(getattr(settings, key), run[key], copy_function=os.link)
+            shutil.copytree(getattr(settings, key), run[key], copy_function=link_or_copy)
         rows = history.rows(batches)
         write_rows(as_path(run["data_root"]) / "inbox", f"{batch_id(batches)}.csv", history.header, rows)
         _cache_new_texts(settings, history, batches, rows, as_path(run["cache_root"]), lexicon_pool)

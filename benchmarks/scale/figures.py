@@ -16,6 +16,7 @@ from benchmarks.options import median
 from benchmarks.scale.build import ensure_history, history_folder, history_settings
 from benchmarks.scale.cycle import measure_cycle
 from benchmarks.scale.options import ScaleOptions
+from benchmarks.scale.registry import measure_registry
 from benchmarks.scale.standin import standin_server
 from benchmarks.scale.synthetic import Corpus, SyntheticHistory
 from tweet_sentiment.config import Settings
@@ -78,7 +79,8 @@ def run_scale(base: Settings, options: ScaleOptions) -> dict:
                      per_n[str(rows)]["cycle_steps_s"], max(per_n[str(rows)]["steps_peak_rss_mb"].values()),
                      per_n[str(rows)]["disk_bytes_per_labelled"])
     smallest, largest = per_n[str(min(options.sizes))], per_n[str(max(options.sizes))]
-    return {
+    registry = measure_registry(options.root / "registry")
+    return {"model_page_p95_ms": registry["model_page_p95_ms"], "registry": registry,
         "sizes": sorted(options.sizes), "runs": options.runs, "cpu_count": os.cpu_count(),
         "cycle_steps_ratio_1m": round(largest["cycle_steps_s"] / smallest["cycle_steps_s"], 2),
         "task_peak_rss_mb_1m": max(largest["steps_peak_rss_mb"].values()),

@@ -70,7 +70,7 @@ def bootstrap(settings: Settings, refit: bool) -> None:
     """Train the first champion on the first ``bootstrap_rows`` chronological tweets (or refit from the store)."""
     layout = settings.layout()
     layout.ensure()
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry.of(settings)
     if registry.champion_version() and not refit:
         print(f"champion {registry.champion_version()} exists; nothing to do (use --refit to retrain)")
         return
@@ -94,7 +94,7 @@ def bootstrap(settings: Settings, refit: bool) -> None:
 
 def status(settings: Settings) -> None:
     """Print the champion and the versions of the registry."""
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     for card in registry.versions():
         print(f"{card['version']}  {card.get('status', '?'):9}  {card['strategy']:8}  "
               f"F1={(card.get('metrics') or {}).get('macro_f1', float('nan')):.4f}  {card.get('reason', '')}")

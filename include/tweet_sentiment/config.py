@@ -137,6 +137,7 @@ class Settings:
     approval_timeout_s: float = 3 * 24 * 3600.0  # an unanswered approval keeps the champion after this
     approval_users: str = "admin"  # comma-separated Airflow user names who may answer an approval
     approval_examples: int = 8  # tweets where the two models disagree, per holdout, shown in the request
+    rejected_model_retention_days: float = 7.0  # a rejected challenger's model file is dropped after (card kept)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -183,6 +184,8 @@ class Settings:
             approval_timeout_s=_env_float("TWEET_SENTIMENT_APPROVAL_TIMEOUT_S", d.approval_timeout_s),
             approval_users=os.environ.get("TWEET_SENTIMENT_APPROVAL_USERS", d.approval_users),
             approval_examples=_env_int("TWEET_SENTIMENT_APPROVAL_EXAMPLES", d.approval_examples),
+            rejected_model_retention_days=_env_float("TWEET_SENTIMENT_REJECTED_MODEL_RETENTION_DAYS",
+                                                     d.rejected_model_retention_days),
         )
 
     @property

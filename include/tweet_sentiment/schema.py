@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TypedDict
@@ -107,6 +108,29 @@ class FeatureSchema:
         )
 
 
+class BatchSpan(TypedDict):
+    """The labelled batches a model has learnt from, in the order it learnt them: how many, the first and the last
+    (a card keeps this, not every batch id: a champion continued for months has seen thousands)."""
+
+    count: int
+    first: str | None
+    last: str | None
+
+
+def batch_span(batches: Sequence[str] | BatchSpan | None) -> BatchSpan:
+    """``batches`` as a span (a card written before spans holds the list of ids)."""
+    if isinstance(batches, dict):
+        return batches
+    ids = list(batches or ())
+    return {"count": len(ids), "first": ids[0] if ids else None, "last": ids[-1] if ids else None}
+
+
+def extend_span(batches: Sequence[str] | BatchSpan | None, batch_id: str) -> BatchSpan:
+    """The span of a model continued from one that learnt ``batches``, on ``batch_id``."""
+    span = batch_span(batches)
+    return {"count": span["count"] + 1, "first": span["first"] or batch_id, "last": batch_id}
+
+
 class ModelCard(TypedDict, total=False):
     """A model version's card (``registry/versions/<v>/card.json``): what it was trained on and what became of it.
 
@@ -122,7 +146,7 @@ class ModelCard(TypedDict, total=False):
     parent: str | None  # the champion it continued from
     champion_at_training: str | None
     batch_id: str
-    batches: list[str]
+    batches: BatchSpan
     rows_trained: int
     new_rows: int
     labelled_version: int | None  # the labelled store's table version the rows were read at (lineage)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from tweet_sentiment.model.registry import VERSION_ID_PATTERN
-from tweet_sentiment.pages.model import holdouts_png, overview, report_image, roll_back
+from tweet_sentiment.pages.model import PAGE_ROWS, holdouts_png, overview, report_image, roll_back
 from tweet_sentiment.pipeline.assets import CHAMPION, champion_event
 from tweet_sentiment_ui.access import Operator, Reader
 from tweet_sentiment_ui.events import record_asset_event
@@ -33,9 +33,10 @@ def predict(body: PredictBody, _: Reader) -> dict:
 
 
 @router.get("/model")
-def model(_: Reader) -> dict:
+def model(_: Reader, offset: int = Query(0, ge=0), limit: int = Query(PAGE_ROWS, ge=1, le=500)) -> dict:
+    """The model page's data, with one page of versions (newest first) from ``offset``."""
     svc = services()
-    return overview(svc.registry, svc.layout.reports)
+    return overview(svc.registry, svc.layout.reports, offset, limit)
 
 
 @router.get("/model/holdouts.png", include_in_schema=False)
@@ -58,7 +59,7 @@ def rollback(body: RollbackBody, user: Operator) -> dict:
     """Make an earlier champion the champion again (recorded in the registry like a promotion) and record a
     champion asset event."""
     svc = services()
-    if not (svc.registry.versions_dir / body.version / "card.json").exists():
+    if not svc.registry.exists(body.version):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model version {body.version!r}")
     done = roll_back(svc.registry, body.version, user.get_name(), body.reason)
     event = champion_event(svc.registry, "rollback")

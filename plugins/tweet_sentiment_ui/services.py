@@ -18,7 +18,7 @@ class Services:
     def __init__(self) -> None:
         self.settings = Settings.from_env()
         self.layout = self.settings.layout()
-        self.registry = ModelRegistry(self.layout.registry)
+        self.registry = ModelRegistry.of(self.settings)
 
     @cached_property
     def predictor(self) -> Predictor:

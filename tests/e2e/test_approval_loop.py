@@ -70,7 +70,7 @@ class Approvals:
 
     @property
     def registry(self) -> ModelRegistry:
-        return ModelRegistry(self.settings.layout().registry)
+        return ModelRegistry.of(self.settings)
 
     def get(self, path: str, **params: object) -> dict:
         with self.stack.login() as admin:

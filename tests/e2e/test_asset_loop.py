@@ -28,6 +28,7 @@ from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.label_check.review import held_rows
 from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.assets import CHAMPION, INBOX
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
@@ -197,7 +198,7 @@ def test_a_manual_refit_on_an_empty_inbox_trains_at_once_and_its_promotion_recor
     tasks = loop.tasks(run_id)
     FIGURES["manual_refit_start_s"] = round(api_epoch(tasks["train"]["start_date"]) - triggered, 2)
     assert run["state"] == "success" and tasks["promote"]["state"] == "success", tasks
-    champion = read_json(loop.layout.registry / "champion.json")["version"]
+    champion = ModelRegistry.of(loop.settings).champion_version()
     card = read_json(loop.layout.registry / "versions" / champion / "card.json")
     trainable = LabelledStore(loop.layout.labelled).trainable()  # every current label outside the recent holdout
     assert card["strategy"] == "refit" and card["new_rows"] == 0 and card["rows_trained"] == len(trainable) > 800
@@ -209,7 +210,7 @@ def test_a_manual_refit_on_an_empty_inbox_trains_at_once_and_its_promotion_recor
 
 def test_a_kept_champion_records_no_event_and_a_rollback_does(loop):
     before = loop.events(CHAMPION)
-    champion = read_json(loop.layout.registry / "champion.json")["version"]
+    champion = ModelRegistry.of(loop.settings).champion_version()
     run_id, _ = loop.trigger({"strategy": "refit", "min_improvement": 0.5, **SMALL})
     loop.finished(run_id)
     tasks = loop.tasks(run_id)
@@ -218,7 +219,7 @@ def test_a_kept_champion_records_no_event_and_a_rollback_does(loop):
     promotions = [r for r in loop.runs() if loop.tasks(r["dag_run_id"]).get("promote", {}).get("state") == "success"]
     assert len([e for e in before if e["source_task_id"] == "promote"]) == len(promotions)
 
-    previous = read_json(loop.layout.registry / "champion.json")["history"][-1]["previous"]
+    previous = ModelRegistry.of(loop.settings).history(newest=1)[-1]["previous"]
     with loop.client() as admin:
         back = admin.post("/tweet-sentiment/api/model/rollback", json={"version": previous, "reason": "e2e"})
     assert back.status_code == 200, back.text

@@ -41,6 +41,10 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     for part in ("labelled", "archive", "vectors", "lexicon"):  # twice the rows, more bytes
         assert large["disk_bytes"][part] > small["disk_bytes"][part] > 0
     assert not large["build_cached"] and large["batches"] == 4
+    registry = figures["registry"]  # the Model page at 500 versions, each promoted in turn
+    assert registry["versions"] == registry["history_entries"] == 500
+    assert figures["model_page_p95_ms"] == registry["model_page_p95_ms"] >= registry["model_page_p50_ms"] > 0
+    assert registry["champion_read_p50_ms"] > 0 and not (tmp_path / "registry").exists()
 
     data, cache = tmp_path / "n-8000" / "data", tmp_path / "n-8000" / "cache"
     rows = LabelledStore(data / "labelled").read_all()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from native_services import MotoS3, RedisServer, postgres_server, running
 from support import TEST_OUTPUT, poll
 from upath import UPath
@@ -51,7 +52,7 @@ class Topology:
 
     def champion(self) -> str | None:
         _fresh()
-        return ModelRegistry(self.settings.layout().registry).champion_version()
+        return ModelRegistry.of(self.settings).champion_version()
 
 
 def _fresh() -> None:
@@ -69,7 +70,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory, infinity_url: str, small_
         UPath(f"s3://{BUCKET}").fs.mkdir(BUCKET)
         settings = dataclasses.replace(
             Settings.from_env(), data_root=f"s3://{BUCKET}/data", cache_root=f"s3://{BUCKET}/features",
-            dataset_dir=str(small_dataset), infinity_url=infinity_url)
+            state_db_url=postgres_url, dataset_dir=str(small_dataset), infinity_url=infinity_url)
         with CeleryStack(settings, base / "airflow", postgres_url, redis.url, s3.env()) as stack:
             yield Topology(stack, settings, redis, s3)
 
@@ -99,8 +100,10 @@ def test_the_loop_runs_on_two_celery_workers_with_its_data_on_s3(topology):
     states = second["states"]
     assert states["archive"] == "success" and {states["promote"], states["keep_champion"]} == {"success", "skipped"}
     _fresh()
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry.of(topology.settings)
     assert (registry.champion_version() != champion) == (states["promote"] == "success")
+    with sa.create_engine(topology.settings.state_db_url).connect() as postgres:  # the state database is Postgres
+        assert postgres.execute(sa.text("SELECT version FROM champion")).scalar_one() == registry.champion_version()
 
     # every fed row is in the labelled store once, in quarantine, or held for review (the label check); the
     # files are archived, the inbox empty
@@ -249,9 +252,9 @@ def test_a_worker_that_cannot_reach_infinity_fails_its_task_and_the_other_worker
 
 @pytest.mark.faults
 def test_an_s3_outage_fails_the_run_clearly_and_leaves_the_champion(topology):
-    stack, layout = topology.stack, topology.settings.layout()
+    stack = topology.stack
     champion = _with_champion(topology)
-    pointer = (layout.registry / "champion.json").read_bytes()
+    pointer = ModelRegistry.of(topology.settings).history()
     since, run_id = _start_run(topology, "batch-outage.csv")
     poll(lambda: _taken_by(stack, run_id, "embed"), "embed taken by a worker", 300, every_s=0.2)
     topology.s3.outage(True)
@@ -266,4 +269,4 @@ def test_an_s3_outage_fails_the_run_clearly_and_leaves_the_champion(topology):
     logs = "".join(p.read_text(errors="replace")
                    for p in stack.home.glob(f"worker-*/airflow/logs/**/task_id={failed[0]}/*.log"))
     assert "Service Unavailable" in logs, f"no S3 error in the logs of {failed[0]}"
-    assert topology.champion() == champion and (layout.registry / "champion.json").read_bytes() == pointer
+    assert topology.champion() == champion and ModelRegistry.of(topology.settings).history() == pointer

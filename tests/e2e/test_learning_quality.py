@@ -69,7 +69,7 @@ def test_policy_stream_relabels_from_its_start_and_reports_how_fast_the_champion
 def test_a_feature_schema_change_forces_a_fresh_training(pipeline_env: Path, monkeypatch: pytest.MonkeyPatch):
     settings = Settings.from_env()
     bootstrap(settings, refit=False)
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     first = registry.card(registry.champion_version())
     assert FeatureSchema.from_dict(first["feature_schema"]).embedding_components == features.EMBEDDING_COMPONENTS
 

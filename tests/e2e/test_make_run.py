@@ -28,7 +28,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from support import DATASET_DIR, ROOT, TEST_OUTPUT, free_port, poll, write_slice
+from support import DATASET_DIR, ROOT, TEST_OUTPUT, free_port, local_registry, poll, write_slice
 from ui.test_browser import browser, log_in, open_from_navigation, screenshot, wait
 
 from benchmarks.processes import descendants
@@ -159,7 +159,7 @@ def test_make_run_starts_every_loop_and_its_login_works(make_run):
     for dag_id in DAG_IDS:  # one closing line per DAG, with what starts it
         assert re.search(rf"^    {dag_id}  +\S.* (on|when) ", banner, re.MULTILINE), banner
     assert httpx.get(f"{base}/api/v2/dags", timeout=30).status_code == 401  # nothing anonymous
-    assert ModelRegistry(DataLayout(make_run.data_root).registry).champion_version() is not None
+    assert local_registry(DataLayout(make_run.data_root).registry).champion_version() is not None
 
 
 def learnt_versions(registry: ModelRegistry, after: datetime) -> list[str]:
@@ -193,7 +193,7 @@ def open_the_pages(driver, champion: str, shots: str = "", mood_points: bool = F
 
 
 def test_a_newcomers_walk_shows_each_step_within_a_minute(make_run, browser):
-    headers, registry = make_run.headers(), ModelRegistry(DataLayout(make_run.data_root).registry)
+    headers, registry = make_run.headers(), local_registry(DataLayout(make_run.data_root).registry)
     figures, since_prompt = make_run.figures, lambda: round(time.monotonic() - make_run.prompt_at, 1)
     log_in(browser, SimpleNamespace(url=make_run.base, passwords=dict([make_run.admin])), make_run.admin[0])
     open_the_pages(browser, registry.champion_version())

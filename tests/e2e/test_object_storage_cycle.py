@@ -39,13 +39,15 @@ def object_store(pipeline_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         bucket = UPath(f"s3://{name}")
         monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(bucket / "data"))
         monkeypatch.setenv("TWEET_SENTIMENT_CACHE_ROOT", str(bucket / "features"))
+        # SQLite cannot live in a bucket: the state database is named, as on the hosts of a deployment
+        monkeypatch.setenv("TWEET_SENTIMENT_STATE_DB_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
         yield bucket
 
 
 def test_bootstrap_and_a_cycle_run_entirely_on_object_storage(object_store, pipeline_env):
     settings = Settings.from_env()
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry(layout.registry, settings.state_db)
 
     bootstrap(settings, refit=False)
     first = registry.champion_version()

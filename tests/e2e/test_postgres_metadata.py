@@ -15,11 +15,10 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 from native_services import postgres_server, run
-from support import ROOT
+from support import ROOT, local_registry
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
-from tweet_sentiment.model.registry import ModelRegistry
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "tweet_sentiment_retrain"
@@ -65,7 +64,7 @@ def test_the_dag_runs_end_to_end_on_a_postgres_metadata_db(postgres_url, pipelin
     assert outcome["tasks"].pop("keep_champion") == "skipped"
     assert set(outcome["tasks"].values()) == {"success"}, outcome["tasks"]
 
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     champion = registry.champion_version()
     assert champion is not None
     card = registry.card(champion)

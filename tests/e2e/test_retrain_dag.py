@@ -5,13 +5,12 @@ a small real slice of the Kaggle data. Bootstrap, a forced promotion, a rejectio
 from __future__ import annotations
 
 import pytest
-from support import load_retrain_dag, run_dag
+from support import load_retrain_dag, local_registry, run_dag
 
 from lab.scenarios import Policy
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, next_batch, write_rows
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.csvio import to_csv_bytes
 from tweet_sentiment.storage.fs import read_json
@@ -28,7 +27,7 @@ def retrain_dag():
 def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_env, airflow_db, retrain_dag):
     settings = Settings.from_env()
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
 
     bootstrap(settings, refit=False)
     first = registry.champion_version()
@@ -54,7 +53,7 @@ def test_bootstrap_then_promote_then_reject_with_every_row_accounted(pipeline_en
     assert ledger["rows_in"] == ledger["rows_accepted"] + ledger["rows_quarantined"] + ledger["rows_held"]
     assert ledger["rows_in"] == 1000 + 2 and ledger["files_rejected"] == 1
     batch_id = ledger["batch_id"]
-    assert card["batches"][-1] == batch_id
+    assert card["batches"]["last"] == batch_id
     store = LabelledStore(layout.labelled)  # lineage: the table version it trained on, after the label check's
     assert card["labelled_version"] == store.version() > registry.card(first)["labelled_version"] >= 0
     assert len(store.at(card["labelled_version"]).read_batch(batch_id)) == card["new_rows"] + ledger[
@@ -97,7 +96,7 @@ def test_annotators_relabelling_a_topic_promote_a_challenger_through_the_two_hol
     monkeypatch.setenv("TWEET_SENTIMENT_RECENT_WINDOW_MIN_ROWS", "60")
     settings = Settings.from_env()
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     bootstrap(settings, refit=False)
     first = registry.champion_version()
 

@@ -125,8 +125,8 @@ def test_a_rollback_on_the_model_page_rescores_with_the_rolled_back_champion(sco
 
 def test_a_promotions_champion_event_rescores_with_the_new_champion(scoring):
     before = len(scoring.runs())
-    registry = ModelRegistry(scoring.settings.layout().registry)
-    registry.promote(scoring.versions[1], "e2e: promoted again")
+    registry = ModelRegistry.of(scoring.settings)
+    registry.promote(scoring.versions[1], "e2e: promoted again", expected=registry.champion_version())
     with scoring.admin() as api:  # what the retrain DAG's promote task records through its alias
         (asset,) = api.get("/api/v2/assets", params={"name_pattern": CHAMPION.name}).json()["assets"]
         event = api.post("/api/v2/assets/events", json={"asset_id": asset["id"],

@@ -16,6 +16,7 @@ from pathlib import Path
 import lightgbm
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.model import registry_index
 from tweet_sentiment.model.boosting import BoostingParams
 from tweet_sentiment.pipeline import retrain
 from tweet_sentiment.pipeline.params import RunOptions
@@ -97,6 +98,18 @@ def die_after(module, name: str) -> None:
     setattr(module, name, step)
 
 
+def kill_inside_pointer_transaction() -> None:
+    """Die inside the promotion's transaction: the pointer row updated, its history row and statuses not yet,
+    nothing committed."""
+    real = registry_index._swap
+
+    def swap(*args, **kwargs):
+        real(*args, **kwargs)
+        die()
+
+    registry_index._swap = swap
+
+
 def kill_on_second_move_into(folder: str) -> None:
     """Die after one file was renamed into a folder named ``folder``, before the second is."""
     real_rename = os.rename
@@ -144,8 +157,8 @@ POINTS = {
     "cache-write": kill_in_vector_commit,
     "training": kill_while_training,
     "card-write": lambda: kill_on_publish(lambda p: p.name == "card.json"),
-    "promotion": lambda: kill_on_publish(lambda p: p.name == "champion.json"),
-    "pointer-then-cards": lambda: kill_after_publishing("champion.json"),
+    "promotion": lambda: kill_inside_pointer_transaction(),
+    "after-promotion": lambda: die_after(registry_index, "switch_champion"),
     "archive": lambda: setattr(retrain, "archive_batch", lambda *a, **k: die()),
 }
 

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from support import local_registry
+
 SMALL_BOOSTING = {"num_boost_round": 20, "continue_rounds": 3}
 
 
@@ -55,31 +57,32 @@ def kill_a_cycle(point: str, root: Path, url: str, small_dataset: Path, feature_
 
 
 def champion_snapshot(root: Path) -> dict[str, bytes]:
-    """The champion pointer and the bytes of the model it names (to show a fault left them alone)."""
-    pointer = root / "registry" / "champion.json"
-    version = json.loads(pointer.read_text())["version"]
+    """The champion pointer and its history, and the bytes of the model it names (to show a fault left them
+    alone)."""
+    registry = local_registry(root / "registry")
+    version = registry.champion_version()
     folder = root / "registry" / "versions" / version
-    return {"pointer": pointer.read_bytes(), "model": (folder / "model.txt").read_bytes(),
+    return {"pointer": json.dumps([version, registry.history()]).encode(),
+            "model": (folder / "model.txt").read_bytes(),
             "card": (folder / "card.json").read_bytes()}
 
 
 def assert_consistent(root: Path, feature_cache: Path) -> None:
-    """Every file a reader relies on parses: pointer → complete model, cards (their statuses as the pointer
-    says), store, ledgers, caches."""
-    from tweet_sentiment.model.registry import ModelRegistry
+    """Every file a reader relies on parses: pointer → complete model, index rows and cards (their statuses as
+    the pointer says), store, ledgers, caches."""
     from tweet_sentiment.storage.labelled_store import LabelledStore
     from tweet_sentiment.storage.vector_cache import VectorCache, namespaces
 
-    registry = ModelRegistry(root / "registry")
+    registry = local_registry(root / "registry")
     version, booster, card = registry.champion()
     assert card["version"] == version and booster.num_trees() > 0
-    cards = registry.versions()
-    assert sorted(c["version"] for c in cards) == sorted(
-        p.name for p in (root / "registry" / "versions").iterdir() if (p / "card.json").exists())
+    cards = registry.versions()  # every indexed version has its card (a folder without an index row is ignored)
+    assert {c["version"] for c in cards} <= {p.name for p in (root / "registry" / "versions").iterdir()
+                                             if (p / "card.json").exists()}
     # the cards' statuses agree with the pointer: one champion, the one it names; those it named before retired
     statuses = {c["version"]: c["status"] for c in cards}
     assert [v for v, status in statuses.items() if status == "champion"] == [version], statuses
-    history = json.loads((root / "registry" / "champion.json").read_text())["history"]
+    history = registry.history()
     assert all(statuses[e["version"]] == "retired" for e in history if e["version"] != version), statuses
     store = LabelledStore(root / "labelled")
     assert store.read_all()["text_hash"].is_unique

@@ -9,11 +9,12 @@ import sys
 
 import pytest
 from reliability_support import SMALL_BOOSTING, assert_consistent, settings_for
-from support import load_retrain_dag
+from support import load_retrain_dag, local_registry
 
-from tweet_sentiment.model.registry import RECOVERY_HINT, ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.model.registry import RECOVERY_HINT, ChampionUnavailableError
 from tweet_sentiment.pipeline import retrain
 from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.storage.labelled_store import LabelledStore
 
 RECOVERY = "python -m tweet_sentiment bootstrap --refit"
 
@@ -22,7 +23,7 @@ RECOVERY = "python -m tweet_sentiment bootstrap --refit"
 def test_a_broken_champion_fails_clearly_and_the_documented_recovery_works(
         damage, pipeline_copy, infinity_url, small_dataset, feature_cache, tally):
     root = pipeline_copy
-    registry = ModelRegistry(root / "registry")
+    registry = local_registry(root / "registry")
     broken = registry.champion_version()
     model = root / "registry" / "versions" / broken / "model.txt"
     with tally.fault(f"champion model file {damage}"):
@@ -42,9 +43,9 @@ def test_a_broken_champion_fails_clearly_and_the_documented_recovery_works(
         proc = subprocess.run([sys.executable, "-m", "tweet_sentiment", "bootstrap", "--refit"], env=env,
                               capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        version, _, card = ModelRegistry(root / "registry").champion()
+        version, _, card = local_registry(root / "registry").champion()
         assert version != broken and card["strategy"] == "refit" and card["rows_trained"] > 0
-        assert "boot" in card["batches"]  # retrained from the labelled store
+        assert card["batches"]["count"] == len(LabelledStore(root / "labelled").batch_ids())  # from the whole store
         assert_consistent(root, feature_cache)
 
 

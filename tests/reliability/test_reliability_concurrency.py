@@ -11,9 +11,9 @@ import lightgbm as lgb
 import numpy as np
 from reliability_corpus import csv_text, good
 from reliability_support import race_two_claimers
+from support import local_registry
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline import retrain
 from tweet_sentiment.pipeline.contracts import Evaluation
 from tweet_sentiment.storage.labelled_store import LabelledStore
@@ -48,14 +48,14 @@ def _booster(seed: int) -> lgb.Booster:
 
 def test_promotion_refuses_when_the_champion_changed_and_a_rerun_is_harmless(tmp_path: Path, tally):
     settings = dataclasses.replace(Settings.from_env(), data_root=str(tmp_path / "data"))
-    registry = ModelRegistry(tmp_path / "data" / "registry")
+    registry = local_registry(tmp_path / "data" / "registry")
     first = registry.save(_booster(0), {"strategy": "refit"})
-    registry.promote(first, "bootstrap")
+    registry.promote(first, "bootstrap", expected=registry.champion_version())
     challenger = registry.save(_booster(1), {"strategy": "continue"})  # trained while `first` was champion
     other = registry.save(_booster(2), {"strategy": "continue"})
     assert len({first, challenger, other}) == 3  # versions are never reused
     with tally.fault("champion changed during a run"):
-        registry.promote(other, "another run promoted meanwhile")
+        registry.promote(other, "another run promoted meanwhile", expected=registry.champion_version())
         evaluation = Evaluation(challenger, first, promote=True, reason="better")
         result = retrain.promote_challenger(settings, evaluation)
         assert not result.promoted and "champion changed during the run" in result.reason
@@ -65,5 +65,4 @@ def test_promotion_refuses_when_the_champion_changed_and_a_rerun_is_harmless(tmp
         evaluation = Evaluation(other, first, promote=True, reason="better")
         assert retrain.promote_challenger(settings, evaluation).promoted
         assert registry.champion_version() == other and registry.card(other)["status"] == "champion"
-        history = json.loads((tmp_path / "data" / "registry" / "champion.json").read_text())["history"]
-        assert [e["version"] for e in history] == [first, other]
+        assert [e["version"] for e in registry.history()] == [first, other]

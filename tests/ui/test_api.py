@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from support import local_registry
 
 from tweet_sentiment.intake.feed import next_batch
 from tweet_sentiment.labelling.queue import LabellingQueue
@@ -32,7 +33,7 @@ TWEETS = [
 
 
 def registry_of(server) -> ModelRegistry:
-    return ModelRegistry(as_path(server.data_root / "registry"))
+    return local_registry(as_path(server.data_root / "registry"))
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from support import TEST_OUTPUT
+from support import TEST_OUTPUT, local_registry
 
 from tweet_sentiment.labelling.sent_batch import BATCH_COLUMNS
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.storage.fs import as_path
 from tweet_sentiment.text import clean_tweet, text_hash
 
@@ -143,7 +142,7 @@ def test_label_five_tweets_with_the_keyboard_send_the_batch_and_see_the_champion
         assert row["Corrected"] == str(label != suggested).lower()
 
     open_from_navigation(browser, "Sentiment model")
-    champion = ModelRegistry(as_path(ui_server.data_root / "registry")).champion_version()
+    champion = local_registry(as_path(ui_server.data_root / "registry")).champion_version()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "champion"), champion))
     assert browser.find_element(By.ID, "champion").text == champion
     row = browser.find_element(By.CSS_SELECTOR, f"#versions tr[data-version='{champion}']")

@@ -1,6 +1,6 @@
 """The model page in headless Debian Chromium after an ambiguous challenger: the two-holdout learning curve drawn
 from the live registry, the pending approval with the link to Airflow's required actions, and the tweets where
-challenger and champion disagree.
+challenger and champion disagree; the versions a page at a time.
 
 The ambiguous challenger is made by the real cycle, as in tests/e2e/test_approval_loop.py (see
 ``support.ambiguous_batch``: the champion is perfect on the recent window, the gate's Params ``AMBIGUOUS_PARAMS``).
@@ -57,3 +57,22 @@ def test_the_model_page_shows_the_two_holdout_curve_and_the_pending_approval(ui_
     assert "awaiting_approval" in row.text and "tolerance 0" in row.text and "p=" in row.text
     browser.execute_script("document.getElementById('holdouts').scrollIntoView()")
     screenshot(browser, "ui-model-approvals.png")
+
+
+def test_the_model_page_pages_through_the_versions_newest_first(ui_server, browser, candidate):  # noqa: F811
+    log_in(browser, ui_server)
+    open_from_navigation(browser, "Sentiment model")
+    browser.execute_script("location.search = '?limit=1'")  # one version per page
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "versions-shown"), "1–1 of "))
+    total = int(browser.find_element(By.ID, "versions-shown").text.split(" of ")[1])
+    assert total >= 2
+    shown = browser.find_elements(By.CSS_SELECTOR, "#versions tbody tr")
+    assert [row.get_attribute("data-version") for row in shown] == [candidate]  # the newest version
+    assert not browser.find_element(By.ID, "newer").is_enabled()
+    assert "macro-F1" in browser.find_element(By.ID, "champion-metrics").text  # the champion, off this page
+    browser.find_element(By.ID, "older").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "versions-shown"), f"2–2 of {total}"))
+    older = browser.find_elements(By.CSS_SELECTOR, "#versions tbody tr")
+    assert len(older) == 1 and older[0].get_attribute("data-version") != candidate
+    assert browser.find_element(By.ID, "newer").is_enabled()
+    screenshot(browser, "ui-model-pages.png")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pytest
+from support import local_registry
 
 from tweet_sentiment.model.prediction import Prediction, PredictionRequestError, clean_request_texts
 from tweet_sentiment.model.registry import ModelRegistry
@@ -18,14 +19,14 @@ def registry(tmp_path):
     x = rng.normal(size=(100, 3))
     booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
                         lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 3)
-    return ModelRegistry(as_path(tmp_path / "registry")), booster
+    return local_registry(as_path(tmp_path / "registry")), booster
 
 
 def test_overview_lists_promoted_and_rejected_versions_with_metrics_and_data(registry, tmp_path):
     reg, booster = registry
     metrics = {"macro_f1": 0.8, "accuracy": 0.81, "per_class_f1": {"Neutral": 0.7}}
     first = reg.save(booster, {"strategy": "refit", "batches": ["b1"], "metrics": metrics})
-    reg.promote(first, "no champion yet")
+    reg.promote(first, "no champion yet", expected=reg.champion_version())
     second = reg.save(booster, {"strategy": "continue", "batches": ["b1", "b2"]})
     reg.reject(second, "challenger macro-F1 0.7 vs champion 0.8")
 
@@ -36,7 +37,7 @@ def test_overview_lists_promoted_and_rejected_versions_with_metrics_and_data(reg
     assert set(by_version) == {first, second}
     rejected, champion = by_version[second], by_version[first]
     assert rejected["status"] == "rejected" and "0.7 vs champion 0.8" in rejected["reason"]
-    assert rejected["batches"] == ["b1", "b2"] and not rejected["can_roll_back"]
+    assert rejected["batches"] == "b1, b2" and not rejected["can_roll_back"]
     assert champion["macro_f1"] == 0.8 and champion["per_class_f1"] == {"Neutral": 0.7}
     assert [e["action"] for e in page["history"]] == ["promote"]
     assert page["images"] == []
@@ -45,9 +46,9 @@ def test_overview_lists_promoted_and_rejected_versions_with_metrics_and_data(reg
 def test_rollback_restores_an_earlier_champion_and_refuses_others(registry):
     reg, booster = registry
     first = reg.save(booster, {"strategy": "refit"})
-    reg.promote(first, "bootstrap")
+    reg.promote(first, "bootstrap", expected=reg.champion_version())
     second = reg.save(booster, {"strategy": "continue"})
-    reg.promote(second, "better")
+    reg.promote(second, "better", expected=reg.champion_version())
     never = reg.save(booster, {"strategy": "continue"})
     reg.reject(never, "worse")
 
@@ -99,7 +100,7 @@ def test_overview_shows_the_gates_pending_approvals_disagreements_and_a_live_two
     reg, booster = registry
     fixed, recent = {"macro_f1": 0.6, "accuracy": 0.6}, {"macro_f1": 0.5, "accuracy": 0.5}
     first = reg.save(booster, {"metrics": fixed, "recent_metrics": recent})
-    reg.promote(first, "no champion yet")
+    reg.promote(first, "no champion yet", expected=reg.champion_version())
     waiting = reg.save(booster, {"metrics": {**fixed, "macro_f1": 0.62}, "recent_metrics": recent,
                                  "gate": {"fixed": {"rows": 600, "gain": 0.02, "p_value": 0.3}, "recent": None},
                                  "gate_rules": {"tolerance": 0.0},
@@ -124,7 +125,43 @@ def test_overview_shows_the_gates_pending_approvals_disagreements_and_a_live_two
 def test_a_rollback_to_an_id_of_another_form_is_refused_before_any_path_is_built(registry, version):
     reg, booster = registry
     first = reg.save(booster, {"strategy": "refit"})
-    reg.promote(first, "no champion yet")
+    reg.promote(first, "no champion yet", expected=reg.champion_version())
     with pytest.raises(RollbackRefused, match="is not a model version id"):
         roll_back(reg, version, "ann", "")
     assert reg.champion_version() == first and ModelRegistry.is_version_id(first)
+
+
+def test_the_page_reads_one_page_of_versions_and_the_champion_off_the_page(registry, tmp_path, monkeypatch):
+    reg, booster = registry
+    made = [reg.save(booster, {"strategy": "continue", "batches": [f"b{j}" for j in range(i + 1)],
+                               "metrics": {"macro_f1": 0.5 + i / 100, "accuracy": 0.5}}) for i in range(7)]
+    reg.promote(made[0], "the oldest is champion", expected=None)
+    read: list[str] = []
+    real_cards = reg.cards
+    monkeypatch.setattr(reg, "cards", lambda rows: read.extend(r["version"] for r in rows) or real_cards(rows))
+
+    newest = overview(reg, as_path(tmp_path / "reports"), offset=0, limit=3)
+    older = overview(reg, as_path(tmp_path / "reports"), offset=3, limit=3)
+
+    assert [v["version"] for v in newest["versions"]] == made[:-4:-1] and newest["total"] == 7
+    assert [v["version"] for v in older["versions"]] == made[3:0:-1]
+    assert newest["champion_card"]["version"] == made[0] and newest["champion_card"]["macro_f1"] == 0.5
+    assert newest["versions"][0]["batches"] == "b0 … b6 (7 batches)"  # a legacy card's list, as a span
+    assert len(read) == 6  # one page of cards per call (the champion's card is read alone), not every card
+
+
+def test_a_rollback_that_loses_the_race_to_a_promotion_is_refused_and_changes_nothing(registry, monkeypatch):
+    reg, booster = registry
+    first, second, third = (reg.save(booster, {}) for _ in range(3))
+    reg.promote(first, "bootstrap", expected=None)
+    reg.promote(second, "better", expected=first)
+    real_rollback = reg.rollback
+
+    def promoted_meanwhile(version, reason, expected):  # a run's promotion lands between the read and the switch
+        reg.promote(third, "a run promoted meanwhile", expected=second)
+        real_rollback(version, reason, expected)
+
+    monkeypatch.setattr(reg, "rollback", promoted_meanwhile)
+    with pytest.raises(RollbackRefused, match=f"the champion changed \\({second} → {third}\\)"):
+        roll_back(reg, first, "ann", "second misbehaves")
+    assert reg.champion_version() == third and [e["version"] for e in reg.history()] == [first, second, third]

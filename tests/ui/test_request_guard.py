@@ -8,10 +8,10 @@ import secrets
 
 import httpx
 import pytest
+from support import local_registry
 
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.prediction import Predictor
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.storage.fs import as_path
 from tweet_sentiment.storage.vector_cache import wait_for_cache_writes
 
@@ -93,7 +93,7 @@ def test_a_prediction_stores_nothing(ui_server, infinity_url):
         assert viewer.post("api/predict", json={"texts": fresh[:1]}).status_code == 200
     # the same request in this process, where the write-behind queue can be waited on
     layout = ui_server.settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     _, _, card = registry.champion()
     with InfinityClient(infinity_url, card["feature_schema"]["embedding_model"]) as client:
         predictions = Predictor(registry, client, layout.embeddings).predict(fresh[1:])

@@ -28,7 +28,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def registry(settings) -> ModelRegistry:
-    return ModelRegistry(settings.layout().registry)
+    return ModelRegistry.of(settings)
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def _ambiguous(settings: Settings, registry: ModelRegistry, booster: lgb.Booster
     """A champion, and a challenger the retrain DAG's keep_champion left waiting: the candidate event's extra."""
     champion = registry.champion_version() or registry.save(booster, {})
     if registry.champion_version() is None:
-        registry.promote(champion, "bootstrap")
+        registry.promote(champion, "bootstrap", expected=registry.champion_version())
     challenger = registry.save(booster, {"disagreements": {"recent": [
         {"text": "Stock up on *toilet* paper [now] #panic\nreally", "label": "Positive", "champion": "Negative",
          "challenger": "Positive"}]}})
@@ -125,11 +125,11 @@ def test_an_answer_after_another_promotion_promotes_nothing_and_says_why(setting
 
 def test_an_answer_after_a_rollback_promotes_nothing(settings, registry, booster):
     first, second = registry.save(booster, {}), registry.save(booster, {})
-    registry.promote(first, "bootstrap")
-    registry.promote(second, "better")
+    registry.promote(first, "bootstrap", expected=registry.champion_version())
+    registry.promote(second, "better", expected=registry.champion_version())
     candidate = _ambiguous(settings, registry, booster)
     assert stale_reason(registry, candidate) is None
-    registry.rollback(first, "rollback by admin: second misbehaves")
+    registry.rollback(first, "rollback by admin: second misbehaves", expected=registry.champion_version())
     decided = decide(settings, candidate, PROMOTE, "alice")
     assert not decided["promoted"] and "by a rollback" in decided["reason"] and registry.champion_version() == first
 
@@ -159,3 +159,24 @@ def test_an_older_candidate_in_the_same_run_is_superseded(settings, registry, bo
 def test_approvers_setting_becomes_hitl_users():
     assert Settings(approval_users="alice, bob,").approvers == [{"id": "alice", "name": "alice"},
                                                                  {"id": "bob", "name": "bob"}]
+
+
+def test_an_approval_that_loses_the_race_to_a_rollback_promotes_nothing(settings, registry, booster, monkeypatch):
+    """The answer passed the staleness check, then a rollback switched the pointer before the approval's own
+    switch: the compare-and-swap refuses it, the rollback stands and the card says why."""
+    candidate = _ambiguous(settings, registry, booster)
+    earlier = registry.save(booster, {})
+    real_promote = ModelRegistry.promote
+
+    def rollback_lands_first(self, version, reason, expected, action="promote"):
+        if version == candidate["version"]:
+            real_promote(self, earlier, "rollback by ann", expected=expected, action="rollback")
+        return real_promote(self, version, reason, expected, action)
+
+    monkeypatch.setattr(ModelRegistry, "promote", rollback_lands_first)
+    decided = decide(settings, candidate, PROMOTE, "alice")
+    assert not decided["promoted"] and registry.champion_version() == earlier
+    assert [e["action"] for e in registry.history()] == ["promote", "rollback"]
+    card = registry.card(candidate["version"])
+    assert card["status"] == "rejected" and card["approval"]["decision"] == "refused"
+    assert "the champion changed" in card["reason"] and "while it was applied" in card["reason"]

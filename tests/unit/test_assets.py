@@ -3,6 +3,7 @@
 import lightgbm as lgb
 import numpy as np
 import pytest
+from support import local_registry
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.model.registry import ModelRegistry
@@ -39,24 +40,24 @@ def test_an_inbox_event_names_the_batch():
 
 
 def test_a_champion_event_holds_the_version_the_previous_one_and_the_metrics(tmp_path, booster):
-    registry = ModelRegistry(tmp_path)
+    registry = local_registry(tmp_path / "registry")
     with pytest.raises(LookupError):
         champion_event(registry, "promote")
     first, second = registry.save(booster, {}), registry.save(booster, {"metrics": METRICS})
-    registry.promote(first, "bootstrap")
-    registry.promote(second, "better by 0.02")
+    registry.promote(first, "bootstrap", expected=registry.champion_version())
+    registry.promote(second, "better by 0.02", expected=registry.champion_version())
     event = champion_event(registry, "promote")
     assert event["version"] == second and event["previous"] == first and event["reason"] == "better by 0.02"
     assert (event["macro_f1"], event["accuracy"], event["per_class_f1"]) == (0.71, 0.73, {"Neutral": 0.8})
-    registry.rollback(first, "rollback by ann: worse on sarcasm")
+    registry.rollback(first, "rollback by ann: worse on sarcasm", expected=registry.champion_version())
     back = champion_event(registry, "rollback")
     assert (back["version"], back["previous"], back["action"], back["macro_f1"]) == (first, second, "rollback", None)
 
 
 def test_a_real_promotion_returns_its_event_a_refused_or_kept_one_none(settings, booster):
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     champion, challenger, late = (registry.save(booster, {"metrics": METRICS}) for _ in range(3))
-    registry.promote(champion, "bootstrap")
+    registry.promote(champion, "bootstrap", expected=registry.champion_version())
     promoted = promote_challenger(settings, Evaluation(challenger, champion, promote=True, reason="better"))
     assert promoted.promoted and promoted.event["version"] == challenger
     assert promoted.event["previous"] == champion and promoted.event["macro_f1"] == 0.71

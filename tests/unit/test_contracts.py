@@ -58,9 +58,9 @@ def test_every_result_survives_its_xcom_round_trip(result):
 
 def test_a_run_started_on_the_old_code_finishes_on_the_new(settings, booster):
     """The old plain dicts read as contracts; promote and archive then run on them as on fresh results."""
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     champion, challenger = registry.save(booster, {"metrics": METRICS}), registry.save(booster, {"metrics": METRICS})
-    registry.promote(champion, "bootstrap")
+    registry.promote(champion, "bootstrap", expected=registry.champion_version())
     evaluation = Evaluation.from_json({**OLD_EVALUATION, "version": challenger, "champion": champion})
     assert evaluation.gate["recent"]["gain"] == 0.01 and evaluation.seconds == 9.1
     promoted = retrain.promote_challenger(settings, evaluation)

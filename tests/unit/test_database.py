@@ -50,3 +50,15 @@ def test_the_state_database_defaults_to_sqlite_in_a_local_data_root_and_must_be_
     assert Settings(data_root="s3://bucket/root", state_db_url="postgresql://h/db").state_db == "postgresql://h/db"
     with pytest.raises(SettingError, match="TWEET_SENTIMENT_STATE_DB_URL"):
         _ = Settings(data_root="s3://bucket/root").state_db
+
+
+def test_a_table_declared_after_the_first_use_is_created_too(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with write_transaction(url) as connection:
+        connection.execute(sa.insert(COUNTER).values(name="n", value=1))
+    late = sa.Table("test_declared_late", METADATA, sa.Column("id", sa.Integer, primary_key=True))
+    try:
+        with write_transaction(url) as connection:  # a module imported after the first use declared it
+            connection.execute(sa.insert(late).values(id=1))
+    finally:
+        METADATA.remove(late)

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from stream_support import cache_vectors, offline_client, train_champion
+from support import local_registry
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim
 from tweet_sentiment.intake.unlabelled import ingest_unlabelled
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.monitoring.drift import Thresholds, Window, check, class_mix_distance, domain_classifier
 from tweet_sentiment.monitoring.drift_check import drift_candidates, read_drift, run_drift_check
 from tweet_sentiment.monitoring.scoring import score_stream
@@ -82,7 +82,7 @@ def drop(settings: Settings, batch_id: str, texts: list[str], shift: float = 0.0
 
 def test_the_stream_check_compares_the_latest_window_with_the_first_and_offers_the_drifted_tweets(settings):
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     drop(settings, "b1", [f"calm tweet {i}" for i in range(200)])
     train_champion(registry, seed=1)
     score_stream(layout, registry.champion(), offline_client())
@@ -102,7 +102,7 @@ def test_the_stream_check_compares_the_latest_window_with_the_first_and_offers_t
 
 def test_the_training_reference_is_the_champions_rows_scored_by_it(settings):
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     texts = [f"labelled tweet {i}" for i in range(300)]
     rows = pd.DataFrame({"text": texts, "label": "Neutral", "tweet_at": "2020-03-16",
                          "text_hash": [text_hash(t) for t in texts], "raw_text": texts, "source_file": "f.csv",

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 from stream_support import cache_vectors, offline_client, train_champion
+from support import local_registry
 
 from tweet_sentiment.intake.claim import archive_claimed, claim
 from tweet_sentiment.intake.unlabelled import ingest_unlabelled
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.monitoring.mood import MOOD_COLUMNS, mood_series
 from tweet_sentiment.monitoring.scoring import (
     SCORE_COLUMNS,
@@ -46,7 +46,7 @@ def tweets(day: str, n: int, prefix: str) -> list[tuple[str, str]]:
 
 
 def test_new_batches_are_scored_by_the_pinned_champion_and_name_its_version(layout):
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     v1 = train_champion(registry, seed=1)
     drop(layout, "b1", tweets("2021-12-30", 30, "first"))
     done = score_stream(layout, registry.champion(), offline_client())
@@ -61,7 +61,7 @@ def test_new_batches_are_scored_by_the_pinned_champion_and_name_its_version(layo
 
 
 def test_a_promotion_rescores_every_batch_and_a_rollback_rescores_with_the_old_champion(layout):
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     v1 = train_champion(registry, seed=1)
     drop(layout, "b1", tweets("2021-12-30", 40, "first"))
     drop(layout, "b2", tweets("2022-12-30", 40, "second"))
@@ -74,7 +74,7 @@ def test_a_promotion_rescores_every_batch_and_a_rollback_rescores_with_the_old_c
     second = read_scores(layout)
     assert set(second["champion_version"]) == {v2}
     assert not (first["confidence"].to_numpy() == second["confidence"].to_numpy()).all()  # another model answered
-    registry.rollback(v1, "rollback by ann")
+    registry.rollback(v1, "rollback by ann", expected=registry.champion_version())
     score_stream(layout, registry.champion(), offline_client())
     back = read_scores(layout)
     assert set(back["champion_version"]) == {v1}
@@ -84,7 +84,7 @@ def test_a_promotion_rescores_every_batch_and_a_rollback_rescores_with_the_old_c
 
 
 def test_mood_points_count_share_and_name_the_version_never_mixing_two(layout):
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     v1 = train_champion(registry, seed=1)
     drop(layout, "b1", tweets("2021-12-30", 30, "first"))
     drop(layout, "b2", [(f"1{d}-03-2020", f"kaggle day {d} tweet {i}") for d in range(6, 8) for i in range(5)])
@@ -123,7 +123,7 @@ def test_the_chart_draws_the_annotated_shares_below_the_predicted_ones_where_a_s
     from tweet_sentiment.model.charts import mood_png
     from tweet_sentiment.monitoring.mood import champion_changes, champion_marks, chart_points
 
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     v1 = train_champion(registry, seed=1)
     rows = "".join(f'1{d}-03-2020,"kaggle day {d} tweet {i}",{LABELS[i % 5]}\n' for d in range(2, 6) for i in range(10))
     (layout.unlabelled / "kaggle.csv").write_text(f"TweetAt,OriginalTweet,Sentiment\n{rows}")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from stream_support import cache_vectors, train_champion
+from support import local_registry
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.model.prediction import Predictor
-from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.monitoring.scoring import read_scores
 from tweet_sentiment.pipeline.params import ScoreOptions
 from tweet_sentiment.pipeline.resources import infinity_client
@@ -62,7 +62,7 @@ def test_files_then_a_promotion_then_nothing(settings):
     (layout.unlabelled).mkdir(parents=True)
     (layout.unlabelled / "early.csv").write_text("OriginalTweet\nwaiting for a champion\n")
     assert sense_scoring(settings, OPTIONS) == (SKIP, "no champion yet: 1 file(s) wait in the unlabelled inbox")
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     v1 = train_champion(registry, seed=1)
     cache_vectors(layout, ["waiting for a champion"])
     drop(settings, "a.csv", [(f"2021-12-30 23:{i % 60:02d}:00", f"calm tweet {i}") for i in range(60)])
@@ -99,7 +99,7 @@ def _label_from_another_process(root: str, ids: list[str], annotator: str) -> No
 def test_a_new_champion_reannotates_the_queue_and_labels_from_other_processes_are_kept(settings):
     layout = settings.layout()
     layout.ensure()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     v1 = train_champion(registry, seed=1)
     texts = [f"queued tweet {i}" for i in range(120)]
     cache_vectors(layout, texts)
@@ -132,7 +132,7 @@ def test_while_drift_holds_a_share_of_a_load_comes_from_the_drifted_window(setti
     from tweet_sentiment.monitoring.drift_check import drift_candidates
 
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = local_registry(layout.registry)
     train_champion(registry, seed=1)
     drop(settings, "a.csv", [("2021-12-30 23:00:00", f"calm tweet {i}") for i in range(60)])
     drop(settings, "b.csv", [("2022-12-30 22:00:00", f"omicron tweet {i}") for i in range(60)], shift=3)
@@ -157,7 +157,7 @@ def test_while_drift_holds_a_share_of_a_load_comes_from_the_drifted_window(setti
 def test_a_file_still_being_written_is_waited_for_not_left_to_the_next_tick(settings):
     """A feed records its event right after its file: the run the event starts waits for the file to settle."""
     layout = settings.layout()
-    train_champion(ModelRegistry(layout.registry), seed=1)
+    train_champion(local_registry(layout.registry), seed=1)
     drop(settings, "chunk.csv", [("2022-12-30 22:00:00", "a tweet")])
     settling = dataclasses.replace(settings, file_settle_s=3600)
     assert sense_scoring(settling, OPTIONS) == (WAIT, "1 unlabelled file(s) still being written (changed less than "

@@ -178,26 +178,26 @@ def test_embedding_cache_is_written_and_read_back(layout):
     assert names(layout.embeddings) == ["some_model.lance"]
 
 
-def test_registry_switches_the_champion_and_loads_it_back(layout):
+def test_registry_switches_the_champion_and_loads_it_back(layout, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 4))
     booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
                         lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 5)
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry(layout.registry, f"sqlite:///{tmp_path}/state.sqlite")  # model files on the data root
     first = registry.save(booster, {"strategy": "refit"})
     second = registry.save(booster, {"strategy": "continue"})
-    registry.promote(first, "bootstrap")
-    registry.promote(second, "better")
+    registry.promote(first, "bootstrap", expected=registry.champion_version())
+    registry.promote(second, "better", expected=registry.champion_version())
     third = registry.save(booster, {"strategy": "continue"})
     registry.reject(third, "worse")
-    registry.rollback(first, "second misbehaved")
+    registry.rollback(first, "second misbehaved", expected=registry.champion_version())
 
     version, model, card = registry.champion()
     assert version == first and card["status"] == "champion"
     np.testing.assert_allclose(model.predict(x), booster.predict(x))
     statuses = {c["version"]: c["status"] for c in registry.versions()}
     assert statuses == {first: "champion", second: "retired", third: "rejected"}
-    assert [e["action"] for e in read_json(registry.pointer)["history"]] == ["promote", "promote", "rollback"]
+    assert [e["action"] for e in registry.history()] == ["promote", "promote", "rollback"]
 
 
 def test_feed_drops_the_next_batch_into_the_inbox(layout, tmp_path):
@@ -211,10 +211,10 @@ def test_feed_drops_the_next_batch_into_the_inbox(layout, tmp_path):
     assert next_batch(layout, train, batch_rows=4, start_at=2) is None
 
 
-def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, layout):
+def test_archive_moves_the_claimed_files_and_writes_the_run_report(data_root, layout, tmp_path):
     write_bytes_atomic(layout.inbox / "a.csv", csv_bytes('1,2,,16-03-2020,"a tweet",Positive'))
     claim(layout, "b1", settle_s=0)
-    settings = dataclasses.replace(Settings(), data_root=data_root)
+    settings = dataclasses.replace(Settings(), data_root=data_root, state_db_url=f"sqlite:///{tmp_path}/state.sqlite")
     ledger, embedded = {"batch_id": "b1", "seconds": 1.5}, Embedded("b1", 1, seconds=2.0)
     challenger = ChallengerResult(None, reason="no accepted rows in this batch", seconds=0.1)
     evaluation = Evaluation(None, None, promote=False, reason="no challenger", seconds=0.2)

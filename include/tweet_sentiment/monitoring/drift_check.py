@@ -49,9 +49,10 @@ def stream_windows(scores: pd.DataFrame, window_rows: int) -> tuple[pd.DataFrame
 def training_reference(layout: DataLayout, champion: Champion, client: InfinityClient, max_rows: int,
                        seed: int) -> pd.DataFrame:
     """The champion's training rows still current in the labelled store, outside the recent holdout (a sample
-    of ``max_rows``), with its predictions."""
-    rows = LabelledStore(layout.labelled).trainable(["text", "text_hash", "tweet_at", "batch_id"])
-    rows = rows[rows["batch_id"].isin(champion.card.get("batches") or [])]
+    of ``max_rows``), with its predictions: the rows stored before it was trained (its card keeps the span of
+    its batches, not every id)."""
+    rows = LabelledStore(layout.labelled).trainable(["text", "text_hash", "tweet_at", "ingested_at"])
+    rows = rows[rows["ingested_at"].astype(str) <= champion.card["created_at"]]
     if len(rows) > max_rows:
         rows = rows.sample(n=max_rows, random_state=seed)
     if rows.empty:

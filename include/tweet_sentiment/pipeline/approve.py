@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.model.registry import AWAITING, ModelRegistry, now_iso
+from tweet_sentiment.model.registry import AWAITING, ChampionMovedError, ModelRegistry, now_iso
 from tweet_sentiment.pipeline.assets import champion_event
 from tweet_sentiment.schema import LABELS
 
@@ -92,7 +92,7 @@ def build_request(settings: Settings, candidates: list[dict]) -> dict:
     retrain run's ``approval_timeout_s`` Param, else the setting)."""
     if not candidates:
         raise ValueError("no candidate event: the approval DAG runs on the retrain DAG's candidate events")
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     candidate = candidates[-1]
     for older in candidates[:-1]:
         if registry.card(older["version"]).get("status") == AWAITING:
@@ -108,7 +108,7 @@ def stale_reason(registry: ModelRegistry, candidate: dict) -> str | None:
     it was judged against, or the challenger is no longer waiting for a decision."""
     champion = registry.champion_version()
     if champion != candidate["champion"]:
-        last = (registry.history() or [{}])[-1]
+        last = (registry.history(newest=1) or [{}])[-1]
         how = "a rollback" if last.get("action") == "rollback" else "a promotion"
         return (f"the champion changed since the evaluation ({candidate['champion']} → {champion}, by {how}); "
                 "the challenger was judged against a champion no longer in use")
@@ -133,7 +133,7 @@ def decide(settings: Settings, candidate: dict, choice: str, by: str | None) -> 
     A promotion re-checks the registry (see :func:`stale_reason`) and returns the champion event's extra as
     ``event``; a stale one promotes nothing and says why on the card.
     """
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     version = candidate["version"]
     if registry.champion_version() == version and registry.card(version).get("approval"):  # a re-run
         return {"version": version, "promoted": True, **registry.card(version)["approval"],
@@ -146,6 +146,10 @@ def decide(settings: Settings, candidate: dict, choice: str, by: str | None) -> 
         return _record(registry, candidate, "refused", by, f"approval by {by} refused: {stale}; nothing promoted",
                        promoted=False)
     reason = f"approved by {by}: {candidate.get('reason') or ''}"
-    registry.promote(version, reason)
+    try:
+        registry.promote(version, reason, expected=candidate["champion"])
+    except ChampionMovedError as moved:  # a promotion or rollback won the race after the check above
+        return _record(registry, candidate, "refused", by, f"approval by {by} refused: the champion changed "
+                       f"({moved.expected} → {moved.actual}) while it was applied; nothing promoted", promoted=False)
     return {**_record(registry, candidate, "promoted", by, reason, promoted=True),
             "event": champion_event(registry, "approve")}

@@ -2,7 +2,7 @@
 
 - the **inbox** (``<data root>/inbox``): an event says "a labelled batch was sent"; the retrain DAG is scheduled
   on it (or on its 20-minute timetable);
-- the **champion** (``<data root>/registry/champion.json``): an event says "the model in use changed", by a
+- the **champion** (the pointer in the state database): an event says "the model in use changed", by a
   promotion of the DAG or a rollback on the model page, with the version and its holdout metrics; the scoring DAG
   re-scores the stream on it;
 - the **candidate**: an event says "the gate called a challenger ambiguous, a person should decide"; the approval
@@ -59,7 +59,7 @@ def champion_event(registry: ModelRegistry, action: str) -> dict:
 
     Read from the champion pointer's last history entry, which ``promote`` and ``rollback`` write.
     """
-    history = registry.history()
+    history = registry.history(newest=1)
     if not history:
         raise LookupError("the registry has no champion")
     last = history[-1]

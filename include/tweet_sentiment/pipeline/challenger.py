@@ -22,7 +22,7 @@ from tweet_sentiment.model.features import feature_matrix, fit_schema
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
-from tweet_sentiment.schema import LABEL_TO_ID, FeatureSchema, ModelCard
+from tweet_sentiment.schema import LABEL_TO_ID, BatchSpan, FeatureSchema, ModelCard, batch_span, extend_span
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 log = logging.getLogger(__name__)
@@ -84,12 +84,12 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
         schema = champion.schema
         features = feature_matrix(texts, schema, client, cache_root)
         result = continue_boosting(champion.booster, features, labels, options.boosting, valid, weights)
-        batches = [*champion.card["batches"], batch_id]
+        batches = extend_span(champion.card.get("batches"), batch_id)
     else:
         schema = fit_schema(design, [t for t, v in zip(texts, valid, strict=True) if not v], client, cache_root)
         features = feature_matrix(texts, schema, client, cache_root)
         result = train_fresh(features, labels, options.boosting, valid, weights)
-        batches = store.batch_ids()
+        batches = batch_span(store.batch_ids())
     card = _card(result, strategy, note, champion, batch_id, batches, options, schema)
     card.update(rows_trained=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()),
                 labelled_version=store.version())
@@ -99,7 +99,7 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
 
 
 def _card(result: TrainingResult, strategy: str, note: str, champion: Champion | None, batch_id: str,
-          batches: list[str], options: RunOptions, schema: FeatureSchema) -> ModelCard:
+          batches: BatchSpan, options: RunOptions, schema: FeatureSchema) -> ModelCard:
     return ModelCard(
         status="candidate", strategy=strategy, note=note,
         parent=champion.version if champion and strategy == "continue" else None,

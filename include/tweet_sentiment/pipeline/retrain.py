@@ -29,7 +29,7 @@ from tweet_sentiment.model.comparison import (
 from tweet_sentiment.model.features import current_schema, feature_matrix, fit_schema, warm_cache
 from tweet_sentiment.model.gate import GateRules, promotion_decision
 from tweet_sentiment.model.infinity import InfinityClient
-from tweet_sentiment.model.registry import Champion, ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.model.registry import Champion, ChampionMovedError, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.pipeline import challenger
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
@@ -98,7 +98,7 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
     champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache; then
     send the held rows of earlier batches that make a now systematic correction back to the inbox."""
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry.of(settings)
     with infinity_client(settings) as client:
         design = _design(settings, client)
         champion = _champion(registry, tolerate_broken=True)
@@ -121,7 +121,7 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
     refit = options.strategy == "refit"
     if not store.has_batch(batch_id) and not (refit and store.batch_ids()):
         return ChallengerResult(version=None, reason="no accepted rows in this batch")
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry.of(settings)
     with infinity_client(settings) as client:
         card = challenger.train_challenger(store, registry, client, layout.embeddings, batch_id, options,
                                            _design(settings, client), _champion(registry, tolerate_broken=refit),
@@ -148,8 +148,7 @@ def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, 
 @_timed
 def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: RunOptions) -> Evaluation:
     """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide."""
-    layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
+    registry = ModelRegistry.of(settings)
     version = trained.version
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
@@ -174,16 +173,16 @@ def promote_challenger(settings: Settings, evaluation: Evaluation) -> Outcome:
 
     A real promotion's outcome holds the champion asset event's extra as ``event`` (the DAG records the event).
     """
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     version = evaluation.version
     if registry.champion_version() == version:  # a re-run of a promotion that went through (its event did not)
         return Outcome(version, True, evaluation.reason, champion_event(registry, "promote"))
-    if registry.champion_version() != evaluation.champion:
-        reason = (f"champion changed during the run ({evaluation.champion} → {registry.champion_version()}); "
-                  "not promoted")
+    try:
+        registry.promote(version, evaluation.reason, expected=evaluation.champion)
+    except ChampionMovedError as moved:
+        reason = f"champion changed during the run ({moved.expected} → {moved.actual}); not promoted"
         registry.reject(version, reason)
         return Outcome(version, False, reason)
-    registry.promote(version, evaluation.reason)
     return Outcome(version, True, evaluation.reason, champion_event(registry, "promote"))
 
 
@@ -195,7 +194,7 @@ def keep_champion(settings: Settings, evaluation: Evaluation, options: RunOption
     kept = Outcome(evaluation.version, False, evaluation.reason)
     if not evaluation.version:
         return kept
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     if evaluation.ambiguous:
         registry.hold(evaluation.version, evaluation.reason)
         return dataclasses.replace(kept, event=candidate_event(evaluation,
@@ -227,7 +226,7 @@ def archive_batch(settings: Settings, ledger: Ledger, embedded: Embedded, traine
                "check_labels": label_check.get("seconds"), "train": trained.seconds, "evaluate": evaluation.seconds}
     report = RunReport(batch_id=batch_id, ledger={**ledger, **label_check.get("ledger", {})}, embedded=embedded,
                        label_check=label_check, challenger=trained, evaluation=evaluation,
-                       decision=_decision(ModelRegistry(layout.registry), evaluation), archived=archived,
+                       decision=_decision(ModelRegistry.of(settings), evaluation), archived=archived,
                        timings_s={name: s for name, s in timings.items() if s is not None})
     write_json_atomic(layout.reports / "runs" / f"{batch_id}.json", report.to_json())
     return report

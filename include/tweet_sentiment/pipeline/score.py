@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def _pinned(settings: Settings, version: str) -> Champion:
     """The champion version a run scored with (loaded by version: the pointer may have moved since)."""
-    registry = ModelRegistry(settings.layout().registry)
+    registry = ModelRegistry.of(settings)
     return Champion(version, registry.load(version), registry.card(version))
 
 
@@ -58,7 +58,7 @@ def sense_scoring(settings: Settings, options: ScoreOptions) -> Work:
     stream = layout.unlabelled_stream
     ready, arriving = inbox_files(stream.inbox, settings.file_settle_s)
     left = [p for p in list_dir(stream.processing) if not is_hidden(p)]
-    version = ModelRegistry(layout.registry).champion_version()
+    version = ModelRegistry.of(settings).champion_version()
     if version is None:
         return Work(SKIP, f"no champion yet: {len(ready) + len(arriving)} file(s) wait in the unlabelled inbox")
     if ready or left:
@@ -98,7 +98,7 @@ def claim_unlabelled(settings: Settings, batch_id: str) -> dict:
 def score(settings: Settings, options: ScoreOptions) -> dict:
     """Pin the champion; score new batches and re-score those of another version (cached vectors)."""
     layout = settings.layout()
-    champion = ModelRegistry(layout.registry).champion()
+    champion = ModelRegistry.of(settings).champion()
     if champion is None:
         raise NoChampionError("no champion model: nothing can score")
     with infinity_client(settings) as client:
@@ -113,7 +113,7 @@ def update_mood(settings: Settings, scored: dict) -> dict:
             "champion_version": scored["version"]}
     write_mood(layout, mood)
     points = chart_points(mood, scored["version"])
-    marks = champion_marks(points, champion_changes(scoring_log(layout), ModelRegistry(layout.registry).history()))
+    marks = champion_marks(points, champion_changes(scoring_log(layout), ModelRegistry.of(settings).history()))
     others = sorted(set(mood["versions"]) - {scored["version"]})
     note = f"; also by {', '.join(others)} (re-scoring pending)" if others else ""
     mood_png(points, marks, layout.mood / MOOD_PNG,
@@ -140,7 +140,7 @@ def rescore_queue(settings: Settings) -> dict:
     """Pre-annotate again, by the champion now, the labelling queue's pending tweets (labels are kept)."""
     layout = settings.layout()
     with infinity_client(settings) as client:
-        predictor = Predictor(ModelRegistry(layout.registry), client, layout.embeddings, settings.predict_max_texts,
+        predictor = Predictor(ModelRegistry.of(settings), client, layout.embeddings, settings.predict_max_texts,
                               settings.max_text_chars)
         return LabellingQueue(layout, predictor, settings.max_text_chars).rescore()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -20,12 +21,16 @@ METADATA = sa.MetaData()
 BUSY_TIMEOUT_S = 60.0  # how long a SQLite writer waits for another's transaction before it fails
 
 _ENGINES: dict[tuple[str, bool], Engine] = {}
-_CREATED: set[str] = set()
+_CREATED: dict[str, set[str]] = {}  # per URL, the tables made (a module imported later declares more)
 _LOCK = threading.Lock()
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
-    """A SQLite engine whose transactions SQLAlchemy begins itself (pysqlite's own BEGIN is switched off)."""
+    """A SQLite engine whose transactions SQLAlchemy begins itself (pysqlite's own BEGIN is switched off); the
+    file's folder is made if missing (a data root not written yet)."""
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
@@ -56,13 +61,18 @@ def engine(url: str, immediate: bool = False) -> Engine:
 
 
 def ensure_tables(url: str) -> None:
-    """Create the tables declared on :data:`METADATA` that the database lacks (once per process and URL)."""
+    """Create the tables declared on :data:`METADATA` that the database lacks (again when a module imported since
+    declared more)."""
     with _LOCK:
-        if url in _CREATED:
+        if set(METADATA.tables) <= _CREATED.get(url, set()):
             return
-    METADATA.create_all(engine(url, immediate=True))
+        declared = set(METADATA.tables)
+    try:
+        METADATA.create_all(engine(url, immediate=True))
+    except sa.exc.DBAPIError:  # another process created a table between the check and the CREATE: check again
+        METADATA.create_all(engine(url, immediate=True))
     with _LOCK:
-        _CREATED.add(url)
+        _CREATED.setdefault(url, set()).update(declared)
 
 
 @contextlib.contextmanager

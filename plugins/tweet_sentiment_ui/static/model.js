@@ -60,10 +60,24 @@ function renderApprovals(model) {
   rows("disagreements", differ.rows, (r) => [r.holdout, r.label, r.champion, r.challenger, r.text]);
 }
 
+let offset = 0;  // the first version shown (newest first), moved a page at a time by the pager
+// versions per page: ?limit=n in the page's address, else the server's default
+const pageRows = Number(new URLSearchParams(location.search).get("limit")) || 0;
+
+function renderPager(model) {
+  const last = Math.min(model.offset + model.versions.length, model.total);
+  $("versions-shown").textContent = model.total
+    ? `${model.offset + 1}–${last} of ${model.total}` : "no versions yet";
+  $("newer").disabled = model.offset === 0;
+  $("older").disabled = last >= model.total;
+  $("newer").onclick = () => { offset = Math.max(0, model.offset - model.limit); render(); };
+  $("older").onclick = () => { offset = model.offset + model.limit; render(); };
+}
+
 async function render() {
-  const model = await api("api/model");
+  const model = await api(`api/model?offset=${offset}${pageRows ? `&limit=${pageRows}` : ""}`);
   $("champion").textContent = model.champion ?? "none yet";
-  const champion = model.versions.find((v) => v.version === model.champion);
+  const champion = model.champion_card;
   if (champion) {
     $("champion-metrics").textContent = `macro-F1 ${fixed(champion.macro_f1)} · accuracy ${fixed(champion.accuracy)}`
       + ` · ${champion.rows_trained} rows`
@@ -94,10 +108,11 @@ async function render() {
     const status = cell(v.status);
     status.className = `status-${v.status}`;
     row.append(cell(v.version), status, cell(fixed(v.macro_f1)), cell(fixed(v.accuracy)), cell(fixed(v.recent_macro_f1)),
-      cell(perClass(v.per_class_f1)), cell(v.strategy), cell((v.batches || []).join(", ")), cell(v.reason),
+      cell(perClass(v.per_class_f1)), cell(v.strategy), cell(v.batches), cell(v.reason),
       cell(gatedOn(v)), cell(v.can_roll_back ? rollbackButton(v.version) : ""));
     return row;
   }));
+  renderPager(model);
   renderApprovals(model);
   $("holdouts").src = `api/model/holdouts.png?t=${Date.now()}`;
   $("history").tBodies[0].replaceChildren(...model.history.slice().reverse().map((e) => {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,6 +20,7 @@ from tweet_sentiment.schema import STORE_COLUMN_DEFAULTS, STORE_COLUMNS
 from tweet_sentiment.storage.archive import read_archived
 from tweet_sentiment.storage.fs import DataLayout, write_bytes_atomic
 from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.vector_cache import VectorCache
 from tweet_sentiment.text import text_hash
 
 
@@ -66,7 +68,14 @@ def old_root(tmp_path) -> Settings:
     third = _rows("b3", "2026-01-03", ["queue at dawn", "vaccine news"], ["Positive", "Positive"], [True, False])
     old_write_batch(layout.labelled, "b3", third.assign(label_weight=[1.0, 0.2]))
     write_bytes_atomic(layout.archive / "2026-01-03" / "b3" / "b3.csv", b"UserName,OriginalTweet\n1,hi\n")
+    buf = io.BytesIO()  # the earlier vector cache's shard: hashes as 64 characters, float32 vectors
+    np.savez(buf, hashes=np.asarray(list(OLD_VECTORS), dtype="<U64"), vectors=np.stack(list(OLD_VECTORS.values())))
+    write_bytes_atomic(layout.embeddings / settings.embedding_model / "1-abc.npz", buf.getvalue())
     return settings
+
+
+OLD_VECTORS = {text_hash(t): np.linspace(-1, 1, 8, dtype=np.float32) * (k + 1)
+               for k, t in enumerate(["masks again", "shops open"])}
 
 
 def test_migration_keeps_rows_labels_supersessions_and_holdout_flags(old_root):
@@ -91,6 +100,17 @@ def test_migration_keeps_rows_labels_supersessions_and_holdout_flags(old_root):
     again = migrate(old_root)  # idempotent
     assert again["labelled_rows"] == {"batch_files": 0, "rows": 0, "version": 0}
     assert again["archive"] == {"files_compressed": 0} and len(store.read_all()) == 7
+
+
+def test_migration_converts_the_feature_cache_and_the_registry_too(old_root):
+    layout = old_root.layout()
+    done = migrate(old_root)
+    assert done["vectors"] == {"vectors_by_namespace": {old_root.embedding_model: 2}}
+    cache = VectorCache(layout.embeddings, old_root.embedding_model)
+    np.testing.assert_allclose(cache.get(list(OLD_VECTORS)), np.stack(list(OLD_VECTORS.values())), atol=2e-3)
+    assert not list((layout.embeddings / old_root.embedding_model).glob("*.npz"))
+    assert done["registry"] == {"versions_indexed": 0, "history_entries": 0, "champion": None}  # none yet
+    assert migrate(old_root)["vectors"] == {"vectors_by_namespace": {}}
 
 
 def test_a_migration_that_died_after_its_commit_finishes_without_duplicates(old_root, monkeypatch):

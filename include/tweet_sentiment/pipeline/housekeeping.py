@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.pipeline.model_retention import drop_rejected_models
 from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.vector_cache import compact_vectors
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,17 @@ def maintain_labelled_rows(settings: Settings) -> dict:
             "seconds": round(time.perf_counter() - start, 3)}
 
 
+def maintain_vectors(settings: Settings) -> dict:
+    """Every namespace of the feature cache: its hash index made one, small fragments merged, old versions
+    removed; what was done, by namespace."""
+    return compact_vectors(settings.layout().embeddings)
+
+
 # The maintenance of every store, in order; other stores append theirs here.
 MAINTENANCE: tuple[Maintenance, ...] = (
     Maintenance("labelled_rows", maintain_labelled_rows),
+    Maintenance("vectors", maintain_vectors),
+    Maintenance("rejected_models", drop_rejected_models),
 )
 
 

@@ -15,9 +15,11 @@ import pandas as pd
 from upath import UPath
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.model.registry_migration import migrate_registry
 from tweet_sentiment.storage.archive import SUFFIX, archive_file
 from tweet_sentiment.storage.fs import is_hidden, list_dir
 from tweet_sentiment.storage.labelled_store import LabelledStore, with_defaults
+from tweet_sentiment.storage.vector_migration import migrate_vectors
 
 Progress = Callable[[str], None]
 BATCHES_PER_COMMIT = 50  # old batch files appended to the Delta table per commit
@@ -79,9 +81,21 @@ def convert_archive(settings: Settings, progress: Progress) -> dict:
     return {"files_compressed": compressed}
 
 
+def convert_vectors(settings: Settings, _progress: Progress) -> dict:
+    """The feature cache's npz shards → a Lance dataset per namespace (progress through the log)."""
+    return {"vectors_by_namespace": migrate_vectors(settings.layout().embeddings)}
+
+
+def convert_registry(settings: Settings, _progress: Progress) -> dict:
+    """``champion.json`` and the cards → the registry's index and pointer in the state database."""
+    return migrate_registry(settings.layout(), settings.state_db)
+
+
 CONVERTERS: tuple[Converter, ...] = (
     Converter("labelled_rows", convert_labelled_rows),
     Converter("archive", convert_archive),
+    Converter("vectors", convert_vectors),
+    Converter("registry", convert_registry),
 )
 
 

@@ -3,12 +3,11 @@ on the rows the label check held for review."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tweet_sentiment.intake.quarantine import quarantined
 from tweet_sentiment.label_check.review import REVIEW_ID_PATTERN, pending_reviews, resolve_review, review_counts
-from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment_ui.access import Reader, Writer
 from tweet_sentiment_ui.routes_labelling import LabelBody
@@ -24,13 +23,13 @@ class ReviewBody(BaseModel):
 
 
 @router.get("/label-quality")
-def label_quality(_: Reader) -> dict:
-    """Overlap setting, agreement per annotator pair and of each annotator with the model, disputed tweets."""
+def label_quality(_: Reader, disputed_offset: int = Query(0, ge=0)) -> dict:
+    """Overlap setting, agreement per annotator pair and of each annotator with the model (counted by the state
+    database), one page of disputed tweets (100 from ``disputed_offset``), the rows the label check held."""
     queue = services().labelling
-    records = queue.answer_records()
     layout = services().layout
-    return {"overlap": queue.overlap(), "pairs": pair_agreement(records),
-            "annotators": annotator_figures(records), "disputed": queue.disputed(), "labels": list(LABELS),
+    return {"overlap": queue.overlap(), **queue.agreement(), "disputed": queue.disputed(offset=disputed_offset),
+            "labels": list(LABELS),
             "flagged": {"pending": pending_reviews(layout, limit=100), "counts": review_counts(layout)}}
 
 

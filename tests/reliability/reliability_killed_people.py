@@ -21,13 +21,14 @@ def review() -> None:
 
 
 def send() -> None:
-    LabellingQueue(Settings.from_env().layout(), predictor=None, max_chars=1000).send_batch("ann")
+    settings = Settings.from_env()
+    LabellingQueue(settings.layout(), settings.state_db, predictor=None, max_chars=1000).send_batch("ann")
 
 
 POINTS = {
     # the review's CSV is in the inbox, its record not yet written
     "review-csv-published": (lambda: kill_after_publishing("review-b1--0.csv"), review),
-    # the batch's CSV is in the inbox; the queue still holds its tweets (batches.json, answers, queue unwritten)
+    # the batch's CSV is in the inbox; the queue still holds its tweets (its transaction not committed)
     "send-csv-published": (lambda: kill_after_publishing(lambda p: p.parent.name == "inbox"), send),
     # the send is complete; the plugin has not recorded the inbox event yet
     "send-before-event": (lambda: None, lambda: (send(), die())),

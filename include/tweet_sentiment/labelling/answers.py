@@ -1,7 +1,7 @@
 """People's answers on queued tweets: label, unsure, skip, undo, overlap pairs and adjudication.
 
-Pure rules on the queue's item dicts (``labelling.py`` holds the lock and the files). An item keeps every answer
-(``answers``: annotator -> {label, at}); :func:`settle` derives its outcome from them:
+Pure rules on the queue's item dicts (``queue.py`` runs them in the state database's transactions). An item keeps
+every answer (``answers``: annotator -> {label, at}); :func:`settle` derives its outcome from them:
 
 - an ordinary item is decided by its one answer; an overlap item (``pair``: two annotators) by two equal answers;
 - two different answers (an overlap pair, or two people who answered the same tweet) make it *disputed*: it waits
@@ -166,9 +166,9 @@ def assign_pairs(items: list[dict], annotators: list[str], share: float, counts:
             counts["overlap"] = counts.get("overlap", 0) + 1
 
 
-def running_counts(items: list[dict], annotator: str, batches: list[dict]) -> dict[str, int]:
+def running_counts(items: list[dict], annotator: str, sent: int) -> dict[str, int]:
     """The annotator's figures: answers in the queue (labelled, unsure), skips, tweets to send, answers waiting
-    for a partner or an adjudication, and rows sent so far."""
+    for a partner or an adjudication, and ``sent``: rows sent so far."""
     mine = [i for i in items if annotator in i.get("answers", {})]
     return {
         "labelled": sum(1 for i in mine if i["answers"][annotator]["label"] != UNSURE),
@@ -177,7 +177,7 @@ def running_counts(items: list[dict], annotator: str, batches: list[dict]) -> di
         "to_send": sum(1 for i in items if i.get("label") not in (None, UNSURE) and i.get("annotator") == annotator),
         "waiting_for_pair": sum(1 for i in mine if status(i) == "waiting"),
         "disputed": sum(1 for i in mine if status(i) == "disputed"),
-        "sent": sum(b["rows"] for b in batches if b["annotator"] == annotator),
+        "sent": sent,
     }
 
 

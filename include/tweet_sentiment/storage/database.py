@@ -20,7 +20,7 @@ METADATA = sa.MetaData()
 BUSY_TIMEOUT_S = 60.0  # how long a SQLite writer waits for another's transaction before it fails
 
 _ENGINES: dict[tuple[str, bool], Engine] = {}
-_CREATED: set[str] = set()
+_CREATED: set[tuple[str, int]] = set()  # (URL, tables declared then): a module imported later adds its own
 _LOCK = threading.Lock()
 
 
@@ -56,13 +56,15 @@ def engine(url: str, immediate: bool = False) -> Engine:
 
 
 def ensure_tables(url: str) -> None:
-    """Create the tables declared on :data:`METADATA` that the database lacks (once per process and URL)."""
+    """Create the tables declared on :data:`METADATA` that the database lacks (once per process, URL and set of
+    declared tables)."""
+    key = (url, len(METADATA.tables))
     with _LOCK:
-        if url in _CREATED:
+        if key in _CREATED:
             return
     METADATA.create_all(engine(url, immediate=True))
     with _LOCK:
-        _CREATED.add(url)
+        _CREATED.add(key)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pandas as pd
 import sqlalchemy as sa
 
-from tweet_sentiment.labelling import state
+from tweet_sentiment.labelling import counts, state
 from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement
 from tweet_sentiment.labelling.answers import (
     UNSURE,
@@ -97,11 +97,11 @@ class LabellingQueue:
         self._annotate(rows)
         with write_transaction(self.db) as connection:
             rows = state.drop_known(connection, rows, report)  # queued by a load that ran meanwhile
-            counts = state.counters(connection)
-            first = counts.get("loaded", 0)
-            assign_pairs(rows, self.annotators, self.overlap_share, counts)
+            tally = state.counters(connection)
+            first = tally.get("loaded", 0)
+            assign_pairs(rows, self.annotators, self.overlap_share, tally)
             state.insert_items(connection, rows, loaded_from=first)
-            state.set_counters(connection, counts)
+            state.set_counters(connection, tally)
             if resume:
                 state.set_cursor(connection, name, last_row)
         report.queued = len(rows)
@@ -226,17 +226,19 @@ class LabellingQueue:
         return items[offset:offset + limit]
 
     def answer_log(self, limit: int | None = None, offset: int = 0) -> list[dict]:
-        """Tweets that left the queue, oldest send first (one page of them): answers, outcome, decider, batch."""
+        """Tweets decided and sent or set aside, oldest send first (one page of them): answers, outcome, decider,
+        batch (ids sent before answers were logged, migrated without an outcome, are left out)."""
         with read_connection(self.db) as connection:
-            gone = state.load_items(connection, ~state.QUEUED, (ITEMS.c.send_no, ITEMS.c.loaded_no), limit, offset)
+            gone = state.load_items(connection, ~state.QUEUED & ITEMS.c.label.is_not(None),
+                                    (ITEMS.c.send_no, ITEMS.c.loaded_no), limit, offset)
         return [log_record(i, i["batch"]) for i in gone]
 
     def agreement(self) -> dict:
         """The agreement figures over every answer so far, sent or queued: per pair of annotators who answered
-        the same tweets, and per annotator (agreement.py), counted by the database."""
+        the same tweets, and per annotator (agreement.py), from the counts each answer keeps (counts.py)."""
         with read_connection(self.db) as connection:
-            return {"pairs": pair_agreement(state.pair_cells(connection)),
-                    "annotators": annotator_figures(state.answer_cells(connection), state.skip_counts(connection))}
+            return {"pairs": pair_agreement(counts.pair_cells(connection)),
+                    "annotators": annotator_figures(counts.answer_cells(connection), counts.skip_counts(connection))}
 
     def send_batch(self, annotator: str) -> dict:
         """Write the tweets the annotator decided into the inbox as one CSV (atomically) and record the batch;

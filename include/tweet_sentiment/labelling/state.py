@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tweet_sentiment.labelling.answers import UNSURE, status
+from tweet_sentiment.labelling.counts import count_change
 from tweet_sentiment.labelling.sources import OPTIONAL_COLUMNS, LoadReport
 from tweet_sentiment.labelling.tables import ANSWERS, BATCHES, COUNTERS, CURSORS, ITEMS, SKIPS, STEPS
 
@@ -22,12 +23,14 @@ QUEUED = ITEMS.c.send_no.is_(None)
 PENDING = QUEUED & ITEMS.c.status.in_(("open", "waiting"))
 
 
-def _item(row: sa.Row, answers: dict[str, dict], skipped_by: list[str]) -> dict:
-    return {"id": row.id, "row": row.row, "source": row.source, "text": row.text, **(row.fields or {}),
-            "suggested": row.suggested, "probabilities": row.probabilities, "margin": row.margin,
-            "version": row.version, "pair": row.pair, "adjudication": row.adjudication, "label": row.label,
-            "annotator": row.annotator, "answers": answers, "skipped_by": skipped_by, "batch": row.batch,
-            "sent": row.send_no is not None}
+def _item(row: dict, answers: dict[str, dict], skipped_by: list[str]) -> dict:
+    """The rules' dict of an item row (``sent``: a send took it out of the queue)."""
+    item = {k: row[k] for k in ("id", "row", "source", "text")}
+    item.update(row["fields"] or {})
+    item.update({k: row[k] for k in ("suggested", "probabilities", "margin", "version", "pair", "adjudication",
+                                      "label", "annotator", "batch")})
+    item.update(answers=answers, skipped_by=skipped_by, sent=row["send_no"] is not None)
+    return item
 
 
 def _outcome(item: dict) -> dict:
@@ -44,7 +47,7 @@ def load_items(connection: Connection, where: sa.ColumnElement, order_by: Iterab
                offset: int = 0) -> list[dict]:
     """The items matching ``where`` (in ``order_by``, one page of them), with their answers and skips."""
     query = sa.select(ITEMS).where(where).order_by(*order_by).offset(offset).limit(limit)
-    rows = connection.execute(query).all()
+    rows = connection.execute(query).mappings().all()
     ids = sa.select(query.with_only_columns(ITEMS.c.id).subquery().c.id)
     answers: dict[str, dict[str, dict]] = {}
     for a in connection.execute(sa.select(ANSWERS).where(ANSWERS.c.item_id.in_(ids))):
@@ -52,7 +55,7 @@ def load_items(connection: Connection, where: sa.ColumnElement, order_by: Iterab
     skips: dict[str, list[str]] = {}
     for s in connection.execute(sa.select(SKIPS).where(SKIPS.c.item_id.in_(ids)).order_by(SKIPS.c.annotator)):
         skips.setdefault(s.item_id, []).append(s.annotator)
-    return [_item(r, answers.get(r.id, {}), skips.get(r.id, [])) for r in rows]
+    return [_item(r, answers.get(r["id"], {}), skips.get(r["id"], [])) for r in rows]
 
 
 def load_item(connection: Connection, item_id: str) -> dict | None:
@@ -74,11 +77,13 @@ def insert_items(connection: Connection, items: list[dict], loaded_from: int, se
     for table, rows in ((ANSWERS, answers), (SKIPS, skips)):
         if rows:
             connection.execute(sa.insert(table), rows)
+    count_change(connection, [], items)
 
 
 def save_item(connection: Connection, before: dict, item: dict) -> None:
     """Write back what a rule changed on an item read as ``before`` (a copy): its outcome, answers and skips."""
     connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item["id"]).values(**_outcome(item)))
+    count_change(connection, [before], [item])
     old, new = before["answers"], item.get("answers", {})
     for name in old.keys() - new.keys() | {n for n in new if n in old and old[n] != new[n]}:
         connection.execute(sa.delete(ANSWERS).where((ANSWERS.c.item_id == item["id"]) & (ANSWERS.c.annotator == name)))
@@ -207,26 +212,3 @@ def batches(connection: Connection) -> list[dict]:
 def rows_sent(connection: Connection, annotator: str) -> int:
     return connection.execute(sa.select(sa.func.coalesce(sa.func.sum(BATCHES.c.rows), 0))
                               .where(BATCHES.c.annotator == annotator)).scalar_one()
-
-
-# -- the agreement figures' counts (answers of every tweet answered so far, queued or sent) ----------------------
-def pair_cells(connection: Connection) -> list[tuple[str, str, str, str, int]]:
-    """(first annotator, second, first's answer, second's, tweets) for every two people who answered a tweet."""
-    first, second = ANSWERS.alias("first"), ANSWERS.alias("second")
-    query = (sa.select(first.c.annotator, second.c.annotator, first.c.label, second.c.label, sa.func.count())
-             .join(second, (first.c.item_id == second.c.item_id) & (first.c.annotator < second.c.annotator))
-             .group_by(first.c.annotator, second.c.annotator, first.c.label, second.c.label))
-    return [tuple(r) for r in connection.execute(query)]
-
-
-def answer_cells(connection: Connection) -> list[tuple[str, str, str, int]]:
-    """(annotator, answer, the model's suggestion, tweets)."""
-    query = (sa.select(ANSWERS.c.annotator, ANSWERS.c.label, ITEMS.c.suggested, sa.func.count())
-             .join(ITEMS, ITEMS.c.id == ANSWERS.c.item_id)
-             .group_by(ANSWERS.c.annotator, ANSWERS.c.label, ITEMS.c.suggested))
-    return [tuple(r) for r in connection.execute(query)]
-
-
-def skip_counts(connection: Connection) -> dict[str, int]:
-    query = sa.select(SKIPS.c.annotator, sa.func.count()).group_by(SKIPS.c.annotator)
-    return {name: n for name, n in connection.execute(query)}

@@ -7,7 +7,8 @@
 - ``labelling_steps``: each annotator's undo history since their last send;
 - ``labelling_batches``: every batch sent, with its correction rate;
 - ``labelling_cursors``: how far each source file was read; ``labelling_counters``: the overlap share's counts
-  and the number of sends so far.
+  and the number of sends so far;
+- ``labelling_answer_counts``, ``labelling_pair_counts``: the agreement figures' counts (below).
 """
 
 from __future__ import annotations
@@ -86,4 +87,24 @@ COUNTERS = sa.Table(
     "labelling_counters", METADATA,
     sa.Column("name", sa.String(32), primary_key=True),  # loaded | overlap | sends
     sa.Column("value", sa.Integer, nullable=False),
+)
+
+# The agreement figures' counts, kept up to date by every change of an answer (state.py), so the Labels page
+# reads a few hundred counts instead of joining every answer: answers per (annotator, answer, the model's
+# suggestion), and tweets per (two annotators who both answered, the first's answer, the second's).
+ANSWER_COUNTS = sa.Table(
+    "labelling_answer_counts", METADATA,
+    sa.Column("annotator", sa.String(256), primary_key=True),
+    sa.Column("label", sa.String(32), primary_key=True),
+    sa.Column("suggested", sa.String(32), primary_key=True),  # "" when the tweet had no suggestion
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+PAIR_COUNTS = sa.Table(
+    "labelling_pair_counts", METADATA,
+    sa.Column("first", sa.String(256), primary_key=True),
+    sa.Column("second", sa.String(256), primary_key=True),
+    sa.Column("first_label", sa.String(32), primary_key=True),
+    sa.Column("second_label", sa.String(32), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
 )

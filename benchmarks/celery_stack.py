@@ -31,9 +31,11 @@ _TAKEN = re.compile(r"Executing workload in Celery: .*?task_id='([^']+)'.*?run_i
 
 def celery_env(base: dict[str, str], postgres_url: str, redis_url: str, extra: dict[str, str]) -> dict[str, str]:
     """``base`` (the embedded stack's environment) turned into the production topology's: PostgreSQL, Celery on
-    Redis, the shared settings of benchmarks/topology.py, and ``extra`` (e.g. the S3 endpoint and credentials)."""
+    Redis (the state database in the same PostgreSQL), the shared settings of benchmarks/topology.py, and
+    ``extra`` (e.g. the S3 endpoint and credentials)."""
     return {**base, **SHARED, **extra,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres_url,
+            "TWEET_SENTIMENT_STATE_DB_URL": postgres_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres_url,
             "AIRFLOW__CELERY__BROKER_URL": redis_url}
 

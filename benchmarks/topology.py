@@ -24,6 +24,7 @@ SHARED = {
 # The same kind of server at another address: the URLs start alike.
 URL_KINDS = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow",
+    "TWEET_SENTIMENT_STATE_DB_URL": "postgresql+psycopg2://airflow",
     "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql+psycopg2://airflow",
     "AIRFLOW__CELERY__BROKER_URL": "redis://",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://",

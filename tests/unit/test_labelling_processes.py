@@ -1,14 +1,20 @@
 """Several API-server workers label at once: three processes answer the same tweets together, each with its own
 class. Each click reads the tweet's answers and writes its outcome in one transaction of the state database, so
 every tweet ends with exactly two answers and waits for adjudication, and every third answer is refused: none
-lost, none let through a dispute. (Without the transaction two clicks read the same answers and both decide.)"""
+lost, none let through a dispute (without the transaction two clicks read the same answers and both decide), and
+the agreement counts kept click by click equal the answers counted again. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from native_services import postgres_server
+
 from tweet_sentiment.labelling.answers import AnswerRefused
+from tweet_sentiment.labelling.counts import recount
 from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.labelling.state import QUEUED, insert_items, load_items
 from tweet_sentiment.schema import LABELS
@@ -30,8 +36,18 @@ def _answer_every_tweet(root: str, db: str, annotator: str, label: str, out: str
     Path(out).write_text(str(refused))
 
 
-def test_three_processes_answering_the_same_tweets_leave_two_answers_each_and_a_dispute(tmp_path):
-    db = f"sqlite:///{tmp_path / 'state.sqlite'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path) -> Iterator[str]:
+    """The embedded default (SQLite in the data root) and production's PostgreSQL (a server of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.sqlite'}"
+        return
+    with postgres_server() as url:
+        yield url
+        dispose_engines()
+
+
+def test_three_processes_answering_the_same_tweets_leave_two_answers_each_and_a_dispute(db, tmp_path):
     items = [{"id": f"t{n}", "row": n, "source": "x.csv", "text": f"tweet {n}", "label": None, "annotator": None,
               "suggested": LABELS[2], "probabilities": {}, "margin": 0.1, "version": "v1"} for n in range(TWEETS)]
     with write_transaction(db) as connection:
@@ -52,4 +68,8 @@ def test_three_processes_answering_the_same_tweets_leave_two_answers_each_and_a_
     assert sum(int((tmp_path / f"a{i}").read_text()) for i in range(3)) == TWEETS  # each tweet's third answer
     queue = LabellingQueue(DataLayout(as_path(tmp_path / "data")), db, predictor=None, max_chars=1000)
     assert len(queue.disputed(limit=TWEETS)) == TWEETS
-    assert sum(p["tweets"] for p in queue.agreement()["pairs"]) == TWEETS
+    figures = queue.agreement()
+    assert sum(p["tweets"] for p in figures["pairs"]) == TWEETS
+    with write_transaction(db) as connection:
+        recount(connection)  # the counts kept click by click are the answers' counts
+    assert queue.agreement() == figures

@@ -97,7 +97,7 @@ class LabellingQueue:
         self._annotate(rows)
         with write_transaction(self.db) as connection:
             rows = state.drop_known(connection, rows, report)  # queued by a load that ran meanwhile
-            tally = state.counters(connection)
+            tally = state.counters(connection, lock=True)
             first = tally.get("loaded", 0)
             assign_pairs(rows, self.annotators, self.overlap_share, tally)
             state.insert_items(connection, rows, loaded_from=first)
@@ -168,7 +168,7 @@ class LabellingQueue:
         """Apply one answer-changing rule to a queued tweet in one transaction (its rows and the annotator's undo
         step); a tweet gone from the queue is refused with what became of it (nothing is changed)."""
         with write_transaction(self.db) as connection:
-            item = state.load_item(connection, item_id)
+            item = state.load_item(connection, item_id, lock=True)
             if item is None or item["sent"]:
                 raise self._gone(item_id, item)
             before = copy.deepcopy(item)
@@ -207,7 +207,7 @@ class LabellingQueue:
             step = state.pop_step(connection, annotator)
             if step is None:
                 raise AnswerRefused(f"{annotator} has nothing to undo since their last send")
-            item = state.load_item(connection, step["id"])
+            item = state.load_item(connection, step["id"], lock=True)
             gone = item is None or item["sent"]
             if not gone:
                 before = copy.deepcopy(item)
@@ -250,7 +250,7 @@ class LabellingQueue:
         if not annotator.isprintable():  # the name goes into the inbox CSV and its name: a NUL would spoil both
             raise LabellingInputError(f"an annotator's name must be printable, not {annotator!r}")
         with write_transaction(self.db) as connection:
-            decided = state.load_items(connection, state.decided_by(annotator), (ITEMS.c.loaded_no,))
+            decided = state.load_items(connection, state.decided_by(annotator), (ITEMS.c.loaded_no,), lock=True)
             if not decided:
                 raise LabellingInputError(f"{annotator} has no labelled tweets to send")
             mine = [i for i in decided if i["label"] != UNSURE]

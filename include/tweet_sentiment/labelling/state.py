@@ -44,11 +44,13 @@ def _suggestion(item: dict) -> dict:
 
 
 def load_items(connection: Connection, where: sa.ColumnElement, order_by: Iterable = (), limit: int | None = None,
-               offset: int = 0) -> list[dict]:
-    """The items matching ``where`` (in ``order_by``, one page of them), with their answers and skips."""
+               offset: int = 0, lock: bool = False) -> list[dict]:
+    """The items matching ``where`` (in ``order_by``, one page of them), with their answers and skips; ``lock``:
+    their rows locked until the transaction ends (PostgreSQL's FOR UPDATE: a second writer of the same tweet waits
+    for the first; SQLite's writers are one at a time already)."""
     query = sa.select(ITEMS).where(where).order_by(*order_by).offset(offset).limit(limit)
-    rows = connection.execute(query).mappings().all()
-    ids = sa.select(query.with_only_columns(ITEMS.c.id).subquery().c.id)
+    rows = connection.execute(query.with_for_update() if lock else query).mappings().all()
+    ids = sa.select(query.with_only_columns(ITEMS.c.id).subquery().c.id)  # the same page, by its ids
     answers: dict[str, dict[str, dict]] = {}
     for a in connection.execute(sa.select(ANSWERS).where(ANSWERS.c.item_id.in_(ids))):
         answers.setdefault(a.item_id, {})[a.annotator] = {"label": a.label, "at": a.at}
@@ -58,8 +60,8 @@ def load_items(connection: Connection, where: sa.ColumnElement, order_by: Iterab
     return [_item(r, answers.get(r["id"], {}), skips.get(r["id"], [])) for r in rows]
 
 
-def load_item(connection: Connection, item_id: str) -> dict | None:
-    found = load_items(connection, ITEMS.c.id == item_id)
+def load_item(connection: Connection, item_id: str, lock: bool = False) -> dict | None:
+    found = load_items(connection, ITEMS.c.id == item_id, lock=lock)
     return found[0] if found else None
 
 
@@ -144,7 +146,7 @@ def decided_by(annotator: str) -> sa.ColumnElement:
 def mark_sent(connection: Connection, annotator: str, batch: str | None) -> None:
     """Take the annotator's decided items out of the queue: the next send's number, ``batch`` the inbox file of
     those decided as a class (those decided as unsure are set aside, in no batch)."""
-    sends = counters(connection).get("sends", 0) + 1
+    sends = counters(connection, lock=True).get("sends", 0) + 1
     connection.execute(sa.update(ITEMS).where(decided_by(annotator) & (ITEMS.c.label != UNSURE))
                        .values(send_no=sends, batch=batch))
     connection.execute(sa.update(ITEMS).where(decided_by(annotator)).values(send_no=sends, batch=None))
@@ -166,7 +168,7 @@ def push_steps(connection: Connection, annotator: str, steps: list[dict]) -> Non
 def pop_step(connection: Connection, annotator: str) -> dict | None:
     """Take the annotator's newest step off their history (None: nothing to undo)."""
     row = connection.execute(sa.select(STEPS).where(STEPS.c.annotator == annotator)
-                             .order_by(STEPS.c.step.desc()).limit(1)).first()
+                             .order_by(STEPS.c.step.desc()).limit(1).with_for_update()).first()
     if row is None:
         return None
     connection.execute(sa.delete(STEPS).where(STEPS.c.step == row.step))
@@ -179,8 +181,10 @@ def clear_steps(connection: Connection, annotator: str) -> None:
 
 
 # -- counters, cursors, batches ----------------------------------------------------------------------------
-def counters(connection: Connection) -> dict[str, int]:
-    return {r.name: r.value for r in connection.execute(sa.select(COUNTERS))}
+def counters(connection: Connection, lock: bool = False) -> dict[str, int]:
+    """The counters (``lock``: until the transaction ends, for a read-modify-write)."""
+    query = sa.select(COUNTERS)
+    return {r.name: r.value for r in connection.execute(query.with_for_update() if lock else query)}
 
 
 def set_counters(connection: Connection, values: dict[str, int]) -> None:

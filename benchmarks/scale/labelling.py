@@ -55,8 +55,8 @@ def _sent_rows(rng: random.Random, start: int, count: int, send_no: int) -> tupl
         first = _label(rng, suggested, 0.7)
         a, b = PAIRS[n % len(PAIRS)]
         items.append({"id": f"s{n:015d}", "loaded_no": n, "source": "bench.csv", "row": n, "text": f"tweet {n}",
-                      "suggested": suggested, "margin": rng.random(), "version": "v1", "pair": [a, b],
-                      "label": first, "annotator": b, "status": "decided", "send_no": send_no,
+                      "suggested": suggested, "margin": rng.random(), "version": "v1", "pair_first": a,
+                      "pair_second": b, "label": first, "annotator": b, "status": "decided", "send_no": send_no,
                       "batch": f"feedback-bench-{send_no}.csv"})
         answers += [{"item_id": f"s{n:015d}", "annotator": a, "label": first, "at": "2026-12-01T00:00:00"},
                     {"item_id": f"s{n:015d}", "annotator": b, "label": _label(rng, first, 0.8),

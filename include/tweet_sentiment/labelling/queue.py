@@ -24,13 +24,9 @@ from tweet_sentiment.labelling.answers import (
     answer,
     assign_pairs,
     log_record,
-    overlap_rank,
     parse_answer,
-    running_counts,
     skip,
-    status,
     undo,
-    visible_to,
 )
 from tweet_sentiment.labelling.sent_batch import write_sent_batch
 from tweet_sentiment.labelling.sources import (
@@ -40,6 +36,7 @@ from tweet_sentiment.labelling.sources import (
     items_from_file,
 )
 from tweet_sentiment.labelling.tables import ITEMS
+from tweet_sentiment.labelling.views import queue_view
 from tweet_sentiment.model.prediction import Prediction, Predictor
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.database import read_connection, write_transaction
@@ -136,29 +133,16 @@ class LabellingQueue:
 
     # -- the queue ---------------------------------------------------------------------------------------
     def view(self, predicted: str | None = None, limit: int = 50, annotator: str | None = None) -> dict:
-        """Pending tweets most uncertain first (smallest top-2 margin), optionally of one predicted class.
+        """One page of the pending tweets, most uncertain first (smallest top-2 margin), optionally of one predicted
+        class, with the queue's counts (views.py).
 
-        For an ``annotator``: the tweets in their queue (see label_answers.visible_to), their overlap tweets first
-        (those whose partner has answered before the rest), and their running counts.
+        For an ``annotator``: the tweets in their queue, their overlap tweets first (those whose partner has
+        answered before the rest), and their running counts.
         """
         if predicted is not None and predicted not in LABELS:
             raise LabellingInputError(f"unknown class {predicted!r}; expected one of: {', '.join(LABELS)}")
         with read_connection(self.db) as connection:
-            items = state.load_items(connection, state.QUEUED)
-            sent = state.rows_sent(connection, annotator) if annotator else 0
-        if annotator is None:
-            pending = [i for i in items if status(i) in ("open", "waiting")]
-        else:
-            pending = [i for i in items if visible_to(i, annotator)]
-        by_class = {label: sum(1 for i in pending if i["suggested"] == label) for label in LABELS}
-        if predicted:
-            pending = [i for i in pending if i["suggested"] == predicted]
-        pending.sort(key=lambda i: (overlap_rank(i), i["margin"], i["id"]))
-        decided = [i for i in items if i["label"] not in (None, UNSURE) and annotator in (None, i["annotator"])]
-        return {"items": pending[:max(0, limit)], "remaining": len(pending), "pending_by_class": by_class,
-                "labelled_unsent": len(decided), "disputed": sum(1 for i in items if status(i) == "disputed"),
-                "overlap": self.overlap(),
-                "mine": running_counts(items, annotator, sent) if annotator else None}
+            return {**queue_view(connection, predicted, limit, annotator), "overlap": self.overlap()}
 
     def overlap(self) -> dict:
         """Whether overlap is on, its share and the annotators it pairs."""

@@ -27,16 +27,18 @@ def _item(row: dict, answers: dict[str, dict], skipped_by: list[str]) -> dict:
     """The rules' dict of an item row (``sent``: a send took it out of the queue)."""
     item = {k: row[k] for k in ("id", "row", "source", "text")}
     item.update(row["fields"] or {})
-    item.update({k: row[k] for k in ("suggested", "probabilities", "margin", "version", "pair", "adjudication",
-                                      "label", "annotator", "batch")})
+    item.update({k: row[k] for k in ("suggested", "probabilities", "margin", "version", "adjudication", "label",
+                                      "annotator", "batch")})
+    item["pair"] = [row["pair_first"], row["pair_second"]] if row["pair_first"] else None
     item.update(answers=answers, skipped_by=skipped_by, sent=row["send_no"] is not None)
     return item
 
 
 def _outcome(item: dict) -> dict:
     """The item's columns that the rules change."""
-    return {"pair": item.get("pair") or None, "adjudication": item.get("adjudication"), "label": item.get("label"),
-            "annotator": item.get("annotator"), "status": status(item)}
+    first, second = item.get("pair") or (None, None)
+    return {"pair_first": first, "pair_second": second, "adjudication": item.get("adjudication"),
+            "label": item.get("label"), "annotator": item.get("annotator"), "status": status(item)}
 
 
 def _suggestion(item: dict) -> dict:

@@ -31,7 +31,8 @@ ITEMS = sa.Table(
     sa.Column("probabilities", _JSON),
     sa.Column("margin", sa.Float),
     sa.Column("version", sa.String(64)),
-    sa.Column("pair", _JSON),  # two annotators an overlap tweet is reserved for
+    sa.Column("pair_first", sa.String(256)),  # the two annotators an overlap tweet is reserved for
+    sa.Column("pair_second", sa.String(256)),
     sa.Column("adjudication", _JSON),
     sa.Column("label", sa.String(32)),  # the outcome, once decided
     sa.Column("annotator", sa.String(256)),  # who decided it

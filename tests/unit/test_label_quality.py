@@ -108,6 +108,8 @@ def test_overlap_is_reported_off_with_one_annotator(tmp_path):
 def test_skip_and_unsure_never_reach_a_batch(make_queue):
     queue = make_queue(queued("a"), queued("b"), queued("c"))
     queue.skip("a", "ann")
+    with pytest.raises(AnswerRefused, match="skipped tweet a already"):
+        queue.skip("a", "ann")  # counted once
     queue.record("b", "unsure", "ann")
     queue.record("c", POS, "ann")
     view = queue.view(annotator="ann")

@@ -111,6 +111,8 @@ def skip(item: dict, annotator: str, history: list[dict]) -> None:
     """Hide the tweet from ``annotator``; an overlap pair they belong to is released (anyone else may answer)."""
     if item.get("label") is not None or annotator in item.get("answers", {}):
         raise AnswerRefused(f"tweet {item['id']} is answered already: undo the answer instead")
+    if annotator in item.get("skipped_by", []):
+        raise AnswerRefused(f"{annotator} skipped tweet {item['id']} already")
     history.append({"id": item["id"], "kind": "skip", "pair": item.get("pair")})
     item.setdefault("skipped_by", []).append(annotator)
     if item.get("pair") and annotator in item["pair"]:

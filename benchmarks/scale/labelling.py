@@ -24,11 +24,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from benchmarks.scale.options import ScaleOptions
-from tweet_sentiment.label_check.review import pending_reviews, review_counts
 from tweet_sentiment.labelling.counts import recount
 from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.labelling.state import insert_items, set_counters
 from tweet_sentiment.labelling.tables import ANSWERS, BATCHES, ITEMS
+from tweet_sentiment.pages.labels import labels_page
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.database import read_connection, write_transaction
 from tweet_sentiment.storage.fs import DataLayout
@@ -112,8 +112,7 @@ def _page_loads(queue: LabellingQueue) -> list[float]:
     times = []
     for _ in range(PAGE_LOADS):
         started = time.perf_counter()
-        {"overlap": queue.overlap(), **queue.agreement(), "disputed": queue.disputed(),
-         "flagged": {"pending": pending_reviews(queue.layout, limit=100), "counts": review_counts(queue.layout)}}
+        labels_page(queue)
         queue.view(limit=0, annotator=ANNOTATORS[0])
         times.append((time.perf_counter() - started) * 1000)
     return times

@@ -107,7 +107,7 @@ def test_old_labelling_files_read_the_same_from_the_database_and_a_second_run_wr
     assert [i["id"] for i in new.disputed()] == before["disputed"] == [h("t7")]
     assert new.agreement() == {"pairs": before["pairs"], "annotators": before["annotators"]}
     assert sorted(p.name for p in layout.labelling.iterdir()) == [
-        ".queue.lock", "answers.migrated", "batches.json.migrated", "queue.json.migrated"]
+        "answers.migrated", "batches.json.migrated", "queue.json.migrated"]
 
     assert migrate_labelling(layout, db) == {"queued": 0, "sent": 0, "batches": 0}  # nothing left to move
     for name in ("queue.json", "batches.json", "answers"):  # as if killed between the commit and the renames

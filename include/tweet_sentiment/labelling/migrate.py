@@ -3,11 +3,14 @@
 Before the database, ``<data root>/labelling/`` held ``queue.json`` (pending and unsent tweets, every sent id,
 undo histories, source cursors, overlap counts), ``batches.json`` and ``answers/<send>.json`` (each send's
 tweets with all their answers). :func:`migrate_labelling` writes all of it in one transaction, then renames the
-files to ``*.migrated`` (only after the commit: a crash in between leaves the files, and a second run passes over
-what the first wrote). Running it again, or on a data root without such files, changes nothing.
+files to ``*.migrated`` and removes their lock file (only after the commit: a crash in between leaves the files,
+and a second run passes over what the first wrote). Running it again, or on a data root without such files,
+changes nothing.
 """
 
 from __future__ import annotations
+
+import logging
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +22,7 @@ from tweet_sentiment.storage.database import write_transaction
 from tweet_sentiment.storage.fs import DataLayout, list_dir, read_json
 
 MIGRATED_SUFFIX = ".migrated"
+log = logging.getLogger(__name__)
 
 
 def _logged_item(record: dict) -> dict:
@@ -70,9 +74,15 @@ def migrate_labelling(layout: DataLayout, db_url: str) -> dict:
         return {"queued": 0, "sent": 0, "batches": 0}
     queue = read_json(queue_file) if queue_file.exists() else {}
     batches = read_json(batches_file) if batches_file.exists() else []
+    log.info("labelling: moving %d queued tweets, %d sends and %d batches into the state database",
+             len(queue.get("items", [])), len(log_files), len(batches))
     with write_transaction(db_url) as connection:
         written = _write(connection, queue, [read_json(p) for p in log_files], batches)
     for path in (queue_file, batches_file, answers_dir):
         if path.exists():
             path.rename(path.with_name(path.name + MIGRATED_SUFFIX))
+    lock_file = folder / ".queue.lock"  # the files' lock: the database's transactions replace it
+    if lock_file.exists():
+        lock_file.unlink()
+    log.info("labelling: written %s; the old files renamed *%s", written, MIGRATED_SUFFIX)
     return written

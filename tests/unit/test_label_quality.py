@@ -2,9 +2,11 @@
 
 import csv
 from collections import Counter
+from collections.abc import Iterator
 from itertools import combinations
 
 import pytest
+from native_services import postgres_server
 
 from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement, weighted_kappa
 from tweet_sentiment.labelling.answers import UNSURE, AnswerRefused, NotQueued, assign_pairs
@@ -12,7 +14,13 @@ from tweet_sentiment.labelling.migrate import migrate_labelling
 from tweet_sentiment.labelling.queue import LabellingInputError, LabellingQueue
 from tweet_sentiment.labelling.state import insert_items, load_item
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.storage.database import read_connection, write_transaction
+from tweet_sentiment.storage.database import (
+    METADATA,
+    dispose_engines,
+    engine,
+    read_connection,
+    write_transaction,
+)
 from tweet_sentiment.storage.fs import DataLayout, as_path, write_json_atomic
 
 EN, NEG, NEU, POS, EP = LABELS
@@ -24,10 +32,28 @@ def queued(item_id: str, pair: list[str] | None = None) -> dict:
             "suggested": NEU, "probabilities": {}, "margin": 0.1, "version": "v1", "pair": pair}
 
 
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+        dispose_engines()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_db(request, tmp_path) -> str:
+    """The state database: SQLite in the data root (the default), and production's PostgreSQL (emptied)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    url = request.getfixturevalue("postgres_url")
+    METADATA.drop_all(engine(url, immediate=True))
+    METADATA.create_all(engine(url, immediate=True))
+    return url
+
+
 @pytest.fixture
-def make_queue(tmp_path):
+def make_queue(tmp_path, state_db):
     def make(*items: dict) -> LabellingQueue:
-        db = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        db = state_db
         with write_transaction(db) as connection:
             insert_items(connection, list(items), loaded_from=0)
         return LabellingQueue(DataLayout(as_path(tmp_path / "data")), db, predictor=None, max_chars=1000,

@@ -49,8 +49,7 @@ ANSWERS = sa.Table(
     sa.Column("annotator", sa.String(256), primary_key=True),
     sa.Column("label", sa.String(32), nullable=False),
     sa.Column("at", sa.String(40), nullable=False),
-    sa.Index("ix_labelling_answers_annotator", "annotator", "label"),
-)
+)  # no index by annotator: the queries start from the queue's tweets (the agreement figures read counts.py's)
 
 SKIPS = sa.Table(
     "labelling_skips", METADATA,

@@ -24,10 +24,10 @@ SHARED = {
 # The same kind of server at another address: the URLs start alike.
 URL_KINDS = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow",
+    "TWEET_SENTIMENT_STATE_DB_URL": "postgresql+psycopg2://airflow",
     "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql+psycopg2://airflow",
     "AIRFLOW__CELERY__BROKER_URL": "redis://",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://",
-    "TWEET_SENTIMENT_STATE_DB_URL": "postgresql+psycopg2://airflow",
 }
 # Set in both (the values are the deployment's own): the pipeline's variables, the secret every component shares.
 NAMES = ("TWEET_SENTIMENT_DATA_ROOT", "TWEET_SENTIMENT_CACHE_ROOT", "TWEET_SENTIMENT_DATASET_DIR", "INFINITY_URL",

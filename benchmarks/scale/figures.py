@@ -3,7 +3,8 @@
 The headline keys name the largest size measured (1M by default): ``cycle_steps_ratio_1m`` is the median cycle's
 steps at the largest N over the same at the smallest, ``task_peak_rss_mb_1m`` the peak RSS of any step at the
 largest N, ``disk_bytes_per_labelled`` the bytes of store + vectors + lexicon features + archive per labelled row
-there, ``build_1m_s`` its cold build's seconds (measured when it was built; ``build_cached`` says so).
+there, ``build_1m_s`` its cold build's seconds (measured when it was built; ``build_cached`` says so). The
+labelling keys (``label_click_ms_p95``, ``labels_page_p95_ms``, ...) are labelling.py's, at as many answers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from benchmarks.options import median
 from benchmarks.scale.build import ensure_history, history_folder, history_settings
 from benchmarks.scale.cycle import measure_cycle
+from benchmarks.scale.labelling import labelling_figures
 from benchmarks.scale.options import ScaleOptions
 from benchmarks.scale.registry import measure_registry
 from benchmarks.scale.standin import standin_server
@@ -86,5 +88,6 @@ def run_scale(base: Settings, options: ScaleOptions) -> dict:
         "task_peak_rss_mb_1m": max(largest["steps_peak_rss_mb"].values()),
         "disk_bytes_per_labelled": largest["disk_bytes_per_labelled"],
         "build_1m_s": largest["build_s"], "build_cached": largest["build_cached"],
-        "per_n": per_n, "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "per_n": per_n, **labelling_figures(options),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

@@ -3,13 +3,12 @@ on the rows the label check held for review."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tweet_sentiment.intake.quarantine import quarantined
-from tweet_sentiment.label_check.review import REVIEW_ID_PATTERN, pending_reviews, resolve_review, review_counts
-from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement
-from tweet_sentiment.schema import LABELS
+from tweet_sentiment.label_check.review import REVIEW_ID_PATTERN, resolve_review
+from tweet_sentiment.pages.labels import labels_page
 from tweet_sentiment_ui.access import Reader, Writer
 from tweet_sentiment_ui.routes_labelling import LabelBody
 from tweet_sentiment_ui.services import services
@@ -24,14 +23,10 @@ class ReviewBody(BaseModel):
 
 
 @router.get("/label-quality")
-def label_quality(_: Reader) -> dict:
-    """Overlap setting, agreement per annotator pair and of each annotator with the model, disputed tweets."""
-    queue = services().labelling
-    records = queue.answer_records()
-    layout = services().layout
-    return {"overlap": queue.overlap(), "pairs": pair_agreement(records),
-            "annotators": annotator_figures(records), "disputed": queue.disputed(), "labels": list(LABELS),
-            "flagged": {"pending": pending_reviews(layout, limit=100), "counts": review_counts(layout)}}
+def label_quality(_: Reader, disputed_offset: int = Query(0, ge=0)) -> dict:
+    """Overlap setting, agreement per annotator pair and of each annotator with the model (counted by the state
+    database), one page of disputed tweets (100 from ``disputed_offset``), the rows the label check held."""
+    return labels_page(services().labelling, disputed_offset)
 
 
 @router.post("/reviews")

@@ -27,7 +27,7 @@ class Services:
 
     @cached_property
     def labelling(self) -> LabellingQueue:
-        return LabellingQueue(self.layout, self.predictor, self.settings.max_text_chars,
+        return LabellingQueue(self.layout, self.settings.state_db, self.predictor, self.settings.max_text_chars,
                               self.settings.annotator_names, self.settings.label_overlap_share)
 
 

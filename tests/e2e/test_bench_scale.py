@@ -57,6 +57,10 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     assert str(vectors.dataset().schema.field("vector").type) == "fixed_size_list<item: halffloat>[384]"
     assert len(list((data / "archive").rglob("*.csv.gz"))) == 4 and len(list((data / "ledger").glob("*.json"))) == 4
     assert not (tmp_path / "run").exists()  # the cycle's copy is removed
+    # the labelling figures, at as many answers as the largest history's rows (built once, kept)
+    assert figures["labelling_answers"] == 8000 and (tmp_path / "labelling" / "n-8000" / "built").exists()
+    assert 0 < figures["label_click_ms_p50"] <= figures["label_click_ms_p95"]
+    assert 0 < figures["labels_page_p50_ms"] <= figures["labels_page_p95_ms"]
 
     again = _bench(tmp_path, "4000")
     assert again["build_cached"] and again["build_1m_s"] == small["build_s"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from reliability_killed_run import die, kill_after_publishing
+from reliability_killed_run import die, kill_after_publishing, kill_once_published
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.label_check.review import resolve_review
@@ -21,14 +21,15 @@ def review() -> None:
 
 
 def send() -> None:
-    LabellingQueue(Settings.from_env().layout(), predictor=None, max_chars=1000).send_batch("ann")
+    settings = Settings.from_env()
+    LabellingQueue(settings.layout(), settings.state_db, predictor=None, max_chars=1000).send_batch("ann")
 
 
 POINTS = {
     # the review's CSV is in the inbox, its record not yet written
     "review-csv-published": (lambda: kill_after_publishing("review-b1--0.csv"), review),
-    # the batch's CSV is in the inbox; the queue still holds its tweets (batches.json, answers, queue unwritten)
-    "send-csv-published": (lambda: kill_after_publishing(lambda p: p.parent.name == "inbox"), send),
+    # the batch's CSV is in the inbox; the queue still holds its tweets (its transaction not committed)
+    "send-csv-published": (lambda: kill_once_published(lambda p: p.parent.name == "inbox"), send),
     # the send is complete; the plugin has not recorded the inbox event yet
     "send-before-event": (lambda: None, lambda: (send(), die())),
 }

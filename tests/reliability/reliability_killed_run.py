@@ -76,6 +76,20 @@ def kill_after_publishing(name) -> None:
     os.replace = replace
 
 
+def kill_once_published(matches) -> None:
+    """Die right after the first file for which ``matches(path)`` is true is published (a database transaction
+    open then is never committed)."""
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        result = real_replace(src, dst, *args, **kwargs)
+        if matches(Path(dst)):
+            die()
+        return result
+
+    os.replace = replace
+
+
 def kill_on_publish_nth(matches, n: int) -> None:
     """Die while writing the ``n``-th file (1: the first) for which ``matches(path)`` is true."""
     seen: list[Path] = []

@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 from support import write_held_row
 
+from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim
 from tweet_sentiment.intake.labelled import ingest_batch
 from tweet_sentiment.label_check.review import pending_reviews, resolve_review
 from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.labelling.state import insert_items
 from tweet_sentiment.pipeline.sensing import GO, pending_work
-from tweet_sentiment.storage.fs import DataLayout, write_json_atomic
+from tweet_sentiment.storage.database import write_transaction
+from tweet_sentiment.storage.fs import DataLayout
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 SCRIPT = Path(__file__).with_name("reliability_killed_people.py")
@@ -41,12 +44,17 @@ def next_run(layout: DataLayout, batch_id: str) -> dict:
     return entry
 
 
+def state_db(layout: DataLayout) -> str:
+    return Settings(data_root=str(layout.root)).state_db
+
+
 def queue_with_answers(layout: DataLayout) -> LabellingQueue:
     items = [{"id": f"t{i}", "row": i, "source": "upload.csv", "text": t, "UserName": "", "ScreenName": "",
               "Location": "", "TweetAt": "16-03-2020", "label": None, "annotator": None, "suggested": "Neutral",
               "probabilities": {}, "margin": 0.1, "version": "v1"} for i, t in enumerate(TWEETS)]
-    write_json_atomic(layout.labelling / "queue.json", {"items": items, "cursors": {}, "sent_ids": []})
-    queue = LabellingQueue(layout, predictor=None, max_chars=1000)
+    with write_transaction(state_db(layout)) as connection:
+        insert_items(connection, items, loaded_from=0)
+    queue = LabellingQueue(layout, state_db(layout), predictor=None, max_chars=1000)
     for item in items:
         queue.record(item["id"], "Negative", "ann")
     return queue
@@ -79,7 +87,7 @@ def test_a_send_killed_after_its_csv_is_sent_again_and_each_row_is_stored_once(l
     with tally.fault("SIGKILL at send-csv-published"):
         killed("send-csv-published", layout.root)
         assert len(list(layout.inbox.glob("feedback-*.csv"))) == 1
-        queue = LabellingQueue(layout, predictor=None, max_chars=1000)
+        queue = LabellingQueue(layout, state_db(layout), predictor=None, max_chars=1000)
         assert queue.send_batch("ann")["rows"] == 3  # the queue still held them: the person sends again
         entry = next_run(layout, "s1")
         assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (6, 3, 3)
@@ -92,5 +100,5 @@ def test_a_send_whose_inbox_event_was_never_recorded_is_taken_by_the_next_run(la
         killed("send-before-event", layout.root)
         assert pending_work(layout, 0.0, "continue", 0.0, 0.0).action == GO  # a scheduled run goes
         assert next_run(layout, "s1")["rows_accepted"] == 3
-        assert LabellingQueue(layout, predictor=None, max_chars=1000).batches()[0]["rows"] == 3
+        assert LabellingQueue(layout, state_db(layout), predictor=None, max_chars=1000).batches()[0]["rows"] == 3
 

@@ -126,7 +126,8 @@ def test_labelling_queue_pre_annotates_orders_filters_records_and_sends_a_batch(
     assert api.post("api/queue/labels", json={"id": first["id"], "label": "Happy"}).status_code == 400
     assert api.post("api/queue/labels", json={"id": "nope", "label": "Neutral"}).status_code == 404
     assert api.get("api/queue").json()["labelled_unsent"] == 2
-    on_disk = LabellingQueue(DataLayout(ui_server.data_root), predictor=None, max_chars=1000).view()
+    on_disk = LabellingQueue(DataLayout(ui_server.data_root), ui_server.settings.state_db, predictor=None,
+                             max_chars=1000).view()
     assert on_disk["labelled_unsent"] == 2  # the queue lives under the data root: a restart keeps it
 
     sent = api.post("api/queue/send")

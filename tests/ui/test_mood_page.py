@@ -80,7 +80,8 @@ def test_while_drift_holds_a_share_of_each_load_comes_from_the_drifted_window(ui
     with ui_server.client() as api:
         report = api.post("api/queue/load", data={"rows": "10"}).json()
     # every queued tweet, those reserved for the two annotators' overlap included (admin's own view leaves them out)
-    queue = LabellingQueue(DataLayout(ui_server.data_root), predictor=None, max_chars=1000).view(limit=500)
+    queue = LabellingQueue(DataLayout(ui_server.data_root), ui_server.settings.state_db, predictor=None,
+                           max_chars=1000).view(limit=500)
     assert report["queued"] == 10 and report["from_drifted_window"] == 5
     from_window = [i for i in queue["items"] if i["source"] == DRIFT_SOURCE]
     assert len(from_window) >= 5 and all(i["TweetAt"].startswith("2022-12-30") for i in from_window)

@@ -27,10 +27,12 @@ from tweet_sentiment.intake.unlabelled import parse_unlabelled_file
 from tweet_sentiment.label_check.review import ReviewError, pending_reviews, resolve_review
 from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.labelling.sources import LabellingInputError, LoadReport, items_from_file
+from tweet_sentiment.labelling.state import insert_items
 from tweet_sentiment.pipeline.retrain import claim_and_ingest
 from tweet_sentiment.pipeline.score import claim_unlabelled
 from tweet_sentiment.schema import KAGGLE_COLUMNS, LABELS, normalise_label, parse_tweet_at
 from tweet_sentiment.storage.csvio import decode_lines
+from tweet_sentiment.storage.database import write_transaction
 from tweet_sentiment.storage.fs import DataLayout, write_bytes_atomic
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -168,12 +170,12 @@ def test_an_uploaded_csv_is_queued_or_refused_and_what_is_sent_from_it_is_ingest
     with tempfile.TemporaryDirectory() as tmp:
         config = fresh_settings(Path(tmp))
         layout = config.layout()
-        layout.labelling.mkdir(parents=True)
-        queue = LabellingQueue(layout, predictor=None, max_chars=280)
-        queue.state.save({"items": [suggested(i) for i in items], "cursors": {}, "sent_ids": []})
+        with write_transaction(config.state_db) as connection:
+            insert_items(connection, [suggested(i) for i in items], loaded_from=0)
+        queue = LabellingQueue(layout, config.state_db, predictor=None, max_chars=280)
         for item, label in zip(items, answers, strict=False):
             queue.record(item["id"], label, "ann")
-        if not any(i["label"] for i in queue.state.read()["items"]):
+        if not queue.view()["labelled_unsent"]:
             return
         sent = queue.send_batch("ann")
         entry = claim_and_ingest(config, "fuzz")

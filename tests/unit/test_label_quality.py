@@ -1,15 +1,27 @@
 """Labels people can trust: skip, unsure, undo, overlap pairs, adjudication and the agreement figures."""
 
 import csv
-import json
+from collections import Counter
+from collections.abc import Iterator
+from itertools import combinations
 
 import pytest
+from native_services import postgres_server
 
 from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement, weighted_kappa
 from tweet_sentiment.labelling.answers import UNSURE, AnswerRefused, NotQueued, assign_pairs
+from tweet_sentiment.labelling.migrate import migrate_labelling
 from tweet_sentiment.labelling.queue import LabellingInputError, LabellingQueue
+from tweet_sentiment.labelling.state import insert_items, load_item
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.storage.fs import DataLayout, as_path
+from tweet_sentiment.storage.database import (
+    METADATA,
+    dispose_engines,
+    engine,
+    read_connection,
+    write_transaction,
+)
+from tweet_sentiment.storage.fs import DataLayout, as_path, write_json_atomic
 
 EN, NEG, NEU, POS, EP = LABELS
 
@@ -20,15 +32,46 @@ def queued(item_id: str, pair: list[str] | None = None) -> dict:
             "suggested": NEU, "probabilities": {}, "margin": 0.1, "version": "v1", "pair": pair}
 
 
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+        dispose_engines()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_db(request, tmp_path) -> str:
+    """The state database: SQLite in the data root (the default), and production's PostgreSQL (emptied)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    url = request.getfixturevalue("postgres_url")
+    METADATA.drop_all(engine(url, immediate=True))
+    METADATA.create_all(engine(url, immediate=True))
+    return url
+
+
 @pytest.fixture
-def make_queue(tmp_path):
+def make_queue(tmp_path, state_db):
     def make(*items: dict) -> LabellingQueue:
-        layout = DataLayout(as_path(tmp_path / "data"))
-        layout.labelling.mkdir(parents=True)
-        (layout.labelling / "queue.json").write_text(json.dumps(
-            {"items": list(items), "cursors": {}, "sent_ids": []}))
-        return LabellingQueue(layout, predictor=None, max_chars=1000, annotators=["ann", "ben"], overlap_share=0.1)
+        db = state_db
+        with write_transaction(db) as connection:
+            insert_items(connection, list(items), loaded_from=0)
+        return LabellingQueue(DataLayout(as_path(tmp_path / "data")), db, predictor=None, max_chars=1000,
+                              annotators=["ann", "ben"], overlap_share=0.1)
     return make
+
+
+def cells(records: list[dict]) -> tuple[list[tuple], list[tuple], dict[str, int]]:
+    """The counts the state database's queries give (state.pair_cells, answer_cells, skip_counts) for records."""
+    pairs: Counter = Counter()
+    given: Counter = Counter()
+    skips: Counter = Counter()
+    for r in records:
+        for a, b in combinations(sorted(r["answers"]), 2):
+            pairs[(a, b, r["answers"][a], r["answers"][b])] += 1
+        given.update((name, label, r["suggested"]) for name, label in r["answers"].items())
+        skips.update(r["skipped_by"])
+    return [(*k, n) for k, n in pairs.items()], [(*k, n) for k, n in given.items()], dict(skips)
 
 
 def sent_rows(queue: LabellingQueue, batch: dict) -> list[dict]:
@@ -57,10 +100,11 @@ def test_pair_confusion_and_a_one_key_annotator_are_shown():
     records = [{"id": str(i), "suggested": LABELS[i % 5], "answers": {"ann": LABELS[i % 5], "zed": NEU},
                 "skipped_by": []} for i in range(10)]
     records.append({"id": "u", "suggested": NEU, "answers": {"ann": UNSURE, "zed": NEU}, "skipped_by": ["bob"]})
-    (pair,) = pair_agreement(records)
+    pair_cells, answer_cells, skips = cells(records)
+    (pair,) = pair_agreement(pair_cells)
     assert pair["annotators"] == ["ann", "zed"] and pair["tweets"] == 10 and pair["unsure"] == 1
     assert pair["confusion"][LABELS.index(POS)][LABELS.index(NEU)] == 2 and pair["exact"] == 0.2
-    figures = {f["annotator"]: f for f in annotator_figures(records)}
+    figures = {f["annotator"]: f for f in annotator_figures(answer_cells, skips)}
     assert figures["zed"]["one_key"] == NEU and figures["zed"]["distribution"][NEU] == 11
     assert figures["zed"]["with_model"]["kappa"] == pytest.approx(0.0, abs=1e-9)
     assert figures["ann"]["one_key"] is None and figures["ann"]["with_model"]["kappa"] == 1.0
@@ -82,13 +126,16 @@ def test_overlap_share_is_respected_across_loads_with_two_different_annotators()
 
 
 def test_overlap_is_reported_off_with_one_annotator(tmp_path):
-    queue = LabellingQueue(DataLayout(as_path(tmp_path)), None, 1000, annotators=["ann"], overlap_share=0.1)
+    queue = LabellingQueue(DataLayout(as_path(tmp_path)), f"sqlite:///{tmp_path / 'state.sqlite'}", None, 1000,
+                           annotators=["ann"], overlap_share=0.1)
     assert queue.overlap() == {"on": False, "share": 0.1, "annotators": ["ann"]}
 
 
 def test_skip_and_unsure_never_reach_a_batch(make_queue):
     queue = make_queue(queued("a"), queued("b"), queued("c"))
     queue.skip("a", "ann")
+    with pytest.raises(AnswerRefused, match="skipped tweet a already"):
+        queue.skip("a", "ann")  # counted once
     queue.record("b", "unsure", "ann")
     queue.record("c", POS, "ann")
     view = queue.view(annotator="ann")
@@ -113,7 +160,8 @@ def test_undo_takes_back_answers_and_skips_newest_first(make_queue):
     assert {i["id"] for i in queue.view(annotator="ann")["items"]} == {"b"}
     queue.undo("ann")
     assert queue.view(annotator="ann")["mine"]["labelled"] == 1
-    assert next(i for i in queue.state.read()["items"] if i["id"] == "a")["label"] == NEG  # the earlier answer again
+    with read_connection(queue.db) as connection:
+        assert load_item(connection, "a")["label"] == NEG  # the earlier answer again
     queue.undo("ann")
     assert {i["id"] for i in queue.view(annotator="ann")["items"]} == {"a", "b"}
     with pytest.raises(AnswerRefused, match="nothing to undo"):
@@ -137,7 +185,7 @@ def test_overlap_pair_that_agrees_is_sent_once_by_the_second(make_queue):
     queue.record("p", NEG, "ben")
     batch = queue.send_batch("ben")
     assert [(r["Sentiment"], r["Annotator"]) for r in sent_rows(queue, batch)] == [(NEG, "ben")]
-    (pair,) = pair_agreement(queue.answer_records())
+    (pair,) = queue.agreement()["pairs"]
     assert pair["annotators"] == ["ann", "ben"] and pair["exact"] == 1.0
 
 
@@ -174,19 +222,21 @@ def test_an_answer_for_a_tweet_that_left_the_queue_is_refused_and_nothing_change
     queue = make_queue(queued("a"), queued("b"))
     queue.record("a", POS, "ann")
     batch = queue.send_batch("ann")
-    before = (queue.state.queue_file.read_text(), queue.answer_log())
+    before = (queue.view(), queue.answer_log(), queue.agreement())
     with pytest.raises(AnswerRefused, match=rf"left the queue.*as {POS} by ann \({batch['file']}\).*not recorded"):
         queue.record("a", NEG, "ben")
     with pytest.raises(NotQueued, match="never loaded"):
         queue.record("zz", NEG, "ben")
-    assert (queue.state.queue_file.read_text(), queue.answer_log()) == before
+    assert (queue.view(), queue.answer_log(), queue.agreement()) == before
     assert [r["Sentiment"] for r in sent_rows(queue, batch)] == [POS]
 
 
 def test_a_label_in_a_queue_file_from_before_answers_were_kept_is_still_sent(make_queue):
     old = {k: v for k, v in queued("a").items() if k not in ("answers", "pair")}
     old.update(label=POS, annotator="ann", labelled_at="2026-11-01T10:00:00+00:00")
-    queue = make_queue(old)
+    queue = make_queue()
+    write_json_atomic(queue.layout.labelling / "queue.json", {"items": [old], "cursors": {}, "sent_ids": []})
+    assert migrate_labelling(queue.layout, queue.db)["queued"] == 1
     assert queue.view(annotator="ann")["mine"]["to_send"] == 1
     batch = queue.send_batch("ann")
     assert [(r["Sentiment"], r["Annotator"]) for r in sent_rows(queue, batch)] == [(POS, "ann")]
@@ -199,7 +249,7 @@ def test_skipping_a_reserved_tweet_releases_it_and_queued_answers_count_in_the_f
     queue.skip("p", "ann")
     assert queue.view(annotator="cat")["items"] == []  # decided: ben's answer alone, once the pair is released
     assert queue.view(annotator="ben")["mine"]["to_send"] == 1
-    (figures,) = [f for f in annotator_figures(queue.answer_records()) if f["annotator"] == "ben"]
+    (figures,) = [f for f in queue.agreement()["annotators"] if f["annotator"] == "ben"]
     assert figures["distribution"][NEG] == 1  # not sent yet, already counted
     queue.undo("ann")  # the skip taken back: the pair again, waiting for ann
     assert [i["id"] for i in queue.view(annotator="ann")["items"]] == ["p"]

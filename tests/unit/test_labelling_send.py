@@ -1,9 +1,9 @@
 """Sent batches: one inbox file each, even when one annotator sends twice within a second (a storm)."""
 
-import json
-
 from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.labelling.state import insert_items
 from tweet_sentiment.schema import DATE_COLUMN
+from tweet_sentiment.storage.database import write_transaction
 from tweet_sentiment.storage.fs import DataLayout, as_path
 
 
@@ -15,10 +15,10 @@ def queued(item_id: str, text: str) -> dict:
 
 def test_two_sends_in_the_same_second_write_two_files(tmp_path):
     layout = DataLayout(as_path(tmp_path / "data"))
-    layout.labelling.mkdir(parents=True)
-    (layout.labelling / "queue.json").write_text(json.dumps(
-        {"items": [queued("a", "masks again"), queued("b", "shops empty")], "cursors": {}, "sent_ids": []}))
-    queue = LabellingQueue(layout, predictor=None, max_chars=1000)
+    db = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with write_transaction(db) as connection:
+        insert_items(connection, [queued("a", "masks again"), queued("b", "shops empty")], loaded_from=0)
+    queue = LabellingQueue(layout, db, predictor=None, max_chars=1000)
     queue.record("a", "Negative", "ann")
     first = queue.send_batch("ann")
     queue.record("b", "Negative", "ann")

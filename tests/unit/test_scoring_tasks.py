@@ -3,7 +3,6 @@ with nothing to do (a skip with its reason); and the labelling queue re-annotate
 annotators label from other processes, no label lost."""
 
 import dataclasses
-import json
 import multiprocessing
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from support import local_registry
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.labelling.queue import LabellingQueue
+from tweet_sentiment.labelling.state import QUEUED, load_items
 from tweet_sentiment.model.prediction import Predictor
 from tweet_sentiment.monitoring.scoring import read_scores
 from tweet_sentiment.pipeline.params import ScoreOptions
@@ -28,6 +28,7 @@ from tweet_sentiment.pipeline.score import (
     update_mood,
 )
 from tweet_sentiment.pipeline.sensing import GO, SKIP, WAIT
+from tweet_sentiment.storage.database import dispose_engines, read_connection
 from tweet_sentiment.storage.fs import DataLayout, read_json
 from tweet_sentiment.text import clean_tweet
 
@@ -91,7 +92,8 @@ def test_files_then_a_promotion_then_nothing(settings):
 
 
 def _label_from_another_process(root: str, ids: list[str], annotator: str) -> None:
-    queue = LabellingQueue(DataLayout(root), predictor=None, max_chars=1000)
+    dispose_engines()  # a forked child opens its own connections
+    queue = LabellingQueue(DataLayout(root), Settings(data_root=root).state_db, predictor=None, max_chars=1000)
     for item_id in ids:
         queue.record(item_id, "Negative", annotator)
 
@@ -104,7 +106,7 @@ def test_a_new_champion_reannotates_the_queue_and_labels_from_other_processes_ar
     texts = [f"queued tweet {i}" for i in range(120)]
     cache_vectors(layout, texts)
     with infinity_client(settings) as client:
-        queue = LabellingQueue(layout, Predictor(registry, client, layout.embeddings), 1000)
+        queue = LabellingQueue(layout, settings.state_db, Predictor(registry, client, layout.embeddings), 1000)
         csv = "OriginalTweet\n" + "".join(f"{t}\n" for t in texts)
         assert queue.load("up.csv", csv.encode(), limit=120).queued == 120
     ids = [item["id"] for item in queue.view(limit=500)["items"]]
@@ -118,11 +120,12 @@ def test_a_new_champion_reannotates_the_queue_and_labels_from_other_processes_ar
     for proc in annotators:
         proc.join(60)
         assert proc.exitcode == 0
-    state = json.loads((layout.labelling / "queue.json").read_text())
-    labelled = {item["id"]: item for item in state["items"] if item["label"] is not None}
+    with read_connection(settings.state_db) as connection:
+        items = load_items(connection, QUEUED)
+    labelled = {item["id"]: item for item in items if item["label"] is not None}
     assert set(labelled) == set(ids), "a label was lost"
     assert done["version"] == v2 and done["rescored"] + done["labelled_kept"] >= 0
-    pending = [item for item in state["items"] if item["label"] is None]
+    pending = [item for item in items if item["label"] is None]
     assert all(item["version"] == v2 for item in pending)
     assert {item["version"] for item in labelled.values()} <= {v1, v2}
 
@@ -142,7 +145,7 @@ def test_while_drift_holds_a_share_of_a_load_comes_from_the_drifted_window(setti
     texts = [f"file tweet {i}" for i in range(20)]
     cache_vectors(layout, texts)
     with infinity_client(settings) as client:
-        queue = LabellingQueue(layout, Predictor(registry, client, layout.embeddings), 1000)
+        queue = LabellingQueue(layout, settings.state_db, Predictor(registry, client, layout.embeddings), 1000)
         csv = ("OriginalTweet\n" + "".join(f"{t}\n" for t in texts)).encode()
         report = queue.load("file.csv", csv, limit=10, resume=True, drifted=drifted, drift_share=0.4)
         again = queue.load("file.csv", csv, limit=10, resume=True, drifted=drifted, drift_share=0.4)

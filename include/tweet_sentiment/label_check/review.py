@@ -64,12 +64,13 @@ def _decided(layout: DataLayout) -> set[str]:
     return {p.stem for p in list_dir(layout.labels / "reviews") if p.suffix == ".json"}
 
 
-def pending_reviews(layout: DataLayout, limit: int | None = None) -> list[dict]:
+def pending_reviews(layout: DataLayout, limit: int | None = None, held: pd.DataFrame | None = None) -> list[dict]:
     """Held rows not decided yet, the most confident suggestions first; each a dict of REVIEW_FIELDS: the tweet
     as sent (``text``), the given ``label``, the model's ``suggested`` label with its ``confidence`` (and the
     given label's, ``given_confidence``), the ``batch_id``, ``annotator`` ("" if the file named none), the
-    ``source_file`` and ``source_row``, the ``reason`` in words, and ``review_id`` for :func:`resolve_review`."""
-    held = held_rows(layout)
+    ``source_file`` and ``source_row``, the ``reason`` in words, and ``review_id`` for :func:`resolve_review`.
+    ``held``: :func:`held_rows`, when the caller read them already."""
+    held = held_rows(layout) if held is None else held
     held = held[~held["flag_id"].isin(_decided(layout))]
     if held.empty:
         return []
@@ -80,12 +81,19 @@ def pending_reviews(layout: DataLayout, limit: int | None = None) -> list[dict]:
             for row in held.loc[:, list(REVIEW_FIELDS)].to_dict("records")]
 
 
-def review_counts(layout: DataLayout) -> dict:
-    """How many held rows wait, and how many were accepted, relabelled, dropped."""
+def review_counts(layout: DataLayout, held: pd.DataFrame | None = None) -> dict:
+    """How many held rows wait, and how many were accepted, relabelled, dropped (``held``: as pending_reviews)."""
     decisions = [read_json(p)["decision"] for p in list_dir(layout.labels / "reviews") if p.suffix == ".json"]
-    held = held_rows(layout)
+    held = held_rows(layout) if held is None else held
     return {"pending": int((~held["flag_id"].isin(_decided(layout))).sum()),
             **{d: decisions.count(d) for d in DECISIONS}}
+
+
+def review_page(layout: DataLayout, limit: int) -> dict:
+    """What the Labels page shows of the held rows, the flagged files read once: the ``limit`` most confident
+    pending ones and the counts."""
+    held = held_rows(layout)
+    return {"pending": pending_reviews(layout, limit, held), "counts": review_counts(layout, held)}
 
 
 def resolve_review(layout: DataLayout, review_id: str, decision: str, label: str | None, reviewer: str) -> dict:

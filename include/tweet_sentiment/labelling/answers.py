@@ -1,7 +1,7 @@
 """People's answers on queued tweets: label, unsure, skip, undo, overlap pairs and adjudication.
 
-Pure rules on the queue's item dicts (``labelling.py`` holds the lock and the files). An item keeps every answer
-(``answers``: annotator -> {label, at}); :func:`settle` derives its outcome from them:
+Pure rules on the queue's item dicts (``queue.py`` runs them in the state database's transactions). An item keeps
+every answer (``answers``: annotator -> {label, at}); :func:`settle` derives its outcome from them:
 
 - an ordinary item is decided by its one answer; an overlap item (``pair``: two annotators) by two equal answers;
 - two different answers (an overlap pair, or two people who answered the same tweet) make it *disputed*: it waits
@@ -10,7 +10,8 @@ Pure rules on the queue's item dicts (``labelling.py`` holds the lock and the fi
   answer too, but an item decided as unsure is set aside, never sent.
 
 Skip is no answer: the tweet is hidden from the skipper (an overlap item it was reserved for loses its pair and
-is open to anyone else). Each annotator's answers since their last send can be undone, newest first.
+is open to anyone else). Each annotator's answers since their last send can be undone, newest first. Who sees
+which tweet, in which order, is views.py's query.
 """
 
 from __future__ import annotations
@@ -85,16 +86,6 @@ def settle(item: dict) -> None:
     item.update(label=label, annotator=decider)
 
 
-def visible_to(item: dict, annotator: str) -> bool:
-    """Whether the item is in this annotator's queue: undecided, undisputed, not skipped or answered by them, and
-    (an overlap item) reserved for them."""
-    if item.get("label") is not None or annotator in item.get("skipped_by", []):
-        return False
-    if annotator in item.get("answers", {}) or status(item) == "disputed":
-        return False
-    return not item.get("pair") or annotator in item["pair"]
-
-
 def _check_open_to(item: dict, annotator: str) -> None:
     if item.get("adjudication"):
         raise AnswerRefused(f"tweet {item['id']} was already decided by {item['adjudication']['annotator']}'s "
@@ -120,6 +111,8 @@ def skip(item: dict, annotator: str, history: list[dict]) -> None:
     """Hide the tweet from ``annotator``; an overlap pair they belong to is released (anyone else may answer)."""
     if item.get("label") is not None or annotator in item.get("answers", {}):
         raise AnswerRefused(f"tweet {item['id']} is answered already: undo the answer instead")
+    if annotator in item.get("skipped_by", []):
+        raise AnswerRefused(f"{annotator} skipped tweet {item['id']} already")
     history.append({"id": item["id"], "kind": "skip", "pair": item.get("pair")})
     item.setdefault("skipped_by", []).append(annotator)
     if item.get("pair") and annotator in item["pair"]:
@@ -164,28 +157,6 @@ def assign_pairs(items: list[dict], annotators: list[str], share: float, counts:
         if pairs and counts.get("overlap", 0) < round(share * counts["loaded"]):
             item["pair"] = list(pairs[counts.get("overlap", 0) % len(pairs)])
             counts["overlap"] = counts.get("overlap", 0) + 1
-
-
-def running_counts(items: list[dict], annotator: str, batches: list[dict]) -> dict[str, int]:
-    """The annotator's figures: answers in the queue (labelled, unsure), skips, tweets to send, answers waiting
-    for a partner or an adjudication, and rows sent so far."""
-    mine = [i for i in items if annotator in i.get("answers", {})]
-    return {
-        "labelled": sum(1 for i in mine if i["answers"][annotator]["label"] != UNSURE),
-        "unsure": sum(1 for i in mine if i["answers"][annotator]["label"] == UNSURE),
-        "skipped": sum(1 for i in items if annotator in i.get("skipped_by", [])),
-        "to_send": sum(1 for i in items if i.get("label") not in (None, UNSURE) and i.get("annotator") == annotator),
-        "waiting_for_pair": sum(1 for i in mine if status(i) == "waiting"),
-        "disputed": sum(1 for i in mine if status(i) == "disputed"),
-        "sent": sum(b["rows"] for b in batches if b["annotator"] == annotator),
-    }
-
-
-def overlap_rank(item: dict) -> int:
-    """0: an overlap tweet whose partner answered (finish the pair), 1: another overlap tweet, 2: the rest."""
-    if not item.get("pair"):
-        return 2
-    return 0 if item["answers"] else 1
 
 
 def log_record(item: dict, batch: str | None) -> dict:

@@ -1,17 +1,21 @@
 """The annotators' queue: unlabelled tweets pre-annotated by the champion, most uncertain first, sent as batches.
 
-Its state and lock are ``state.py``'s (so it survives restarts, and the API server and the scoring DAG, which
-re-annotates the queue for a new champion, can both change it); who sees and decides what is ``answers.py``; a
-sent batch is one CSV in the inbox (``sent_batch.py``). This module is the queue's operations: load, pre-annotate,
-view, answer, undo, send.
+Its state is the state database's (``state.py``: it survives restarts, and the API server's workers and the
+scoring DAG, which re-annotates the queue for a new champion, change it at once, each change one transaction);
+who sees and decides what is ``answers.py``; a sent batch is one CSV in the inbox (``sent_batch.py``). This module
+is the queue's operations: load, pre-annotate, view, answer, undo, send, and the agreement figures.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import pandas as pd
+import sqlalchemy as sa
 
+from tweet_sentiment.labelling import counts, state
+from tweet_sentiment.labelling.agreement import annotator_figures, pair_agreement
 from tweet_sentiment.labelling.answers import (
     UNSURE,
     AnswerRefused,
@@ -20,13 +24,9 @@ from tweet_sentiment.labelling.answers import (
     answer,
     assign_pairs,
     log_record,
-    overlap_rank,
     parse_answer,
-    running_counts,
     skip,
-    status,
     undo,
-    visible_to,
 )
 from tweet_sentiment.labelling.sent_batch import write_sent_batch
 from tweet_sentiment.labelling.sources import (
@@ -35,14 +35,15 @@ from tweet_sentiment.labelling.sources import (
     items_from_drifted,
     items_from_file,
 )
-from tweet_sentiment.labelling.state import QueueState
+from tweet_sentiment.labelling.tables import ITEMS
+from tweet_sentiment.labelling.views import queue_view
 from tweet_sentiment.model.prediction import Prediction, Predictor
 from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.database import read_connection, write_transaction
 from tweet_sentiment.storage.fs import DataLayout
 from tweet_sentiment.text import clean_tweet
 
 _PREDICT_CHUNK = 256
-_HISTORY_STEPS = 200  # the undo history kept per annotator
 
 
 def _suggest(item: dict, prediction: Prediction) -> None:
@@ -51,22 +52,23 @@ def _suggest(item: dict, prediction: Prediction) -> None:
 
 
 class LabellingQueue:
-    """Load, pre-annotate, order, label and send; one instance per process (its lock orders the writes)."""
+    """Load, pre-annotate, order, label and send, on the queue's tables in the state database ``db_url``."""
 
-    def __init__(self, layout: DataLayout, predictor: Predictor, max_chars: int, annotators: list[str] | None = None,
-                 overlap_share: float = 0.0) -> None:
+    def __init__(self, layout: DataLayout, db_url: str, predictor: Predictor, max_chars: int,
+                 annotators: list[str] | None = None, overlap_share: float = 0.0) -> None:
         """``annotators``: the configured annotators; with two or more, ``overlap_share`` of each load is reserved
         for two of them."""
         self.layout = layout
+        self.db = db_url
         self.predictor = predictor
         self.max_chars = max_chars
         self.annotators = sorted(set(annotators or []))
         self.overlap_share = overlap_share
-        self.state = QueueState(layout)
 
     def batches(self) -> list[dict]:
         """Every batch sent so far, oldest first, with its correction rate."""
-        return self.state.batches()
+        with read_connection(self.db) as connection:
+            return state.batches(connection)
 
     # -- loading -----------------------------------------------------------------------------------------
     def load(self, name: str, data: bytes, limit: int, resume: bool = False,
@@ -76,25 +78,29 @@ class LabellingQueue:
         With ``drifted`` (the drifted window's tweets, most unlike the reference first: see drift_watch), a
         ``drift_share`` of them comes from there, so people label what the model now sees; the rest from the CSV.
         ``resume`` continues where the previous load of the same file stopped (the configured 2022 file); an
-        upload is read from its start. Tweets already queued or sent are not queued again.
+        upload is read from its start. Tweets already queued or sent are not queued again. The champion
+        annotates outside the transaction, so clicks do not wait for it.
         """
         report = LoadReport(name)
-        with self.state.locked():
-            state = self.state.read()
-            known = {item["id"] for item in state["items"]} | set(state["sent_ids"])
+        with read_connection(self.db) as connection:
+            known = state.KnownIds(connection)
             rows = [] if drifted is None else items_from_drifted(drifted, round(limit * drift_share), known,
                                                                   self.max_chars)
             report.drifted = len(rows)
-            start = state["cursors"].get(name, 0) if resume else 0
+            start = state.cursor(connection, name) if resume else 0
             file_rows, last_row = items_from_file(name, data, limit - len(rows), start, known, report,
                                                   self.max_chars)
-            rows += file_rows
-            self._annotate(rows)
-            assign_pairs(rows, self.annotators, self.overlap_share, state.setdefault("overlap_counts", {}))
-            state["items"].extend(rows)
+        rows += file_rows
+        self._annotate(rows)
+        with write_transaction(self.db) as connection:
+            rows = state.drop_known(connection, rows, report)  # queued by a load that ran meanwhile
+            tally = state.counters(connection, lock=True)
+            first = tally.get("loaded", 0)
+            assign_pairs(rows, self.annotators, self.overlap_share, tally)
+            state.insert_items(connection, rows, loaded_from=first)
+            state.set_counters(connection, tally)
             if resume:
-                state["cursors"][name] = last_row
-            self.state.save(state)
+                state.set_cursor(connection, name, last_row)
         report.queued = len(rows)
         return report
 
@@ -107,71 +113,61 @@ class LabellingQueue:
                 _suggest(item, prediction)
 
     def rescore(self) -> dict:
-        """Pre-annotate again, with the champion now, the pending tweets another version suggested; tweets already
-        answered (sent or not) keep their answers and the suggestion their annotators saw (the correction rate's
+        """Pre-annotate again, with the champion now, the pending tweets another version suggested; tweets answered
+        meanwhile (sent or not) keep their answers and the suggestion their annotators saw (the correction rate's
         and the agreement with the model's)."""
-        with self.state.locked():
-            state = self.state.read()
-            version = self.predictor.champion().version
-            stale = [i for i in state["items"] if not i["answers"] and i.get("version") != version]
-            for i in range(0, len(stale), _PREDICT_CHUNK):
-                chunk = stale[i:i + _PREDICT_CHUNK]
-                for item, prediction in zip(chunk, self.predictor.predict_cleaned(
-                        [clean_tweet(item["text"]) for item in chunk]), strict=True):
-                    _suggest(item, prediction)
-            if stale:
-                self.state.save(state)
-        labelled = sum(1 for i in state["items"] if i["label"] is not None)
-        return {"version": version, "rescored": len(stale), "labelled_kept": labelled}
+        version = self.predictor.champion().version
+        with read_connection(self.db) as connection:
+            stale = [i for i in state.load_items(connection, state.PENDING)
+                     if not i["answers"] and i.get("version") != version]
+        for i in range(0, len(stale), _PREDICT_CHUNK):
+            chunk = stale[i:i + _PREDICT_CHUNK]
+            for item, prediction in zip(chunk, self.predictor.predict_cleaned(
+                    [clean_tweet(item["text"]) for item in chunk]), strict=True):
+                _suggest(item, prediction)
+        with write_transaction(self.db) as connection:
+            rescored = sum(state.set_suggestion(connection, item) for item in stale)
+            labelled = connection.execute(sa.select(sa.func.count()).where(
+                state.QUEUED & ITEMS.c.label.is_not(None))).scalar_one()
+        return {"version": version, "rescored": rescored, "labelled_kept": labelled}
 
     # -- the queue ---------------------------------------------------------------------------------------
     def view(self, predicted: str | None = None, limit: int = 50, annotator: str | None = None) -> dict:
-        """Pending tweets most uncertain first (smallest top-2 margin), optionally of one predicted class.
+        """One page of the pending tweets, most uncertain first (smallest top-2 margin), optionally of one predicted
+        class, with the queue's counts (views.py).
 
-        For an ``annotator``: the tweets in their queue (see label_answers.visible_to), their overlap tweets first
-        (those whose partner has answered before the rest), and their running counts.
+        For an ``annotator``: the tweets in their queue, their overlap tweets first (those whose partner has
+        answered before the rest), and their running counts.
         """
         if predicted is not None and predicted not in LABELS:
             raise LabellingInputError(f"unknown class {predicted!r}; expected one of: {', '.join(LABELS)}")
-        items = self.state.read()["items"]
-        if annotator is None:
-            pending = [i for i in items if status(i) in ("open", "waiting")]
-        else:
-            pending = [i for i in items if visible_to(i, annotator)]
-        by_class = {label: sum(1 for i in pending if i["suggested"] == label) for label in LABELS}
-        if predicted:
-            pending = [i for i in pending if i["suggested"] == predicted]
-        pending.sort(key=lambda i: (overlap_rank(i), i["margin"], i["id"]))
-        decided = [i for i in items if i["label"] not in (None, UNSURE) and annotator in (None, i["annotator"])]
-        return {"items": pending[:max(0, limit)], "remaining": len(pending), "pending_by_class": by_class,
-                "labelled_unsent": len(decided), "disputed": sum(1 for i in items if status(i) == "disputed"),
-                "overlap": self.overlap(),
-                "mine": running_counts(items, annotator, self.batches()) if annotator else None}
+        with read_connection(self.db) as connection:
+            return {**queue_view(connection, predicted, limit, annotator), "overlap": self.overlap()}
 
     def overlap(self) -> dict:
         """Whether overlap is on, its share and the annotators it pairs."""
         return {"on": len(self.annotators) >= 2, "share": self.overlap_share, "annotators": self.annotators}
 
     def _change(self, item_id: str, annotator: str, change: Callable[[dict, list[dict]], None]) -> dict:
-        """Apply one answer-changing rule to a queued tweet under the lock; a tweet gone from the queue is refused
-        with what became of it (nothing is changed)."""
-        with self.state.locked():
-            state = self.state.read()
-            item = next((i for i in state["items"] if i["id"] == item_id), None)
-            if item is None:
-                raise self._gone(item_id, set(state["sent_ids"]))
-            history = state.setdefault("history", {}).setdefault(annotator, [])
-            change(item, history)
-            del history[:-_HISTORY_STEPS]
-            self.state.save(state)
+        """Apply one answer-changing rule to a queued tweet in one transaction (its rows and the annotator's undo
+        step); a tweet gone from the queue is refused with what became of it (nothing is changed)."""
+        with write_transaction(self.db) as connection:
+            item = state.load_item(connection, item_id, lock=True)
+            if item is None or item["sent"]:
+                raise self._gone(item_id, item)
+            before = copy.deepcopy(item)
+            steps: list[dict] = []
+            change(item, steps)
+            state.save_item(connection, before, item)
+            state.push_steps(connection, annotator, steps)
         return item
 
-    def _gone(self, item_id: str, sent: set[str]) -> Exception:
-        if item_id not in sent:
+    @staticmethod
+    def _gone(item_id: str, item: dict | None) -> Exception:
+        if item is None:
             return NotQueued(f"no queued tweet {item_id!r} (never loaded)")
-        done = next((r for r in reversed(self.answer_log()) if r["id"] == item_id), None)
-        how = (f"decided as {done['final']} by {done['decided_by']} ({done['batch'] or 'set aside, not sent'})"
-               if done else "sent or set aside")
+        how = (f"decided as {item['label']} by {item['annotator']} ({item['batch'] or 'set aside, not sent'})"
+               if item["label"] else "sent or set aside")
         return AnswerRefused(f"tweet {item_id} has left the queue ({how}); this answer was not recorded and nothing "
                              "else changed")
 
@@ -191,60 +187,61 @@ class LabellingQueue:
 
     def undo(self, annotator: str) -> dict:
         """Take back the annotator's newest answer or skip since their last send; the tweet is theirs again."""
-        with self.state.locked():
-            state = self.state.read()
-            history = state.setdefault("history", {}).get(annotator, [])
-            if not history:
+        with write_transaction(self.db) as connection:
+            step = state.pop_step(connection, annotator)
+            if step is None:
                 raise AnswerRefused(f"{annotator} has nothing to undo since their last send")
-            step = history.pop()
-            item = next((i for i in state["items"] if i["id"] == step["id"]), None)
-            if item is not None:
+            item = state.load_item(connection, step["id"], lock=True)
+            gone = item is None or item["sent"]
+            if not gone:
+                before = copy.deepcopy(item)
                 undo(item, annotator, step)
-            self.state.save(state)  # the step is used up even when refused below, so the next undo reaches further
-        if item is None:
+                state.save_item(connection, before, item)
+        if gone:  # the step is used up all the same, so the next undo reaches further
             raise AnswerRefused(f"tweet {step['id']} has left the queue since (sent by another annotator): "
                                 "nothing to undo")
         return {"undone": step["kind"], "item": item}
 
-    def disputed(self) -> list[dict]:
-        """Tweets with two different answers, waiting for a third person's, oldest first."""
-        items = [i for i in self.state.read()["items"] if status(i) == "disputed"]
-        return sorted(items, key=lambda i: max(a["at"] for a in i["answers"].values()))
+    def disputed(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Tweets with two different answers, waiting for a third person's, oldest first (one page of them)."""
+        with read_connection(self.db) as connection:
+            items = state.load_items(connection, state.QUEUED & (ITEMS.c.status == "disputed"))
+        items.sort(key=lambda i: max(a["at"] for a in i["answers"].values()))
+        return items[offset:offset + limit]
 
-    def answer_log(self) -> list[dict]:
-        """Every tweet that left the queue, oldest send first: its answers, outcome, decider and batch (one file
-        per send under ``answers/``, so a send writes only its own tweets)."""
-        return self.state.answer_log()
+    def answer_log(self, limit: int | None = None, offset: int = 0) -> list[dict]:
+        """Tweets decided and sent or set aside, oldest send first (one page of them): answers, outcome, decider,
+        batch (ids sent before answers were logged, migrated without an outcome, are left out)."""
+        with read_connection(self.db) as connection:
+            gone = state.load_items(connection, ~state.QUEUED & ITEMS.c.label.is_not(None),
+                                    (ITEMS.c.send_no, ITEMS.c.loaded_no), limit, offset)
+        return [log_record(i, i["batch"]) for i in gone]
 
-    def answer_records(self) -> list[dict]:
-        """The answers of every tweet answered so far, left or still queued (what agreement is computed on)."""
-        live = [log_record(i, None) for i in self.state.read()["items"] if i["answers"] or i.get("skipped_by")]
-        return [*self.answer_log(), *live]
+    def agreement(self) -> dict:
+        """The agreement figures over every answer so far, sent or queued: per pair of annotators who answered
+        the same tweets, and per annotator (agreement.py), from the counts each answer keeps (counts.py)."""
+        with read_connection(self.db) as connection:
+            return {"pairs": pair_agreement(counts.pair_cells(connection)),
+                    "annotators": annotator_figures(counts.answer_cells(connection), counts.skip_counts(connection))}
 
     def send_batch(self, annotator: str) -> dict:
         """Write the tweets the annotator decided into the inbox as one CSV (atomically) and record the batch;
         those decided as unsure are set aside (kept in the answer log, never sent).
 
-        The CSV is written before the queue forgets the rows: a crash in between can only send them twice,
-        and the ingest drops the second copy as a duplicate.
+        The CSV is written before the transaction commits: a crash in between can only send the rows twice, and
+        the ingest drops the second copy as a duplicate.
         """
         if not annotator.isprintable():  # the name goes into the inbox CSV and its name: a NUL would spoil both
             raise LabellingInputError(f"an annotator's name must be printable, not {annotator!r}")
-        with self.state.locked():
-            state = self.state.read()
-            decided = [i for i in state["items"] if i["label"] is not None and i["annotator"] == annotator]
+        with write_transaction(self.db) as connection:
+            decided = state.load_items(connection, state.decided_by(annotator), (ITEMS.c.loaded_no,), lock=True)
             if not decided:
                 raise LabellingInputError(f"{annotator} has no labelled tweets to send")
             mine = [i for i in decided if i["label"] != UNSURE]
             record = write_sent_batch(self.layout.inbox, annotator, mine) if mine else {"file": None, "rows": 0}
             record["unsure_set_aside"] = len(decided) - len(mine)
             if mine:
-                self.state.add_batch(record)
-            self.state.add_answers([log_record(i, record["file"] if i["label"] != UNSURE else None)
-                                    for i in decided])
-            gone = {i["id"] for i in decided}
-            state["items"] = [i for i in state["items"] if i["id"] not in gone]
-            state["sent_ids"].extend(sorted(gone))
-            state.setdefault("history", {})[annotator] = []
-            self.state.save(state)
+                state.add_batch(connection, record)
+            state.mark_sent(connection, annotator, record["file"])
+            state.clear_steps(connection, annotator)
         return record

@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pandas as pd
 
@@ -18,6 +19,14 @@ from tweet_sentiment.text import clean_tweet, text_hash
 
 OPTIONAL_COLUMNS = ("UserName", "ScreenName", "Location", DATE_COLUMN)
 DRIFT_SOURCE = "drifted window"
+
+
+class Known(Protocol):
+    """The ids of tweets a load passes over (state.KnownIds: the queue's, asked of the database)."""
+
+    def __contains__(self, item_id: object) -> bool: ...
+
+    def add(self, item_id: str) -> None: ...
 
 
 class LabellingInputError(ValueError):
@@ -62,7 +71,7 @@ def read_unlabelled(name: str, data: bytes) -> Iterator[tuple[int, dict[str, str
         raise LabellingInputError(f"{name}: not parseable as CSV near line {reader.line_num}: {exc}") from exc
 
 
-def items_from_file(name: str, data: bytes, limit: int, start: int, known: set[str], report: LoadReport,
+def items_from_file(name: str, data: bytes, limit: int, start: int, known: Known, report: LoadReport,
                     max_chars: int) -> tuple[list[dict], int]:
     """New items of a CSV after row ``start``, at most ``limit`` (the rest counted as left); the last row read."""
     rows: list[dict] = []
@@ -80,7 +89,7 @@ def items_from_file(name: str, data: bytes, limit: int, start: int, known: set[s
             rows.append(item)
     return rows, last_row
 
-def items_from_drifted(drifted: pd.DataFrame, limit: int, known: set[str], max_chars: int) -> list[dict]:
+def items_from_drifted(drifted: pd.DataFrame, limit: int, known: Known, max_chars: int) -> list[dict]:
     """Up to ``limit`` new items from the drifted window's tweets, in their order (known ones passed over)."""
     rows: list[dict] = []
     report = LoadReport(DRIFT_SOURCE)
@@ -95,7 +104,7 @@ def items_from_drifted(drifted: pd.DataFrame, limit: int, known: set[str], max_c
     return rows
 
 
-def new_item(row_no: int, fields: dict[str, str], known: set[str], report: LoadReport, max_chars: int) -> dict | None:
+def new_item(row_no: int, fields: dict[str, str], known: Known, report: LoadReport, max_chars: int) -> dict | None:
     raw = fields[TEXT_COLUMN]
     clean = clean_tweet(raw)
     reason = ""

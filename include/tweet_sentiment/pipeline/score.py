@@ -142,7 +142,7 @@ def rescore_queue(settings: Settings) -> dict:
     with infinity_client(settings) as client:
         predictor = Predictor(ModelRegistry.of(settings), client, layout.embeddings, settings.predict_max_texts,
                               settings.max_text_chars)
-        return LabellingQueue(layout, predictor, settings.max_text_chars).rescore()
+        return LabellingQueue(layout, settings.state_db, predictor, settings.max_text_chars).rescore()
 
 
 def archive_unlabelled(settings: Settings, ledger: dict, parts: dict[str, dict]) -> dict:

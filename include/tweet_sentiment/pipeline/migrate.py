@@ -15,6 +15,7 @@ import pandas as pd
 from upath import UPath
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.labelling.migrate import migrate_labelling
 from tweet_sentiment.model.registry_migration import migrate_registry
 from tweet_sentiment.storage.archive import SUFFIX, archive_file
 from tweet_sentiment.storage.fs import is_hidden, list_dir
@@ -91,11 +92,17 @@ def convert_registry(settings: Settings, _progress: Progress) -> dict:
     return migrate_registry(settings.layout(), settings.state_db)
 
 
+def convert_labelling(settings: Settings, _progress: Progress) -> dict:
+    """The labelling queue's JSON files → its tables in the state database."""
+    return migrate_labelling(settings.layout(), settings.state_db)
+
+
 CONVERTERS: tuple[Converter, ...] = (
     Converter("labelled_rows", convert_labelled_rows),
     Converter("archive", convert_archive),
     Converter("vectors", convert_vectors),
     Converter("registry", convert_registry),
+    Converter("labelling", convert_labelling),
 )
 
 

@@ -27,7 +27,9 @@ def test_concurrent_claimers_never_ingest_a_file_twice(tmp_path: Path, tally):
     for i in range(FILES):
         (root / "inbox" / f"f{i:02d}.csv").write_text(csv_text(*good(f"file{i}", ROWS)))
     with tally.fault("two claimers at once"):
-        done = race_two_claimers(str(root))  # they overlapped: the second waits on the claim lock
+        # spawn: delta-rs refuses a forked child of a process that used it (its tokio runtime), as this pytest
+        # process has in earlier tests; they overlapped: the second waits on the claim lock
+        done = race_two_claimers(str(root), "spawn")
         ledgers = [json.loads(p.read_text()) for p in (root / "ledger").glob("*.json")]
         live = [e for e in ledgers if "superseded_by" not in e]
         claimed = [f["file"] for e in live for f in e["files"]]

@@ -15,7 +15,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pandas as pd
 from upath import UPath
@@ -185,7 +185,7 @@ class Intake:
 
     stream: Stream
     parse: Callable[[UPath, bytes], ParsedFile]
-    store: BatchStore
+    store: BatchStore | Any  # any store with ``write_batch(batch_id, frame)`` (and ``known_labels`` without lookup)
     columns: tuple[str, ...]
     max_file_bytes: int | None = None
     # Adds the stream's own columns to a batch's accepted rows (in place); returns extra ledger keys.
@@ -194,6 +194,9 @@ class Intake:
     digests: UPath | None = None
     # A claimed file alone in the batches of this many failed runs is quarantined unread (retries.py). None: never.
     max_failed_runs: int | None = None
+    # Looks up which of a file's text hashes are stored already (hash → (label, where)), instead of the store's
+    # ``known_labels`` of every text: for a store too large to hold in a dict. None: ``known_labels``.
+    lookup: Callable[[list[str]], dict[str, tuple[str, str]]] | None = None
 
 
 def ingest_claimed(intake: Intake, batch_id: str) -> Ledger:
@@ -208,7 +211,7 @@ def ingest_claimed(intake: Intake, batch_id: str) -> Ledger:
     ledger_file = stream.ledger / f"{batch_id}.json"
     if ledger_file.exists():
         return read_json(ledger_file)
-    known = intake.store.known_labels(exclude={batch_id})
+    known = {} if intake.lookup else intake.store.known_labels(exclude={batch_id})
     digests = FileDigests(intake.digests, stream.ledger) if intake.digests else None
     sent = digests.live(batch_id) if digests else None
     accepted: list[dict] = []
@@ -301,6 +304,9 @@ def _ingest_file(intake: Intake, path: UPath, known: dict[str, tuple[str, str]],
         return FileOutcome(path.name, parsed.rows_in, 0, parsed.rows_in, reason, 0, sha256), [], []
     if sent is not None:
         sent[sha256] = f"{path.name}, earlier in this batch"
+    if intake.lookup:  # the file's texts stored earlier (those of earlier files of this batch are in known)
+        found = intake.lookup([row["text_hash"] for row in parsed.rows])
+        known.update({h: where for h, where in found.items() if h not in known})
     rows, rejections, superseding = [], list(parsed.rejections), 0
     for row in parsed.rows:
         label, where = known.get(row["text_hash"], (None, ""))

@@ -19,7 +19,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from upath import UPath
 
-from tweet_sentiment.storage.fs import is_local
+from tweet_sentiment.storage.fs import is_local, list_dir
 
 VIEW = "rows"  # the name a query gives the table
 COMMIT_RETRIES = 5  # a commit that lost a race with another writer's is tried again this often
@@ -97,17 +97,52 @@ class DeltaRows:
 
     def query(self, sql: str, params: list | dict | None = None, version: int | None = None) -> pa.Table:
         """Run ``sql`` over the table (at ``version``, else the newest) named :data:`VIEW`; the answer as Arrow."""
-        connection = duckdb.connect()
-        try:
-            table = self.table(version)
+        return query_tables(sql, {VIEW: (self, version)}, params)
+
+    def maintain(self, retention_hours: float = 168.0) -> dict:
+        """Housekeeping: compact small files into larger ones, checkpoint the log, and delete the files no version
+        newer than ``retention_hours`` reads (deleted rows leave the disk here); what was done."""
+        table = self.table()
+        if table is None:
+            return {"files_added": 0, "files_removed": 0, "vacuumed": 0}
+        metrics = table.optimize.compact()
+        table = self.table()
+        table.create_checkpoint()
+        vacuumed = table.vacuum(retention_hours=int(retention_hours), enforce_retention_duration=False,
+                                dry_run=False)
+        table.cleanup_metadata()
+        return {"files_added": metrics.get("numFilesAdded", 0), "files_removed": metrics.get("numFilesRemoved", 0),
+                "vacuumed": len(vacuumed)}
+
+
+def query_tables(sql: str, tables: dict[str, tuple[DeltaRows, int | None]], params: list | dict | None = None,
+                 extra: dict[str, pa.Table] | None = None) -> pa.Table:
+    """Run ``sql`` over several tables, each a view named by its key (its table at a version, None: the newest),
+    and over the Arrow tables ``extra`` (e.g. the keys looked up), each by its name."""
+    connection, registered = duckdb.connect(), set()
+    try:
+        for name, (rows, version) in tables.items():
+            table = rows.table(version)
             files = table.file_uris() if table is not None else []
             if files:
-                if not is_local(self.location):
-                    connection.register_filesystem(self.location.fs)
+                if not is_local(rows.location) and id(rows.location.fs) not in registered:
+                    connection.register_filesystem(rows.location.fs)
+                    registered.add(id(rows.location.fs))
                 listed = "[" + ", ".join(sql_literal(f) for f in files) + "]"
-                connection.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM read_parquet({listed}, union_by_name=true)")
+                connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({listed}, union_by_name=true)")
             else:
-                connection.register(VIEW, self.schema.empty_table())
-            return connection.sql(sql, params=params).to_arrow_table()
-        finally:
-            connection.close()
+                connection.register(name, rows.schema.empty_table())
+        for name, table in (extra or {}).items():
+            connection.register(name, table)
+        return connection.sql(sql, params=params).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def drop_batch_rows(folder: UPath, batch_id: str) -> None:
+    """Delete ``batch_id``'s rows from every Delta table in ``folder`` that has a ``batch_id`` column (a dead
+    run's batch taken over by another: its rows come again with that one)."""
+    for path in list_dir(folder):
+        table = DeltaRows(path, pa.schema([])).table()
+        if table is not None and "batch_id" in [f.name for f in table.schema().fields]:
+            DeltaRows(path, pa.schema([])).delete(f"batch_id = {sql_literal(batch_id)}")

@@ -1,0 +1,186 @@
+"""The scored stream's Delta tables (``<data root>/stream/``), each written by one commit per step and read by
+filter, never whole:
+
+- ``rows``: the accepted unlabelled rows (texts and their stamps), one append per batch;
+- ``vectors``: each scored text's embedding and lexicon features (float32 bytes), kept only here (never in the
+  training side's feature cache), so re-scoring embeds nothing;
+- ``seen``: every stored text's hash (32 bytes) and batch, kept for ever: the duplicate check looks up a batch's
+  hashes in it;
+- ``scores``: each row's answer by the champion that last scored its batch;
+- ``counts`` and ``words``: the mood's counts per batch × champion version × hour × class (with the sum of the
+  top-class probability), and per batch × version × hour × class × word (tweets using it), kept for ever;
+- the small manifests: ``batches`` (stored batches with their row count and times), ``scored`` (batch ×
+  version: what each champion has scored), ``expired`` (batches whose texts and vectors retention removed).
+
+A batch's rows count once it is marked stored in ``batches``; a batch is scored by a version once ``scored``
+names it (written last, after its scores and counts, each written idempotently by batch and version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from upath import UPath
+
+from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.tables import DeltaRows, query_tables, sql_literal
+
+TS = pa.timestamp("us", tz="UTC")
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{label}" for label in LABELS)
+SCHEMAS: dict[str, pa.Schema] = {
+    "rows": pa.schema([("batch_id", pa.string()), ("seq", pa.int64()), ("text", pa.string()),
+                       ("text_hash", pa.string()), ("raw_text", pa.string()), ("tweet_at", TS),
+                       ("dated_by", pa.string()), ("annotated", pa.string()), ("arrived_at", TS),
+                       ("source_file", pa.string()), ("source_row", pa.int64())]),
+    "vectors": pa.schema([("batch_id", pa.string()), ("seq", pa.int64()), ("embedding", pa.binary()),
+                          ("lexicon", pa.binary()), ("lexicon_set", pa.string())]),
+    "seen": pa.schema([("batch_id", pa.string()), ("hash", pa.binary())]),
+    "scores": pa.schema([("batch_id", pa.string()), ("seq", pa.int64()), ("champion_version", pa.string()),
+                         ("label", pa.string()), ("confidence", pa.float32()),
+                         *[(c, pa.float32()) for c in PROBABILITY_COLUMNS], ("scored_at", TS)]),
+    "counts": pa.schema([("batch_id", pa.string()), ("champion_version", pa.string()), ("hour", TS),
+                         ("dated_by", pa.string()), ("label", pa.string()), ("annotated", pa.string()),
+                         ("n", pa.int64()), ("confidence_sum", pa.float64())]),
+    "words": pa.schema([("batch_id", pa.string()), ("champion_version", pa.string()), ("hour", TS),
+                        ("label", pa.string()), ("word", pa.string()), ("n", pa.int64())]),
+    "batches": pa.schema([("batch_id", pa.string()), ("rows", pa.int64()), ("arrived_at", TS),
+                          ("first_tweet_at", TS), ("last_tweet_at", TS), ("stored", pa.bool_()),
+                          ("registered_at", TS)]),
+    "scored": pa.schema([("batch_id", pa.string()), ("champion_version", pa.string()), ("rows", pa.int64()),
+                         ("scored_at", TS)]),
+    "expired": pa.schema([("batch_id", pa.string()), ("rows", pa.int64()), ("expired_at", TS)]),
+}
+LIVE_BATCHES = "SELECT * FROM batches WHERE stored AND batch_id NOT IN (SELECT batch_id FROM expired)"
+
+
+def batch_predicate(batch_ids: Sequence[str], version: str | None = None) -> str:
+    """A delta-rs predicate naming these batches (and one champion version)."""
+    where = f"batch_id IN ({', '.join(sql_literal(b) for b in batch_ids)})"
+    return where if version is None else f"{where} AND champion_version = {sql_literal(version)}"
+
+
+def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pandas(frame.loc[:, schema.names], preserve_index=False).cast(schema)
+
+
+class ScoredStream:
+    """The stream's tables under ``root`` (see the module's docstring)."""
+
+    def __init__(self, root: UPath) -> None:
+        self.root = root
+        self.tables = {name: DeltaRows(root / name, schema) for name, schema in SCHEMAS.items()}
+
+    def query(self, sql: str, names: Sequence[str], params: list | None = None) -> pd.DataFrame:
+        """``sql`` over the tables ``names`` (each a view of that name); the answer as pandas."""
+        return query_tables(sql, {n: (self.tables[n], None) for n in names}, params).to_pandas()
+
+    # --- intake -----------------------------------------------------------------------------------------------
+    def known_among(self, hashes: Sequence[str], exclude_batch: str) -> dict[str, tuple[str, str]]:
+        """Of ``hashes``, those stored by a batch other than ``exclude_batch``: hash → ("", "batch <id>")."""
+        if not hashes:
+            return {}
+        wanted = pa.table({"hash": pa.array([bytes.fromhex(h) for h in set(hashes)], pa.binary())})
+        found = query_tables("SELECT hex(s.hash) AS h, min(s.batch_id) AS b FROM seen s SEMI JOIN wanted w "
+                             "ON s.hash = w.hash WHERE s.batch_id <> ? GROUP BY s.hash",
+                             {"seen": (self.tables["seen"], None)}, [exclude_batch], extra={"wanted": wanted})
+        return {h.lower(): ("", f"batch {b}") for h, b in zip(found["h"].to_pylist(), found["b"].to_pylist(),
+                                                                  strict=True)}
+
+    def write_batch(self, batch_id: str, rows: pd.DataFrame) -> None:
+        """Store a batch's accepted rows: registered, its rows and hashes appended, then marked stored (a retry
+        after a failure in between deletes what the failed try wrote first)."""
+        batches = self.tables["batches"]
+        pred = batch_predicate([batch_id])
+        if len(self.query("SELECT 1 FROM batches WHERE batch_id = ?", ["batches"], [batch_id])):
+            for name in ("rows", "seen", "vectors", "scores", "counts", "words", "scored"):
+                self.tables[name].delete(pred)
+        entry = {"batch_id": batch_id, "rows": len(rows), "arrived_at": rows["arrived_at"].min(),
+                 "first_tweet_at": rows["tweet_at"].min(), "last_tweet_at": rows["tweet_at"].max(),
+                 "registered_at": datetime.now(UTC)}
+        batches.replace(pred, _arrow(pd.DataFrame([{**entry, "stored": False}]), SCHEMAS["batches"]))
+        self.tables["rows"].append(_arrow(rows.assign(seq=np.arange(len(rows))), SCHEMAS["rows"]))
+        seen = pd.DataFrame({"batch_id": batch_id, "hash": [bytes.fromhex(h) for h in rows["text_hash"]]})
+        self.tables["seen"].append(_arrow(seen, SCHEMAS["seen"]))
+        batches.replace(pred, _arrow(pd.DataFrame([{**entry, "stored": True}]), SCHEMAS["batches"]))
+
+    # --- what to score ----------------------------------------------------------------------------------------
+    def live_batches(self) -> pd.DataFrame:
+        """Stored batches whose texts are kept (not expired), oldest arrival first."""
+        return self.query(f"{LIVE_BATCHES} ORDER BY arrived_at, batch_id", ["batches", "expired"])
+
+    def to_score(self, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(live batches no version scored, live batches another version scored last), each newest first, with
+        their ``rows``: one query over the manifests."""
+        found = self.query(
+            f"WITH live AS ({LIVE_BATCHES}), last AS (SELECT batch_id, arg_max(champion_version, scored_at) AS v "
+            "FROM scored GROUP BY batch_id) SELECT live.batch_id, live.rows, last.v FROM live LEFT JOIN last "
+            "USING (batch_id) WHERE last.v IS NULL OR last.v <> ? ORDER BY live.arrived_at DESC, live.batch_id DESC",
+            ["batches", "expired", "scored"], [version])
+        return (found[found["v"].isna()].drop(columns="v").reset_index(drop=True),
+                found[found["v"].notna()].drop(columns="v").reset_index(drop=True))
+
+    def read_rows(self, batch_ids: Sequence[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The rows of these batches in arrival order (file arrival, batch, row)."""
+        cols = ", ".join(columns) if columns else "*"
+        return self.query(f"SELECT {cols} FROM rows WHERE {batch_predicate(batch_ids)} "
+                          "ORDER BY arrived_at, batch_id, seq", ["rows"]) if batch_ids else \
+            SCHEMAS["rows"].empty_table().to_pandas().loc[:, list(columns or SCHEMAS["rows"].names)]
+
+    def read_vectors(self, batch_ids: Sequence[str]) -> pd.DataFrame:
+        """``batch_id, seq, embedding, lexicon, lexicon_set`` of these batches' scored rows."""
+        return self.query(f"SELECT * FROM vectors WHERE {batch_predicate(batch_ids)}", ["vectors"])
+
+    # --- scores -----------------------------------------------------------------------------------------------
+    def write_scores(self, batch_ids: Sequence[str], version: str, parts: dict[str, pd.DataFrame]) -> None:
+        """Record ``version``'s answer for these batches: ``parts`` holds ``scores``, ``counts``, ``words`` and
+        ``vectors`` (new texts' only: empty on a re-scoring); each written by batch (and version), then the
+        manifest ``scored``, last."""
+        pred = batch_predicate(batch_ids)
+        if len(parts.get("vectors", ())):
+            self.tables["vectors"].replace(pred, _arrow(parts["vectors"], SCHEMAS["vectors"]))
+        self.tables["scores"].replace(pred, _arrow(parts["scores"], SCHEMAS["scores"]))
+        for name in ("counts", "words"):
+            self.tables[name].replace(batch_predicate(batch_ids, version), _arrow(parts[name], SCHEMAS[name]))
+        done = parts["scores"].groupby("batch_id").size()
+        manifest = pd.DataFrame({"batch_id": list(batch_ids), "champion_version": version,
+                                 "rows": [int(done.get(b, 0)) for b in batch_ids], "scored_at": datetime.now(UTC)})
+        self.tables["scored"].append(_arrow(manifest, SCHEMAS["scored"]))
+
+    # --- retention and housekeeping ---------------------------------------------------------------------------
+    def expire(self, batch_ids: Sequence[str]) -> int:
+        """Delete these batches' texts, vectors and per-row scores (their counts and hashes stay); rows removed."""
+        if not batch_ids:
+            return 0
+        live = self.live_batches()
+        rows = live[live["batch_id"].isin(batch_ids)]
+        pred = batch_predicate(list(batch_ids))
+        for name in ("vectors", "scores", "rows"):
+            self.tables[name].delete(pred)
+        self.tables["expired"].append(_arrow(rows.assign(expired_at=datetime.now(UTC)), SCHEMAS["expired"]))
+        return int(rows["rows"].sum())
+
+    def maintain(self, retention_hours: float) -> dict:
+        """Compact, checkpoint and vacuum every table (files older than ``retention_hours`` no version reads)."""
+        return {name: table.maintain(retention_hours) for name, table in self.tables.items()}
+
+    def disk_bytes(self) -> dict[str, int]:
+        """Bytes on disk of each table (local tables only)."""
+        return {name: sum(p.stat().st_size for p in (self.root / name).rglob("*") if p.is_file())
+                for name in self.tables if (self.root / name).exists()}
+
+
+def vector_bytes(matrix: np.ndarray) -> list[bytes]:
+    """Each row of a float matrix as float32 bytes (the ``vectors`` table's cells)."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    return [row.tobytes() for row in matrix]
+
+
+def vector_matrix(cells: Sequence[bytes], width: int = 0) -> np.ndarray:
+    """The float32 matrix of cells written by :func:`vector_bytes` (``width`` columns when there is none)."""
+    if not len(cells):
+        return np.zeros((0, width), dtype=np.float32)
+    return np.frombuffer(b"".join(cells), dtype=np.float32).reshape(len(cells), -1)

@@ -58,7 +58,7 @@ class Scoring:
         return run
 
     def scored_by(self) -> set[str]:
-        return set(read_scores(self.settings.layout(), ["champion_version"])["champion_version"])
+        return set(read_scores(self.settings.layout())["champion_version"])
 
 
 def champion(settings: Settings, name: str, rows: list[list[str]], header: list[str], strategy: str) -> str:
@@ -103,7 +103,7 @@ def test_unpausing_scores_the_files_dropped_without_an_event(scoring):
     scoring.next_run("scheduled", 0)
     assert scoring.scored_by() == {scoring.versions[1]}
     layout = scoring.settings.layout()
-    assert len(read_scores(layout, ["text"])) == 2 * TWEETS
+    assert len(read_scores(layout)) == 2 * TWEETS
     assert read_json(layout.mood / "mood.json")["champion_version"] == scoring.versions[1]
     drift = read_json(layout.mood / "drift.json")
     assert drift["status"] == "checked" and drift["reference"]["to"].startswith("2021-12-30")

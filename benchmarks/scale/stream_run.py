@@ -16,15 +16,13 @@ manifests), ``build_10m_s``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from benchmarks.options import PROJECT_ROOT, median
+from benchmarks.processes import run_json_process
 from benchmarks.scale.options import ScaleOptions
 from benchmarks.scale.standin import standin_server
 from benchmarks.scale.stream import (
@@ -69,11 +67,7 @@ def _drop_tweets(settings: Settings, history: SyntheticHistory, name: str, run: 
 
 def _step(step: str, settings: dict, batch: str, parts: dict) -> dict:
     job = {"step": step, "settings": settings, "batch_id": batch, "parts": parts}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.scale.stream_step"], input=json.dumps(job), text=True,
-                          capture_output=True, cwd=PROJECT_ROOT, check=False)
-    if proc.returncode:
-        raise RuntimeError(f"stream step {step} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_process("benchmarks.scale.stream_step", job, PROJECT_ROOT)
 
 
 def _run(settings: Settings, batch: str, steps: tuple[str, ...]) -> dict:

@@ -68,21 +68,18 @@ def coverage(tables: ScoredStream) -> list[dict]:
             for r in found.itertuples()]
 
 
-def _point(when: pd.Timestamp, resolution: str, version: str, group: pd.DataFrame, total: int) -> dict:
-    n = int(group["n"].sum())
-    counts = group.groupby("label")["n"].sum()
-    annotated = group[group["annotated"] != ""].groupby("annotated")["n"].sum()
+def _point(when: pd.Timestamp, resolution: str, version: str, counts: dict[str, int], figures: dict,
+           annotated: dict[str, int] | None) -> dict:
+    n = int(figures["n"])
     point = {"period": when.date().isoformat() if resolution == DAY else when.strftime("%Y-%m-%dT%H:00"),
              "start": when.isoformat(), "resolution": resolution, "champion_version": version, "n": n,
-             "complete": n >= total,
-             "counts": {label: int(counts.get(label, 0)) for label in LABELS},
-             "shares": {label: round(int(counts.get(label, 0)) / n, 4) for label in LABELS},
-             "mean_confidence": round(float(group["confidence_sum"].sum()) / n, 4),
-             "arrival_dated": int(group.loc[group["dated_by"] == DATED_BY_ARRIVAL, "n"].sum())}
-    if len(annotated):
-        point["annotated"] = {"n": int(annotated.sum()),
-                              "shares": {c: round(int(annotated.get(c, 0)) / int(annotated.sum()), 4)
-                                         for c in LABELS}}
+             "complete": n >= figures["total"], "counts": counts,
+             "shares": {label: round(counts[label] / n, 4) for label in LABELS},
+             "mean_confidence": round(float(figures["confidence_sum"]) / n, 4),
+             "arrival_dated": int(figures["arrival_dated"])}
+    if annotated:
+        total = sum(annotated.values())
+        point["annotated"] = {"n": total, "shares": {c: round(annotated.get(c, 0) / total, 4) for c in LABELS}}
     return point
 
 
@@ -92,10 +89,24 @@ def mood_points(counts: pd.DataFrame, totals: pd.DataFrame, resolution: str) -> 
     if counts.empty:
         return []
     freq = "D" if resolution == DAY else "h"
+    frame = counts.assign(period=counts["hour"].dt.floor(freq),
+                          arrival=counts["n"].where(counts["dated_by"] == DATED_BY_ARRIVAL, 0))
+    keys = ["period", "champion_version"]
+    figures = frame.groupby(keys)[["n", "confidence_sum", "arrival"]].sum().rename(columns={"arrival":
+                                                                                            "arrival_dated"})
     period_total = totals.groupby(totals["hour"].dt.floor(freq))["n"].sum()
-    period = counts["hour"].dt.floor(freq)
-    return [_point(when, resolution, version, group, int(period_total.get(when, 0)))
-            for (when, version), group in counts.groupby([period, "champion_version"], sort=True)]
+    figures["total"] = period_total.reindex(figures.index.get_level_values(0)).fillna(0).to_numpy()
+    by_label = frame.pivot_table(index=keys, columns="label", values="n", aggfunc="sum", fill_value=0) \
+        .reindex(columns=list(LABELS), fill_value=0)
+    marked = frame[frame["annotated"] != ""]
+    annotated = marked.groupby([*keys, "annotated"])["n"].sum() if len(marked) else pd.Series(dtype=int)
+    held: dict[tuple, dict[str, int]] = {}
+    for (when, version, label), n in annotated.items():
+        held.setdefault((when, version), {})[label] = int(n)
+    labels = by_label.to_dict("index")
+    return [_point(when, resolution, version, {k: int(v) for k, v in labels[(when, version)].items()}, row,
+                   held.get((when, version)))
+            for (when, version), row in figures.to_dict("index").items()]
 
 
 def hourly_days(totals: pd.DataFrame, min_tweets: int) -> set:

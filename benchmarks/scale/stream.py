@@ -36,7 +36,13 @@ from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.monitoring.mood import count_rows
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.fs import read_json, write_json_atomic
-from tweet_sentiment.storage.scored_stream import PROBABILITY_COLUMNS, SCHEMAS, ScoredStream, vector_bytes
+from tweet_sentiment.storage.scored_stream import (
+    PROBABILITY_COLUMNS,
+    SCHEMAS,
+    ScoredStream,
+    seen_keys,
+    vector_bytes,
+)
 from tweet_sentiment.storage.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -115,7 +121,8 @@ def _batch_frames(base: Base, when: StreamLayout, k: int, rows: int) -> dict[str
                            "label": base.labels[span], "confidence": base.probabilities[span].max(axis=1),
                            **{c: base.probabilities[span, i] for i, c in enumerate(PROBABILITY_COLUMNS)},
                            "scored_at": pd.Timestamp(when.built_at)})
-    frames = {"seen": pd.DataFrame({"batch_id": bid, "hash": [hashlib.sha256(t.encode()).digest() for t in texts]}),
+    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    frames = {"seen": pd.DataFrame({"batch_id": bid, **seen_keys(hashes)}),
               "counts": count_rows(rows_frame, scores),
               "words": base.words[j].assign(batch_id=bid, champion_version=base.version,
                                             hour=tweet_at.iloc[0].floor("h")),
@@ -125,7 +132,6 @@ def _batch_frames(base: Base, when: StreamLayout, k: int, rows: int) -> dict[str
               "scored": pd.DataFrame([{"batch_id": bid, "champion_version": base.version, "rows": rows,
                                        "scored_at": arrived}])}
     if when.kept(k):
-        hashes = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
         frames["rows"] = rows_frame.assign(text_hash=hashes, raw_text=texts, source_file=f"{bid}.csv",
                                            source_row=np.arange(2, rows + 2))
         frames["scores"] = scores

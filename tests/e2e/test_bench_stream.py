@@ -41,7 +41,7 @@ def test_stream_bench_builds_streams_and_times_a_scoring_run_and_a_champion_chan
     live = tables.live_batches()
     assert len(live) == large["kept_rows"] // 2000 and 1 < len(live) < 100  # the first and the retained ones
     counted = tables.query("SELECT sum(n) AS n FROM counts", ["counts"])["n"].iloc[0]
-    hashes = tables.query("SELECT count(DISTINCT hash) AS n FROM seen", ["seen"])["n"].iloc[0]
+    hashes = tables.query("SELECT count(DISTINCT (hi, lo)) AS n FROM seen", ["seen"])["n"].iloc[0]
     assert counted == hashes == 200_000
     assert tables.query("SELECT count(*) AS n FROM rows", ["rows"])["n"].iloc[0] == large["kept_rows"]
     assert not (tmp_path / "stream-run").exists()  # the runs' copies are removed

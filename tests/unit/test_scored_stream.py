@@ -175,3 +175,17 @@ def test_housekeeping_compacts_every_table_and_every_answer_stays(settings):
     pd.testing.assert_frame_equal(before[0], after[0])
     assert [{k: v for k, v in p.items()} for p in before[1]] == after[1]
     assert np.isclose(after[0]["confidence"].mean(), before[0]["confidence"].mean())
+
+
+def test_a_run_that_died_before_its_manifest_is_scored_again_without_counting_twice(settings):
+    layout = settings.layout()
+    registry = ModelRegistry(layout.registry)
+    train_champion(registry, seed=1)
+    drop(settings, "b0", "2020-03-16", texts("first", 30))
+    score_stream(layout, registry.champion(), offline_client())
+    tables = ScoredStream(layout.stream)
+    tables.tables["scored"].delete("batch_id = 'b0'")  # died after its scores and counts, before the manifest
+    assert len(tables.to_score(registry.champion_version())[0]) == 1
+    assert score_stream(layout, registry.champion(), offline_client())["scored_rows"] == 30
+    assert mood_series(*read_counts(tables), 1000)["rows"] == 30 and len(read_scores(layout)) == 30
+    assert len(tables.read_vectors(["b0"])) == 30

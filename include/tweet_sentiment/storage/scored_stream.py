@@ -4,13 +4,15 @@ filter, never whole:
 - ``rows``: the accepted unlabelled rows (texts and their stamps), one append per batch;
 - ``vectors``: each scored text's embedding and lexicon features (float32 bytes), kept only here (never in the
   training side's feature cache), so re-scoring embeds nothing;
-- ``seen``: every stored text's hash (32 bytes) and batch, kept for ever: the duplicate check looks up a batch's
-  hashes in it;
+- ``seen``: every stored text's hash (its first 128 bits as two int64: a collision is out of reach at any stream's
+  size) and batch, kept for ever: the duplicate check joins a file's hashes to it (two integer columns scanned);
 - ``scores``: each row's answer by the champion that last scored its batch;
 - ``counts`` and ``words``: the mood's counts per batch × champion version × hour × class (with the sum of the
   top-class probability), and per batch × version × hour × class × word (tweets using it), kept for ever;
 - the small manifests: ``batches`` (stored batches with their row count and times), ``scored`` (batch ×
-  version: what each champion has scored), ``expired`` (batches whose texts and vectors retention removed).
+  version: what each champion has scored), ``expired`` (batches whose texts and vectors retention removed),
+  ``attempts`` (batch × version a run started to score: where none is recorded, the tables hold no row of it, so
+  its rows are appended; else they replace the batch's rows, which costs a scan of the files that may hold it).
 
 A batch's rows count once it is marked stored in ``batches``; a batch is scored by a version once ``scored``
 names it (written last, after its scores and counts, each written idempotently by batch and version).
@@ -38,7 +40,7 @@ SCHEMAS: dict[str, pa.Schema] = {
                        ("source_file", pa.string()), ("source_row", pa.int64())]),
     "vectors": pa.schema([("batch_id", pa.string()), ("seq", pa.int64()), ("embedding", pa.binary()),
                           ("lexicon", pa.binary()), ("lexicon_set", pa.string())]),
-    "seen": pa.schema([("batch_id", pa.string()), ("hash", pa.binary())]),
+    "seen": pa.schema([("batch_id", pa.string()), ("hi", pa.int64()), ("lo", pa.int64())]),
     "scores": pa.schema([("batch_id", pa.string()), ("seq", pa.int64()), ("champion_version", pa.string()),
                          ("label", pa.string()), ("confidence", pa.float32()),
                          *[(c, pa.float32()) for c in PROBABILITY_COLUMNS], ("scored_at", TS)]),
@@ -53,6 +55,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "scored": pa.schema([("batch_id", pa.string()), ("champion_version", pa.string()), ("rows", pa.int64()),
                          ("scored_at", TS)]),
     "expired": pa.schema([("batch_id", pa.string()), ("rows", pa.int64()), ("expired_at", TS)]),
+    "attempts": pa.schema([("batch_id", pa.string()), ("champion_version", pa.string()), ("started_at", TS)]),
 }
 LIVE_BATCHES = "SELECT * FROM batches WHERE stored AND batch_id NOT IN (SELECT batch_id FROM expired)"
 
@@ -83,12 +86,12 @@ class ScoredStream:
         """Of ``hashes``, those stored by a batch other than ``exclude_batch``: hash → ("", "batch <id>")."""
         if not hashes:
             return {}
-        wanted = pa.table({"hash": pa.array([bytes.fromhex(h) for h in set(hashes)], pa.binary())})
-        found = query_tables("SELECT hex(s.hash) AS h, min(s.batch_id) AS b FROM seen s SEMI JOIN wanted w "
-                             "ON s.hash = w.hash WHERE s.batch_id <> ? GROUP BY s.hash",
+        distinct = sorted(set(hashes))
+        wanted = pa.table({"h": distinct, **seen_keys(distinct)})
+        found = query_tables("SELECT w.h, min(s.batch_id) AS b FROM wanted w JOIN seen s ON s.hi = w.hi AND "
+                             "s.lo = w.lo WHERE s.batch_id <> ? GROUP BY w.h",
                              {"seen": (self.tables["seen"], None)}, [exclude_batch], extra={"wanted": wanted})
-        return {h.lower(): ("", f"batch {b}") for h, b in zip(found["h"].to_pylist(), found["b"].to_pylist(),
-                                                                  strict=True)}
+        return {h: ("", f"batch {b}") for h, b in zip(found["h"].to_pylist(), found["b"].to_pylist(), strict=True)}
 
     def write_batch(self, batch_id: str, rows: pd.DataFrame) -> None:
         """Store a batch's accepted rows: registered, its rows and hashes appended, then marked stored (a retry
@@ -96,14 +99,14 @@ class ScoredStream:
         batches = self.tables["batches"]
         pred = batch_predicate([batch_id])
         if len(self.query("SELECT 1 FROM batches WHERE batch_id = ?", ["batches"], [batch_id])):
-            for name in ("rows", "seen", "vectors", "scores", "counts", "words", "scored"):
+            for name in ("rows", "seen", "vectors", "scores", "counts", "words", "scored", "attempts"):
                 self.tables[name].delete(pred)
         entry = {"batch_id": batch_id, "rows": len(rows), "arrived_at": rows["arrived_at"].min(),
                  "first_tweet_at": rows["tweet_at"].min(), "last_tweet_at": rows["tweet_at"].max(),
                  "registered_at": datetime.now(UTC)}
         batches.replace(pred, _arrow(pd.DataFrame([{**entry, "stored": False}]), SCHEMAS["batches"]))
         self.tables["rows"].append(_arrow(rows.assign(seq=np.arange(len(rows))), SCHEMAS["rows"]))
-        seen = pd.DataFrame({"batch_id": batch_id, "hash": [bytes.fromhex(h) for h in rows["text_hash"]]})
+        seen = pd.DataFrame({"batch_id": batch_id, **seen_keys(rows["text_hash"].tolist())})
         self.tables["seen"].append(_arrow(seen, SCHEMAS["seen"]))
         batches.replace(pred, _arrow(pd.DataFrame([{**entry, "stored": True}]), SCHEMAS["batches"]))
 
@@ -135,19 +138,35 @@ class ScoredStream:
         return self.query(f"SELECT * FROM vectors WHERE {batch_predicate(batch_ids)}", ["vectors"])
 
     # --- scores -----------------------------------------------------------------------------------------------
+    def _written_before(self, batch_ids: Sequence[str]) -> pd.DataFrame:
+        """(batch_id, champion_version) of these batches that a run scored or started to score."""
+        return self.query(f"SELECT DISTINCT batch_id, champion_version FROM (SELECT batch_id, champion_version FROM "
+                          f"scored UNION ALL SELECT batch_id, champion_version FROM attempts) WHERE "
+                          f"{batch_predicate(batch_ids)}", ["scored", "attempts"])
+
+    def _put(self, name: str, predicate: str, rows: pd.DataFrame, replace: bool) -> None:
+        table = self.tables[name]
+        data = _arrow(rows, SCHEMAS[name])
+        table.replace(predicate, data) if replace else table.append(data)
+
     def write_scores(self, batch_ids: Sequence[str], version: str, parts: dict[str, pd.DataFrame]) -> None:
         """Record ``version``'s answer for these batches: ``parts`` holds ``scores``, ``counts``, ``words`` and
         ``vectors`` (new texts' only: empty on a re-scoring); each written by batch (and version), then the
-        manifest ``scored``, last."""
+        manifest ``scored``, last. Appended where no run wrote these batches (and version) before, else replaced."""
+        before = self._written_before(batch_ids)
+        again, again_v = len(before) > 0, bool((before["champion_version"] == version).any())
+        now = datetime.now(UTC)
+        self.tables["attempts"].append(_arrow(pd.DataFrame({"batch_id": list(batch_ids), "champion_version": version,
+                                                            "started_at": now}), SCHEMAS["attempts"]))
         pred = batch_predicate(batch_ids)
         if len(parts.get("vectors", ())):
-            self.tables["vectors"].replace(pred, _arrow(parts["vectors"], SCHEMAS["vectors"]))
-        self.tables["scores"].replace(pred, _arrow(parts["scores"], SCHEMAS["scores"]))
+            self._put("vectors", pred, parts["vectors"], again)
+        self._put("scores", pred, parts["scores"], again)
         for name in ("counts", "words"):
-            self.tables[name].replace(batch_predicate(batch_ids, version), _arrow(parts[name], SCHEMAS[name]))
+            self._put(name, batch_predicate(batch_ids, version), parts[name], again_v)
         done = parts["scores"].groupby("batch_id").size()
         manifest = pd.DataFrame({"batch_id": list(batch_ids), "champion_version": version,
-                                 "rows": [int(done.get(b, 0)) for b in batch_ids], "scored_at": datetime.now(UTC)})
+                                 "rows": [int(done.get(b, 0)) for b in batch_ids], "scored_at": now})
         self.tables["scored"].append(_arrow(manifest, SCHEMAS["scored"]))
 
     # --- retention and housekeeping ---------------------------------------------------------------------------
@@ -171,6 +190,12 @@ class ScoredStream:
         """Bytes on disk of each table (local tables only)."""
         return {name: sum(p.stat().st_size for p in (self.root / name).rglob("*") if p.is_file())
                 for name in self.tables if (self.root / name).exists()}
+
+
+def seen_keys(hex_hashes: Sequence[str]) -> dict[str, np.ndarray]:
+    """The ``seen`` table's key columns of text hashes (hex SHA-256): ``hi`` and ``lo``, their first 128 bits."""
+    keys = np.frombuffer(b"".join(bytes.fromhex(h[:32]) for h in hex_hashes), dtype=">i8").reshape(-1, 2)
+    return {"hi": keys[:, 0].astype(np.int64), "lo": keys[:, 1].astype(np.int64)}
 
 
 def vector_bytes(matrix: np.ndarray) -> list[bytes]:

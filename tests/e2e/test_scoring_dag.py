@@ -22,6 +22,7 @@ from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.model.boosting import BoostingParams
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.monitoring.mood import chart_points
 from tweet_sentiment.monitoring.scoring import read_scores
 from tweet_sentiment.pipeline.assets import CHAMPION
 from tweet_sentiment.pipeline.params import RunOptions
@@ -135,5 +136,6 @@ def test_a_promotions_champion_event_rescores_with_the_new_champion(scoring):
     scoring.next_run("asset_triggered", before)
     assert scoring.scored_by() == {scoring.versions[1]}
     mood = read_json(scoring.settings.layout().mood / "mood.json")
-    assert mood["versions"] == [scoring.versions[1]]
-    assert {p["champion_version"] for p in mood["series"]} == {scoring.versions[1]}
+    assert sorted(mood["versions"]) == sorted(scoring.versions)  # each version's counts are kept
+    assert {p["champion_version"] for p in chart_points(mood, scoring.versions[1])} == {scoring.versions[1]}
+    assert {c["version"]: c["share"] for c in mood["coverage"]}[scoring.versions[1]] == 1.0

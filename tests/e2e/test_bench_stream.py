@@ -40,7 +40,7 @@ def test_stream_bench_builds_streams_and_times_a_scoring_run_and_a_champion_chan
     tables = ScoredStream(tmp_path / "stream" / "s-200000" / "data" / "stream")
     live = tables.live_batches()
     assert len(live) == large["kept_rows"] // 2000 and 1 < len(live) < 100  # the first and the retained ones
-    counted = tables.query("SELECT sum(n) AS n FROM counts", ["counts"])["n"].iloc[0]
+    counted = tables.query("SELECT sum(n)::BIGINT AS n FROM counts", ["counts"])["n"].iloc[0]
     hashes = tables.query("SELECT count(DISTINCT (hi, lo)) AS n FROM seen", ["seen"])["n"].iloc[0]
     assert counted == hashes == 200_000
     assert tables.query("SELECT count(*) AS n FROM rows", ["rows"])["n"].iloc[0] == large["kept_rows"]

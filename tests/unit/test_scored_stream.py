@@ -98,12 +98,18 @@ def test_counts_are_written_per_run_from_its_rows_only_and_give_the_mood_of_a_fu
     assert from_counts == full_read_mood(settings, v1).to_dict() and mood["rows"] == 70
 
 
+def one_scored_batch(settings: Settings, n: int) -> ModelRegistry:
+    """A champion, and one batch of ``n`` tweets scored by it; the registry."""
+    registry = ModelRegistry(settings.layout().registry)
+    train_champion(registry, seed=1)
+    drop(settings, "b0", "2020-03-16", texts("first", n))
+    score_stream(settings.layout(), registry.champion(), offline_client())
+    return registry
+
+
 def test_word_counts_split_hashtags_into_words_per_hour_and_class(settings):
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
-    train_champion(registry, seed=1)
-    drop(settings, "b0", "2020-03-16", texts("first", 10))
-    score_stream(layout, registry.champion(), offline_client())
+    one_scored_batch(settings, 10)
     words = ScoredStream(layout.stream).query("SELECT word, sum(n) AS n FROM words GROUP BY word", ["words"])
     per_word = dict(zip(words["word"], words["n"], strict=True))
     assert per_word["stay"] == per_word["home"] == per_word["masks"] == per_word["first"] == 10
@@ -179,10 +185,7 @@ def test_housekeeping_compacts_every_table_and_every_answer_stays(settings):
 
 def test_a_run_that_died_before_its_manifest_is_scored_again_without_counting_twice(settings):
     layout = settings.layout()
-    registry = ModelRegistry(layout.registry)
-    train_champion(registry, seed=1)
-    drop(settings, "b0", "2020-03-16", texts("first", 30))
-    score_stream(layout, registry.champion(), offline_client())
+    registry = one_scored_batch(settings, 30)
     tables = ScoredStream(layout.stream)
     tables.tables["scored"].delete("batch_id = 'b0'")  # died after its scores and counts, before the manifest
     assert len(tables.to_score(registry.champion_version())[0]) == 1

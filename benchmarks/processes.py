@@ -4,10 +4,12 @@ RSS from /proc (Linux), and whether a server answers over HTTP. The tests use th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -143,3 +145,13 @@ class PeakRss:
                     self.peak_mb = max(self.peak_mb, peak_rss_mb(pid))
                 except OSError:
                     ours.discard(pid)
+
+
+def run_json_process(module: str, job: dict, cwd: Path) -> dict:
+    """``python -m module`` with ``job`` as JSON on stdin; the JSON object of its last stdout line (a failure
+    raises with the end of its stderr)."""
+    proc = subprocess.run([sys.executable, "-m", module], input=json.dumps(job), text=True, capture_output=True,
+                          cwd=cwd, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"{module} {job.get('step', '')} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

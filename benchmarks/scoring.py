@@ -5,10 +5,12 @@
   and just after (the mean; ``score_vs_embed`` their ratio), and beside the scoring's own embedding calls on the
   same tweets at the same moment (``embed_per_s_in_scoring``; ``score_vs_embed_same_tweets``: the share of the
   scoring's time spent waiting for infinity, robust to the shared machine's changing load);
-- ``rescore_per_s``: the same tweets re-scored (a new champion's run: cached vectors), median of ``runs``;
-- ``drift_check_s``: ``drift_watch.run_drift_check`` of the scored window against ``drift_reference_rows`` of the
-  champion's training rows (vectors from the cache, the reference scored by the champion, the domain classifier,
-  the class mix, the confidence, drift.json written), median of ``runs``;
+- ``rescore_per_s``: the same tweets re-scored (a new champion's run: the stream's stored vectors), median of
+  ``runs``;
+- ``drift_check_s``: ``drift_check.run_drift_check`` of the scored window against ``drift_reference_rows`` of the
+  champion's training rows (the window's vectors from the stream's table, the reference's from the cache, the
+  reference scored by the champion, the domain classifier, the class mix, the confidence, drift.json written),
+  median of ``runs``;
 - with the 2022 file as the source (half of the tweets from each snapshot): the drift of the 2022 snapshot against
   the 2021 one (``drift_2022_*``: the stream check, the first half as the reference).
 The source is ``unlabelled_source`` (the 2022 file), else the holdout file (its labels are ignored).
@@ -26,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.embedding import measure_embedding
-from benchmarks.history import seed_cache
 from benchmarks.options import BenchOptions, median
 from tweet_sentiment.config import DatasetMissingError, Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
@@ -107,8 +108,7 @@ def _drift_figures(base: Settings, root: Settings, champion: Champion, client: I
                    options: BenchOptions) -> dict:
     """The drift check as the scoring DAG runs it: the scored window against the champion's training rows (its
     seconds, median of runs), and, with two snapshots scored, the 2022 one against the 2021 one."""
-    texts = read_scores(root.layout(), ["text"])["text"].tolist()
-    seed_cache(root.layout().embeddings, base.layout().embeddings, texts)  # one cache holds both sides
+    texts = read_scores(root.layout())["text"].tolist()  # the window's vectors: in the stream's own table
     shutil.copytree(base.layout().labelled, root.layout().labelled, dirs_exist_ok=True)  # the training rows
     check = dataclasses.replace(root, cache_root=base.cache_root, drift_window_rows=len(texts),
                                 drift_reference_max_rows=options.drift_reference_rows)
@@ -120,7 +120,7 @@ def _drift_figures(base: Settings, root: Settings, champion: Champion, client: I
     figures = {"drift_check_s": median(seconds, 2),
                "drift_check_rows": [report["window"]["rows"], report["reference"]["rows"]],
                "drift_vs_training_auc": report["embedding"]["auc"], "drift_vs_training_js": report["class_mix"]["js"]}
-    dates = read_scores(root.layout(), ["tweet_at"])["tweet_at"]
+    dates = read_scores(root.layout())["tweet_at"]
     if dates.dt.year.nunique() > 1:
         halves = dataclasses.replace(check, drift_window_rows=len(texts) // 2)
         snapshots = run_drift_check(halves, champion, client, "stream")

@@ -3,7 +3,8 @@
 sense → claim_and_ingest → score → mood | drift | rescore_labelling_queue → archive
 
 Schedule: a champion asset event (a promotion of the retrain DAG, a rollback on the model page) starts a run at
-once, which re-scores what is already scored with the new champion (cached vectors: fast); so does an event of
+once, which scores the new tweets first, then re-scores a bounded chunk of the history with the new champion,
+newest first (stored vectors; the rest in the next runs, so new tweets never wait for it); so does an event of
 the unlabelled-inbox asset (``make feed-unlabelled`` records one through the UI plugin; its sensor waits the
 seconds a file takes to settle). Files dropped without an event wait for the short timetable (every
 ``TWEET_SENTIMENT_SCORE_EVERY_MIN`` minutes, 5 by default): a run with nothing to do skips within seconds. A run
@@ -77,7 +78,7 @@ def tweet_sentiment_score() -> None:
 
     @task(multiple_outputs=False, inlets=[airflow_assets.CHAMPION])
     def score() -> dict:
-        """Pin the champion; score the new rows and re-score those another champion scored."""
+        """Pin the champion; score the new rows, then a bounded chunk of those another champion scored."""
         return scoring.score(_settings(), _options())
 
     @task(multiple_outputs=False)

@@ -1,5 +1,5 @@
 """Helpers of the scoring-stream tests (plain functions): a small real LightGBM champion over a tiny embedding, and
-its vectors put in the real feature cache, so the champion scores without an infinity server."""
+its vectors put where the product keeps infinity's answers, so the champion scores without an infinity server."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.schema import FeatureSchema
 from tweet_sentiment.storage.fs import DataLayout
-from tweet_sentiment.storage.vector_cache import VectorCache
+from tweet_sentiment.storage.vector_cache import MemoryVectorCache, VectorCache
 from tweet_sentiment.text import text_hash
 
 MODEL = "all-MiniLM-L6-v2"
@@ -42,9 +42,12 @@ def vector_of(text: str, shift: float = 0.0) -> np.ndarray:
 
 
 def cache_vectors(layout: DataLayout, cleaned: list[str], shift: float = 0.0) -> None:
-    """Put the vectors of cleaned texts in the feature cache, as infinity's answers would be."""
-    VectorCache(layout.embeddings, MODEL).put([text_hash(t) for t in cleaned],
-                                              np.stack([vector_of(t, shift) for t in cleaned]))
+    """Put the vectors of cleaned texts where infinity's answers would be found: the feature cache (the training
+    side's texts) and this process's memory cache (the scored stream embeds through it, then keeps the vectors in
+    its own table); a vector held for the text before is replaced."""
+    vectors = np.stack([vector_of(t, shift) for t in cleaned])
+    VectorCache(layout.embeddings, MODEL).put([text_hash(t) for t in cleaned], vectors)
+    MemoryVectorCache(MODEL)._hold(dict(zip([text_hash(t) for t in cleaned], vectors, strict=True)))
 
 
 def offline_client() -> InfinityClient:

@@ -1,15 +1,20 @@
-"""``python -m benchmarks.scale [--sizes 40000,200000,1000000] [--runs N] [--root DIR]`` (`make bench-scale`):
-progress on stderr, the figures as one JSON object, the last line printed on stdout."""
+"""``python -m benchmarks.scale [--sizes 40000,200000,1000000] [--runs N] [--root DIR] [--stream-sizes S,...]
+[--stream-only]`` (`make bench-scale`): progress on stderr, the figures as one JSON object, the last line printed
+on stdout. ``--stream-sizes`` (or ``STREAM_SIZES``; ``0``: none) adds the scored stream's figures
+(``stream_run.py``)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from benchmarks.report import log_progress, print_figures
 from benchmarks.scale.figures import run_scale
 from benchmarks.scale.options import DEFAULT_SIZES, ScaleOptions
+from benchmarks.scale.stream import STREAM_SIZES
+from benchmarks.scale.stream_run import run_stream_scale
 from tweet_sentiment.config import Settings
 
 
@@ -26,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=ScaleOptions.runs, help="cycles per size (medians)")
     parser.add_argument("--root", type=Path, default=ScaleOptions.root,
                         help="where built histories are kept between runs (default var/bench-scale)")
+    parser.add_argument("--stream-sizes", type=_sizes,
+                        default=_sizes(os.environ.get("STREAM_SIZES", ",".join(map(str, STREAM_SIZES)))),
+                        help="scored tweets of each stream (the scored stream's figures; 0: none)")
+    parser.add_argument("--stream-only", action="store_true", help="the scored stream's figures only")
     args = parser.parse_args(argv)
+    streams = tuple(s for s in args.stream_sizes if s)
     log_progress("tweet_sentiment")
     options = ScaleOptions(sizes=args.sizes, runs=args.runs, root=args.root.resolve())
     try:
@@ -34,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             options.batches(rows)  # a size that is no whole number of batches fails here, before any work
     except ValueError as exc:
         parser.error(str(exc))
-    return print_figures(lambda: run_scale(Settings.from_env(), options))
+    def figures() -> dict:
+        labelled = {} if args.stream_only else run_scale(Settings.from_env(), options)
+        return {**labelled, **(run_stream_scale(Settings.from_env(), options, streams) if streams else {})}
+    return print_figures(figures)
 
 
 if __name__ == "__main__":

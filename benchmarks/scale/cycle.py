@@ -4,17 +4,15 @@ the cycle: embedding new texts costs the same whatever the history, the rest of 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from upath import UPath
 
 from benchmarks.options import PROJECT_ROOT
+from benchmarks.processes import run_json_process
 from benchmarks.scale.build import batch_id, pool_lexicon
 from benchmarks.scale.standin import DIM, standin_vectors
 from benchmarks.scale.step import STEPS
@@ -85,8 +83,4 @@ def _cache_new_texts(settings: Settings, history: SyntheticHistory, batch: int, 
 def _run_step(step: str, settings: dict, batch: str, parts: dict) -> dict:
     """``step`` in a fresh Python process; its result, seconds and peak RSS."""
     job = {"step": step, "settings": settings, "batch_id": batch, "parts": parts}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.scale.step"], input=json.dumps(job), text=True,
-                          capture_output=True, cwd=PROJECT_ROOT, check=False)
-    if proc.returncode:
-        raise RuntimeError(f"step {step} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_process("benchmarks.scale.step", job, PROJECT_ROOT)

@@ -76,7 +76,7 @@ SCORING_RANGES = {  # the scoring stream's numeric settings and their (lowest, h
     "unlabelled_feed_rows": (1, None), "score_every_min": (0.1, None), "mood_hourly_min_tweets": (1, None),
     "drift_window_rows": (10, None), "drift_reference_max_rows": (10, None), "drift_sample_rows": (10, None),
     "drift_auc_threshold": (0.5, 1.0), "drift_js_threshold": (0.0, 1.0), "drift_confidence_drop": (0.0, 1.0),
-    "labelling_drift_share": (0.0, 1.0),
+    "labelling_drift_share": (0.0, 1.0), "stream_retention_days": (0.0, None), "rescore_rows": (1, None),
 }
 
 
@@ -129,6 +129,10 @@ class Settings:
     drift_js_threshold: float = 0.1  # Jensen-Shannon distance of the predicted class mix (Evidently's default)
     drift_confidence_drop: float = 0.05  # a fall of the mean top-class probability by this much
     labelling_drift_share: float = 0.5  # of each labelling load, the share drawn from a drifted window
+    # scored tweets' texts, vectors and per-tweet scores are kept this long after arrival; then only their share
+    # of the mood's counts and their duplicate-check hash remain (the drift reference's batches are kept)
+    stream_retention_days: float = 30.0
+    rescore_rows: int = 200_000  # a scoring run re-scores at most this many tweets of a new champion's history
     seed: int = 13
     # housekeeping (its own DAG): table versions younger than this stay readable (restore, lineage), older
     # ones and the files only they need are deleted

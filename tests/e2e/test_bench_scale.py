@@ -19,8 +19,8 @@ HEADLINE = ("cycle_steps_ratio_1m", "task_peak_rss_mb_1m", "disk_bytes_per_label
 
 def _bench(root: Path, sizes: str) -> dict:
     result = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--sizes", sizes, "--runs", "1",
-                             "--root", str(root)], capture_output=True, text=True, timeout=1200, cwd=ROOT,
-                            env=os.environ)
+                             "--root", str(root), "--stream-sizes", "0"], capture_output=True, text=True,
+                            timeout=1200, cwd=ROOT, env=os.environ)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "batch 4/4 written" in result.stderr or "cached" in result.stderr  # progress while it builds
     return json.loads(result.stdout.strip().splitlines()[-1])

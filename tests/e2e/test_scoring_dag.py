@@ -22,6 +22,7 @@ from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.model.boosting import BoostingParams
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.monitoring.mood import chart_points
 from tweet_sentiment.monitoring.scoring import read_scores
 from tweet_sentiment.pipeline.assets import CHAMPION
 from tweet_sentiment.pipeline.params import RunOptions
@@ -58,7 +59,7 @@ class Scoring:
         return run
 
     def scored_by(self) -> set[str]:
-        return set(read_scores(self.settings.layout(), ["champion_version"])["champion_version"])
+        return set(read_scores(self.settings.layout())["champion_version"])
 
 
 def champion(settings: Settings, name: str, rows: list[list[str]], header: list[str], strategy: str) -> str:
@@ -103,7 +104,7 @@ def test_unpausing_scores_the_files_dropped_without_an_event(scoring):
     scoring.next_run("scheduled", 0)
     assert scoring.scored_by() == {scoring.versions[1]}
     layout = scoring.settings.layout()
-    assert len(read_scores(layout, ["text"])) == 2 * TWEETS
+    assert len(read_scores(layout)) == 2 * TWEETS
     assert read_json(layout.mood / "mood.json")["champion_version"] == scoring.versions[1]
     drift = read_json(layout.mood / "drift.json")
     assert drift["status"] == "checked" and drift["reference"]["to"].startswith("2021-12-30")
@@ -135,5 +136,6 @@ def test_a_promotions_champion_event_rescores_with_the_new_champion(scoring):
     scoring.next_run("asset_triggered", before)
     assert scoring.scored_by() == {scoring.versions[1]}
     mood = read_json(scoring.settings.layout().mood / "mood.json")
-    assert mood["versions"] == [scoring.versions[1]]
-    assert {p["champion_version"] for p in mood["series"]} == {scoring.versions[1]}
+    assert sorted(mood["versions"]) == sorted(scoring.versions)  # each version's counts are kept
+    assert {p["champion_version"] for p in chart_points(mood, scoring.versions[1])} == {scoring.versions[1]}
+    assert {c["version"]: c["share"] for c in mood["coverage"]}[scoring.versions[1]] == 1.0

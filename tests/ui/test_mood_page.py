@@ -67,6 +67,7 @@ def test_the_mood_api_gives_the_series_the_drift_and_who_scored_it(ui_server, sc
     periods = [(p["period"][:10], p["resolution"]) for p in mood["points"]]  # newest first
     assert periods == [("2022-12-30", "hour"), ("2021-12-30", "hour")]
     assert all(p["champion_version"] == mood["champion"] for p in mood["points"])
+    assert mood["coverage"] == [{"version": mood["champion"], "rows": 2 * PER_SNAPSHOT, "share": 1.0}]
     drift = mood["drift"]
     assert drift["reference"]["rows"] == drift["window"]["rows"] == PER_SNAPSHOT
     assert drift["reference"]["to"].startswith("2021-12-30") and drift["window"]["from"].startswith("2022-12-30")
@@ -102,6 +103,8 @@ def test_the_mood_page_in_a_browser(ui_server, scored, browser):
     assert "first 150 scored tweets" in browser.find_element(By.ID, "drift-reference").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#examples tbody tr")) == 12
     assert len(browser.find_elements(By.CSS_SELECTOR, "#points tbody tr")) == 2
+    coverage = browser.find_elements(By.CSS_SELECTOR, "#coverage tbody tr")
+    assert [c.text for c in coverage] == [f"{mood['champion_version']} 300 100.0 %"]
     screenshot(browser, "ui-mood.png")
     wait(browser).until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
     browser.execute_script("document.getElementById('drift-card').scrollIntoView()")

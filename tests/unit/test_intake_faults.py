@@ -12,10 +12,11 @@ from tweet_sentiment.intake.labelled import ingest_batch, parse_labelled_file
 from tweet_sentiment.intake.unlabelled import DATED_BY_ARRIVAL, ingest_unlabelled
 from tweet_sentiment.schema import STORE_COLUMNS, TEXT_COLUMN, parse_tweet_at
 from tweet_sentiment.storage.archive import read_archived
-from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.csvio import write_csv_atomic
 from tweet_sentiment.storage.fs import DataLayout, list_dir, read_json
 from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.scored_stream import ScoredStream
+from tweet_sentiment.text import text_hash
 
 HEADER = ["TweetAt", "OriginalTweet", "Sentiment"]
 OVERFLOW = "0001-01-01T00:00:00+05:00"  # parses, but lies before year 1 once converted to UTC
@@ -52,7 +53,7 @@ def test_the_unlabelled_inbox_dates_an_overflowing_tweet_at_by_its_arrival(layou
     put(layout, "u.csv", ["a tweet to score"], OVERFLOW, inbox=stream.inbox)
     claim(layout, "u1", 0, stream)
     assert ingest_unlabelled(layout, "u1", 1000)["rows_accepted"] == 1
-    assert BatchStore(layout.unlabelled_rows).read_batch("u1")["dated_by"].tolist() == [DATED_BY_ARRIVAL]
+    assert ScoredStream(layout.stream).read_rows(["u1"])["dated_by"].tolist() == [DATED_BY_ARRIVAL]
 
 
 def test_an_unexpected_exception_in_a_row_check_rejects_the_file_naming_type_message_and_line():
@@ -177,6 +178,7 @@ def test_the_unlabelled_inbox_sets_aside_a_file_that_made_its_runs_fail(layout):
     entry = ingest_unlabelled(layout, "u3", 1000, max_failed_runs=2)
     assert entry["files_rejected"] == 1 and "2 runs failed with this file alone in their batch" in (
         entry["files"][0]["file_error"]) and "batches: u1, u2)" in entry["files"][0]["file_error"]
-    assert BatchStore(layout.unlabelled_rows).batch_ids() == []  # the dead batches' rows left with them
+    tables = ScoredStream(layout.stream)  # the dead batches' rows left with them
+    assert tables.read_rows(["u1", "u2"]).empty and tables.known_labels([text_hash("a tweet to score")], {"u3"}) == {}
     archive_claimed(stream, "u3")
     assert not list_dir(stream.processing)

@@ -15,6 +15,7 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.labelling.state import QUEUED, load_items
 from tweet_sentiment.model.prediction import Predictor
+from tweet_sentiment.monitoring.mood import chart_points
 from tweet_sentiment.monitoring.scoring import read_scores
 from tweet_sentiment.pipeline.params import ScoreOptions
 from tweet_sentiment.pipeline.resources import infinity_client
@@ -78,12 +79,13 @@ def test_files_then_a_promotion_then_nothing(settings):
     assert sense_scoring(settings, OPTIONS).action == SKIP
     v2 = train_champion(registry, seed=5, reason="better")
     assert sense_scoring(settings, OPTIONS) == (GO, f"champion {v2}: 0 batch(es) to score, 1 scored by another "
-                                                    "champion to re-score")
+                                                    "champion to re-score (121 tweets)")
     second = run(settings, "run2")
     assert (second["score"]["scored_rows"], second["score"]["rescored_rows"]) == (0, 121)
     assert set(read_scores(layout)["champion_version"]) == {v2}
     mood = read_json(layout.mood / "mood.json")
-    assert mood["champion_version"] == v2 and {p["champion_version"] for p in mood["series"]} == {v2}
+    assert mood["champion_version"] == v2 and {p["champion_version"] for p in chart_points(mood, v2)} == {v2}
+    assert {c["version"]: c["share"] for c in mood["coverage"]} == {v1: 1.0, v2: 1.0}
     assert read_json(layout.mood / "drift.json")["champion_version"] == v2
     skip = sense_scoring(settings, OPTIONS)
     assert skip.action == SKIP and "every batch is scored by the champion" in skip.reason

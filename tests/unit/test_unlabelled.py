@@ -18,8 +18,8 @@ from tweet_sentiment.intake.unlabelled import (
     parse_unlabelled_file,
 )
 from tweet_sentiment.storage.archive import original_name
-from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import DataLayout
+from tweet_sentiment.storage.scored_stream import ScoredStream
 
 ARRIVED = datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
 
@@ -82,7 +82,7 @@ def test_claim_and_ingest_quarantine_bad_files_with_reasons_and_balance_the_ledg
     quarantine = stream.quarantine / "b1"
     assert json.loads((quarantine / "huge.csv.reason.json").read_text())["reason"] == reasons["huge.csv"]
     assert "duplicate text" in (quarantine / "good.csv.rejected.csv").read_text()
-    rows = BatchStore(layout.unlabelled_rows).read_batch("b1")
+    rows = ScoredStream(layout.stream).read_rows(["b1"])
     assert rows["text"].tolist() == ["masks again", "shops open"] and rows["annotated"].tolist() == ["Negative", ""]
     assert (stream.ledger / "b1.json").exists() and not (layout.ledger / "b1.json").exists()
     assert [p.name for p in inbox.iterdir()] == [".still-writing.csv"]
@@ -91,14 +91,16 @@ def test_claim_and_ingest_quarantine_bad_files_with_reasons_and_balance_the_ledg
     assert sorted(original_name(p) for p in stream.archive.rglob("*.csv.gz")) == sorted(reasons)
 
 
-def test_a_dead_scoring_run_is_taken_over_and_its_rows_and_scores_are_dropped(layout):
+def test_a_dead_scoring_run_is_taken_over_and_its_rows_and_hashes_are_dropped(layout):
     (layout.unlabelled / "a.csv").write_text("OriginalTweet\nfirst tweet\n")
     stream = layout.unlabelled_stream
     claim(layout, "dead", 0, stream)
     ingest_unlabelled(layout, "dead", 1000)
-    BatchStore(layout.scores).write_batch("dead", BatchStore(layout.unlabelled_rows).read_batch("dead"))
+    tables = ScoredStream(layout.stream)
+    assert tables.read_rows(["dead"])["text"].tolist() == ["first tweet"]
     assert claim(layout, "next", 0, stream) == ["a.csv"]
-    assert BatchStore(layout.unlabelled_rows).batch_ids() == [] == BatchStore(layout.scores).batch_ids()
+    assert tables.read_rows(["dead"]).empty and tables.query("SELECT * FROM seen", ["seen"]).empty
+    assert ingest_unlabelled(layout, "next", 1000)["rows_accepted"] == 1  # not a duplicate of the dead batch's row
     assert json.loads((stream.ledger / "dead.json").read_text())["superseded_by"] == "next"
     assert ingest_unlabelled(layout, "next", 1000)["rows_accepted"] == 1
 

@@ -36,6 +36,7 @@ from tweet_sentiment.storage.fs import (
     remove_empty_dir,
     write_json_atomic,
 )
+from tweet_sentiment.storage.tables import drop_batch_rows
 
 
 def batch_id_for(run_id: str) -> str:
@@ -203,6 +204,8 @@ def claim_lock(layout: DataLayout, stream: Stream | None = None) -> Iterator[Non
 def _release_batch(stream: Stream, old_batch: str, new_batch: str) -> None:
     for store in stream.stores:
         drop_batch(store, old_batch)
+    for folder in stream.tables:
+        drop_batch_rows(folder, old_batch)
     for folder in stream.derived:  # the label check's held rows of the dead batch: its rows come again
         for path in list_dir(folder):
             if path.stem == old_batch:

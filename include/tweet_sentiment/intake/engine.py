@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 import pandas as pd
 from upath import UPath
 
 from tweet_sentiment.intake.retries import failures
 from tweet_sentiment.schema import LABEL_COLUMN, TEXT_COLUMN
-from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.csvio import decode_lines, read_header, write_csv_atomic
 from tweet_sentiment.storage.file_digests import FileDigests, digest
 from tweet_sentiment.storage.fs import Stream, is_local, list_dir, read_json, write_bytes_atomic, write_json_atomic
-from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.text import clean_tweet
 
 QUARANTINE_COLUMNS = ("source_file", "source_row", "line", "column", "reason", "raw_text", "raw_label")
@@ -162,6 +160,16 @@ def _no_stamp(frame: pd.DataFrame) -> dict:
 
 
 
+class RowStore(Protocol):
+    """What an intake writes a batch's accepted rows to (the labelled store, the scored stream's tables)."""
+
+    def write_batch(self, batch_id: str, rows: pd.DataFrame) -> None: ...
+
+    def known_labels(self, hashes: Sequence[str], exclude: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
+        """Of ``hashes``, those stored by a batch not in ``exclude``: hash → (label, where)."""
+        ...
+
+
 class Ledger(TypedDict, total=False):
     """A batch's ledger (the run's first XCom and ``<stream>/ledger/<batch_id>.json``). It balances: ``rows_in`` =
     ``rows_accepted`` + ``rows_superseding`` + ``rows_quarantined`` (+ ``rows_held`` once the label check held
@@ -186,7 +194,7 @@ class Intake:
 
     stream: Stream
     parse: Callable[[UPath, bytes], ParsedFile]
-    store: BatchStore | LabelledStore
+    store: RowStore
     columns: tuple[str, ...]
     max_file_bytes: int | None = None
     # Adds the stream's own columns to a batch's accepted rows (in place); returns extra ledger keys.
@@ -288,7 +296,7 @@ class KnownTexts(dict):
     """text hash → (label, where) of the texts stored before this batch and accepted in it so far; the store is
     asked, file by file, only about the hashes of that file's rows (never read whole)."""
 
-    def __init__(self, store: BatchStore | LabelledStore, batch_id: str) -> None:
+    def __init__(self, store: RowStore, batch_id: str) -> None:
         super().__init__()
         self.store, self.batch_id, self.asked = store, batch_id, set()
 

@@ -1,4 +1,5 @@
-"""Claimed unlabelled files → the unlabelled rows store, by the labelled inbox's rules (``intake.py``).
+"""Claimed unlabelled files → the scored stream's tables (``storage/scored_stream.py``), by the labelled inbox's
+rules (``intake/engine.py``); duplicates are found by looking each file's hashes up in the stream's ``seen`` table.
 
 An unlabelled CSV needs only the text column (``OriginalTweet``). ``TweetAt`` dates the tweet; where it is missing
 or unreadable the file's arrival time is used and the row is marked (``dated_by``: ``tweet time``, ``tweet day``
@@ -15,8 +16,8 @@ from upath import UPath
 
 from tweet_sentiment.intake.engine import Intake, ParsedFile, arrival_time, clean_text, ingest_claimed, parse_csv
 from tweet_sentiment.schema import DATE_COLUMN, LABEL_COLUMN, TEXT_COLUMN, normalise_label, parse_tweet_at
-from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import DataLayout
+from tweet_sentiment.storage.scored_stream import ScoredStream
 from tweet_sentiment.text import text_hash
 
 UNLABELLED_COLUMNS: tuple[str, ...] = (
@@ -56,5 +57,6 @@ def ingest_unlabelled(layout: DataLayout, batch_id: str, max_text_chars: int,
     def parse(path: UPath, data: bytes) -> ParsedFile:
         return parse_unlabelled_file(path.name, data, max_text_chars, arrival_time(path))
 
-    return ingest_claimed(Intake(layout.unlabelled_stream, parse, BatchStore(layout.unlabelled_rows),
-                                 UNLABELLED_COLUMNS, max_file_bytes, max_failed_runs=max_failed_runs), batch_id)
+    tables = ScoredStream(layout.stream)
+    return ingest_claimed(Intake(layout.unlabelled_stream, parse, tables, UNLABELLED_COLUMNS, max_file_bytes,
+                                 max_failed_runs=max_failed_runs), batch_id)

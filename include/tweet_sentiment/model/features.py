@@ -139,6 +139,12 @@ def hashed_words(texts: Sequence[str], n_features: int, ngrams: int = 1, view: s
     return _word_hasher(n_features, ngrams).transform([_VIEWS[view](t) for t in texts]).tocsr()
 
 
+def word_tokens(texts: Sequence[str], ngrams: int = WORD_NGRAMS, view: str = WORD_VIEW) -> list[list[str]]:
+    """Each text's distinct words as the hashed word features see them (``view``, lower-cased, n-grams)."""
+    analyse = _word_hasher(HASHED_WORDS or 1, ngrams).build_analyzer()
+    return [sorted(set(analyse(_VIEWS[view](t)))) for t in texts]
+
+
 def _embed_with_progress(client: InfinityClient, texts: list[str]) -> np.ndarray:
     """``client.embed(texts)``, in chunks with a log line each when there are many (minutes of work)."""
     if len(texts) <= PROGRESS_CHUNK:
@@ -205,10 +211,16 @@ def feature_matrix(texts: Sequence[str], schema: FeatureSchema, client: Infinity
     """
     if schema.embedding_components and not schema.projection:
         raise ValueError("the schema projects the embedding but holds no fitted projection (see fit_schema)")
-    embeddings = _embeddings(texts, schema, client, cache_root, write_behind)
+    return features_of(texts, schema, _embeddings(texts, schema, client, cache_root, write_behind),
+                       _lexicon(texts, schema, cache_root, write_behind))
+
+
+def features_of(texts: Sequence[str], schema: FeatureSchema, embeddings: np.ndarray,
+                lexicon: np.ndarray) -> np.ndarray | sparse.csr_matrix:
+    """The model's features of ``texts`` from their embeddings and lexicon features (as ``schema`` names them)."""
     if schema.embedding_components:
         embeddings = EmbeddingProjection.decode(schema.projection).apply(embeddings)
-    dense = np.hstack([embeddings, _lexicon(texts, schema, cache_root, write_behind)])
+    dense = np.hstack([embeddings, lexicon])
     if not schema.hashed_words:
         return dense
     words = hashed_words(texts, schema.hashed_words, schema.word_ngrams, schema.word_view)

@@ -1,10 +1,12 @@
 """The drift check of the scored stream: which tweets it compares, and what it leaves for the pages and the queue.
 
 The **reference** is, by default, the first scored window of the unlabelled stream (its first
-``drift_window_rows`` tweets in arrival order), or the champion's training rows (up to
+``drift_window_rows`` tweets in arrival order; retention keeps its batches), or the champion's training rows (up to
 ``drift_reference_max_rows``, scored by the champion) when a person chooses it (``drift_reference``: the setting,
 or the scoring DAG's Param). The **window** is the latest ``drift_window_rows`` scored tweets after the reference.
-Embeddings come from the feature cache. Writes ``mood/drift.json`` (figures, thresholds, what the reference and
+Both are read by batch (the manifest says which batches hold them), never the whole stream; the stream's sides
+are scored by the pinned champion from the stream's stored vectors, the training side's embeddings come from
+the training side's feature cache. Writes ``mood/drift.json`` (figures, thresholds, what the reference and
 the window are, example tweets, a short history) and ``mood/drift_candidates.parquet`` (the window's tweets most
 unlike the reference: what the labelling queue draws from while drift holds).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,27 +26,47 @@ from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.prediction import class_probabilities
 from tweet_sentiment.model.registry import Champion
 from tweet_sentiment.monitoring.drift import Thresholds, Window, check
-from tweet_sentiment.monitoring.scoring import read_scores
+from tweet_sentiment.monitoring.scoring import predict, stream_inputs
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.fs import DataLayout, read_json, write_bytes_atomic, write_json_atomic
 from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.scored_stream import ScoredStream
 from tweet_sentiment.storage.vector_cache import VectorCache
 
-WINDOW_COLUMNS = ["text", "raw_text", "text_hash", "tweet_at", "dated_by", "label", "confidence", "champion_version",
-                  "arrived_at", "batch_id", "source_row"]
+ROW_COLUMNS = ["batch_id", "seq", "text", "raw_text", "text_hash", "tweet_at", "dated_by", "arrived_at"]
 MIN_WINDOW_ROWS = 50
 _EXAMPLES, _CANDIDATES, _HISTORY = 12, 1000, 100
 
 
-def stream_order(scores: pd.DataFrame) -> pd.DataFrame:
-    """Scored rows in the order they arrived (file arrival, batch, row)."""
-    return scores.sort_values(["arrived_at", "batch_id", "source_row"], kind="stable")
+def first_batches(batches: pd.DataFrame, rows: int) -> list[str]:
+    """The fewest batches, from the top of ``batches``, holding at least ``rows`` rows."""
+    before = batches["rows"].cumsum().shift(fill_value=0)
+    return batches.loc[before < rows, "batch_id"].tolist()
 
 
-def stream_windows(scores: pd.DataFrame, window_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the first ``window_rows`` scored tweets in arrival order, the latest ``window_rows`` after them)."""
-    ordered = stream_order(scores)
-    return ordered.iloc[:window_rows], ordered.iloc[window_rows:].tail(window_rows)
+def stream_windows(tables: ScoredStream, window_rows: int, after_reference: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the first ``window_rows`` stored tweets in arrival order, the latest ``window_rows``, after the first ones
+    when ``after_reference``), read by batch from the manifest: never the whole stream."""
+    live = tables.live_batches()
+    reference = tables.read_rows(first_batches(live, window_rows), ROW_COLUMNS).head(window_rows)
+    newest = tables.read_rows(first_batches(live.iloc[::-1], window_rows + len(reference)), ROW_COLUMNS)
+    if after_reference:
+        taken = pd.MultiIndex.from_frame(reference[["batch_id", "seq"]])
+        newest = newest[~pd.MultiIndex.from_frame(newest[["batch_id", "seq"]]).isin(taken)]
+    return reference, newest.tail(window_rows)
+
+
+def scored_side(tables: ScoredStream, rows: pd.DataFrame, champion: Champion,
+                client: InfinityClient) -> tuple[pd.DataFrame, np.ndarray]:
+    """(``rows`` of the stream with the champion's label and confidence, their embeddings), from the stream's
+    stored vectors: both sides of a check are scored by the one pinned version."""
+    if rows.empty:
+        empty = rows.assign(label=pd.Series(dtype=object), confidence=pd.Series(dtype=float))
+        return empty, np.zeros((0, champion.schema.embedding_dim), dtype=np.float32)
+    embeddings, lexicon, _ = stream_inputs(tables, rows, champion, client)
+    proba = predict(champion, rows["text"].tolist(), embeddings, lexicon)
+    return rows.assign(label=np.asarray(LABELS, dtype=object)[proba.argmax(axis=1)], confidence=proba.max(axis=1),
+                       champion_version=champion.version).reset_index(drop=True), embeddings
 
 
 def training_reference(layout: DataLayout, champion: Champion, client: InfinityClient, max_rows: int,
@@ -61,8 +84,7 @@ def training_reference(layout: DataLayout, champion: Champion, client: InfinityC
     return rows.assign(label=np.asarray(LABELS, dtype=object)[proba.argmax(axis=1)], confidence=proba.max(axis=1))
 
 
-def _window(frame: pd.DataFrame, client: InfinityClient, cache: VectorCache) -> Window:
-    vectors = embed_cached(frame["text"].tolist(), client, cache)
+def _window(frame: pd.DataFrame, vectors: np.ndarray) -> Window:
     return Window(vectors, frame["label"].to_numpy(), frame["confidence"].to_numpy(dtype=float))
 
 
@@ -73,43 +95,52 @@ def _describe(frame: pd.DataFrame, kind: str, what: str) -> dict:
             "to": times.max().isoformat() if len(times.dropna()) else None}
 
 
-def compared(settings: Settings, champion: Champion, client: InfinityClient,
-             reference: str) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
-    """(reference rows, window rows, and what each is) for the reference kind ``stream`` or ``training``."""
+class Side(NamedTuple):
+    """One side of the check: its rows (with label and confidence), their embeddings, what it is."""
+
+    rows: pd.DataFrame
+    vectors: np.ndarray
+    info: dict
+
+
+def compared(settings: Settings, champion: Champion, client: InfinityClient, reference: str) -> tuple[Side, Side]:
+    """(the reference, the window) for the reference kind ``stream`` or ``training``."""
     layout = settings.layout()
-    scores = read_scores(layout, WINDOW_COLUMNS)
+    tables = ScoredStream(layout.stream)
     n = settings.drift_window_rows
+    first, latest = stream_windows(tables, n, after_reference=reference != "training")
+    window, window_vectors = scored_side(tables, latest, champion, client)
     if reference == "training":
         ref = training_reference(layout, champion, client, settings.drift_reference_max_rows, settings.seed)
-        window = stream_order(scores).tail(n)
+        ref_vectors = embed_cached(ref["text"].tolist(), client,
+                                   VectorCache(layout.embeddings, settings.embedding_model))
         ref_what = (f"the champion's training rows ({champion.version}; a sample of at most "
                     f"{settings.drift_reference_max_rows:,})")
     else:
-        ref, window = stream_windows(scores, n)
+        ref, ref_vectors = scored_side(tables, first, champion, client)
         ref_what = f"the first {n:,} scored tweets of the unlabelled stream (arrival order)"
-    window_what = f"the latest {n:,} scored tweets"
-    return ref, window, _describe(ref, reference, ref_what), _describe(window, "window", window_what)
+    return (Side(ref, ref_vectors, _describe(ref, reference, ref_what)),
+            Side(window, window_vectors, _describe(window, "window", f"the latest {n:,} scored tweets")))
 
 
 def run_drift_check(settings: Settings, champion: Champion, client: InfinityClient, reference: str) -> dict:
     """Check the window against the reference; write drift.json and the labelling candidates; the report."""
     layout = settings.layout()
-    ref, window, ref_info, window_info = compared(settings, champion, client, reference)
-    report: dict = {"checked_at": datetime.now(UTC).isoformat(timespec="seconds"), "reference": ref_info,
-                    "window": window_info, "champion_version": champion.version}
-    if min(len(ref), len(window)) < MIN_WINDOW_ROWS:
+    ref, window = compared(settings, champion, client, reference)
+    report: dict = {"checked_at": datetime.now(UTC).isoformat(timespec="seconds"), "reference": ref.info,
+                    "window": window.info, "champion_version": champion.version}
+    if min(len(ref.rows), len(window.rows)) < MIN_WINDOW_ROWS:
         report.update(status="waiting", drifted=False,
-                      reason=f"not enough tweets yet: {len(ref)} in the reference, {len(window)} in the window "
-                             f"(at least {MIN_WINDOW_ROWS} each)")
+                      reason=f"not enough tweets yet: {len(ref.rows)} in the reference, {len(window.rows)} in the "
+                             f"window (at least {MIN_WINDOW_ROWS} each)")
     else:
-        cache = VectorCache(layout.embeddings, settings.embedding_model)
         thresholds = Thresholds(settings.drift_auc_threshold, settings.drift_js_threshold,
                                 settings.drift_confidence_drop)
-        figures = check(_window(ref, client, cache), _window(window, client, cache), thresholds,
+        figures = check(_window(ref.rows, ref.vectors), _window(window.rows, window.vectors), thresholds,
                         seed=settings.seed, sample_rows=settings.drift_sample_rows)
-        novel = window.iloc[figures.pop("novel")]
+        novel = window.rows.iloc[figures.pop("novel")]
         report.update(status="checked", **figures, examples=_examples(novel.head(_EXAMPLES)),
-                      window_versions=sorted(window["champion_version"].unique().tolist()))
+                      window_versions=[champion.version])
         _write_candidates(layout, novel.head(_CANDIDATES))
     report["history"] = [*_history(layout), _history_entry(report)][-_HISTORY:]
     write_json_atomic(layout.mood / "drift.json", report)

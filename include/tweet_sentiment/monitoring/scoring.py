@@ -1,96 +1,166 @@
-"""The unlabelled stream scored by one champion: per-tweet results naming its version, re-scored when it changes.
+"""The unlabelled stream scored by one champion, on the stream's tables (``storage/scored_stream.py``).
 
-``scores/<batch_id>.parquet`` holds each accepted row of ``scoring/rows/<batch_id>.parquet`` with the champion's
-label, confidence (top-class probability), class probabilities, version and time. A run pins one champion and
-scores with it alone: batches not scored yet, and batches scored by another version (a promotion, a rollback), so
-at the end of a run every batch names that one version. Features come from the vector cache: re-scoring embeds
-nothing.
+A run pins one champion and scores with it alone: first every batch no version has scored (new tweets), then
+the batches another version scored last (a promotion, a rollback), newest first, at most ``rescore_rows`` rows
+per run (a bounded chunk: the rest waits for the next runs, so a champion change never holds new tweets back).
+Each chunk is committed as it is done: its scores, its share of the mood's counts and word counts, then the
+manifest naming the batches scored by the version. New texts are embedded through infinity once; their vectors
+are kept in the stream's own ``vectors`` table (never in the training side's feature cache), so re-scoring
+embeds nothing.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from tweet_sentiment.intake.unlabelled import UNLABELLED_COLUMNS
+from tweet_sentiment.model.features import embed_cached, features_of, lexicon_features, lexicon_namespace
 from tweet_sentiment.model.infinity import InfinityClient
-from tweet_sentiment.model.prediction import class_probabilities
 from tweet_sentiment.model.registry import Champion
+from tweet_sentiment.monitoring.mood import count_rows, count_words
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import DataLayout, read_json, write_json_atomic
+from tweet_sentiment.storage.scored_stream import (
+    PROBABILITY_COLUMNS,
+    ScoredStream,
+    batch_predicate,
+    vector_bytes,
+    vector_matrix,
+)
+from tweet_sentiment.storage.vector_cache import MemoryVectorCache
 
-PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{label}" for label in LABELS)
-SCORE_COLUMNS: tuple[str, ...] = (*UNLABELLED_COLUMNS, "label", "confidence", *PROBABILITY_COLUMNS,
-                                  "champion_version", "scored_at")
+CHUNK_ROWS = 20_000  # rows scored per commit (and held in memory at once)
 _LOG_KEEP = 200
 
 
-def score_rows(rows: pd.DataFrame, champion: Champion, client: InfinityClient, layout: DataLayout) -> pd.DataFrame:
-    """``rows`` (of the unlabelled store, at least one) with the champion's answer for each, in SCORE_COLUMNS."""
-    probabilities = class_probabilities(champion, rows["text"].tolist(), client, layout.embeddings, num_threads=0)
-    out = rows.loc[:, list(UNLABELLED_COLUMNS)].copy()
+def stream_inputs(tables: ScoredStream, rows: pd.DataFrame, champion: Champion,
+                  client: InfinityClient) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(embeddings, lexicon features, the ``vectors`` rows to write: empty when every row's were stored) of
+    ``rows`` (of the ``rows`` table); texts without a stored vector are embedded through infinity, in memory
+    only."""
+    schema, lexicon_set = champion.schema, lexicon_namespace(champion.schema)
+    stored = tables.read_vectors(sorted(rows["batch_id"].unique()))
+    merged = rows.loc[:, ["batch_id", "seq", "text"]].merge(stored, on=["batch_id", "seq"], how="left")
+    embed = merged["embedding"].isna().to_numpy()
+    relex = embed | (merged["lexicon_set"] != lexicon_set).to_numpy()
+    embeddings = np.zeros((len(merged), schema.embedding_dim), dtype=np.float32)
+    if (~embed).any():
+        embeddings[~embed] = vector_matrix(merged.loc[~embed, "embedding"].tolist())
+    if embed.any():
+        embeddings[embed] = embed_cached(merged.loc[embed, "text"].tolist(), client,
+                                         MemoryVectorCache(schema.embedding_model), schema.embedding_dim)
+    lexicon = np.zeros((len(merged), len(schema.lexicon_features)), dtype=np.float32)
+    if (~relex).any():
+        lexicon[~relex] = vector_matrix(merged.loc[~relex, "lexicon"].tolist())
+    if relex.any():
+        lexicon[relex] = lexicon_features(merged.loc[relex, "text"].tolist(), schema.lexicon_features)
+    if not relex.any():
+        return embeddings, lexicon, merged.iloc[:0]
+    return embeddings, lexicon, pd.DataFrame({"batch_id": merged["batch_id"], "seq": merged["seq"],
+                                              "embedding": vector_bytes(embeddings),
+                                              "lexicon": vector_bytes(lexicon), "lexicon_set": lexicon_set})
+
+
+def predict(champion: Champion, texts: list[str], embeddings: np.ndarray, lexicon: np.ndarray) -> np.ndarray:
+    """The champion's class probabilities from stored inputs (no embedding, no cache)."""
+    return champion.booster.predict(features_of(texts, champion.schema, embeddings, lexicon), num_threads=0)
+
+
+def score_frame(rows: pd.DataFrame, probabilities: np.ndarray, version: str) -> pd.DataFrame:
+    """The ``scores`` rows of ``rows`` from their class probabilities."""
+    out = rows.loc[:, ["batch_id", "seq"]].reset_index(drop=True)
+    out["champion_version"] = version
     out["label"] = np.asarray(LABELS, dtype=object)[probabilities.argmax(axis=1)]
     out["confidence"] = probabilities.max(axis=1).astype(np.float32)
     for i, column in enumerate(PROBABILITY_COLUMNS):
         out[column] = probabilities[:, i].astype(np.float32)
-    out["champion_version"] = champion.version
     out["scored_at"] = datetime.now(UTC)
     return out
 
 
-def scored_version(layout: DataLayout, batch_id: str) -> str | None:
-    """The champion version a batch's scores name (None when it is not scored)."""
-    store = BatchStore(layout.scores)
-    if not store.has_batch(batch_id):
-        return None
-    versions = store.read_batch(batch_id, ["champion_version"])["champion_version"].unique()
-    return str(versions[0]) if len(versions) == 1 else "mixed"
+def score_batches(tables: ScoredStream, batch_ids: list[str], champion: Champion, client: InfinityClient) -> int:
+    """Score these batches with ``champion`` and commit scores, counts, word counts, then the manifest; rows."""
+    rows = tables.read_rows(batch_ids, ["batch_id", "seq", "text", "tweet_at", "dated_by", "annotated",
+                                        "arrived_at"])
+    probabilities, vectors = np.zeros((0, len(LABELS))), pd.DataFrame()
+    if len(rows):
+        embeddings, lexicon, vectors = stream_inputs(tables, rows, champion, client)
+        probabilities = predict(champion, rows["text"].tolist(), embeddings, lexicon)
+    scores = score_frame(rows, probabilities, champion.version)
+    tables.write_scores(batch_ids, champion.version, {"scores": scores, "vectors": vectors,
+                                                      "counts": count_rows(rows, scores),
+                                                      "words": count_words(rows, scores)})
+    return len(rows)
 
 
-def stale_batches(layout: DataLayout, version: str) -> tuple[list[str], list[str]]:
-    """(batches never scored, batches scored by a version other than ``version``)."""
-    unscored, stale = [], []
-    for batch_id in BatchStore(layout.unlabelled_rows).batch_ids():
-        scored = scored_version(layout, batch_id)
-        if scored is None:
-            unscored.append(batch_id)
-        elif scored != version:
-            stale.append(batch_id)
-    return unscored, stale
+def chunks(batches: pd.DataFrame, chunk_rows: int) -> list[list[str]]:
+    """Batch ids in order, grouped so that each group holds about ``chunk_rows`` rows (a batch is never split)."""
+    groups: list[list[str]] = [[]]
+    held = 0
+    for batch_id, n in zip(batches["batch_id"], batches["rows"], strict=True):
+        if groups[-1] and held + n > chunk_rows:
+            groups.append([])
+            held = 0
+        groups[-1].append(batch_id)
+        held += int(n)
+    return [g for g in groups if g]
 
 
-def score_stream(layout: DataLayout, champion: Champion, client: InfinityClient, rescore_all: bool = False) -> dict:
-    """Score the unscored batches and re-score the stale ones (every scored one with ``rescore_all``) with
-    ``champion``; a record of the run is appended to ``mood/scoring_log.json`` (where the stream stood when a
-    version took over: the marks of the mood chart)."""
-    rows_store, scores = BatchStore(layout.unlabelled_rows), BatchStore(layout.scores)
-    unscored, stale = stale_batches(layout, champion.version)
+def _score_all(tables: ScoredStream, groups: list[list[str]], champion: Champion, client: InfinityClient,
+               on_chunk: Callable[[], None] | None = None) -> int:
+    done = 0
+    for group in groups:
+        done += score_batches(tables, group, champion, client)
+        if on_chunk:
+            on_chunk()
+    return done
+
+
+def _bounded(stale: pd.DataFrame, rescore_rows: int) -> pd.DataFrame:
+    """The newest stale batches holding at most ``rescore_rows`` rows (at least one batch)."""
+    within = stale["rows"].cumsum() <= max(rescore_rows, 1)
+    within.iloc[:1] = True
+    return stale[within]
+
+
+def score_stream(layout: DataLayout, champion: Champion, client: InfinityClient, rescore_all: bool = False,
+                 rescore_rows: int = 200_000, chunk_rows: int = CHUNK_ROWS) -> dict:
+    """Score the new batches, then re-score at most ``rescore_rows`` rows of those another version scored last,
+    newest first (every live batch with ``rescore_all``, however many); the run's record (appended to
+    ``mood/scoring_log.json`` when it scored something: where the stream stood when a version took over)."""
+    start = time.perf_counter()
+    tables = ScoredStream(layout.stream)
+    new, stale = tables.to_score(champion.version)
     if rescore_all:
-        stale = [b for b in rows_store.batch_ids() if b not in unscored]
-    frontier = _frontier(scores)
-    done: dict[str, dict] = {}
-    for kind, batches in (("scored", unscored), ("rescored", stale)):
-        start, rows = time.perf_counter(), 0
-        for batch_id in batches:
-            result = score_rows(rows_store.read_batch(batch_id), champion, client, layout)
-            scores.write_batch(batch_id, result)
-            rows += len(result)
-        done[kind] = {"batches": batches, "rows": rows, "seconds": round(time.perf_counter() - start, 3)}
+        stale = tables.live_batches().iloc[::-1]
+        stale = stale[~stale["batch_id"].isin(new["batch_id"])].loc[:, ["batch_id", "rows"]]
+    frontier = _frontier(tables)
+    first_chunk: list[float] = []
+    scored = _score_all(tables, chunks(new, chunk_rows), champion, client,
+                        lambda: first_chunk.append(time.perf_counter() - start) if not first_chunk else None)
+    scored_s = time.perf_counter() - start
+    todo = stale if rescore_all else _bounded(stale, rescore_rows) if len(stale) else stale
+    rescored = _score_all(tables, chunks(todo, chunk_rows), champion, client)
     record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "version": champion.version,
-              "frontier": frontier, **{f"{k}_{f}": v[f] for k, v in done.items() for f in ("batches", "rows")}}
-    if unscored or stale:
+              "frontier": frontier, "scored_batches": len(new), "scored_rows": scored,
+              "rescored_batches": len(todo), "rescored_rows": rescored,
+              "rescore_pending_batches": len(stale) - len(todo),
+              "rescore_pending_rows": int(stale["rows"].sum()) - int(todo["rows"].sum())}
+    if len(new) or len(todo):
         _append_log(layout, record)
-    return {**record, "scored_s": done["scored"]["seconds"], "rescored_s": done["rescored"]["seconds"]}
+    return {**record, "scored_s": round(scored_s, 3), "rescored_s": round(time.perf_counter() - start - scored_s, 3),
+            "first_new_scored_s": round(first_chunk[0], 3) if first_chunk else None}
 
 
-def _frontier(scores: BatchStore) -> str | None:
+def _frontier(tables: ScoredStream) -> str | None:
     """The latest tweet time scored so far (ISO), None before the first batch."""
-    times = scores.read_all(columns=["tweet_at"], empty_columns=("tweet_at",))["tweet_at"]
-    return None if times.empty else pd.Timestamp(times.max()).isoformat()
+    found = tables.query("SELECT max(last_tweet_at) AS t FROM batches WHERE batch_id IN (SELECT batch_id FROM "
+                         "scored)", ["batches", "scored"])["t"]
+    return None if found.isna().all() else pd.Timestamp(found.iloc[0]).isoformat()
 
 
 def scoring_log(layout: DataLayout) -> list[dict]:
@@ -103,6 +173,12 @@ def _append_log(layout: DataLayout, record: dict) -> None:
     write_json_atomic(layout.mood / "scoring_log.json", [*scoring_log(layout), record][-_LOG_KEEP:])
 
 
-def read_scores(layout: DataLayout, columns: list[str] | None = None) -> pd.DataFrame:
-    """Every scored row (all batches, in batch order), the columns asked for."""
-    return BatchStore(layout.scores).read_all(columns=columns, empty_columns=tuple(columns or SCORE_COLUMNS))
+def read_scores(layout: DataLayout, batch_ids: list[str] | None = None) -> pd.DataFrame:
+    """The live rows with their current scores (of these batches, else every live one: for tests and small
+    streams; the DAG reads by batch), in arrival order."""
+    tables = ScoredStream(layout.stream)
+    ids = batch_ids if batch_ids is not None else tables.live_batches()["batch_id"].tolist()
+    if not ids:
+        return tables.read_rows([])
+    return tables.query(f"SELECT r.*, s.* EXCLUDE (batch_id, seq) FROM rows r JOIN scores s USING (batch_id, seq) "
+                        f"WHERE {batch_predicate(ids)} ORDER BY r.arrived_at, r.batch_id, r.seq", ["rows", "scores"])

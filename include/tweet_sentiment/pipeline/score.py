@@ -21,21 +21,22 @@ from tweet_sentiment.model.prediction import NoChampionError, Predictor
 from tweet_sentiment.model.registry import Champion, ModelRegistry
 from tweet_sentiment.monitoring.drift_check import read_drift, run_drift_check
 from tweet_sentiment.monitoring.mood import (
-    MOOD_COLUMNS,
     champion_changes,
     champion_marks,
     chart_points,
+    coverage,
     mood_series,
+    read_counts,
     read_mood,
     write_mood,
 )
-from tweet_sentiment.monitoring.scoring import read_scores, score_stream, scoring_log, stale_batches
+from tweet_sentiment.monitoring.scoring import score_stream, scoring_log
 from tweet_sentiment.pipeline.params import ScoreOptions
 from tweet_sentiment.pipeline.resources import claim_limits, infinity_client
 from tweet_sentiment.pipeline.sensing import GO, SKIP, WAIT, Work
 from tweet_sentiment.pipeline.timing import timed
-from tweet_sentiment.storage.batch_store import BatchStore
 from tweet_sentiment.storage.fs import is_hidden, list_dir, write_json_atomic
+from tweet_sentiment.storage.scored_stream import ScoredStream
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,12 @@ def sense_scoring(settings: Settings, options: ScoreOptions) -> Work:
     if arriving:  # a feed's event comes right after its file: wait the seconds it takes to settle
         return Work(WAIT, f"{len(arriving)} unlabelled file(s) still being written (changed less than "
                           f"{settings.file_settle_s:g} s ago)")
-    unscored, stale = stale_batches(layout, version)
-    if unscored or stale:
-        return Work(GO, f"champion {version}: {len(unscored)} batch(es) to score, {len(stale)} scored by another "
-                        "champion to re-score")
-    scored = BatchStore(layout.scores).batch_ids()
+    tables = ScoredStream(layout.stream)
+    new, stale = tables.to_score(version)
+    if len(new) or len(stale):
+        return Work(GO, f"champion {version}: {len(new)} batch(es) to score, {len(stale)} scored by another "
+                        f"champion to re-score ({int(stale['rows'].sum()):,} tweets)")
+    scored = len(tables.live_batches()) > 0
     if scored and options.rescore_all:
         return Work(GO, f"re-score every batch with champion {version} (asked)")
     mood, drift = read_mood(layout), read_drift(layout)
@@ -96,30 +98,33 @@ def claim_unlabelled(settings: Settings, batch_id: str) -> dict:
 
 @timed
 def score(settings: Settings, options: ScoreOptions) -> dict:
-    """Pin the champion; score new batches and re-score those of another version (cached vectors)."""
+    """Pin the champion; score the new batches, then a bounded chunk of those of another version, newest first
+    (stored vectors)."""
     layout = settings.layout()
     champion = ModelRegistry.of(settings).champion()
     if champion is None:
         raise NoChampionError("no champion model: nothing can score")
     with infinity_client(settings) as client:
-        return score_stream(layout, champion, client, options.rescore_all)
+        return score_stream(layout, champion, client, options.rescore_all, settings.rescore_rows)
 
 
 @timed
 def update_mood(settings: Settings, scored: dict) -> dict:
-    """The mood series of every scored row (mood/mood.json) and its chart (mood/mood.png)."""
+    """The mood series from the stream's counts (mood/mood.json), how much each version scored, and its chart
+    (mood/mood.png), by one version per period."""
     layout = settings.layout()
-    mood = {**mood_series(read_scores(layout, MOOD_COLUMNS), settings.mood_hourly_min_tweets),
-            "champion_version": scored["version"]}
+    tables = ScoredStream(layout.stream)
+    mood = {**mood_series(*read_counts(tables), settings.mood_hourly_min_tweets),
+            "champion_version": scored["version"], "coverage": coverage(tables)}
     write_mood(layout, mood)
     points = chart_points(mood, scored["version"])
     marks = champion_marks(points, champion_changes(scoring_log(layout), ModelRegistry.of(settings).history()))
-    others = sorted(set(mood["versions"]) - {scored["version"]})
-    note = f"; also by {', '.join(others)} (re-scoring pending)" if others else ""
+    others = sorted({p["champion_version"] for p in points} - {scored["version"]})
+    note = f"; periods not yet re-scored by {', '.join(others)}" if others else ""
     mood_png(points, marks, layout.mood / MOOD_PNG,
              f"Predicted mood of {mood['rows']:,} tweets, scored by {scored['version']}{note}")
     return {"rows": mood["rows"], "points": len(mood["series"]), "versions": mood["versions"],
-            "arrival_dated": mood["arrival_dated"]}
+            "arrival_dated": mood["arrival_dated"], "coverage": mood["coverage"]}
 
 
 @timed

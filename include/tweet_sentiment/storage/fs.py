@@ -138,6 +138,8 @@ class Stream(NamedTuple):
     archive: UPath
     stores: tuple[UPath, ...]
     derived: tuple[UPath, ...] = ()
+    # folders of Delta tables holding the stream's rows by ``batch_id`` (a dead batch's rows are deleted from each)
+    tables: tuple[UPath, ...] = ()
 
 
 class DataLayout:
@@ -209,13 +211,20 @@ class DataLayout:
         return self.root / "scoring"
 
     @property
+    def stream(self) -> UPath:
+        """The scored stream's Delta tables: its rows, their vectors and scores, the counts of the mood, the
+        manifests of what is stored and scored (``storage/scored_stream.py``)."""
+        return self.root / "stream"
+
+    @property
     def unlabelled_rows(self) -> UPath:
-        """Accepted unlabelled rows, one parquet file per batch (what is scored, and re-scored)."""
+        """Before the stream's tables: accepted unlabelled rows, one parquet file per batch (read only by the
+        migration, ``monitoring/stream_migration.py``)."""
         return self.scoring / "rows"
 
     @property
     def scores(self) -> UPath:
-        """The champion's answer for each accepted unlabelled row, one parquet file per batch."""
+        """Before the stream's tables: the scores, one parquet file per batch (read only by the migration)."""
         return self.root / "scores"
 
     @property
@@ -232,7 +241,7 @@ class DataLayout:
     def unlabelled_stream(self) -> Stream:
         s = self.scoring
         return Stream("unlabelled", self.unlabelled, s / "processing", s / "ledger", s / "quarantine", s / "archive",
-                      (self.unlabelled_rows, self.scores))
+                      (), tables=(self.stream,))
 
     def ensure(self) -> None:
         """Create every folder (a no-op where they exist); on S3 the buckets must exist already."""
@@ -240,5 +249,5 @@ class DataLayout:
         require_bucket(self.embeddings)
         for folder in (self.inbox, self.processing, self.archive, self.quarantine, self.labelled,
                        self.embeddings, self.registry, self.reports, self.ledger, self.labelling, self.labels,
-                       self.unlabelled, self.unlabelled_rows, self.scores, self.mood):
+                       self.unlabelled, self.stream, self.mood):
             folder.mkdir(parents=True, exist_ok=True)

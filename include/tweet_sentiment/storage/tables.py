@@ -23,7 +23,7 @@ from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from upath import UPath
 
-from tweet_sentiment.storage.fs import is_local
+from tweet_sentiment.storage.fs import is_local, list_dir
 
 _WRITER = WriterProperties(compression="ZSTD")  # as the compaction writes: about a third smaller than snappy
 VIEW = "rows"  # the name a query gives the table
@@ -143,13 +143,7 @@ class DeltaRows:
     def _connection(self, files: list[str], tables: dict[str, pa.Table] | None) -> Iterator[duckdb.DuckDBPyConnection]:
         connection = duckdb.connect()
         try:
-            if files:
-                if not is_local(self.location):
-                    connection.register_filesystem(self.location.fs)
-                listed = "[" + ", ".join(sql_literal(f) for f in files) + "]"
-                connection.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM read_parquet({listed}, union_by_name=true)")
-            else:
-                connection.register(VIEW, self.schema.empty_table())
+            _create_view(connection, VIEW, self, files, set())
             for name, table in (tables or {}).items():
                 connection.register(name, table)
             yield connection
@@ -188,6 +182,53 @@ class DeltaRows:
         if table is None:
             raise ValueError(f"no Delta table at {self.uri}")
         return self._commit(lambda: self.table().restore(version))
+
+    def maintain(self, retention_hours: float = 168.0) -> dict:
+        """Housekeeping: compact small files into larger ones, then delete the files no version newer than
+        ``retention_hours`` reads (deleted rows leave the disk here); what was done."""
+        compacted = self.compact()
+        vacuumed = self.expire(timedelta(hours=retention_hours))
+        return {"files_added": compacted.get("numFilesAdded", 0), "files_removed": compacted.get("numFilesRemoved", 0),
+                "vacuumed": len(vacuumed)}
+
+
+def _create_view(connection: duckdb.DuckDBPyConnection, name: str, rows: DeltaRows, files: list[str],
+                 registered: set[int]) -> None:
+    """Make ``name`` a view of ``rows``' data ``files`` (its empty schema when there is none yet), registering
+    the table's object store with DuckDB once per connection (``registered``: the file systems done)."""
+    if not files:
+        connection.register(name, rows.schema.empty_table())
+        return
+    if not is_local(rows.location) and id(rows.location.fs) not in registered:
+        connection.register_filesystem(rows.location.fs)
+        registered.add(id(rows.location.fs))
+    listed = "[" + ", ".join(sql_literal(f) for f in files) + "]"
+    connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({listed}, union_by_name=true)")
+
+
+def query_tables(sql: str, tables: dict[str, tuple[DeltaRows, int | None]], params: list | dict | None = None,
+                 extra: dict[str, pa.Table] | None = None) -> pa.Table:
+    """Run ``sql`` over several tables, each a view named by its key (its table at a version, None: the newest),
+    and over the Arrow tables ``extra`` (e.g. the keys looked up), each by its name."""
+    connection, registered = duckdb.connect(), set()
+    try:
+        for name, (rows, version) in tables.items():
+            _create_view(connection, name, rows, rows.files(version), registered)
+        for name, table in (extra or {}).items():
+            connection.register(name, table)
+        return connection.sql(sql, params=params).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def drop_batch_rows(folder: UPath, batch_id: str) -> None:
+    """Delete ``batch_id``'s rows from every Delta table in ``folder`` that has a ``batch_id`` column (a dead
+    run's batch taken over by another: its rows come again with that one)."""
+    for path in list_dir(folder):
+        table = DeltaRows(path, pa.schema([]))
+        delta = table.table()
+        if delta is not None and "batch_id" in [f.name for f in delta.schema().fields]:
+            table.delete(f"batch_id = {sql_literal(batch_id)}")
 
 
 def _any_between(wanted: list[str], low: str, high: str) -> bool:

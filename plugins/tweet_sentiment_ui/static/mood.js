@@ -63,9 +63,11 @@ async function render() {
     + (mood.updated_at ? ` · updated ${mood.updated_at}` : "");
   if (mood.rescoring_pending) {
     $("pending").hidden = false;
-    $("pending").textContent = `Scores by ${mood.versions.join(", ")}, the champion is ${mood.champion}: `
-      + "a re-scoring run is queued by the champion's asset event.";
+    $("pending").textContent = `${mood.rescoring_pending_rows.toLocaleString()} tweets still to re-score by the `
+      + `champion ${mood.champion}: each scoring run re-scores a bounded chunk, newest first, after the new tweets.`;
   }
+  $("coverage").tBodies[0].replaceChildren(...(mood.coverage || []).map((c) => row(c.version,
+    c.rows.toLocaleString(), `${(100 * c.share).toFixed(1)} %`)));
   if (mood.chart) {
     const img = document.createElement("img");
     img.id = "mood-chart";

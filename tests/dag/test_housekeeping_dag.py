@@ -43,6 +43,7 @@ def test_a_run_compacts_the_labelled_table(bag, airflow_db, tmp_path, monkeypatc
             "ingested_at": str(b), "seq": range(20)}))
     rows = store.read_all()
     states = run_dag(bag.dags["tweet_sentiment_housekeeping"], {})
-    assert states == {"labelled_rows": "success", "vectors": "success", "rejected_models": "success"}
+    assert states == {"labelled_rows": "success", "vectors": "success", "rejected_models": "success",
+                      "scored_stream": "success"}
     assert len(store.rows.files()) == 1 and len(list((tmp_path / "data" / "labelled").glob("*.parquet"))) == 1
     pd.testing.assert_frame_equal(store.read_all(), rows)

@@ -110,7 +110,8 @@ def test_migration_converts_the_feature_cache_and_the_registry_too(old_root):
     np.testing.assert_allclose(cache.get(list(OLD_VECTORS)), np.stack(list(OLD_VECTORS.values())), atol=2e-3)
     assert not list((layout.embeddings / old_root.embedding_model).glob("*.npz"))
     assert done["registry"] == {"versions_indexed": 0, "history_entries": 0, "champion": None}  # none yet
-    assert set(done) == {"labelled_rows", "archive", "vectors", "registry", "labelling"}
+    assert set(done) == {"labelled_rows", "archive", "vectors", "registry", "labelling",
+                         "scored_stream"}
     assert migrate(old_root)["vectors"] == {"vectors_by_namespace": {}}
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.monitoring.stream_upkeep import maintain_scored_stream
 from tweet_sentiment.pipeline.model_retention import drop_rejected_models
 from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.storage.vector_cache import compact_vectors
@@ -59,6 +60,7 @@ MAINTENANCE: tuple[Maintenance, ...] = (
     Maintenance("labelled_rows", maintain_labelled_rows),
     Maintenance("vectors", maintain_vectors),
     Maintenance("rejected_models", drop_rejected_models),
+    Maintenance("scored_stream", maintain_scored_stream),
 )
 
 

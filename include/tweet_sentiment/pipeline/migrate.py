@@ -17,6 +17,7 @@ from upath import UPath
 from tweet_sentiment.config import Settings
 from tweet_sentiment.labelling.migrate import migrate_labelling
 from tweet_sentiment.model.registry_migration import migrate_registry
+from tweet_sentiment.monitoring.stream_migration import migrate_scored_stream
 from tweet_sentiment.storage.archive import SUFFIX, archive_file
 from tweet_sentiment.storage.fs import is_hidden, list_dir
 from tweet_sentiment.storage.labelled_store import LabelledStore, with_defaults
@@ -97,12 +98,18 @@ def convert_labelling(settings: Settings, _progress: Progress) -> dict:
     return migrate_labelling(settings.layout(), settings.state_db)
 
 
+def convert_scored_stream(settings: Settings, _progress: Progress) -> dict:
+    """The scoring stream's per-batch rows and scores → the stream's tables (counts rebuilt from the scores)."""
+    return migrate_scored_stream(settings.layout(), settings.embedding_model)
+
+
 CONVERTERS: tuple[Converter, ...] = (
     Converter("labelled_rows", convert_labelled_rows),
     Converter("archive", convert_archive),
     Converter("vectors", convert_vectors),
     Converter("registry", convert_registry),
     Converter("labelling", convert_labelling),
+    Converter("scored_stream", convert_scored_stream),
 )
 
 

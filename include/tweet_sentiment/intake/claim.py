@@ -23,7 +23,6 @@ from upath import UPath
 
 from tweet_sentiment.intake.retries import failures, forget_failures, record_failure
 from tweet_sentiment.storage.archive import archive_file
-from tweet_sentiment.storage.batch_store import drop_batch
 from tweet_sentiment.storage.fs import (
     DataLayout,
     Stream,
@@ -36,7 +35,7 @@ from tweet_sentiment.storage.fs import (
     remove_empty_dir,
     write_json_atomic,
 )
-from tweet_sentiment.storage.tables import drop_batch_rows
+from tweet_sentiment.storage.tables import delete_batch, drop_batch_rows
 
 
 def batch_id_for(run_id: str) -> str:
@@ -203,7 +202,7 @@ def claim_lock(layout: DataLayout, stream: Stream | None = None) -> Iterator[Non
 
 def _release_batch(stream: Stream, old_batch: str, new_batch: str) -> None:
     for store in stream.stores:
-        drop_batch(store, old_batch)
+        delete_batch(store, old_batch)
     for folder in stream.tables:
         drop_batch_rows(folder, old_batch)
     for folder in stream.derived:  # the label check's held rows of the dead batch: its rows come again

@@ -125,8 +125,8 @@ def file_lock(path: UPath) -> Iterator[None]:
 
 class Stream(NamedTuple):
     """The folders one inbox's files pass through: arriving, claimed per batch, their ledger and quarantine, the
-    archive, and the stores of the batches' rows (a Delta table, or a folder of one ``<batch_id>.parquet`` per
-    batch: batch_store.drop_batch drops a dead batch's rows from either when it is taken over),
+    archive, the Delta tables of the batches' rows (``stores``: a table each; ``tables``: a folder of tables;
+    a dead batch's rows are deleted from both when it is taken over),
     and folders of other per-batch files made from a batch's rows (``<batch_id>.<ext>``: the label check's flagged
     rows and record), dropped with them."""
 

@@ -221,14 +221,18 @@ def query_tables(sql: str, tables: dict[str, tuple[DeltaRows, int | None]], para
         connection.close()
 
 
+def delete_batch(location: UPath, batch_id: str) -> None:
+    """Delete ``batch_id``'s rows from the Delta table at ``location`` in one commit (no table yet: nothing)."""
+    DeltaRows(location, None).delete(f"batch_id = {sql_literal(batch_id)}")
+
+
 def drop_batch_rows(folder: UPath, batch_id: str) -> None:
     """Delete ``batch_id``'s rows from every Delta table in ``folder`` that has a ``batch_id`` column (a dead
     run's batch taken over by another: its rows come again with that one)."""
     for path in list_dir(folder):
-        table = DeltaRows(path, pa.schema([]))
-        delta = table.table()
+        delta = DeltaRows(path, None).table()
         if delta is not None and "batch_id" in [f.name for f in delta.schema().fields]:
-            table.delete(f"batch_id = {sql_literal(batch_id)}")
+            delete_batch(path, batch_id)
 
 
 def _any_between(wanted: list[str], low: str, high: str) -> bool:

@@ -38,16 +38,23 @@ def link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
 
 
+def scratch_copy(settings: Settings, scratch: Path) -> dict:
+    """Settings overrides naming a copy of ``settings``' data root and feature cache in ``scratch`` (hard links:
+    a cycle or a refit replaces files, it never writes into one; the caller removes ``scratch``)."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    run = {"data_root": str(scratch / "data"), "cache_root": str(scratch / "cache"),
+           "infinity_url": settings.infinity_url, "file_settle_s": 0.0}
+    for key in ("data_root", "cache_root"):
+        shutil.copytree(getattr(settings, key), run[key], copy_function=link_or_copy)
+    return run
+
+
 def measure_cycle(settings: Settings, history: SyntheticHistory, batches: int, scratch: Path,
                   lexicon_pool: Path) -> dict:
     """Run the cycle of batch ``batches`` (the one after the history) on a copy of ``settings``' data root and
     feature cache in ``scratch`` (removed after); each step's seconds and peak RSS, and what the cycle decided."""
-    shutil.rmtree(scratch, ignore_errors=True)
-    run = {"data_root": str(scratch / "data"), "cache_root": str(scratch / "cache"),
-           "infinity_url": settings.infinity_url, "file_settle_s": 0.0}
     try:
-        for key in ("data_root", "cache_root"):  # hard links: the cycle replaces files, it never writes into one
-            shutil.copytree(getattr(settings, key), run[key], copy_function=link_or_copy)
+        run = scratch_copy(settings, scratch)
         rows = history.rows(batches)
         write_rows(as_path(run["data_root"]) / "inbox", f"{batch_id(batches)}.csv", history.header, rows)
         _cache_new_texts(settings, history, batches, rows, as_path(run["cache_root"]), lexicon_pool)
@@ -84,9 +91,14 @@ def _cache_new_texts(settings: Settings, history: SyntheticHistory, batch: int, 
 
 def _run_step(step: str, settings: dict, batch: str, parts: dict) -> dict:
     """``step`` in a fresh Python process; its result, seconds and peak RSS."""
-    job = {"step": step, "settings": settings, "batch_id": batch, "parts": parts}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.scale.step"], input=json.dumps(job), text=True,
+    return run_fresh("benchmarks.scale.step", {"step": step, "settings": settings, "batch_id": batch, "parts": parts})
+
+
+def run_fresh(module: str, job: dict) -> dict:
+    """``python -m module`` in a fresh process, ``job`` as JSON on its stdin; the JSON of its last stdout line."""
+    proc = subprocess.run([sys.executable, "-m", module], input=json.dumps(job), text=True,
                           capture_output=True, cwd=PROJECT_ROOT, check=False)
     if proc.returncode:
-        raise RuntimeError(f"step {step} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+        raise RuntimeError(f"{module} {job.get('step', '')} failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

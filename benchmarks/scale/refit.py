@@ -20,6 +20,7 @@ from benchmarks.processes import peak_rss_mb
 from benchmarks.scale.cycle import run_fresh, scratch_copy
 from tweet_sentiment.config import Settings
 from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.refit import refit_due, train_refit
 
@@ -53,7 +54,8 @@ def main() -> None:
     start = time.perf_counter()
     result = train_refit(settings, refit_due(settings, force=True), options)
     seconds = time.perf_counter() - start
-    print(json.dumps({"result": result.to_json(), "seconds": round(seconds, 3),
+    trees = ModelRegistry.of(settings).card(result.version)["num_trees"] if result.version else 0
+    print(json.dumps({"result": result.to_json(), "seconds": round(seconds, 3), "num_trees": trees,
                       "peak_rss_mb": peak_rss_mb(os.getpid())}))
 
 

@@ -37,11 +37,13 @@ def test_within_the_bound_skipped_past_it_a_compacting_refit_through_the_gate(pi
     settings = Settings.from_env()
     registry = local_registry(settings.layout().registry)
     bootstrap(settings, refit=False)
-    first = registry.champion_version()
+    fresh = registry.champion_version()  # a fresh fit is never compacted: a continued champion (its trees copied)
+    first = registry.save(registry.load(fresh), {**registry.card(fresh), "strategy": "continue"})
+    registry.promote(first, "continued", expected=fresh)
     trees = registry.card(first)["num_trees"]
     monkeypatch.setenv("TWEET_SENTIMENT_MAX_CHAMPION_TREES", str(trees))
     assert set(run_dag(refit_dag, {"force": False}).values()) == {"skipped"}
-    assert registry.count() == 1
+    assert registry.count() == 2
 
     monkeypatch.setenv("TWEET_SENTIMENT_MAX_CHAMPION_TREES", str(trees - 1))
     states = run_dag(refit_dag, {"force": False, "force_promote": True})

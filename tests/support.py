@@ -110,11 +110,16 @@ def write_slice(src: Path, dst: Path, rows: int, chronological: bool = False) ->
 
 def load_retrain_dag():
     """The retrain DAG parsed from dags/ as Airflow parses it: a fresh object (dag.test() changes its params)."""
+    return load_dag("tweet_sentiment_retrain")
+
+
+def load_dag(dag_id: str):
+    """The DAG ``dag_id`` parsed from dags/ as Airflow parses it: a fresh object."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(ROOT / "dags"))
     assert bag.import_errors == {}
-    return bag.dags["tweet_sentiment_retrain"]
+    return bag.dags[dag_id]
 
 
 def run_dag(dag, conf: dict) -> dict[str, str]:

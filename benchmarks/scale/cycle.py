@@ -36,16 +36,23 @@ def link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
 
 
+def scratch_copy(settings: Settings, scratch: Path) -> dict:
+    """Settings overrides naming a copy of ``settings``' data root and feature cache in ``scratch`` (hard links:
+    a cycle or a refit replaces files, it never writes into one; the caller removes ``scratch``)."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    run = {"data_root": str(scratch / "data"), "cache_root": str(scratch / "cache"),
+           "infinity_url": settings.infinity_url, "file_settle_s": 0.0}
+    for key in ("data_root", "cache_root"):
+        shutil.copytree(getattr(settings, key), run[key], copy_function=link_or_copy)
+    return run
+
+
 def measure_cycle(settings: Settings, history: SyntheticHistory, batches: int, scratch: Path,
                   lexicon_pool: Path) -> dict:
     """Run the cycle of batch ``batches`` (the one after the history) on a copy of ``settings``' data root and
     feature cache in ``scratch`` (removed after); each step's seconds and peak RSS, and what the cycle decided."""
-    shutil.rmtree(scratch, ignore_errors=True)
-    run = {"data_root": str(scratch / "data"), "cache_root": str(scratch / "cache"),
-           "infinity_url": settings.infinity_url, "file_settle_s": 0.0}
     try:
-        for key in ("data_root", "cache_root"):  # hard links: the cycle replaces files, it never writes into one
-            shutil.copytree(getattr(settings, key), run[key], copy_function=link_or_copy)
+        run = scratch_copy(settings, scratch)
         rows = history.rows(batches)
         write_rows(as_path(run["data_root"]) / "inbox", f"{batch_id(batches)}.csv", history.header, rows)
         _cache_new_texts(settings, history, batches, rows, as_path(run["cache_root"]), lexicon_pool)

@@ -3,7 +3,8 @@
 The headline keys name the largest size measured (1M by default): ``cycle_steps_ratio_1m`` is the median cycle's
 steps at the largest N over the same at the smallest, ``task_peak_rss_mb_1m`` the peak RSS of any step at the
 largest N, ``disk_bytes_per_labelled`` the bytes of store + vectors + lexicon features + archive per labelled row
-there, ``build_1m_s`` its cold build's seconds (measured when it was built; ``build_cached`` says so). The
+there, ``build_1m_s`` its cold build's seconds (measured when it was built; ``build_cached`` says so),
+``refit_1m_s`` / ``refit_peak_rss_mb_1m`` a refit of it (refit.py: the median of the runs, the highest peak). The
 labelling keys (``label_click_ms_p95``, ``labels_page_p95_ms``, ...) are labelling.py's, at as many answers.
 """
 
@@ -18,6 +19,7 @@ from benchmarks.scale.build import ensure_history, history_folder, history_setti
 from benchmarks.scale.cycle import measure_cycle
 from benchmarks.scale.labelling import labelling_figures
 from benchmarks.scale.options import ScaleOptions
+from benchmarks.scale.refit import measure_refit
 from benchmarks.scale.registry import measure_registry
 from benchmarks.scale.standin import standin_server
 from benchmarks.scale.synthetic import Corpus, SyntheticHistory
@@ -80,6 +82,8 @@ def run_scale(base: Settings, options: ScaleOptions) -> dict:
             log.info("N=%d: cycle steps %.1f s, peak RSS %.0f MB, %d bytes per labelled row", rows,
                      per_n[str(rows)]["cycle_steps_s"], max(per_n[str(rows)]["steps_peak_rss_mb"].values()),
                      per_n[str(rows)]["disk_bytes_per_labelled"])
+        refit = measure_refit(history_settings(base, history_folder(options, max(options.sizes)), url), options.runs,
+                              options.root / "refit-run")
     smallest, largest = per_n[str(min(options.sizes))], per_n[str(max(options.sizes))]
     registry = measure_registry(options.root / "registry")
     return {"model_page_p95_ms": registry["model_page_p95_ms"], "registry": registry,
@@ -88,6 +92,7 @@ def run_scale(base: Settings, options: ScaleOptions) -> dict:
         "task_peak_rss_mb_1m": max(largest["steps_peak_rss_mb"].values()),
         "disk_bytes_per_labelled": largest["disk_bytes_per_labelled"],
         "build_1m_s": largest["build_s"], "build_cached": largest["build_cached"],
+        "refit_1m_s": refit["refit_s"], "refit_peak_rss_mb_1m": refit["refit_peak_rss_mb"], "refit": refit,
         "per_n": per_n, **labelling_figures(options),
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

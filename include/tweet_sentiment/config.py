@@ -142,6 +142,8 @@ class Settings:
     approval_users: str = "admin"  # comma-separated Airflow user names who may answer an approval
     approval_examples: int = 8  # tweets where the two models disagree, per holdout, shown in the request
     rejected_model_retention_days: float = 7.0  # a rejected challenger's model file is dropped after (card kept)
+    max_champion_trees: int = 3000  # past this, the refit DAG compacts the champion (a refit, through the gate)
+    refit_cron: str = "0 * * * *"  # when the refit DAG checks its policy (cheap: one card read)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -190,6 +192,8 @@ class Settings:
             approval_examples=_env_int("TWEET_SENTIMENT_APPROVAL_EXAMPLES", d.approval_examples),
             rejected_model_retention_days=_env_float("TWEET_SENTIMENT_REJECTED_MODEL_RETENTION_DAYS",
                                                      d.rejected_model_retention_days),
+            max_champion_trees=_env_int("TWEET_SENTIMENT_MAX_CHAMPION_TREES", d.max_champion_trees),
+            refit_cron=os.environ.get("TWEET_SENTIMENT_REFIT_CRON", d.refit_cron),
         )
 
     @property

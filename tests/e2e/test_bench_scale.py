@@ -14,7 +14,8 @@ from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.storage.vector_cache import VectorCache
 
 STEPS = ("claim_and_ingest", "embed", "check_labels", "train", "evaluate", "decide", "archive")
-HEADLINE = ("cycle_steps_ratio_1m", "task_peak_rss_mb_1m", "disk_bytes_per_labelled", "build_1m_s")
+HEADLINE = ("cycle_steps_ratio_1m", "task_peak_rss_mb_1m", "disk_bytes_per_labelled", "build_1m_s", "refit_1m_s",
+            "refit_peak_rss_mb_1m")
 
 
 def _bench(root: Path, sizes: str) -> dict:
@@ -57,6 +58,9 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     assert str(vectors.dataset().schema.field("vector").type) == "fixed_size_list<item: halffloat>[384]"
     assert len(list((data / "archive").rglob("*.csv.gz"))) == 4 and len(list((data / "ledger").glob("*.json"))) == 4
     assert not (tmp_path / "run").exists()  # the cycle's copy is removed
+    refit = figures["refit"]["refit_runs"][0]  # a refit of the largest history, on a copy removed after
+    assert refit["result"]["strategy"] == "refit" and refit["result"]["rows_trained"] > 0.8 * 8000 * 0.85
+    assert figures["refit_peak_rss_mb_1m"] == refit["peak_rss_mb"] > 100 and not (tmp_path / "refit-run").exists()
     # the labelling figures, at as many answers as the largest history's rows (built once, kept)
     assert figures["labelling_answers"] == 8000 and (tmp_path / "labelling" / "n-8000" / "built").exists()
     assert 0 < figures["label_click_ms_p50"] <= figures["label_click_ms_p95"]

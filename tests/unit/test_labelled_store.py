@@ -98,7 +98,7 @@ def test_a_pinned_store_reads_its_snapshot_whatever_is_committed_after(tmp_path)
     assert len(pinned.replay_sample(10, seed=1)) == 2 and len(store.replay_sample(10, seed=1)) == 3
 
 
-def test_training_rows_continue_reads_the_batch_and_a_replay_refit_every_trainable_row(tmp_path):
+def test_training_rows_reads_the_batch_and_a_replay_a_refit_streams_every_trainable_row(tmp_path):
     from tweet_sentiment.pipeline.challenger import training_rows
 
     store = LabelledStore(UPath(tmp_path) / "labelled")
@@ -106,11 +106,18 @@ def test_training_rows_continue_reads_the_batch_and_a_replay_refit_every_trainab
         texts = [f"text {b} {i}" for i in range(10)] + (["shared"] if b else [])  # "shared": relabelled in b2
         store.write_batch(f"b{b}", _batch(f"b{b}", str(b), texts, ["Neutral"] * len(texts),
                                           [i == 0 for i in range(len(texts))]))
-    rows, new = training_rows(store, "b2", "continue", replay_rows=5, seed=1)
+    rows, new = training_rows(store, "b2", replay_rows=5, seed=1)
     assert sorted(new["text"]) == sorted([f"text 2 {i}" for i in range(1, 10)] + ["shared"])  # holdout row out
     assert len(rows) == len(new) + 5 and (new["batch_age"] == 0).all()
     replay = rows.iloc[len(new):]
     assert set(replay["batch_id"]) <= {"b0", "b1"} and "shared" not in set(replay["text"])  # superseded by b2
     assert (replay["batch_age"] == replay["batch_id"].map({"b0": 2, "b1": 1})).all()
-    everything, _ = training_rows(store, "b2", "refit", replay_rows=5, seed=1)
+    chunks = list(store.trainable_chunks(["text", "batch_id"], rows=4))
+    everything = pd.concat(chunks, ignore_index=True)
+    assert len(chunks) > 1 and all(len(c) <= 4 for c in chunks)
     assert len(everything) == 3 * 9 + 1 and everything["text"].is_unique  # holdout rows out, "shared" once
+    assert everything["text"].tolist() == store.trainable(["text"])["text"].tolist()
+    sample = store.trainable_sample(6, seed=3, columns=["text"])["text"].tolist()
+    assert len(sample) == 6 and set(sample) <= set(everything["text"])
+    assert sample == store.trainable_sample(6, seed=3, columns=["text"])["text"].tolist()  # the same draw
+    assert sorted(store.trainable_sample(100, seed=3)["text"]) == sorted(everything["text"])  # fewer: all

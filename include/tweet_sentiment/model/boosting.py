@@ -77,29 +77,48 @@ def validation_mask(text_hashes: Sequence[str], fraction: float) -> np.ndarray:
     return in_hash_slice(text_hashes, fraction)
 
 
-def _train(params: dict, features: Features, labels: np.ndarray, rounds: int, patience: int,
-           valid: np.ndarray | None, init_model: lgb.Booster | None,
-           weights: np.ndarray | None) -> tuple[lgb.Booster, float | None]:
+@dataclass
+class TrainingSet:
+    """The rows boosted on and the validation slice (None: no early stopping), each with labels and weights.
+
+    A refit builds the two sides apart, chunk by chunk (model/training_set.py), so no row is held twice."""
+
+    features: Features
+    labels: np.ndarray
+    weights: np.ndarray
+    valid: tuple[Features, np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def split(cls, features: Features, labels: np.ndarray, valid: np.ndarray | None,
+              weights: np.ndarray | None) -> TrainingSet:
+        """The rows of ``features`` split by the ``valid`` mask; too small a slice (or nothing left to train on):
+        every row is trained on, without a validation slice."""
+        weights = np.ones(len(labels)) if weights is None else weights
+        if valid is None or valid.sum() < MIN_VALIDATION_ROWS or not (~valid).any():
+            return cls(features, labels, weights)
+        return cls(features[~valid], labels[~valid], weights[~valid], (features[valid], labels[valid], weights[valid]))
+
+
+def _train(params: dict, data: TrainingSet, rounds: int, patience: int,
+           init_model: lgb.Booster | None) -> tuple[lgb.Booster, float | None]:
     """Boost up to ``rounds`` rounds; with a validation slice, stop early and keep only the best rounds."""
-    use_valid = valid is not None and valid.sum() >= MIN_VALIDATION_ROWS and (~valid).any()
-    if not use_valid:
-        booster = lgb.train(params, lgb.Dataset(features, labels, weight=weights), num_boost_round=rounds,
-                            init_model=init_model, keep_training_booster=True)
+    train_set = lgb.Dataset(data.features, data.labels, weight=data.weights)
+    if data.valid is None:
+        booster = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model,
+                            keep_training_booster=True)
         return booster, None
-    weights = np.ones(len(labels)) if weights is None else weights
-    train_set = lgb.Dataset(features[~valid], labels[~valid], weight=weights[~valid])
-    valid_set = lgb.Dataset(features[valid], labels[valid], weight=weights[valid], reference=train_set)
+    features, labels, weights = data.valid
+    valid_set = lgb.Dataset(features, labels, weight=weights, reference=train_set)
     # keep_training_booster: no copy through a model string (that copy cost more than a continuation's rounds).
     best = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, valid_sets=[valid_set],
                      callbacks=[lgb.early_stopping(patience, verbose=False)], keep_training_booster=True)
     while best.current_iteration() > best.best_iteration:
         best.rollback_one_iter()
     best.free_dataset()
-    held_out = features[valid], labels[valid], weights[valid]
-    if init_model is not None and _log_loss(init_model, *held_out) <= _log_loss(best, *held_out):
+    if init_model is not None and _log_loss(init_model, *data.valid) <= _log_loss(best, *data.valid):
         best = init_model  # no added round helps: add none
-    predicted = best.predict(features[valid], raw_score=True).argmax(axis=1)
-    return best, float(f1_score(labels[valid], predicted, labels=range(len(LABELS)), average="macro"))
+    predicted = best.predict(features, raw_score=True).argmax(axis=1)
+    return best, float(f1_score(labels, predicted, labels=range(len(LABELS)), average="macro"))
 
 
 def recency_weights(batch_age: np.ndarray, half_life: float) -> np.ndarray:
@@ -116,11 +135,16 @@ def _log_loss(booster: lgb.Booster, features: Features, labels: np.ndarray, weig
 
 def train_fresh(features: Features, labels: np.ndarray, params: BoostingParams,
                 valid: np.ndarray | None = None, weights: np.ndarray | None = None) -> TrainingResult:
-    """A new model from scratch (a refit on all labelled rows, or the bootstrap); ``valid`` marks the slice,
-    ``weights`` each row's weight (recency)."""
+    """A new model from scratch (the bootstrap, the lab); ``valid`` marks the slice, ``weights`` each row's weight
+    (recency)."""
+    return train_fresh_on(TrainingSet.split(features, labels, valid, weights), params)
+
+
+def train_fresh_on(data: TrainingSet, params: BoostingParams) -> TrainingResult:
+    """A new model from scratch on rows already split into training rows and validation slice (a refit)."""
     start = time.perf_counter()
-    booster, valid_f1 = _train(params.lgb_params(params.learning_rate), features, labels, params.num_boost_round,
-                               params.early_stopping_rounds, valid, None, weights)
+    booster, valid_f1 = _train(params.lgb_params(params.learning_rate), data, params.num_boost_round,
+                               params.early_stopping_rounds, None)
     return TrainingResult(booster, time.perf_counter() - start, booster.current_iteration(), valid_f1)
 
 
@@ -133,7 +157,7 @@ def continue_boosting(champion: lgb.Booster, features: Features, labels: np.ndar
     """
     start = time.perf_counter()
     before = champion.current_iteration()
-    booster, valid_f1 = _train(params.lgb_params(params.continue_learning_rate), features, labels,
-                               params.continue_rounds, params.continue_early_stopping_rounds, valid, champion,
-                               weights)
+    booster, valid_f1 = _train(params.lgb_params(params.continue_learning_rate),
+                               TrainingSet.split(features, labels, valid, weights), params.continue_rounds,
+                               params.continue_early_stopping_rounds, champion)
     return TrainingResult(booster, time.perf_counter() - start, booster.current_iteration() - before, valid_f1)

@@ -33,6 +33,9 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _VADER_SCORES = ("neg", "neu", "pos", "compound")
 EMBEDDING_COMPONENTS = 16  # principal components of the embedding the model sees (0: the whole embedding)
+# A refit fits the projection on at most this many training rows (drawn by hash): its cost stays fixed at any N, and
+# below it (make quality's histories) every training row is used, as before.
+PROJECTION_SAMPLE_ROWS = 50_000
 PROGRESS_CHUNK = 2048  # texts embedded between two progress lines
 HASHED_WORDS = 4096  # columns the words are hashed into (0: no word features)
 WORD_NGRAMS = 1  # words only (2: word pairs too)

@@ -159,9 +159,10 @@ def was_champion(url: str, version: str) -> bool:
 
 def rows(url: str, versions: Iterable[str] | None = None, status: str | None = None, asked: bool = False,
          once_champion: bool = False, newest_first: bool = False, limit: int | None = None,
-         offset: int = 0) -> list[dict]:
+         offset: int = 0, strategy: str | None = None) -> list[dict]:
     """Index rows oldest first (or newest first), a page of them with ``limit`` and ``offset``: all, or those of
-    ``versions``, of one ``status``, put to a person (awaiting or answered), or once champion."""
+    ``versions``, of one ``status``, put to a person (awaiting or answered), once champion, or of one
+    ``strategy``."""
     order = (VERSIONS.c.created_at, VERSIONS.c.version)
     query = sa.select(VERSIONS).order_by(*(c.desc() for c in order) if newest_first else order)
     if versions is not None:
@@ -172,6 +173,8 @@ def rows(url: str, versions: Iterable[str] | None = None, status: str | None = N
         query = query.where(sa.or_(VERSIONS.c.status == AWAITING, VERSIONS.c.approval.is_not(None)))
     if once_champion:
         query = query.where(VERSIONS.c.status.in_(CHAMPION_STATUSES))
+    if strategy is not None:
+        query = query.where(VERSIONS.c.strategy == strategy)
     with read_connection(url) as connection:
         return [dict(row._mapping) for row in connection.execute(query.limit(limit).offset(offset)).all()]
 

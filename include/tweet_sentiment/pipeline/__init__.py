@@ -1,4 +1,4 @@
-"""The DAGs' logic, one task module per DAG (``retrain``, ``score``, ``approve``), the sensor's decision
+"""The DAGs' logic, one task module per DAG (``retrain``, ``score``, ``approve``, ``refit``), the sensor's decision
 (``sensing``), the run Params (``params``), the Airflow assets (``assets``), the challenger's training, shared
 resources, timing, the service login to Airflow's REST API (``api_login``), run notes and the feeds' asset
 events (``feed_events``), the housekeeping DAG's maintenance (``housekeeping``), the data root's migration

@@ -1,4 +1,5 @@
-"""Training a challenger: continue boosting the champion on new + replayed rows, or refit on every labelled row.
+"""Training a challenger: continue boosting the champion on new + replayed rows, or refit on every labelled row
+(chunk by chunk: the cost of a refit at a million rows is its feature matrix, docs/scale.md).
 
 A fresh model is trained instead of a continuation when there is no champion, or when its feature schema is not
 the one the code builds now (a model is only ever fed features of its own schema).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 from upath import UPath
 
@@ -15,12 +17,13 @@ from tweet_sentiment.model.boosting import (
     TrainingResult,
     continue_boosting,
     recency_weights,
-    train_fresh,
+    train_fresh_on,
     validation_mask,
 )
-from tweet_sentiment.model.features import feature_matrix, fit_schema
+from tweet_sentiment.model.features import PROJECTION_SAMPLE_ROWS, feature_matrix, fit_schema
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ModelRegistry
+from tweet_sentiment.model.training_set import build_training_set
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.schema import LABEL_TO_ID, BatchSpan, FeatureSchema, ModelCard, batch_span, extend_span
 from tweet_sentiment.storage.labelled_store import LabelledStore
@@ -40,23 +43,19 @@ def choose_strategy(requested: str, champion: Champion | None, design: FeatureSc
 _TRAINING_COLUMNS = ["text", "text_hash", "label", "label_weight", "batch_id"]
 
 
-def training_rows(store: LabelledStore, batch_id: str, strategy: str, replay_rows: int,
-                  seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows to train on, the batch's new rows), each with its ``batch_age`` (0 for the newest batch: the number
-    of batches accepted after the row's).
+def batch_ages(store: LabelledStore) -> dict[str, int]:
+    """Each batch's age: the number of batches accepted after it (0 for the newest)."""
+    return {b: age for age, b in enumerate(reversed(store.batch_order()))}
 
-    Only current labels outside the recent holdout are trained on. Continuing: the batch's rows plus a uniform
-    replay sample of the older ones (only those rows are read); refit: every such row (streamed, one copy).
-    """
-    ages = {b: age for age, b in enumerate(reversed(store.batch_order()))}
-    if strategy == "refit":
-        rows = store.trainable(_TRAINING_COLUMNS)
-        new_rows = rows[rows["batch_id"] == batch_id]
-    else:
-        new_rows = _new_rows(store, batch_id)
-        replay = store.replay_sample(replay_rows, seed, exclude={batch_id}).loc[:, _TRAINING_COLUMNS]
-        rows = pd.concat([new_rows, replay], ignore_index=True)
-    rows["batch_age"] = rows["batch_id"].map(ages).fillna(0).astype(int)  # in place: a refit's rows held once
+
+def training_rows(store: LabelledStore, batch_id: str, replay_rows: int,
+                  seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A continuation's (rows to train on, the batch's new rows), each with its ``batch_age``: the batch's current
+    rows outside the recent holdout plus a uniform replay sample of the older ones (only those rows are read)."""
+    new_rows = _new_rows(store, batch_id)
+    replay = store.replay_sample(replay_rows, seed, exclude={batch_id}).loc[:, _TRAINING_COLUMNS]
+    rows = pd.concat([new_rows, replay], ignore_index=True)
+    rows["batch_age"] = rows["batch_id"].map(batch_ages(store)).fillna(0).astype(int)
     return rows, new_rows.assign(batch_age=0).reset_index(drop=True)
 
 
@@ -71,30 +70,63 @@ def _new_rows(store: LabelledStore, batch_id: str) -> pd.DataFrame:
 def train_challenger(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
                      batch_id: str, options: RunOptions, design: FeatureSchema, champion: Champion | None,
                      seed: int) -> ModelCard:
-    """Train, save as a candidate version, and return its card."""
+    """Train (a continuation, or a refit: :func:`refit`), save as a candidate version, and return its card."""
     strategy, note = choose_strategy(options.strategy, champion, design)
     store = store.at(store.version())  # every read below sees one snapshot: the version the card names
-    rows, new_rows = training_rows(store, batch_id, strategy, options.replay_rows, seed)
+    if strategy == "refit":
+        return refit(store, registry, client, cache_root, batch_id, options, design, champion, seed, note)
+    rows, new_rows = training_rows(store, batch_id, options.replay_rows, seed)
     valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
-    texts, labels = rows["text"].tolist(), rows["label"].map(LABEL_TO_ID).to_numpy()
-    weights = (recency_weights(rows["batch_age"].to_numpy(), options.recency_half_life)
-               * rows["label_weight"].to_numpy(dtype=float))  # below 1: a row the label check down-weighted
-    if strategy == "continue":
-        weights[: len(new_rows)] *= options.boosting.new_row_weight
-        schema = champion.schema
-        features = feature_matrix(texts, schema, client, cache_root)
-        result = continue_boosting(champion.booster, features, labels, options.boosting, valid, weights)
-        batches = extend_span(champion.card.get("batches"), batch_id)
-    else:
-        schema = fit_schema(design, [t for t, v in zip(texts, valid, strict=True) if not v], client, cache_root)
-        features = feature_matrix(texts, schema, client, cache_root)
-        result = train_fresh(features, labels, options.boosting, valid, weights)
-        batches = batch_span(store.batch_ids())
-    card = _card(result, strategy, note, champion, batch_id, batches, options, schema)
-    card.update(rows_trained=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()),
-                labelled_version=store.version())
+    weights = _weights(rows, batch_ages(store), options)
+    weights[: len(new_rows)] *= options.boosting.new_row_weight
+    features = feature_matrix(rows["text"].tolist(), champion.schema, client, cache_root)
+    result = continue_boosting(champion.booster, features, rows["label"].map(LABEL_TO_ID).to_numpy(),
+                               options.boosting, valid, weights)
+    card = _card(result, strategy, note, champion, batch_id, extend_span(champion.card.get("batches"), batch_id),
+                 options, champion.schema)
+    return _save(registry, result, card, rows=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()),
+                 labelled_version=store.version())
+
+
+def refit(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
+          batch_id: str, options: RunOptions, design: FeatureSchema, champion: Champion | None, seed: int,
+          note: str = "") -> ModelCard:
+    """A fresh model on every trainable row of the (pinned) ``store``: the embedding projection fitted on a
+    sample of PROJECTION_SAMPLE_ROWS training rows, then the features built chunk by chunk
+    (model/training_set.py), so the cost in memory is the feature matrix, not the rows. Saved as a candidate."""
+    sample = store.trainable_sample(PROJECTION_SAMPLE_ROWS, seed, ["text", "text_hash"])
+    fitted_on = sample.loc[~validation_mask(sample["text_hash"].tolist(), options.boosting.validation_fraction)]
+    schema = fit_schema(design, fitted_on["text"].tolist(), client, cache_root)
+    log.info("refit: projection fitted on %d sampled rows", len(fitted_on))
+    ages, counted = batch_ages(store), {"rows": 0, "new_rows": 0}
+
+    def weight_of(chunk: pd.DataFrame) -> np.ndarray:
+        counted["rows"] += len(chunk)
+        counted["new_rows"] += int((chunk["batch_id"] == batch_id).sum())
+        return _weights(chunk, ages, options)
+
+    data = build_training_set(store.trainable_chunks(_TRAINING_COLUMNS), schema, client, cache_root,
+                              options.boosting.validation_fraction, weight_of)
+    validation_rows = 0 if data.valid is None else len(data.valid[1])
+    result = train_fresh_on(data, options.boosting)
+    card = _card(result, "refit", note, champion, batch_id, batch_span(store.batch_ids()), options, schema)
+    return _save(registry, result, card, rows=counted["rows"], new_rows=counted["new_rows"],
+                 validation_rows=validation_rows, labelled_version=store.version())
+
+
+def _weights(rows: pd.DataFrame, ages: dict[str, int], options: RunOptions) -> np.ndarray:
+    """Recency weights by batch age, times each row's label weight (below 1: a row the label check
+    down-weighted)."""
+    age = rows["batch_id"].map(ages).fillna(0).to_numpy(dtype=float)
+    return recency_weights(age, options.recency_half_life) * rows["label_weight"].to_numpy(dtype=float)
+
+
+def _save(registry: ModelRegistry, result: TrainingResult, card: ModelCard, rows: int, new_rows: int,
+          validation_rows: int, labelled_version: int | None) -> ModelCard:
+    card.update(rows_trained=rows, new_rows=new_rows, validation_rows=validation_rows,
+                labelled_version=labelled_version)
     card["version"] = registry.save(result.booster, card)
-    log.info("challenger %s: %s on %d rows in %.1f s", card["version"], strategy, len(rows), result.train_s)
+    log.info("challenger %s: %s on %d rows in %.1f s", card["version"], card["strategy"], rows, result.train_s)
     return card
 
 

@@ -91,6 +91,16 @@ PARAMS: dict[str, ParamSpec] = {
                                                                       "maximum": 30 * 24 * 3600}),
 }
 
+# The refit DAG's Params: ``force`` (a refit now, whatever the policy), then the retrain Params a refit uses.
+REFIT_PARAMS: dict[str, ParamSpec] = {
+    "force": ParamSpec(
+        False, "Refit now", "Refit",
+        "refit on every labelled row now, whatever the policy (the champion's trees past "
+        "TWEET_SENTIMENT_MAX_CHAMPION_TREES); the challenger still goes through the gate", {"type": "boolean"}),
+    **{name: PARAMS[name] for name in ("num_boost_round", "learning_rate", "recency_half_life", "min_improvement",
+                                       "significance", "tolerance", "force_promote", "approval_timeout_s")},
+}
+
 
 @dataclass(frozen=True)
 class RunOptions:

@@ -14,7 +14,7 @@ a question about a few hashes read only the files whose hash range holds one of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -99,9 +99,22 @@ class LabelledStore:
     def trainable(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Current rows outside the recent holdout: what a refit trains on. Oldest first; streamed from the engine
         so that only one copy (in the columns asked) is ever held."""
-        sql = f"SELECT {_columns(columns)} FROM ({_CURRENT}) WHERE NOT recent_holdout ORDER BY {ORDER}"
-        parts = [batch.to_pandas() for batch in self.rows.batches(sql)]
+        parts = list(self.trainable_chunks(columns))
         return pd.concat(parts, ignore_index=True) if parts else _frame(_empty(columns))
+
+    def trainable_chunks(self, columns: list[str] | None = None, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """:meth:`trainable`'s rows, oldest first, in frames of about ``rows`` rows streamed from the engine (a
+        refit builds its features one frame at a time)."""
+        sql = f"SELECT {_columns(columns)} FROM ({_CURRENT}) WHERE NOT recent_holdout ORDER BY {ORDER}"
+        for batch in self.rows.batches(sql, rows=rows):
+            yield batch.to_pandas()
+
+    def trainable_sample(self, rows: int, seed: int, columns: list[str] | None = None) -> pd.DataFrame:
+        """``rows`` of :meth:`trainable`'s rows drawn by a seeded hash order (all of them when there are fewer):
+        what a refit fits its embedding projection on."""
+        sql = (f"SELECT {_columns(columns)} FROM ({_CURRENT}) WHERE NOT recent_holdout "
+               "ORDER BY hash(text_hash, ?), text_hash LIMIT ?")
+        return _frame(self.rows.query(sql, [seed, rows]))
 
     def recent_window(self, max_rows: int) -> pd.DataFrame:
         """The newest ``max_rows`` current rows of the recent holdout slice, oldest first. Reads the newest holdout

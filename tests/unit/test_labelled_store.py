@@ -55,6 +55,8 @@ def test_targeted_questions_answer_as_the_whole_store_would(tmp_path_factory, hi
     assert len(sample) == min(5, len(trainable)) and sample["text_hash"].is_unique
     assert set(sample["text_hash"]) <= set(trainable["text_hash"])
     pd.testing.assert_frame_equal(sample, store.replay_sample(5, seed=3, exclude={last}))  # fixed by its seed
+    narrow = store.replay_sample(5, seed=3, exclude={last}, columns=["text", "label"])  # the same rows, two columns
+    pd.testing.assert_frame_equal(narrow, sample.loc[:, ["text", "label"]])
     assert store.trainable()["text_hash"].tolist() == current[~current["recent_holdout"]]["text_hash"].tolist()
 
 

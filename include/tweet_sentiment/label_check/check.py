@@ -140,7 +140,7 @@ def _find(layout: DataLayout, batch: pd.DataFrame, earlier: pd.DataFrame,
     store = LabelledStore(layout.labelled)
     batch_id = batch["batch_id"].iloc[0]
     unchecked = batch[~reviewed(layout, batch)].reset_index(drop=True)
-    replay = store.replay_sample(params.replay_rows, params.seed, exclude={batch_id})
+    replay = store.replay_sample(params.replay_rows, params.seed, exclude={batch_id}, columns=["text", "label"])
     rows = pd.concat([unchecked, replay], ignore_index=True)
     labels = rows["label"].map(LABEL_TO_ID).to_numpy()
     seen = {"rows_checked": len(unchecked), "rows_replayed": len(replay)}

@@ -54,7 +54,7 @@ def training_rows(store: LabelledStore, batch_id: str, strategy: str, replay_row
         new_rows = rows[rows["batch_id"] == batch_id]
     else:
         new_rows = _new_rows(store, batch_id)
-        replay = store.replay_sample(replay_rows, seed, exclude={batch_id}).loc[:, _TRAINING_COLUMNS]
+        replay = store.replay_sample(replay_rows, seed, exclude={batch_id}, columns=_TRAINING_COLUMNS)
         rows = pd.concat([new_rows, replay], ignore_index=True)
     rows["batch_age"] = rows["batch_id"].map(ages).fillna(0).astype(int)  # in place: a refit's rows held once
     return rows, new_rows.assign(batch_age=0).reset_index(drop=True)

@@ -126,20 +126,23 @@ class LabelledStore:
                                 "NULLS LAST LIMIT 1 OFFSET ?", [rows - 1]).column(0).to_pylist()
         return found[0] if found else None
 
-    def replay_sample(self, rows: int, seed: int, exclude: Iterable[str] = ()) -> pd.DataFrame:
-        """``rows`` current trainable rows outside the batches ``exclude`` at random (fixed by ``seed``): drawn
-        by a seeded hash order over the candidate rows' three columns, then only those texts' rows are read."""
+    def replay_sample(self, rows: int, seed: int, exclude: Iterable[str] = (),
+                      columns: list[str] | None = None) -> pd.DataFrame:
+        """``rows`` current trainable rows outside the batches ``exclude`` at random (fixed by ``seed``), in
+        ``columns`` (default all): drawn by a seeded hash order over the candidate rows' three columns, then only
+        those texts' rows are read, in those columns and the ones that order and filter them."""
         excluded, asked = sorted(exclude), 2 * rows + 100
         while True:
             drawn = self.rows.query(
                 "SELECT text_hash FROM rows WHERE NOT recent_holdout AND NOT list_contains(?, batch_id) "
                 "ORDER BY hash(text_hash, ?), text_hash LIMIT ?", [excluded, seed, asked]).column(0).to_pylist()
-            current = self.newest_of(drawn)
+            current = self.newest_of(drawn, columns=_with_keys(columns))
             keep = current[~current["recent_holdout"] & ~current["batch_id"].isin(excluded)]
             if len(keep) >= rows or len(drawn) < asked:
                 order = {h: k for k, h in enumerate(dict.fromkeys(drawn))}
                 keep = keep.assign(_k=keep["text_hash"].map(order)).sort_values("_k").head(rows)
-                return keep.sort_values(["ingested_at", "batch_id", "seq"]).drop(columns="_k").reset_index(drop=True)
+                keep = keep.sort_values(["ingested_at", "batch_id", "seq"]).reset_index(drop=True)
+                return keep.loc[:, columns or list(STORE_COLUMNS)]
             asked *= 4
 
     def newest_of(self, hashes: Sequence[str], exclude: Iterable[str] = (), columns: list[str] | None = None,
@@ -181,6 +184,12 @@ _CURRENT = f"SELECT * FROM rows QUALIFY {_IS_NEWEST}"
 
 def _columns(columns: list[str] | None) -> str:
     return ", ".join(f'"{c}"' for c in (columns or STORE_COLUMNS))
+
+
+def _with_keys(columns: list[str] | None) -> list[str] | None:
+    """``columns`` and those a sample's filter and order need (None: every column)."""
+    keys = ["text_hash", "recent_holdout", "batch_id", "ingested_at", "seq"]
+    return None if columns is None else list(dict.fromkeys([*columns, *keys]))
 
 
 def _empty(columns: list[str] | None) -> pa.Table:

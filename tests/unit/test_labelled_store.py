@@ -55,7 +55,41 @@ def test_targeted_questions_answer_as_the_whole_store_would(tmp_path_factory, hi
     assert len(sample) == min(5, len(trainable)) and sample["text_hash"].is_unique
     assert set(sample["text_hash"]) <= set(trainable["text_hash"])
     pd.testing.assert_frame_equal(sample, store.replay_sample(5, seed=3, exclude={last}))  # fixed by its seed
+    narrow = store.replay_sample(5, seed=3, exclude={last}, columns=["text", "label"])  # the same rows, two columns
+    pd.testing.assert_frame_equal(narrow, sample.loc[:, ["text", "label"]])
     assert store.trainable()["text_hash"].tolist() == current[~current["recent_holdout"]]["text_hash"].tolist()
+
+
+# batches of (text number, label number, in the holdout): a text may leave or join the holdout when relabelled
+_FLAGGED = st.lists(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2), st.booleans()), min_size=1,
+                             max_size=12, unique_by=lambda r: r[0]), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=_FLAGGED, days=st.lists(st.integers(1, 3), min_size=6, max_size=6), window=st.integers(1, 4))
+def test_the_recent_window_read_since_its_oldest_row_is_the_whole_stores(tmp_path_factory, history, days, window):
+    """Batches share ingested_at values or arrive out of order, and relabelled texts leave the holdout: the window
+    read among the newest rows only (widened when too many were superseded) equals the one a full read gives."""
+    store = LabelledStore(UPath(tmp_path_factory.mktemp("labelled")))
+    for b, rows in enumerate(history):
+        texts = [f"text {t}" for t, _, _ in rows]
+        store.write_batch(f"b{b}", _batch(f"b{b}", f"2026-01-0{days[b]}", texts, [LABELS[k] for _, k, _ in rows],
+                                          [flag for _, _, flag in rows]))
+    current = store.read_all().drop_duplicates("text_hash", keep="last")
+    expected = current[current["recent_holdout"]].tail(window).reset_index(drop=True)
+    pd.testing.assert_frame_equal(store.recent_window(window), expected)
+
+
+def test_the_recent_window_widens_past_newest_holdout_rows_that_were_relabelled_out_of_it(tmp_path):
+    store = LabelledStore(UPath(tmp_path) / "labelled")
+    old, new = [f"a{i}" for i in range(6)], [f"h{i}" for i in range(4)]
+    store.write_batch("b0", _batch("b0", "2026-01-01", old, ["Neutral"] * 6, [True] * 6))
+    store.write_batch("b1", _batch("b1", "2026-01-02", new, ["Neutral"] * 4, [True] * 4))
+    store.write_batch("b2", _batch("b2", "2026-01-03", new, ["Positive"] * 4, [False] * 4))  # out of the holdout
+    assert store.recent_window(2)["text"].tolist() == ["a4", "a5"]
+    since = store.newest_of([text_hash(t) for t in ["a0", "h0"]], since="2026-01-01")
+    assert sorted(since["text"]) == ["a0", "h0"] and since["batch_id"].tolist().count("b2") == 1
+    assert store.newest_of([text_hash("a0")], since="2026-01-02").empty
 
 
 def test_each_write_is_one_commit_and_a_version_reads_as_it_was(tmp_path):

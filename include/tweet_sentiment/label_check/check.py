@@ -96,7 +96,8 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
     record: LabelCheckRecord = {"batch_id": batch_id, "mode": mode, "rows_checked": 0, "rows_flagged": 0,
                                 "rows_held": 0, "rows_down_weighted": 0, "rows_kept": 0}
     batch = store.read_batch(batch_id)
-    earlier = store.newest_of(batch["text_hash"].tolist(), exclude={batch_id})  # the batch's texts' earlier rows
+    earlier = store.newest_of(batch["text_hash"].tolist(), exclude={batch_id},  # the batch's texts' earlier rows
+                              columns=["text_hash", "label", "annotator", "batch_id"])
     path = flagged_file(layout, batch_id)
     if batch.empty and not path.exists():  # (a retry after holding every row finds the file)
         record["reason"] = "no accepted rows in this batch"
@@ -140,7 +141,7 @@ def _find(layout: DataLayout, batch: pd.DataFrame, earlier: pd.DataFrame,
     store = LabelledStore(layout.labelled)
     batch_id = batch["batch_id"].iloc[0]
     unchecked = batch[~reviewed(layout, batch)].reset_index(drop=True)
-    replay = store.replay_sample(params.replay_rows, params.seed, exclude={batch_id})
+    replay = store.replay_sample(params.replay_rows, params.seed, exclude={batch_id}, columns=["text", "label"])
     rows = pd.concat([unchecked, replay], ignore_index=True)
     labels = rows["label"].map(LABEL_TO_ID).to_numpy()
     seen = {"rows_checked": len(unchecked), "rows_replayed": len(replay)}

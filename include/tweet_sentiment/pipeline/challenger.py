@@ -53,7 +53,7 @@ def training_rows(store: LabelledStore, batch_id: str, replay_rows: int,
     """A continuation's (rows to train on, the batch's new rows), each with its ``batch_age``: the batch's current
     rows outside the recent holdout plus a uniform replay sample of the older ones (only those rows are read)."""
     new_rows = _new_rows(store, batch_id)
-    replay = store.replay_sample(replay_rows, seed, exclude={batch_id}).loc[:, _TRAINING_COLUMNS]
+    replay = store.replay_sample(replay_rows, seed, exclude={batch_id}, columns=_TRAINING_COLUMNS)
     rows = pd.concat([new_rows, replay], ignore_index=True)
     rows["batch_age"] = rows["batch_id"].map(batch_ages(store)).fillna(0).astype(int)
     return rows, new_rows.assign(batch_age=0).reset_index(drop=True)

@@ -118,43 +118,57 @@ class LabelledStore:
 
     def recent_window(self, max_rows: int) -> pd.DataFrame:
         """The newest ``max_rows`` current rows of the recent holdout slice, oldest first. Reads the newest holdout
-        rows (twice as many as asked, more only if too many of them were superseded) and their texts' rows."""
+        rows (twice as many as asked, more only if too many of them were superseded) and their texts' rows, both
+        only among the rows accepted since the oldest of those (a newer row of a text is never older): the history
+        before it is skipped by its ``ingested_at`` statistics, its text hashes never decoded."""
         asked = 2 * max_rows
         while True:
-            newest = self.rows.query(f"SELECT text_hash FROM rows WHERE recent_holdout ORDER BY {NEWEST_FIRST} "
-                                     "LIMIT ?", [asked]).column(0).to_pylist()
-            current = self.newest_of(newest)
+            since = self._holdout_since(asked)
+            newest = self.rows.query(f"SELECT text_hash FROM rows WHERE recent_holdout AND ingested_at >= ? "
+                                     f"ORDER BY {NEWEST_FIRST} LIMIT ?", [since or "", asked]).column(0).to_pylist()
+            current = self.newest_of(newest, since=since)
             window = current[current["recent_holdout"]].sort_values(["ingested_at", "batch_id", "seq"]).tail(max_rows)
-            if len(window) >= max_rows or len(newest) < asked:
+            if len(window) >= max_rows or since is None:
                 return window.reset_index(drop=True)
             asked *= 4
 
-    def replay_sample(self, rows: int, seed: int, exclude: Iterable[str] = ()) -> pd.DataFrame:
-        """``rows`` current trainable rows outside the batches ``exclude`` at random (fixed by ``seed``): drawn
-        by a seeded hash order over the candidate rows' three columns, then only those texts' rows are read."""
+    def _holdout_since(self, rows: int) -> str | None:
+        """The ``ingested_at`` of the ``rows``-th newest recent-holdout row (two columns read), None when fewer
+        hold one."""
+        found = self.rows.query("SELECT ingested_at FROM rows WHERE recent_holdout ORDER BY ingested_at DESC "
+                                "NULLS LAST LIMIT 1 OFFSET ?", [rows - 1]).column(0).to_pylist()
+        return found[0] if found else None
+
+    def replay_sample(self, rows: int, seed: int, exclude: Iterable[str] = (),
+                      columns: list[str] | None = None) -> pd.DataFrame:
+        """``rows`` current trainable rows outside the batches ``exclude`` at random (fixed by ``seed``), in
+        ``columns`` (default all): drawn by a seeded hash order over the candidate rows' three columns, then only
+        those texts' rows are read, in those columns and the ones that order and filter them."""
         excluded, asked = sorted(exclude), 2 * rows + 100
         while True:
             drawn = self.rows.query(
                 "SELECT text_hash FROM rows WHERE NOT recent_holdout AND NOT list_contains(?, batch_id) "
                 "ORDER BY hash(text_hash, ?), text_hash LIMIT ?", [excluded, seed, asked]).column(0).to_pylist()
-            current = self.newest_of(drawn)
+            current = self.newest_of(drawn, columns=_with_keys(columns))
             keep = current[~current["recent_holdout"] & ~current["batch_id"].isin(excluded)]
             if len(keep) >= rows or len(drawn) < asked:
                 order = {h: k for k, h in enumerate(dict.fromkeys(drawn))}
                 keep = keep.assign(_k=keep["text_hash"].map(order)).sort_values("_k").head(rows)
-                return keep.sort_values(["ingested_at", "batch_id", "seq"]).drop(columns="_k").reset_index(drop=True)
+                keep = keep.sort_values(["ingested_at", "batch_id", "seq"]).reset_index(drop=True)
+                return keep.loc[:, columns or list(STORE_COLUMNS)]
             asked *= 4
 
-    def newest_of(self, hashes: Sequence[str], exclude: Iterable[str] = (),
-                  columns: list[str] | None = None) -> pd.DataFrame:
-        """For each of ``hashes`` stored in a batch other than ``exclude``, its newest such row (texts never
-        stored are absent). Reads only the files whose hash range holds one of them."""
+    def newest_of(self, hashes: Sequence[str], exclude: Iterable[str] = (), columns: list[str] | None = None,
+                  since: str | None = None) -> pd.DataFrame:
+        """For each of ``hashes`` stored in a batch other than ``exclude`` (and, given ``since``, accepted at or
+        after it), its newest such row (texts never stored are absent). Reads only the files whose hash range
+        holds one of them."""
         if not hashes:
             return _frame(_empty(columns))
         wanted = pa.table({"text_hash": pa.array(sorted(set(hashes)), pa.string())})
         sql = (f"SELECT {_columns(columns)} FROM rows WHERE text_hash IN (SELECT text_hash FROM wanted) "
-               f"AND NOT list_contains(?, batch_id) QUALIFY {_IS_NEWEST}")
-        return _frame(self.rows.query(sql, [sorted(exclude)], tables={"wanted": wanted},
+               f"AND NOT list_contains(?, batch_id) AND (? IS NULL OR ingested_at >= ?) QUALIFY {_IS_NEWEST}")
+        return _frame(self.rows.query(sql, [sorted(exclude), since, since], tables={"wanted": wanted},
                                       prune=("text_hash", wanted.column(0).to_pylist())))
 
     def known_labels(self, hashes: Sequence[str], exclude: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
@@ -183,6 +197,12 @@ _CURRENT = f"SELECT * FROM rows QUALIFY {_IS_NEWEST}"
 
 def _columns(columns: list[str] | None) -> str:
     return ", ".join(f'"{c}"' for c in (columns or STORE_COLUMNS))
+
+
+def _with_keys(columns: list[str] | None) -> list[str] | None:
+    """``columns`` and those a sample's filter and order need (None: every column)."""
+    keys = ["text_hash", "recent_holdout", "batch_id", "ingested_at", "seq"]
+    return None if columns is None else list(dict.fromkeys([*columns, *keys]))
 
 
 def _empty(columns: list[str] | None) -> pa.Table:

@@ -182,7 +182,7 @@ def ensure_stream(base_settings: Settings, options: ScaleOptions, size: int, his
     if not base:  # built once per bench run, on the first (largest) stream
         batches = min(BASE_BATCHES, size // options.batch_rows)
         log.info("scoring the %d base texts with the champion", batches * options.batch_rows)
-        base.append(Base(history, options, ModelRegistry(settings.layout().registry), batches))
+        base.append(Base(history, options, ModelRegistry.of(settings), batches))
     build_stream(settings, base[0], size, options.batch_rows)
     info = {"size": size, "batches": size // options.batch_rows, "build_s": round(time.perf_counter() - start, 1),
             "champion_from": labelled.get("batches"), "built_at": datetime.now(UTC).isoformat()}

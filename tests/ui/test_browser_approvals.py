@@ -29,10 +29,10 @@ AMBIGUOUS = RunOptions(strategy="refit", boosting=BoostingParams(num_boost_round
 def candidate(ui_server, tmp_path_factory: pytest.TempPathFactory) -> str:
     """An ambiguous challenger in the UI server's registry, waiting for approval; its version."""
     dataset = shutil.copytree(ui_server.settings.dataset_dir, tmp_path_factory.mktemp("approvals") / "dataset")
-    settings = dataclasses.replace(ui_server.settings, dataset_dir=str(dataset), recent_window_rows=45,
+    settings = dataclasses.replace(ui_server.settings, dataset_dir=str(dataset), recent_window_rows=90,
                                    recent_window_min_rows=20)
     header, rows = chronological_rows(settings.train_file)
-    batch = ambiguous_batch(settings, header, rows[1400:1800])
+    batch = ambiguous_batch(settings, header, rows[1400:2200])
     inbox = settings.layout().inbox
     for other in inbox.glob("*.csv"):  # earlier tests' sends (people's labels) would join the batch: set aside
         other.rename(inbox.parent / f"set-aside-{other.name}")

@@ -21,8 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import lance
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +30,9 @@ from upath import UPath
 
 from tweet_sentiment.storage.fs import file_lock, is_local, list_dir
 from tweet_sentiment.text import text_hash
+
+if TYPE_CHECKING:  # lance is imported where it is used: a process that forks (Airflow's scheduler loads
+    import lance  # the plugin, which reaches this module) must not have it loaded (not fork-safe)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,8 @@ class VectorCache:
     def dataset(self) -> lance.LanceDataset | None:
         """The newest version of the dataset, or None before the first put."""
         try:
+            import lance
+
             return lance.dataset(self.uri, storage_options=self.options)
         except ValueError as error:
             if "not found" in str(error).lower():
@@ -181,6 +186,8 @@ class VectorCache:
     def _append(self, hashes: list[str], vectors: np.ndarray) -> None:
         """One commit of the vectors; the first writer creates the dataset under a lock: Lance commits a create
         that finds the dataset made meanwhile as an overwrite of it, which would drop the other creator's rows."""
+        import lance
+
         dataset = self.dataset()
         if dataset is None:
             with file_lock(self.location / ".create.lock"):

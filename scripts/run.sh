@@ -111,6 +111,8 @@ cat <<MSG
     tweet_sentiment_retrain  learns on each "Send batch" and make feed (inbox event), and every 20 min
     tweet_sentiment_score    scores on each make feed-unlabelled, each new champion, and every $score_every_min min
     tweet_sentiment_approve  asks a person when the gate calls a challenger ambiguous (candidate event)
+    tweet_sentiment_refit    refits off the cycle's path when the champion's trees pass their bound (checked hourly)
+    tweet_sentiment_housekeeping  compacts and vacuums the stores, drops rejected models' files: runs on a daily cron (03:30)
   Try:          make feed              (the next 2,000 labelled tweets: a retrain run starts at once)
                 make feed-unlabelled   (the next 2,000 unlabelled tweets: a scoring run, the Mood page)
   Data:         $TWEET_SENTIMENT_DATA_ROOT      Logs: $LOGS

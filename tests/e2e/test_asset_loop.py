@@ -187,7 +187,7 @@ def test_send_batch_starts_a_run_that_learns_the_batch(loop):
     assert len(stored) == ledger["rows_accepted"] and set(stored["label"]) <= set(loop.truth.values())
     report = read_json(loop.layout.reports / "runs" / f"{batch_id}.json")
     challenger = report["challenger"]["version"]
-    assert challenger and report["archived"] == [batch["file"]]
+    assert challenger and report["archived"] == [f"{batch['file']}.gz"]  # archived compressed
     assert read_json(loop.layout.registry / "versions" / challenger / "card.json")["batch_id"] == batch_id
 
 

@@ -179,6 +179,8 @@ def ensure_stream(base_settings: Settings, options: ScaleOptions, size: int, his
     settings = stream_settings(base_settings, folder, infinity_url)
     settings.layout().ensure()
     shutil.copytree(champion_home / "data" / "registry", settings.layout().registry, dirs_exist_ok=True)
+    for state in (champion_home / "data").glob("state.sqlite*"):  # the registry's index and champion pointer
+        shutil.copy2(state, Path(settings.data_root) / state.name)
     if not base:  # built once per bench run, on the first (largest) stream
         batches = min(BASE_BATCHES, size // options.batch_rows)
         log.info("scoring the %d base texts with the champion", batches * options.batch_rows)

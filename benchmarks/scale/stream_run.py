@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchmarks.options import PROJECT_ROOT, median
 from benchmarks.processes import run_json_process
+from benchmarks.scale.cycle import link_or_copy
 from benchmarks.scale.options import ScaleOptions
 from benchmarks.scale.standin import standin_server
 from benchmarks.scale.stream import (
@@ -46,9 +47,10 @@ AFTER_RETENTION = ("seen", "counts", "words", "batches", "scored", "expired")
 
 
 def _copy(folder: Path, scratch: Path) -> None:
-    """The built data root into ``scratch``: data files hard-linked (never written into), the Delta logs copied."""
+    """The built data root into ``scratch``: data files hard-linked (never written into), the Delta logs and the
+    state database copied (written in place)."""
     shutil.rmtree(scratch, ignore_errors=True)
-    shutil.copytree(folder / "data", scratch / "data", copy_function=os.link)
+    shutil.copytree(folder / "data", scratch / "data", copy_function=link_or_copy)
     for log_dir in (scratch / "data").rglob("_delta_log"):
         for path in log_dir.rglob("*"):
             if path.is_file():

@@ -16,15 +16,28 @@ from collections.abc import Callable
 from benchmarks.processes import peak_rss_mb
 from tweet_sentiment.config import Settings
 from tweet_sentiment.model.infinity import InfinityClient
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import ScoreOptions
 from tweet_sentiment.pipeline.score import check_drift, claim_unlabelled, score, update_mood
 
 _OPTIONS = ScoreOptions()
+
+
+def change_champion(settings: Settings) -> dict:
+    """The champion saved again as a new version and promoted (a champion change, as a promotion makes one)."""
+    registry = ModelRegistry.of(settings)
+    champion = registry.champion()
+    version = registry.save(champion.booster, champion.card)
+    registry.promote(version, "bench: a champion change", champion.version)
+    return {"champion": version}
+
+
 STEPS: dict[str, Callable[[Settings, str, dict], dict]] = {
     "claim_and_ingest": lambda settings, batch_id, parts: claim_unlabelled(settings, batch_id),
     "score": lambda settings, batch_id, parts: score(settings, _OPTIONS),
     "mood": lambda settings, batch_id, parts: update_mood(settings, parts["score"]),
     "drift": lambda settings, batch_id, parts: check_drift(settings, parts["score"], _OPTIONS),
+    "change_champion": lambda settings, batch_id, parts: change_champion(settings),
 }
 _EMBED_S = [0.0]
 

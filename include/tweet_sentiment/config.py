@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,17 @@ def _scoring_from_env(d: Settings) -> dict:
     return values
 
 
+def _alerts_from_env(d: Settings) -> dict:
+    """The alerts' settings (``TWEET_SENTIMENT_*`` named like the fields, upper case)."""
+    values: dict = {name: os.environ.get(f"TWEET_SENTIMENT_{name.upper()}", getattr(d, name))
+                    for name in ("alert_notifier", "alert_notifier_kwargs", "alert_email_to", "alert_email_from")}
+    for name, low in ALERT_MINIMA.items():
+        values[name] = _env_float(f"TWEET_SENTIMENT_{name.upper()}", getattr(d, name), low)
+    return values
+
+
+ALERT_MINIMA = {"watch_every_min": 0.1, "retrain_stall_min": 0.0, "scoring_behind_min": 0.0,
+                "quarantine_rows_per_hour": 0.0, "approval_wait_min": 0.0}
 DRIFT_REFERENCES = ("stream", "training")
 SCORING_RANGES = {  # the scoring stream's numeric settings and their (lowest, highest) values
     "unlabelled_feed_rows": (1, None), "score_every_min": (0.1, None), "mood_hourly_min_tweets": (1, None),
@@ -144,6 +156,16 @@ class Settings:
     rejected_model_retention_days: float = 7.0  # a rejected challenger's model file is dropped after (card kept)
     max_champion_trees: int = 3000  # past this, the refit DAG compacts the champion (a refit, through the gate)
     refit_cron: str = "0 * * * *"  # when the refit DAG checks its policy (cheap: one card read)
+    # alerts (issue 29): where notifications go, and the loop-health checks' limits
+    alert_notifier: str = "airflow.providers.smtp.notifications.smtp.SmtpNotifier"  # any Airflow notifier class
+    alert_notifier_kwargs: str = ""  # JSON: the notifier's arguments (Jinja: {{ alert_subject }}, {{ alert_text }})
+    alert_email_to: str = "tweet-sentiment@localhost"  # the SMTP notifier's recipients (comma-separated)
+    alert_email_from: str = "tweet-sentiment-alerts@localhost"
+    watch_every_min: float = 5.0  # the watch DAG's timetable
+    retrain_stall_min: float = 120.0  # labelled inbox files waiting this long with no retrain since: an alert
+    scoring_behind_min: float = 60.0  # the oldest unscored tweet (unlabelled inbox file) older than this
+    quarantine_rows_per_hour: float = 500.0  # rows quarantined in the last hour beyond this
+    approval_wait_min: float = 240.0  # an approval (HITL) waiting longer than this
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -194,6 +216,7 @@ class Settings:
                                                      d.rejected_model_retention_days),
             max_champion_trees=_env_int("TWEET_SENTIMENT_MAX_CHAMPION_TREES", d.max_champion_trees),
             refit_cron=os.environ.get("TWEET_SENTIMENT_REFIT_CRON", d.refit_cron),
+            **_alerts_from_env(d),
         )
 
     @property
@@ -221,6 +244,20 @@ class Settings:
     def approvers(self) -> list[dict[str, str]]:
         """The approval's assigned users, as Airflow's HITL operators take them."""
         return [{"id": name, "name": name} for name in _names(self.approval_users)]
+
+    @property
+    def alert_notifier_options(self) -> dict:
+        """The notifier's keyword arguments (``TWEET_SENTIMENT_ALERT_NOTIFIER_KWARGS``, a JSON object)."""
+        if not self.alert_notifier_kwargs.strip():
+            return {}
+        try:
+            options = json.loads(self.alert_notifier_kwargs)
+        except json.JSONDecodeError as exc:
+            raise SettingError(f"TWEET_SENTIMENT_ALERT_NOTIFIER_KWARGS is not valid JSON: {exc}") from None
+        if not isinstance(options, dict):
+            raise SettingError("TWEET_SENTIMENT_ALERT_NOTIFIER_KWARGS must be a JSON object (the notifier's "
+                               "keyword arguments)")
+        return options
 
     @property
     def state_db(self) -> str:

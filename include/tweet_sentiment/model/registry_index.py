@@ -35,6 +35,7 @@ VERSIONS = sa.Table(
     sa.Column("table_version", sa.BigInteger),  # the labelled table's version it trained on, when the card says
     sa.Column("model_dropped_at", sa.String(40)),  # retention removed its model file (a rejected challenger)
     sa.Index("model_versions_newest", "created_at", "version"),
+    sa.Index("model_versions_status", "status", "decided_at"),  # the oldest waiting approval (loop health)
 )
 CHAMPION = sa.Table(
     "champion", METADATA,

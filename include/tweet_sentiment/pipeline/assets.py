@@ -9,7 +9,10 @@
   DAG is scheduled on it;
 - the **unlabelled inbox** (``<data root>/unlabelled``): an event says "tweets to score were dropped"; a producer
   that can record one (``make feed-unlabelled`` through the UI plugin, another DAG, ``POST /api/v2/assets/events``)
-  starts the scoring DAG at once, files dropped without one wait for its short timetable.
+  starts the scoring DAG at once, files dropped without one wait for its short timetable;
+- the **mood alert**: an event says "an episode of a mood alert began", its extra the alert
+  (``MoodAlert.to_extra()``: period, class, words with z-scores and examples, share move, champion version); the
+  scoring DAG emits one per alert that begins an episode, so any DAG can be scheduled on it.
 
 Each asset and alias is named here once, as plain names and URIs: ``airflow_assets`` builds the one set of Airflow
 objects the DAGs schedule on and emit, and the UI plugin looks the assets up by name and URI when it records an
@@ -47,6 +50,9 @@ CHAMPION_ALIAS = "tweet_sentiment_champion_change"
 CANDIDATE = AssetName("tweet_sentiment_candidate", "x-tweet-sentiment://registry/candidate")
 # keep_champion's outlet: the candidate asset is attached to it only when the evaluation was ambiguous.
 CANDIDATE_ALIAS = "tweet_sentiment_candidate_ambiguous"
+MOOD_ALERT = AssetName("tweet_sentiment_mood_alert", "x-tweet-sentiment://alerts/mood")
+# The DAG that runs the loop-health checks.
+WATCH_DAG_ID = "tweet_sentiment_watch"
 
 
 def inbox_event(batch: dict) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import UTC, datetime
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim, claim_lock
@@ -30,6 +31,7 @@ from tweet_sentiment.model.features import current_schema, feature_matrix, fit_s
 from tweet_sentiment.model.gate import GateRules, promotion_decision
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ChampionMovedError, ChampionUnavailableError, ModelRegistry
+from tweet_sentiment.monitoring.loop_health import record_quarantined
 from tweet_sentiment.pipeline import challenger
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
@@ -73,9 +75,11 @@ def claim_and_ingest(settings: Settings, batch_id: str) -> Ledger:
     with claim_lock(layout):
         files = claim(layout, batch_id, settings.file_settle_s, limits=claim_limits(settings))
         log.info("claimed %d file(s) for %s: %s", len(files), batch_id, files)
-        return ingest_batch(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
-                            RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt),
-                            settings.max_failed_runs)
+        ledger = ingest_batch(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
+                              RecentHoldout(settings.recent_holdout_fraction, settings.recent_holdout_salt),
+                              settings.max_failed_runs)
+    record_quarantined(settings.state_db, "labelled", ledger, datetime.now(UTC))  # the loop-health check's count
+    return ledger
 
 
 @_timed

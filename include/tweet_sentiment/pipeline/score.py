@@ -20,6 +20,7 @@ from tweet_sentiment.model.charts import MOOD_PNG, mood_png
 from tweet_sentiment.model.prediction import NoChampionError, Predictor
 from tweet_sentiment.model.registry import Champion, ModelRegistry
 from tweet_sentiment.monitoring.drift_check import read_drift, run_drift_check
+from tweet_sentiment.monitoring.loop_health import record_quarantined
 from tweet_sentiment.monitoring.mood import (
     champion_changes,
     champion_marks,
@@ -92,8 +93,10 @@ def claim_unlabelled(settings: Settings, batch_id: str) -> dict:
     with claim_lock(layout, stream):
         files = claim(layout, batch_id, settings.file_settle_s, stream, claim_limits(settings))
         log.info("claimed %d unlabelled file(s) for %s: %s", len(files), batch_id, files)
-        return ingest_unlabelled(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
-                                 settings.max_failed_runs)
+        ledger = ingest_unlabelled(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
+                                   settings.max_failed_runs)
+    record_quarantined(settings.state_db, "unlabelled", ledger, datetime.now(UTC))  # the loop-health check's count
+    return ledger
 
 
 @timed

@@ -11,8 +11,9 @@ the Airflow right of what the action really does, as Airflow's own REST API woul
   inbox, and an inbox event is a run of the retrain DAG, so the right to trigger that DAG
   (``is_authorized_dag(POST, RUN, tweet_sentiment_retrain)``: role ``user`` and above in the simple manager,
   "can create DAG Runs" on that DAG in FAB);
-- ``Scorer`` (record an event of the unlabelled inbox for a file ``make feed-unlabelled`` dropped): the right to
-  trigger the scoring DAG that event starts (role ``user`` and above in the simple manager);
+- ``Scorer`` (record an event of the unlabelled inbox for a file ``make feed-unlabelled`` dropped; acknowledge or
+  mute an alert): the right to trigger the scoring DAG that event starts, the DAG whose runs raise the alerts
+  (role ``user`` and above in the simple manager);
 - ``Operator`` (roll back the champion): a rollback switches the model in use and records a champion asset
   event, the same event ``POST /api/v2/assets/events`` records, so the right to record asset events
   (``is_authorized_asset(POST)``: role ``op`` and above in the simple manager, "can create Assets" in FAB).

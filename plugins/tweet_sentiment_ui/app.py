@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tweet_sentiment_ui import routes_feeds, routes_labelling, routes_labels, routes_model, routes_mood, routes_pages
+from tweet_sentiment_ui import (
+    routes_alerts,
+    routes_feeds,
+    routes_labelling,
+    routes_labels,
+    routes_model,
+    routes_mood,
+    routes_pages,
+)
 from tweet_sentiment_ui.errors import add_error_handlers
 from tweet_sentiment_ui.guard import RequestGuard
 from tweet_sentiment_ui.services import services
 
 ROUTERS = (routes_pages.router, routes_model.router, routes_labelling.router, routes_labels.router,
-           routes_mood.router, routes_feeds.router)
+           routes_mood.router, routes_alerts.router, routes_feeds.router)
 UPLOAD_PATH = "/api/queue/load"  # the one write that takes a file (multipart); every other takes JSON or nothing
 FORM_OVERHEAD = 64 * 1024  # bytes of multipart boundaries and small fields around a file, slack of a JSON body
 JSON_BYTES_PER_CHAR = 6  # a character escaped in JSON (\uXXXX) takes at most six bytes

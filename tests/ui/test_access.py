@@ -20,7 +20,8 @@ from .conftest import ROLES
 
 READ_ONLY_POSTS = {("POST", "/api/predict")}  # a prediction stores nothing
 OPERATOR_ROUTES = {("POST", "/api/model/rollback")}  # switch the champion, record a champion asset event
-SCORER_ROUTES = {("POST", "/api/events/tweet_sentiment_unlabelled")}  # an event that starts the scoring DAG
+SCORER_ROUTES = {("POST", "/api/events/tweet_sentiment_unlabelled"),  # an event that starts the scoring DAG
+                 ("POST", "/api/alerts/{episode_id}/ack"), ("POST", "/api/alerts/mute")}  # its alerts
 PATH_VALUES = {"name": "app.css"}  # /static/{name}: a real file; a missing report image is 404 for everyone
 # requests each write route refuses for its input, not its caller: the test changes no one's queue
 UNKNOWN_VERSION = "v20000101T000000-abcdef"  # of the right form, never made

@@ -1,6 +1,8 @@
 """The Mood page over a stream the scoring tasks really scored (real infinity, the UI's champion): 150 tweets of the
 2021 snapshot of the 2022 file, then 150 of the 2022 snapshot. Its API behind Airflow's login, a labelling load that
-draws its share from the drifted window, and the page in headless Chromium (screenshot in test-output/).
+draws its share from the drifted window, and the page in headless Chromium (screenshot in test-output/); then
+mood alerts kept as the scoring DAG keeps them: marked on the chart, listed a page at a time with their words,
+z-scores and examples, acknowledged in the browser (screenshot ui-mood-alert.png).
 
 Runs after the other UI modules (file order): its drift check changes what the labelling queue loads.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from datetime import UTC, datetime
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -19,6 +22,8 @@ from support import DATASET_DIR
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.labelling.sources import DRIFT_SOURCE
+from tweet_sentiment.monitoring.alert_store import record_check
+from tweet_sentiment.monitoring.alert_types import DriverWord, MoodAlert
 from tweet_sentiment.pipeline.params import ScoreOptions
 from tweet_sentiment.pipeline.score import archive_unlabelled, check_drift, claim_unlabelled, score, update_mood
 from tweet_sentiment.storage.fs import DataLayout, read_json
@@ -109,3 +114,69 @@ def test_the_mood_page_in_a_browser(ui_server, scored, browser):
     wait(browser).until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
     browser.execute_script("document.getElementById('drift-card').scrollIntoView()")
     screenshot(browser, "ui-mood-drift.png")
+
+
+def _mood_alert(mood: dict, label: str, word: str) -> MoodAlert:
+    """An alert on the newest period of the scored series, by its champion."""
+    newest = max(mood["series"], key=lambda p: p["start"])
+    return MoodAlert(period_start=datetime.fromisoformat(newest["start"]), resolution=newest["resolution"],
+                     label=label, champion_version=mood["champion_version"],
+                     words=(DriverWord(word, 5.3, (f"{word} again, shops shut", f"all this {word} talk",
+                                                   f"{word} everywhere")), DriverWord("#lockdown", 3.9, ("day 3",))),
+                     share=0.41, baseline_share=0.25, share_low=0.19, share_high=0.31, tweets=newest["n"])
+
+
+@pytest.fixture(scope="module")
+def alerted(ui_server, scored) -> dict:
+    """Twelve mood-alert episodes kept as the scoring DAG keeps them (each check raises another class's alert, so
+    each begins an episode), the last one still open; then the mood chart redrawn, with its marks."""
+    settings = ui_server.settings
+    mood = read_json(ui_server.data_root / "mood" / "mood.json")
+    for i in range(12):
+        label, word = ("Negative", "omicron") if i == 11 else (f"Class{i}", f"word{i}")
+        at = datetime(2026, 12, 7, 1, i, tzinfo=UTC)
+        record_check(settings.state_db, "mood", [_mood_alert(mood, label, word)], at)
+    update_mood(settings, {"version": mood["champion_version"]})
+    return mood
+
+
+def test_the_alerts_api_pages_the_history_newest_first(ui_server, alerted):
+    with ui_server.client() as api:
+        first = api.get("api/alerts").json()
+        second = api.get("api/alerts", params={"before": first["next_before"]}).json()
+    assert len(first["episodes"]) == 10 and len(second["episodes"]) == 2 and second["next_before"] is None
+    newest = first["episodes"][0]
+    assert newest["episode_key"] == "mood:Negative" and newest["open"] and newest["alert"]["words"][0]["z"] == 5.3
+    assert [e["open"] for e in first["episodes"] + second["episodes"]] == [True] + [False] * 11
+
+
+def test_the_mood_page_marks_lists_and_acknowledges_an_alert(ui_server, alerted, browser):
+    log_in(browser, ui_server)
+    open_from_navigation(browser, "Mood")
+    with ui_server.client() as api:
+        newest = api.get("api/alerts", params={"limit": 1}).json()["episodes"][0]
+    card = wait(browser).until(ec.presence_of_element_located((By.ID, f"alert-{newest['id']}")))
+    assert "Negative talk rose (omicron, #lockdown)" in card.text and "OPEN" in card.text
+    words = card.find_elements(By.CSS_SELECTOR, ".alert-words tbody tr")
+    assert [w.find_element(By.TAG_NAME, "td").text for w in words] == ["omicron", "#lockdown"]
+    assert "5.3" in words[0].text and "all this omicron talk" in words[0].text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#alerts .alert")) == 10  # one page; older on demand
+    browser.find_element(By.ID, "alerts-older").click()
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#alerts .alert")) == 12)
+    card.find_element(By.CSS_SELECTOR, "button.ack").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, f"#alert-{newest['id']} .alert-ack"),
+                                                          "acknowledged by admin at"))
+    with ui_server.client() as api:
+        acked = api.get("api/alerts", params={"limit": 1}).json()["episodes"][0]
+    assert acked["acked_by"] == "admin" and acked["acked_at"] >= newest["began_at"]
+    browser.execute_script(f"document.getElementById('alert-{newest['id']}').scrollIntoView()")
+    screenshot(browser, "ui-mood-alert.png")
+
+
+def test_a_muted_key_shows_who_muted_it_until_when(ui_server, alerted):
+    with ui_server.client() as api:
+        muted = api.post("api/alerts/mute", json={"episode_key": "mood:Negative", "hours": 2}).json()
+        newest = api.get("api/alerts", params={"limit": 1}).json()["episodes"][0]
+        refused = api.post("api/alerts/mute", json={"episode_key": "mood:Negative", "hours": 0})
+    assert muted["by"] == "admin" and newest["muted_by"] == "admin" and newest["muted_until"] == muted["until"]
+    assert refused.status_code == 422

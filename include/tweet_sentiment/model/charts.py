@@ -65,9 +65,20 @@ def _stack(ax: plt.Axes, x: np.ndarray, shares: np.ndarray, labels: bool) -> Non
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
 
 
-def mood_png(points: Sequence[dict], marks: Sequence[dict], path: UPath, title: str) -> UPath:
+def _alert_marks(ax, alerts: Sequence[dict], n_points: int) -> None:
+    """Each alert a red triangle on the chart's top edge, labelled with its class and words."""
+    for i, alert in enumerate(alerts):
+        ax.plot([alert["x"]], [1.0], marker="v", color="red", markersize=9, clip_on=False, zorder=5)
+        ax.text(alert["x"], 0.9 - 0.07 * (i % 3), f" {alert['label']}: {', '.join(alert['words'])} ", fontsize=7,
+                color="darkred", va="top", ha="right" if alert["x"] > n_points / 2 else "left",
+                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+
+
+def mood_png(points: Sequence[dict], marks: Sequence[dict], path: UPath, title: str,
+             alerts: Sequence[dict] = ()) -> UPath:
     """The five classes' shares over time as a stacked area (one position per period, day or hour), the mean
-    confidence as a line, the champion changes as dashed lines; the annotated shares below where there are any."""
+    confidence as a line, the champion changes as dashed lines, the mood alerts as red triangles above their
+    period with their class and first words; the annotated shares below where there are any."""
     annotated = [p for p in points if p.get("annotated")]
     fig, axes = plt.subplots(2 if annotated else 1, 1, figsize=(10, 6.5 if annotated else 4.5), squeeze=False,
                              sharex=True)
@@ -83,6 +94,7 @@ def mood_png(points: Sequence[dict], marks: Sequence[dict], path: UPath, title: 
         right = mark["x"] > len(points) / 2
         ax.text(mark["x"], 0.98 - 0.08 * (i % 4), f" {mark['action']} {mark['version']} ", fontsize=7,
                 va="top", ha="right" if right else "left", bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+    _alert_marks(ax, alerts, len(points))
     ax.set_ylabel("predicted share")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)

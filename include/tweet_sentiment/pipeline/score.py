@@ -19,6 +19,7 @@ from tweet_sentiment.labelling.queue import LabellingQueue
 from tweet_sentiment.model.charts import MOOD_PNG, mood_png
 from tweet_sentiment.model.prediction import NoChampionError, Predictor
 from tweet_sentiment.model.registry import Champion, ModelRegistry
+from tweet_sentiment.monitoring.alert_marks import chart_alert_marks
 from tweet_sentiment.monitoring.drift_check import read_drift, run_drift_check
 from tweet_sentiment.monitoring.loop_health import record_quarantined
 from tweet_sentiment.monitoring.mood import (
@@ -125,7 +126,8 @@ def update_mood(settings: Settings, scored: dict) -> dict:
     others = sorted({p["champion_version"] for p in points} - {scored["version"]})
     note = f"; periods not yet re-scored by {', '.join(others)}" if others else ""
     mood_png(points, marks, layout.mood / MOOD_PNG,
-             f"Predicted mood of {mood['rows']:,} tweets, scored by {scored['version']}{note}")
+             f"Predicted mood of {mood['rows']:,} tweets, scored by {scored['version']}{note}",
+             chart_alert_marks(settings.state_db, points))
     return {"rows": mood["rows"], "points": len(mood["series"]), "versions": mood["versions"],
             "arrival_dated": mood["arrival_dated"], "coverage": mood["coverage"]}
 

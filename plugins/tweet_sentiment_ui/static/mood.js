@@ -85,3 +85,84 @@ async function render() {
 }
 
 render().catch((error) => { $("champion").textContent = `Error: ${error.message}`; });
+
+// Alerts: one card per episode, its words with z-scores and example tweets, acknowledge and mute buttons.
+let olderThan = null;
+
+function element(tag, text, className) {
+  const el = document.createElement(tag);
+  if (text !== undefined) el.textContent = text;
+  if (className) el.className = className;
+  return el;
+}
+
+function wordsTable(words) {
+  const table = element("table");
+  table.className = "alert-words";
+  const head = table.createTHead().insertRow();
+  for (const title of ["word", "z-score", "example tweets"]) head.append(element("th", title));
+  const body = table.createTBody();
+  for (const w of words) {
+    const examples = element("td");
+    examples.append(...w.examples.map((x) => element("div", x)));
+    body.append(row(w.word, w.z.toFixed(1), examples));
+  }
+  return table;
+}
+
+async function act(path, options, card, episode) {
+  try {
+    await api(path, { method: "POST", ...options });
+    const page = await api(`api/alerts?limit=1&before=${episode.id + 1}`);
+    card.replaceWith(alertCard(page.episodes[0]));
+    $("alert-status").textContent = "";
+  } catch (error) {
+    $("alert-status").textContent = error.message;
+    $("alert-status").className = "error";
+  }
+}
+
+function alertCard(e) {
+  const card = element("section", undefined, "card alert");
+  card.id = `alert-${e.id}`;
+  const state = element("span", e.open ? "OPEN" : "ended", `badge ${e.open ? "badge-drift" : "badge-calm"}`);
+  const title = element("div");
+  title.append(state, " ", element("strong", e.headline));
+  card.append(title, element("div", `began ${e.began_at}` + (e.ended_at ? ` · ended ${e.ended_at}` : "")
+    + ` · raised by ${e.alerts} check(s)`, "muted"), element("div", e.summary));
+  if (e.alert.words) card.append(wordsTable(e.alert.words));
+  const ack = element("div", undefined, "alert-ack");
+  if (e.acked_by) {
+    ack.textContent = `acknowledged by ${e.acked_by} at ${e.acked_at}`;
+  } else {
+    const button = element("button", "Acknowledge");
+    button.className = "ack";
+    button.addEventListener("click", () => act(`api/alerts/${e.id}/ack`, {}, card, e));
+    ack.append(button);
+  }
+  const muted = element("div", undefined, "alert-mute");
+  if (e.muted_by) {
+    muted.textContent = `${e.episode_key} muted by ${e.muted_by} until ${e.muted_until}`;
+  } else {
+    const button = element("button", "Mute 24 h");
+    button.className = "mute";
+    button.addEventListener("click", () => act("api/alerts/mute", {
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ episode_key: e.episode_key, hours: 24 }) }, card, e));
+    muted.append(button);
+  }
+  card.append(ack, muted);
+  return card;
+}
+
+async function renderAlerts(first) {
+  const page = await api(`api/alerts${olderThan ? `?before=${olderThan}` : ""}`);
+  const cards = page.episodes.map(alertCard);
+  if (first && cards.length) $("alerts").replaceChildren(...cards);
+  else $("alerts").append(...cards);
+  olderThan = page.next_before;
+  $("alerts-older").hidden = olderThan === null;
+}
+
+$("alerts-older").addEventListener("click", () => renderAlerts(false));
+renderAlerts(true).catch((error) => { $("alert-status").textContent = `Error: ${error.message}`; });

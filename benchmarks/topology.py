@@ -41,4 +41,9 @@ BY_DESIGN = {
     "AIRFLOW__CORE__FERNET_KEY": "compose: required; the test stores no connection passwords in the DB",
     "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "compose's container health check; the test polls the API instead",
     "INFINITY_API_KEY": "compose: optional bearer key; the test's infinity has none",
+    **dict.fromkeys(("AIRFLOW_CONN_SMTP_DEFAULT", "TWEET_SENTIMENT_ALERT_EMAIL_TO", "TWEET_SENTIMENT_ALERT_EMAIL_FROM",
+                     "TWEET_SENTIMENT_ALERT_NOTIFIER", "TWEET_SENTIMENT_ALERT_NOTIFIER_KWARGS"),
+                    "compose passes the alerts' mail server and notifier through when set; the topology test mails "
+                    "no alert (tests/unit/test_alert_delivery.py and tests/dag/test_watch_dag.py do, to a real SMTP "
+                    "server)"),
 }

@@ -73,6 +73,21 @@ wait_http() {  # wait_http URL SECONDS
   echo "error: $1 did not answer within $2 s" >&2; return 1
 }
 
+# A local mail sink for the alerts' notifications (SmtpNotifier through the connection smtp_default): every mail
+# lands as a file in a Maildir under the data root. Set AIRFLOW_CONN_SMTP_DEFAULT to send to a real server instead.
+MAIL_DIR="$TWEET_SENTIMENT_DATA_ROOT/mail"
+MAIL_SINK_PORT="${TWEET_SENTIMENT_MAIL_SINK_PORT:-8025}"
+if [ -z "${AIRFLOW_CONN_SMTP_DEFAULT:-}" ]; then
+  mkdir -p "$MAIL_DIR"
+  start mail-sink "$VENV/bin/python" -m aiosmtpd -n -l "127.0.0.1:$MAIL_SINK_PORT" -c aiosmtpd.handlers.Mailbox "$MAIL_DIR"
+  export AIRFLOW_CONN_SMTP_DEFAULT="{\"conn_type\": \"smtp\", \"host\": \"127.0.0.1\", \"port\": $MAIL_SINK_PORT, \"extra\": {\"disable_tls\": true, \"disable_ssl\": true}}"
+  mail_where="the local mail sink (127.0.0.1:$MAIL_SINK_PORT) keeps each mail as a file in $MAIL_DIR/new"
+else
+  mail_where="sent through AIRFLOW_CONN_SMTP_DEFAULT"
+fi
+alert_to="$("$VENV/bin/python" -c 'from tweet_sentiment.config import Settings
+print(Settings.from_env().alert_email_to)')"
+
 start infinity "$PROJECT_ROOT/scripts/start_infinity.sh"
 wait_http "$INFINITY_URL/health" 180
 
@@ -113,8 +128,11 @@ cat <<MSG
     tweet_sentiment_approve  asks a person when the gate calls a challenger ambiguous (candidate event)
     tweet_sentiment_refit    refits off the cycle's path when the champion's trees pass their bound (checked hourly)
     tweet_sentiment_housekeeping  compacts and vacuums the stores, drops rejected models' files: runs on a daily cron (03:30)
+    tweet_sentiment_watch    checks the loop's health every few minutes; raises an alert when a check passes its limit
   Try:          make feed              (the next 2,000 labelled tweets: a retrain run starts at once)
                 make feed-unlabelled   (the next 2,000 unlabelled tweets: a scoring run, the Mood page)
+  Alerts:       mood alerts (scoring runs) and loop-health alerts (watch) mailed to $alert_to:
+                $mail_where
   Data:         $TWEET_SENTIMENT_DATA_ROOT      Logs: $LOGS
   Stop:         Ctrl-C
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from mood_support import FIRST_DAY, synthetic_day
 
 from lab.mood_replay import rescore, write_scored_day
 from tweet_sentiment.config import Settings
@@ -22,10 +23,6 @@ from tweet_sentiment.monitoring.mood_alerts.statistics import (
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage import tables as delta_tables
 from tweet_sentiment.storage.scored_stream import ScoredStream
-
-VOCABULARY = [f"word{i:03d}" for i in range(300)]
-SHARES = np.array([0.13, 0.24, 0.19, 0.27, 0.17])  # the training file's class mix, roughly
-FIRST_DAY = pd.Timestamp("2020-03-01", tz="UTC")
 
 
 def test_log_odds_z_scores_match_a_hand_computation():
@@ -68,16 +65,6 @@ def test_share_interval_adds_the_day_to_day_spread_to_the_binomial_noise():
                             0.99)
     assert steady[0] == moving[0] == pytest.approx(0.3)
     assert steady[1] < 0.3 < steady[2] and moving[2] - moving[1] > 2 * (steady[2] - steady[1])
-
-
-def synthetic_day(rng: np.random.Generator, n: int) -> tuple[list[str], np.ndarray]:
-    """``n`` tweets of 8 words from a Zipf-like vocabulary, with class probabilities drawn around SHARES."""
-    weights = 1 / np.arange(1, len(VOCABULARY) + 1)
-    words = rng.choice(VOCABULARY, size=(n, 8), p=weights / weights.sum())
-    labels = rng.choice(len(LABELS), size=n, p=SHARES)
-    probabilities = np.full((n, len(LABELS)), 0.05)
-    probabilities[np.arange(n), labels] = 0.8
-    return [" ".join(w) for w in words], probabilities
 
 
 def burst(rng: np.random.Generator, n: int) -> tuple[list[str], np.ndarray]:

@@ -7,7 +7,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 
+from lab.mood_shift import ShiftOptions, mood_shift
 from lab.noisy import noisy_stream
 from lab.scenarios import POLICIES
 from lab.stream import QualityOptions, stream
@@ -18,23 +20,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description="the quality lab: a stream of batches through "
                                      "the product's cycle; last line JSON")
     parser.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
-    parser.add_argument("--scenario", default="plain", choices=["plain", *POLICIES, "noisy"],
+    parser.add_argument("--scenario", default="plain", choices=["plain", *POLICIES, "noisy", "mood-shift"],
                         help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on; "
-                             "noisy: 10 %% of labels flipped at random, the label check on and off")
+                             "noisy: 10 %% of labels flipped at random, the label check on and off; mood-shift: "
+                             "the training file as an unlabelled stream, a burst of negative tweets about one "
+                             "topic, the mood alerts' delay and false-alarm rate (docs/mood-alerts.md)")
     parser.add_argument("--flagged-rows", default="hold", choices=["hold", "down_weight", "off"],
                         help="the label check's Param flagged_rows for the plain and policy streams")
     parser.add_argument("--flip-seeds", type=int, default=QualityOptions.flip_seeds,
                         help="noisy: how many seeds of the flips (the clean stream runs once)")
+    parser.add_argument("--shuffles", type=int, default=ShiftOptions.shuffles,
+                        help="mood-shift: how many replays in shuffled day order (the false-alarm rate)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     settings = Settings.from_env()
+    if args.scenario == "mood-shift":
+        return _print(lambda: mood_shift(settings, ShiftOptions(shuffles=args.shuffles)))
     options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
                              "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
                              args.flip_seeds)
     run = noisy_stream if args.scenario == "noisy" else stream
+    return _print(lambda: run(settings, options))
+
+
+def _print(run: Callable[[], dict]) -> int:
+    """Print the scenario's figures as one JSON line (an error naming the missing dataset instead)."""
     try:
-        print(json.dumps(run(settings, options)))
+        print(json.dumps(run()))
     except DatasetMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -89,6 +89,9 @@ SCORING_RANGES = {  # the scoring stream's numeric settings and their (lowest, h
     "drift_window_rows": (10, None), "drift_reference_max_rows": (10, None), "drift_sample_rows": (10, None),
     "drift_auc_threshold": (0.5, 1.0), "drift_js_threshold": (0.0, 1.0), "drift_confidence_drop": (0.0, 1.0),
     "labelling_drift_share": (0.0, 1.0), "stream_retention_days": (0.0, None), "rescore_rows": (1, None),
+    "mood_alert_baseline_periods": (2, None), "mood_alert_min_baseline_periods": (2, None),
+    "mood_alert_q": (0.0, 1.0), "mood_alert_prior_weight": (0.0, None), "mood_alert_min_word_tweets": (1, None),
+    "mood_alert_max_words": (1, None), "mood_alert_examples": (0, None),
 }
 
 
@@ -133,6 +136,15 @@ class Settings:
     unlabelled_feed_rows: int = 2000
     score_every_min: float = 5.0  # the scoring DAG's timetable (files dropped without an asset event)
     mood_hourly_min_tweets: int = 100  # an hour is a point of the hourly series with at least this many tweets
+    # mood alerts (monitoring/mood_alerts, docs/mood-alerts.md): a period (an hour where the mood is hourly, else
+    # a day) against the trailing baseline of the same resolution, scored by the same champion version
+    mood_alert_baseline_periods: int = 7  # the trailing periods compared with
+    mood_alert_min_baseline_periods: int = 3  # fewer baseline periods scored wholly by the version: no check
+    mood_alert_q: float = 0.01  # Benjamini-Hochberg's false discovery rate over a check's words x classes
+    mood_alert_prior_weight: float = 1000.0  # the informative Dirichlet prior's pseudo-counts in all (alpha_0)
+    mood_alert_min_word_tweets: int = 5  # a word is tested where at least this many of the class's tweets use it
+    mood_alert_max_words: int = 10  # driver words named per alert, highest z first
+    mood_alert_examples: int = 3  # example tweets per driver word (while their texts are retained)
     drift_reference: str = "stream"  # stream: the first scored window; training: the champion's training rows
     drift_window_rows: int = 2000  # the reference window (stream) and the recent window, in tweets
     drift_reference_max_rows: int = 20000  # training rows sampled as the reference

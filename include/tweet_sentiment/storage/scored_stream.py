@@ -29,7 +29,7 @@ import pyarrow as pa
 from upath import UPath
 
 from tweet_sentiment.schema import LABELS
-from tweet_sentiment.storage.tables import DeltaRows, query_tables, sql_literal
+from tweet_sentiment.storage.tables import DeltaRows, Span, query_tables, sql_literal
 
 TS = pa.timestamp("us", tz="UTC")
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{label}" for label in LABELS)
@@ -77,9 +77,12 @@ class ScoredStream:
         self.root = root
         self.tables = {name: DeltaRows(root / name, schema) for name, schema in SCHEMAS.items()}
 
-    def query(self, sql: str, names: Sequence[str], params: list | None = None) -> pd.DataFrame:
-        """``sql`` over the tables ``names`` (each a view of that name); the answer as pandas."""
-        return query_tables(sql, {n: (self.tables[n], None) for n in names}, params).to_pandas()
+    def query(self, sql: str, names: Sequence[str], params: list | None = None, spans: dict[str, Span] | None = None,
+              prunes: dict[str, tuple[str, Sequence[str]]] | None = None) -> pd.DataFrame:
+        """``sql`` over the tables ``names`` (each a view of that name; ``spans``, ``prunes``: of those named there,
+        only the files whose statistics admit (column, low, high), or one of (column, values)); as pandas."""
+        return query_tables(sql, {n: (self.tables[n], None) for n in names}, params, spans=spans,
+                            prunes=prunes).to_pandas()
 
     # --- intake -----------------------------------------------------------------------------------------------
     def known_labels(self, hashes: Sequence[str], exclude: Iterable[str] = ()) -> dict[str, tuple[str, str]]:

@@ -28,6 +28,7 @@ from tweet_sentiment.storage.fs import is_local, list_dir
 _WRITER = WriterProperties(compression="ZSTD")  # as the compaction writes: about a third smaller than snappy
 VIEW = "rows"  # the name a query gives the table
 COMMIT_RETRIES = 5  # a commit that lost a race with another writer's is tried again this often
+Span = tuple[str, Any, Any]  # (column, low, high): the rows a reader needs lie within [low, high] of the column
 
 
 def sql_literal(value: str) -> str:
@@ -109,21 +110,44 @@ class DeltaRows:
             return None
         return self._commit(lambda: self.table().delete(predicate))
 
-    def files(self, version: int | None = None, prune: tuple[str, Sequence[str]] | None = None) -> list[str]:
+    def files(self, version: int | None = None, prune: tuple[str, Sequence[str]] | None = None,
+              span: Span | None = None) -> list[str]:
         """The URIs of the table's data files (at ``version``); ``prune`` = (column, values): only the files whose
-        statistics (the column's min and max, kept by Delta per file) admit one of the values."""
+        statistics (the column's min and max, kept by Delta per file) admit one of the values; ``span`` = (column,
+        low, high): only the files whose statistics overlap [low, high] (both given: both hold)."""
         table = self.table(self.read_version if version is None else version)
         if table is None:
             return []
-        if prune is None:
+        if prune is None and span is None:
             return table.file_uris()
-        column, values = prune
-        actions = table.get_add_actions(flatten=True)
-        paths, lows, highs = (actions.column(name).to_pylist() for name in ("path", f"min.{column}", f"max.{column}"))
-        wanted = sorted(values)
+        paths = self._file_stats(table, (prune or span)[0])[0]  # type: ignore[index]
+        keep = [True] * len(paths)
+        if prune is not None:
+            wanted = sorted(prune[1])
+            keep = [k and (low is None or high is None or _any_between(wanted, low, high))
+                    for k, low, high in zip(keep, *self._file_stats(table, prune[0])[1:], strict=True)]
+        if span is not None:
+            keep = [k and (low is None or high is None or (low <= span[2] and high >= span[1]))
+                    for k, low, high in zip(keep, *self._file_stats(table, span[0])[1:], strict=True)]
         base = self.uri.rstrip("/")
-        return [f"{base}/{path}" for path, low, high in zip(paths, lows, highs, strict=True)
-                if low is None or high is None or _any_between(wanted, low, high)]
+        return [f"{base}/{path}" for path, kept in zip(paths, keep, strict=True) if kept]
+
+    @staticmethod
+    def _file_stats(table: DeltaTable, column: str) -> tuple[list, list, list]:
+        """(paths, min, max of ``column``) of the table's data files, from the Delta log (no data file read)."""
+        actions = table.get_add_actions(flatten=True)
+        return tuple(actions.column(name).to_pylist() for name in ("path", f"min.{column}", f"max.{column}"))
+
+    def bounds(self, column: str) -> tuple[Any, Any] | None:
+        """(the smallest, the largest value of ``column``) over the newest version's files, from the Delta log's
+        file statistics (no data file read); None for an empty table or a file without statistics."""
+        table = self.table(self.read_version)
+        if table is None:
+            return None
+        _, lows, highs = self._file_stats(table, column)
+        if not lows or None in lows or None in highs:
+            return None
+        return min(lows), max(highs)
 
     def query(self, sql: str, params: list | dict | None = None, version: int | None = None,
               tables: dict[str, pa.Table] | None = None, prune: tuple[str, Sequence[str]] | None = None) -> pa.Table:
@@ -207,13 +231,17 @@ def _create_view(connection: duckdb.DuckDBPyConnection, name: str, rows: DeltaRo
 
 
 def query_tables(sql: str, tables: dict[str, tuple[DeltaRows, int | None]], params: list | dict | None = None,
-                 extra: dict[str, pa.Table] | None = None) -> pa.Table:
+                 extra: dict[str, pa.Table] | None = None, spans: dict[str, Span] | None = None,
+                 prunes: dict[str, tuple[str, Sequence[str]]] | None = None) -> pa.Table:
     """Run ``sql`` over several tables, each a view named by its key (its table at a version, None: the newest),
-    and over the Arrow tables ``extra`` (e.g. the keys looked up), each by its name."""
+    and over the Arrow tables ``extra`` (e.g. the keys looked up), each by its name; ``spans`` and ``prunes``:
+    per view, only the files whose statistics admit (column, low, high), or one of (column, values) (see
+    :meth:`DeltaRows.files`)."""
     connection, registered = duckdb.connect(), set()
     try:
         for name, (rows, version) in tables.items():
-            _create_view(connection, name, rows, rows.files(version), registered)
+            files = rows.files(version, prune=(prunes or {}).get(name), span=(spans or {}).get(name))
+            _create_view(connection, name, rows, files, registered)
         for name, table in (extra or {}).items():
             connection.register(name, table)
         return connection.sql(sql, params=params).to_arrow_table()

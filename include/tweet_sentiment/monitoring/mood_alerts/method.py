@@ -1,0 +1,149 @@
+"""The mood-alert test on one version's counts (pure: frames in, alerts out; no tables, no Airflow).
+
+A check looks at one period (the target) against the trailing baseline periods, all scored by one champion
+version. Per class: each word the period's tweets of the class use often enough is tested for a rise by its
+weighted log-odds z-score against the baseline's tweets of that class (statistics.py), its variance widened by
+the baseline's own between-period variance; the one-sided p-values of every word of every class go through one
+Benjamini-Hochberg procedure at ``q``. The class's share is tested against an interval around its baseline share
+at level 1 - q / classes (Bonferroni over the classes). A class with a rising word or a share out of its interval
+is an alert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from tweet_sentiment.config import Settings
+from tweet_sentiment.monitoring.alert_types import DriverWord, MoodAlert
+from tweet_sentiment.monitoring.mood_alerts.statistics import (
+    benjamini_hochberg,
+    between_variance,
+    dirichlet_prior,
+    log_odds_z,
+    share_interval,
+    upper_p,
+)
+from tweet_sentiment.schema import LABELS
+
+# (label, words) -> example tweets per word
+Examples = Callable[[str, Sequence[str]], dict[str, tuple[str, ...]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertParams:
+    """The method's settings (config.py's ``mood_alert_*``)."""
+
+    baseline_periods: int = 7
+    min_baseline_periods: int = 3
+    q: float = 0.01
+    prior_weight: float = 1000.0
+    min_word_tweets: int = 5
+    max_words: int = 10
+    examples: int = 3
+
+    @classmethod
+    def of(cls, settings: Settings) -> AlertParams:
+        return cls(**{f.name: getattr(settings, f"mood_alert_{f.name}") for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """One version's counts of a target period and its baseline periods: ``classes`` tweets per period (index,
+    oldest first, the target last) × class; ``words`` tweets per period × class × word (columns period, label,
+    word, n)."""
+
+    version: str
+    resolution: str
+    classes: pd.DataFrame
+    words: pd.DataFrame
+
+    @property
+    def target(self) -> pd.Timestamp:
+        return self.classes.index[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class WordTest:
+    label: str
+    word: str
+    z: float
+    p: float
+
+
+def word_tests(window: Window, params: AlertParams) -> list[WordTest]:
+    """Every tested word of every class, with its z-score and one-sided p-value."""
+    words = window.words
+    background = words.groupby("word")["n"].sum()
+    prior_all = pd.Series(dirichlet_prior(background.to_numpy(float), params.prior_weight), index=background.index)
+    baseline = list(window.classes.index[:-1])
+    tests = []
+    for label in LABELS:
+        table = words[words["label"] == label].pivot_table(index="word", columns="period", values="n",
+                                                           aggfunc="sum", fill_value=0)
+        if window.target not in table.columns:
+            continue
+        table = table.reindex(columns=[*baseline, window.target], fill_value=0)
+        target, past = table[window.target].to_numpy(float), table[baseline].to_numpy(float).T
+        prior = prior_all.reindex(table.index).to_numpy(float)
+        between = between_variance(past, prior, params.min_word_tweets * len(baseline))
+        z = log_odds_z(target, past.sum(axis=0), prior, between)
+        tested = target >= params.min_word_tweets
+        tests += [WordTest(label, word, float(zw), float(pw))
+                  for word, zw, pw in zip(table.index[tested], z[tested], upper_p(z[tested]), strict=True)]
+    return tests
+
+
+def rising_words(window: Window, params: AlertParams) -> dict[str, list[WordTest]]:
+    """Per class, the words whose rise holds under Benjamini-Hochberg at ``q`` over every class's tests, highest
+    z first."""
+    tests = word_tests(window, params)
+    rejected = benjamini_hochberg(np.array([t.p for t in tests]), params.q)
+    found: dict[str, list[WordTest]] = {}
+    for test, rise in zip(tests, rejected, strict=True):
+        if rise and test.z > 0:
+            found.setdefault(test.label, []).append(test)
+    return {label: sorted(ws, key=lambda t: -t.z) for label, ws in found.items()}
+
+
+def share_moves(window: Window, params: AlertParams) -> dict[str, tuple[float, float, float, float]]:
+    """Per class: (its share of the target period, baseline share, interval low, high)."""
+    classes = window.classes.reindex(columns=list(LABELS), fill_value=0)
+    totals = classes.sum(axis=1).to_numpy(float)
+    level = 1 - params.q / len(LABELS)
+    out = {}
+    for label in LABELS:
+        counts = classes[label].to_numpy(float)
+        base, low, high = share_interval(counts[:-1], totals[:-1], int(totals[-1]), level)
+        out[label] = (counts[-1] / max(totals[-1], 1), base, low, high)
+    return out
+
+
+def window_alerts(window: Window, params: AlertParams, examples: Examples) -> list[MoodAlert]:
+    """The alerts of the window's target period (none with fewer than ``min_baseline_periods`` baseline periods)."""
+    if len(window.classes) - 1 < params.min_baseline_periods:
+        return []
+    words, shares = rising_words(window, params), share_moves(window, params)
+    tweets = int(window.classes.iloc[-1].sum())
+    alerts = []
+    for label in LABELS:
+        share, base, low, high = shares[label]
+        drivers = words.get(label, [])[: params.max_words]
+        if not drivers and low <= share <= high:
+            continue
+        shown = examples(label, [d.word for d in drivers]) if drivers and params.examples else {}
+        alerts.append(MoodAlert(
+            period_start=_as_datetime(window.target), resolution=window.resolution, label=label,
+            champion_version=window.version,
+            words=tuple(DriverWord(d.word, round(d.z, 2), shown.get(d.word, ())) for d in drivers),
+            share=round(share, 4), baseline_share=round(base, 4), share_low=round(low, 4),
+            share_high=round(high, 4), tweets=tweets))
+    return alerts
+
+
+def _as_datetime(when: pd.Timestamp) -> datetime:
+    return pd.Timestamp(when).to_pydatetime()

@@ -1,6 +1,6 @@
 """Follow the mood: score the unlabelled stream with the champion, draw the mood series, watch drift.
 
-sense → claim_and_ingest → score → mood | drift | rescore_labelling_queue → archive
+sense → claim_and_ingest → score → alerts → mood | drift | rescore_labelling_queue → archive
 
 Schedule: a champion asset event (a promotion of the retrain DAG, a rollback on the model page) starts a run at
 once, which scores the new tweets first, then re-scores a bounded chunk of the history with the new champion,
@@ -8,8 +8,10 @@ newest first (stored vectors; the rest in the next runs, so new tweets never wai
 the unlabelled-inbox asset (``make feed-unlabelled`` records one through the UI plugin; its sensor waits the
 seconds a file takes to settle). Files dropped without an event wait for the short timetable (every
 ``TWEET_SENTIMENT_SCORE_EVERY_MIN`` minutes, 5 by default): a run with nothing to do skips within seconds. A run
-pins one champion: every score, mood point and drift figure it writes names that version. Each task calls one
-function of ``tweet_sentiment.pipeline.score``, which is tested without Airflow.
+pins one champion: every score, mood point and drift figure it writes names that version. ``alerts`` checks the
+newest period for mood alerts (kept, mailed once per episode) and emits one ``tweet_sentiment_mood_alert`` asset
+event per alert that began an episode; ``mood`` then draws the chart with the alerts marked. Each task calls one
+function of ``tweet_sentiment.pipeline.score`` (``alerts``: ``pipeline.alerts``), tested without Airflow.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.pipeline import airflow_assets, assets
 from tweet_sentiment.pipeline import score as scoring  # not `score`: the DAG's score task has that name
+from tweet_sentiment.pipeline.alerts import check_mood
 from tweet_sentiment.pipeline.params import SCORE_PARAMS, ScoreOptions
 from tweet_sentiment.pipeline.sensing import GO, SKIP
 
@@ -81,6 +84,14 @@ def tweet_sentiment_score() -> None:
         """Pin the champion; score the new rows, then a bounded chunk of those another champion scored."""
         return scoring.score(_settings(), _options())
 
+    @task(multiple_outputs=False, outlets=[airflow_assets.MOOD_ALERT_BEGAN])
+    def alerts(*, outlet_events=None) -> dict:
+        """Mood alerts of the newest period: kept, notified once per episode; an asset event for each that began."""
+        checked = check_mood(_settings())
+        for extra in checked["events"]:
+            outlet_events[airflow_assets.MOOD_ALERT_BEGAN].add(airflow_assets.MOOD_ALERT, extra=extra)
+        return {key: value for key, value in checked.items() if key != "events"}
+
     @task(multiple_outputs=False)
     def mood(scored: dict) -> dict:
         """The mood series per day (per hour where enough tweets) and its stacked-area chart."""
@@ -97,16 +108,19 @@ def tweet_sentiment_score() -> None:
         return scoring.rescore_queue(_settings())
 
     @task(multiple_outputs=False)
-    def archive(ledger: dict, scored: dict, mooded: dict, drifted: dict, queue: dict) -> dict:
+    def archive(ledger: dict, scored: dict, alerted: dict, mooded: dict, drifted: dict, queue: dict) -> dict:
         """Move the claimed files to the scoring archive and write the run report."""
-        parts = {"score": scored, "mood": mooded, "drift": drifted, "labelling_queue": queue}
+        parts = {"score": scored, "alerts": alerted, "mood": mooded, "drift": drifted, "labelling_queue": queue}
         return scoring.archive_unlabelled(_settings(), ledger, parts)
 
     ledger = claim_and_ingest()
     scored = score()
     queue = rescore_labelling_queue()
+    alerted = alerts()
+    mooded = mood(scored)
     sense() >> ledger >> scored >> queue
-    archive(ledger, scored, mood(scored), drift(scored), queue)
+    scored >> alerted >> mooded
+    archive(ledger, scored, alerted, mooded, drift(scored), queue)
 
 
 tweet_sentiment_score()

@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from tweet_sentiment.config import Settings
 from tweet_sentiment.monitoring.alert_delivery import deliver
 from tweet_sentiment.monitoring.loop_health import check_loop
+from tweet_sentiment.monitoring.mood_alerts import detect_mood_alerts
 from tweet_sentiment.pipeline.timing import timed
+
+
+@timed
+def check_mood(settings: Settings) -> dict:
+    """The mood alerts of the stream's newest period, delivered; ``events``: the extras of those that began an
+    episode (the scoring DAG emits one ``tweet_sentiment_mood_alert`` event each)."""
+    return deliver(settings, "mood", detect_mood_alerts(settings), datetime.now(UTC))
 
 
 @timed

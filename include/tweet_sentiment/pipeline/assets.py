@@ -51,6 +51,8 @@ CANDIDATE = AssetName("tweet_sentiment_candidate", "x-tweet-sentiment://registry
 # keep_champion's outlet: the candidate asset is attached to it only when the evaluation was ambiguous.
 CANDIDATE_ALIAS = "tweet_sentiment_candidate_ambiguous"
 MOOD_ALERT = AssetName("tweet_sentiment_mood_alert", "x-tweet-sentiment://alerts/mood")
+# The scoring DAG's alerts task's outlet: one mood-alert event per alert that began an episode, through the alias.
+MOOD_ALERT_ALIAS = "tweet_sentiment_mood_alert_began"
 # The DAG that runs the loop-health checks.
 WATCH_DAG_ID = "tweet_sentiment_watch"
 

@@ -8,7 +8,8 @@ one Benjamini-Hochberg procedure at ``q``. A rejected word drives an alert when 
 lift (how much more its log-odds rose in the class than in the classes of the other sentiments) is at least
 ``min_lift`` (a topic every class talks more about, a new hashtag spelling, is news, not a change of mood; the
 second condition only removes alerts, so the false-alarm bound of the first holds). The class's share is tested
-against an interval around its baseline share at level 1 - q / classes (Bonferroni over the classes). A class
+against an interval around its baseline share at ``share_level`` (0.998: 1 - 0.01 / 5, Bonferroni over the
+classes). A class
 with a driver word or a share out of its interval is an alert.
 """
 
@@ -48,10 +49,11 @@ class AlertParams:
 
     baseline_periods: int = 7
     min_baseline_periods: int = 3
-    q: float = 0.01
+    q: float = 1e-5
     prior_weight: float = 1000.0
     min_word_tweets: int = 5
     min_lift: float = 1.0
+    share_level: float = 0.998
     max_words: int = 10
     examples: int = 3
 
@@ -131,7 +133,7 @@ def share_moves(window: Window, params: AlertParams) -> dict[str, tuple[float, f
     """Per class: (its share of the target period, baseline share, interval low, high)."""
     classes = window.classes.reindex(columns=list(LABELS), fill_value=0)
     totals = classes.sum(axis=1).to_numpy(float)
-    level = 1 - params.q / len(LABELS)
+    level = params.share_level
     out = {}
     for label in LABELS:
         counts = classes[label].to_numpy(float)

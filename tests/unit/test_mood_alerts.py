@@ -3,6 +3,7 @@ through the product's writers, a burst of one topic raises an alert naming its w
 texts are kept), a quiet day and a champion change alone raise none, and a check reads only the periods it needs."""
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -12,6 +13,8 @@ from mood_support import FIRST_DAY, synthetic_day
 
 from lab.mood_replay import rescore, write_scored_day
 from tweet_sentiment.config import Settings
+from tweet_sentiment.intake.unlabelled import DATED_BY_TIME
+from tweet_sentiment.monitoring.alert_types import MoodAlert
 from tweet_sentiment.monitoring.mood_alerts import detect_mood_alerts
 from tweet_sentiment.monitoring.mood_alerts.method import AlertParams, Window, window_alerts
 from tweet_sentiment.monitoring.mood_alerts.statistics import (
@@ -110,6 +113,7 @@ def test_a_burst_of_one_topic_raises_an_alert_naming_its_word_with_examples(sett
     assert top.word == "sanitizer" and top.z > 3
     assert len(top.examples) == 3 and all("sanitizer" in t for t in top.examples)
     assert alert.share_low <= alert.baseline_share <= alert.share_high
+    assert MoodAlert.from_extra(json.loads(json.dumps(alert.to_extra()))) == alert  # an asset event's extra
     tables.expire(["day008"])  # texts past retention: the alert stays, without examples
     assert [w.examples for w in detect_mood_alerts(settings)[0].words] == [()] * len(alert.words)
 
@@ -127,6 +131,25 @@ def test_a_topic_every_class_talks_more_about_is_no_driver_but_the_same_rise_in_
     write_scored_day(tables, "day008", FIRST_DAY + pd.Timedelta(days=8), own, probabilities, "v1")
     alerts = detect_mood_alerts(settings)
     assert [a.label for a in alerts] == ["Negative"] and alerts[0].words[0].word == "easter"
+
+
+def test_where_every_hour_holds_enough_tweets_the_period_is_the_newest_hour(settings):
+    tables = ScoredStream(settings.layout().stream)
+    hourly = dataclasses.replace(settings, mood_hourly_min_tweets=100)
+    rng = np.random.default_rng(2)
+    for h in range(8):
+        texts, probabilities = synthetic_day(rng, 400)
+        if h == 7:
+            extra, extra_p = burst(rng, 40)
+            texts, probabilities = texts + extra, np.vstack([probabilities, extra_p])
+        write_scored_day(tables, f"hour{h}", FIRST_DAY + pd.Timedelta(hours=h), texts, probabilities, "v1",
+                         DATED_BY_TIME)
+    alerts = detect_mood_alerts(hourly)
+    assert [(a.label, a.resolution, a.period_start, a.tweets) for a in alerts] == \
+        [("Negative", "hour", FIRST_DAY + pd.Timedelta(hours=7), 440)]
+    assert alerts[0].words[0].word == "sanitizer"
+    daily = dataclasses.replace(settings, mood_hourly_min_tweets=1000)
+    assert detect_mood_alerts(daily) == []  # per day: one day, no baseline
 
 
 def changed_champion(probabilities: np.ndarray) -> np.ndarray:

@@ -159,8 +159,8 @@ def window_alerts(window: Window, params: AlertParams, examples: Examples) -> li
             period_start=_as_datetime(window.target), resolution=window.resolution, label=label,
             champion_version=window.version,
             words=tuple(DriverWord(d.word, round(d.z, 2), shown.get(d.word, ())) for d in drivers),
-            share=round(share, 4), baseline_share=round(base, 4), share_low=round(low, 4),
-            share_high=round(high, 4), tweets=tweets))
+            share=round(float(share), 4), baseline_share=round(float(base), 4), share_low=round(float(low), 4),
+            share_high=round(float(high), 4), tweets=tweets))
     return alerts
 
 

@@ -31,12 +31,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="noisy: how many seeds of the flips (the clean stream runs once)")
     parser.add_argument("--shuffles", type=int, default=ShiftOptions.shuffles,
                         help="mood-shift: how many replays in shuffled day order (the false-alarm rate)")
+    parser.add_argument("--workers", type=int, default=ShiftOptions.workers,
+                        help="mood-shift: shuffled replays run at once (each in its own process)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     settings = Settings.from_env()
     if args.scenario == "mood-shift":
-        return _print(lambda: mood_shift(settings, ShiftOptions(shuffles=args.shuffles)))
+        return _print(lambda: mood_shift(settings, ShiftOptions(shuffles=args.shuffles, workers=args.workers)))
     options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
                              "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
                              args.flip_seeds)

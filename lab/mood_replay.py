@@ -18,19 +18,19 @@ from tweet_sentiment.storage.scored_stream import ScoredStream
 from tweet_sentiment.text import text_hash
 
 
-def day_rows(batch_id: str, day: pd.Timestamp, texts: Sequence[str]) -> pd.DataFrame:
-    """The ``rows`` of one file of tweets dated ``day`` (dated by day, as the Kaggle files' TweetAt)."""
+def day_rows(batch_id: str, day: pd.Timestamp, texts: Sequence[str], dated_by: str = DATED_BY_DAY) -> pd.DataFrame:
+    """The ``rows`` of one file of tweets dated ``day`` (by default dated by day, as the Kaggle files' TweetAt)."""
     return pd.DataFrame({"batch_id": batch_id, "text": list(texts), "text_hash": [text_hash(t) for t in texts],
-                         "raw_text": list(texts), "tweet_at": day, "dated_by": DATED_BY_DAY, "annotated": "",
+                         "raw_text": list(texts), "tweet_at": day, "dated_by": dated_by, "annotated": "",
                          "arrived_at": datetime.now(UTC), "source_file": f"{batch_id}.csv",
                          "source_row": np.arange(1, len(texts) + 1)})
 
 
 def write_scored_day(tables: ScoredStream, batch_id: str, day: pd.Timestamp, texts: Sequence[str],
-                     probabilities: np.ndarray, version: str) -> None:
-    """Store one day's tweets as a batch, then commit ``version``'s answers for them (``probabilities`` row for
-    row, in the order of LABELS)."""
-    rows = day_rows(batch_id, pd.Timestamp(day), texts)
+                     probabilities: np.ndarray, version: str, dated_by: str = DATED_BY_DAY) -> None:
+    """Store one day's (or hour's) tweets as a batch, then commit ``version``'s answers for them
+    (``probabilities`` row for row, in the order of LABELS)."""
+    rows = day_rows(batch_id, pd.Timestamp(day), texts, dated_by)
     tables.write_batch(batch_id, rows)
     rescore(tables, batch_id, rows.assign(seq=np.arange(len(rows))), probabilities, version)
 

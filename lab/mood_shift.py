@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import shutil
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,12 +55,12 @@ class ShiftOptions:
     shuffles: int = 20
     pool_share: float = 0.6  # of the training file's negative tweets about the topic, the share pooled
     seed: int = 13
-    max_days: int | None = None  # a shorter replay (tests)
+    workers: int = 2  # shuffled replays run at once
 
 
-def replay_days(tweets: Tweets, max_days: int | None) -> tuple[list[pd.Timestamp], list[Day]]:
+def replay_days(tweets: Tweets) -> tuple[list[pd.Timestamp], list[Day]]:
     """The replay's days in their real order, each with its texts and probabilities."""
-    days = sorted(tweets.replay["day"].unique())[:max_days]
+    days = sorted(tweets.replay["day"].unique())
     out = []
     for day in days:
         rows = (tweets.replay["day"] == day).to_numpy()
@@ -139,20 +141,28 @@ def replay_all(replay: Replay, dates: list[pd.Timestamp], days: list[Day],
     return per_run
 
 
+def shuffled_replay(settings: Settings, root: Path, tweets: Tweets, dates: list[pd.Timestamp], days: list[Day],
+                    order: list[int]) -> int:
+    """Episodes begun in one replay of the days in ``order`` (on its own data root)."""
+    replay = Replay(settings, root, tweets.champion["version"])
+    return episodes_begun(replay_all(replay, dates, [days[i] for i in order]))
+
+
 def shuffled_rate(settings: Settings, tmp: Path, tweets: Tweets, dates: list[pd.Timestamp], days: list[Day],
                   options: ShiftOptions) -> list[float]:
-    """False alerts per week of checked runs in each shuffled replay."""
+    """False alerts per week of checked runs in each shuffled replay (``workers`` replays at once, each in a
+    fresh process: delta-rs is not fork-safe)."""
     rng = np.random.default_rng(options.seed)
+    orders = [rng.permutation(len(days)).tolist() for _ in range(options.shuffles)]
     checked_weeks = max(len(days) - settings.mood_alert_min_baseline_periods, 1) / 7
     rates = []
-    for s in range(options.shuffles):
-        order = rng.permutation(len(days))
-        started = time.perf_counter()
-        per_run = replay_all(Replay(settings, tmp / f"shuffled-{s}", tweets.champion["version"]), dates,
-                             [days[i] for i in order])
-        rates.append(round(episodes_begun(per_run) / checked_weeks, 3))
-        log.info("shuffled replay %d/%d: %d episodes, %.2f a week (%.0f s)", s + 1, options.shuffles,
-                 episodes_begun(per_run), rates[-1], time.perf_counter() - started)
+    with ProcessPoolExecutor(options.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        begun = [pool.submit(shuffled_replay, settings, tmp / f"shuffled-{s}", tweets, dates, days, order)
+                 for s, order in enumerate(orders)]
+        for s, done in enumerate(begun):
+            rates.append(round(done.result() / checked_weeks, 3))
+            log.info("shuffled replay %d/%d: %d episodes begun, %.2f a week", s + 1, options.shuffles,
+                     done.result(), rates[-1])
     return rates
 
 
@@ -166,7 +176,7 @@ def mood_shift(settings: Settings, options: ShiftOptions, tweets: Tweets | None 
     """Run the scenario (on ``tweets``, else the dataset's, scored by the lab's champion); its figures."""
     started = time.perf_counter()
     tweets = tweets or load(settings, options.pattern, options.pool_share)
-    dates, days = replay_days(tweets, options.max_days)
+    dates, days = replay_days(tweets)
     start = dates.index(pd.Timestamp(options.start_day, tz="UTC"))
     log.info("replaying %d days (%d tweets; pool of %d negative tweets about '%s'), burst from %s",
              len(days), sum(len(d[0]) for d in days), len(tweets.pool), options.word, options.start_day)

@@ -29,6 +29,7 @@ from tweet_sentiment.model.boosting import BoostingParams, train_fresh, validati
 from tweet_sentiment.model.features import current_schema, feature_matrix, fit_schema
 from tweet_sentiment.pipeline.resources import infinity_client
 from tweet_sentiment.schema import LABELS
+from tweet_sentiment.storage.vector_cache import VectorCache
 from tweet_sentiment.text import in_hash_slice
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ def scores(settings: Settings, training: pd.DataFrame, texts: list[str]) -> tupl
 def _score(settings: Settings, cache: UPath, training: pd.DataFrame, texts: list[str]) -> tuple[np.ndarray, dict]:
     warm_with_progress(settings, [*training["text"], *texts], cache)
     with infinity_client(settings) as client:
-        design = current_schema(settings.embedding_model, client.embed(["dimension probe"]).shape[1])
+        dim = VectorCache(cache, settings.embedding_model).dim or client.embed(["dimension probe"]).shape[1]
+        design = current_schema(settings.embedding_model, dim)
         schema = fit_schema(design, training["text"].tolist(), client, cache)
         log.info("training the lab's champion on %d tweets of %s", len(training), settings.holdout_file.name)
         labels = training["label"].map(LABELS.index).to_numpy()

@@ -91,7 +91,8 @@ SCORING_RANGES = {  # the scoring stream's numeric settings and their (lowest, h
     "labelling_drift_share": (0.0, 1.0), "stream_retention_days": (0.0, None), "rescore_rows": (1, None),
     "mood_alert_baseline_periods": (2, None), "mood_alert_min_baseline_periods": (2, None),
     "mood_alert_q": (0.0, 1.0), "mood_alert_prior_weight": (0.0, None), "mood_alert_min_word_tweets": (1, None),
-    "mood_alert_max_words": (1, None), "mood_alert_examples": (0, None),
+    "mood_alert_min_lift": (0.0, None),
+    "mood_alert_share_level": (0.5, 1.0), "mood_alert_max_words": (1, None), "mood_alert_examples": (0, None),
 }
 
 
@@ -140,9 +141,11 @@ class Settings:
     # a day) against the trailing baseline of the same resolution, scored by the same champion version
     mood_alert_baseline_periods: int = 7  # the trailing periods compared with
     mood_alert_min_baseline_periods: int = 3  # fewer baseline periods scored wholly by the version: no check
-    mood_alert_q: float = 0.01  # Benjamini-Hochberg's false discovery rate over a check's words x classes
+    mood_alert_q: float = 1e-5  # Benjamini-Hochberg's level over a check's words x classes (docs/mood-alerts.md)
     mood_alert_prior_weight: float = 1000.0  # the informative Dirichlet prior's pseudo-counts in all (alpha_0)
     mood_alert_min_word_tweets: int = 5  # a word is tested where at least this many of the class's tweets use it
+    mood_alert_min_lift: float = 1.0  # a driver's log-odds rose this much more in its class than in the others'
+    mood_alert_share_level: float = 0.998  # a class's share out of this interval around its baseline: an alert
     mood_alert_max_words: int = 10  # driver words named per alert, highest z first
     mood_alert_examples: int = 3  # example tweets per driver word (while their texts are retained)
     drift_reference: str = "stream"  # stream: the first scored window; training: the champion's training rows

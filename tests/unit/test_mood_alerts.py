@@ -3,6 +3,7 @@ through the product's writers, a burst of one topic raises an alert naming its w
 texts are kept), a quiet day and a champion change alone raise none, and a check reads only the periods it needs."""
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -12,6 +13,8 @@ from mood_support import FIRST_DAY, synthetic_day
 
 from lab.mood_replay import rescore, write_scored_day
 from tweet_sentiment.config import Settings
+from tweet_sentiment.intake.unlabelled import DATED_BY_TIME
+from tweet_sentiment.monitoring.alert_types import MoodAlert
 from tweet_sentiment.monitoring.mood_alerts import detect_mood_alerts
 from tweet_sentiment.monitoring.mood_alerts.method import AlertParams, Window, window_alerts
 from tweet_sentiment.monitoring.mood_alerts.statistics import (
@@ -49,14 +52,19 @@ def test_benjamini_hochberg_holds_the_false_alarm_rate_when_nothing_changed():
     assert np.mean(any_rejected) <= 0.06  # under the complete null, P(any rejection) = q
 
 
-def test_between_variance_finds_the_day_to_day_variance_of_a_word_s_log_odds():
+def test_between_variance_finds_each_word_s_day_to_day_variance_never_below_the_typical_word_s():
     rng = np.random.default_rng(5)
     base = rng.dirichlet(np.ones(400)) * 40_000
     quiet = rng.poisson(np.tile(base, (10, 1)))
     waves = rng.poisson(base * rng.lognormal(0, 0.5, size=(10, 400)))
     prior = np.full(400, 2.5)
-    assert between_variance(quiet, prior, 50) < 0.02
-    assert 0.15 < between_variance(waves, prior, 50) < 0.4  # 0.5 ** 2 on the log scale, shrunk by the prior
+    assert np.median(between_variance(quiet, prior, 50)) < 0.02
+    assert 0.15 < np.median(between_variance(waves, prior, 50)) < 0.4  # 0.5 ** 2 on the log scale
+    top = int(base.argmax())
+    one_bursty = quiet.copy()
+    one_bursty[::2, top] *= 4  # the most used word comes in waves, the others not
+    found = between_variance(one_bursty, prior, 50)
+    assert found[top] > 0.3 and found[top] > 20 * np.median(found)
 
 
 def test_share_interval_adds_the_day_to_day_spread_to_the_binomial_noise():
@@ -77,7 +85,7 @@ def burst(rng: np.random.Generator, n: int) -> tuple[list[str], np.ndarray]:
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(data_root=str(tmp_path / "data"), mood_alert_baseline_periods=7)
+    return Settings(data_root=str(tmp_path / "data"), mood_alert_baseline_periods=7, mood_alert_q=0.01)
 
 
 def write_days(tables: ScoredStream, days: range, version: str = "v1", n: int = 400, seed: int = 1) -> None:
@@ -105,8 +113,43 @@ def test_a_burst_of_one_topic_raises_an_alert_naming_its_word_with_examples(sett
     assert top.word == "sanitizer" and top.z > 3
     assert len(top.examples) == 3 and all("sanitizer" in t for t in top.examples)
     assert alert.share_low <= alert.baseline_share <= alert.share_high
+    assert MoodAlert.from_extra(json.loads(json.dumps(alert.to_extra()))) == alert  # an asset event's extra
     tables.expire(["day008"])  # texts past retention: the alert stays, without examples
     assert [w.examples for w in detect_mood_alerts(settings)[0].words] == [()] * len(alert.words)
+
+
+def test_a_topic_every_class_talks_more_about_is_no_driver_but_the_same_rise_in_one_class_is(settings):
+    tables = ScoredStream(settings.layout().stream)
+    write_days(tables, range(8))
+    rng = np.random.default_rng(9)
+    texts, probabilities = synthetic_day(rng, 400)
+    everywhere = [f"easter {t}" if i % 5 == 0 else t for i, t in enumerate(texts)]  # a fifth of every class
+    write_scored_day(tables, "day008", FIRST_DAY + pd.Timedelta(days=8), everywhere, probabilities, "v1")
+    assert detect_mood_alerts(settings) == []
+    negative = probabilities[:, LABELS.index("Negative")] == probabilities.max(axis=1)
+    own = [f"easter {t}" if negative[i] and i % 2 == 0 else t for i, t in enumerate(texts)]  # as many tweets
+    write_scored_day(tables, "day008", FIRST_DAY + pd.Timedelta(days=8), own, probabilities, "v1")
+    alerts = detect_mood_alerts(settings)
+    assert [a.label for a in alerts] == ["Negative"] and alerts[0].words[0].word == "easter"
+
+
+def test_where_every_hour_holds_enough_tweets_the_period_is_the_newest_hour(settings):
+    tables = ScoredStream(settings.layout().stream)
+    hourly = dataclasses.replace(settings, mood_hourly_min_tweets=100)
+    rng = np.random.default_rng(2)
+    for h in range(8):
+        texts, probabilities = synthetic_day(rng, 400)
+        if h == 7:
+            extra, extra_p = burst(rng, 40)
+            texts, probabilities = texts + extra, np.vstack([probabilities, extra_p])
+        write_scored_day(tables, f"hour{h}", FIRST_DAY + pd.Timedelta(hours=h), texts, probabilities, "v1",
+                         DATED_BY_TIME)
+    alerts = detect_mood_alerts(hourly)
+    assert [(a.label, a.resolution, a.period_start, a.tweets) for a in alerts] == \
+        [("Negative", "hour", FIRST_DAY + pd.Timedelta(hours=7), 440)]
+    assert alerts[0].words[0].word == "sanitizer"
+    daily = dataclasses.replace(settings, mood_hourly_min_tweets=1000)
+    assert detect_mood_alerts(daily) == []  # per day: one day, no baseline
 
 
 def changed_champion(probabilities: np.ndarray) -> np.ndarray:

@@ -53,9 +53,9 @@ def synthetic_tweets(days: int, per_day: int) -> Tweets:
 
 def test_the_scenario_at_small_size_alerts_on_the_burst_and_reports_its_figures(tmp_path):
     settings = Settings(data_root=str(tmp_path / "unused"), mood_alert_baseline_periods=4,
-                        mood_alert_min_baseline_periods=3)
-    options = ShiftOptions(start_day=str((FIRST_DAY + pd.Timedelta(days=6)).date()), shares=(0.1,), shuffles=2)
-    figures = mood_shift(settings, options, synthetic_tweets(8, 300))
+                        mood_alert_min_baseline_periods=3, mood_alert_q=0.01)
+    options = ShiftOptions(start_day=str((FIRST_DAY + pd.Timedelta(days=5)).date()), shares=(0.1,), shuffles=2)
+    figures = mood_shift(settings, options, synthetic_tweets(7, 300))
     assert (figures["alert_delay_runs_10pct"], figures["injected_driver_rank_10pct"]) == (0, 1)
     assert len(figures["false_alerts_per_week_each_shuffle"]) == 2
     assert figures["false_alerts_per_week_shuffled"] == np.median(figures["false_alerts_per_week_each_shuffle"])

@@ -3,7 +3,8 @@
 Words: the weighted log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008, "Fightin'
 Words", eq. 16-22) of a word's use in the period against the trailing baseline, its z-score with the variance
 widened by the between-period variance of a word's log-odds (tweets come in topical waves, so day-to-day use
-varies more than multinomial sampling allows); Benjamini-Hochberg over all the hypotheses of a check. Shares: an
+varies more than multinomial sampling allows); the lift of a word in a class: how much more its log-odds rose there
+than in the classes of the other sentiments; Benjamini-Hochberg over all the hypotheses of a check. Shares: an
 interval around the baseline share that adds the between-period variance of the share to its binomial noise.
 """
 
@@ -30,29 +31,39 @@ def log_odds(target: np.ndarray, reference: np.ndarray, prior: np.ndarray) -> tu
 
 
 def log_odds_z(target: np.ndarray, reference: np.ndarray, prior: np.ndarray,
-               between: float = 0.0) -> np.ndarray:
+               between: float | np.ndarray = 0.0) -> np.ndarray:
     """The z-score of each word's log-odds ratio, target against reference; ``between``: the between-period
-    variance of a word's log-odds, added to its sampling variance (0: Monroe et al.'s z-score as published)."""
+    variance of the words' log-odds (one, or one per word), added to the sampling variance (0: Monroe et al.'s
+    z-score as published)."""
     delta, variance = log_odds(target, reference, prior)
     return delta / np.sqrt(variance + between)
 
 
-def between_variance(periods: np.ndarray, prior: np.ndarray, min_total: int) -> float:
-    """The variance of a word's log-odds from period to period beyond sampling noise, estimated on the baseline:
-    ``periods`` holds one row of word counts per baseline period; each period is compared with the others pooled
-    (leave one out), and the excess of the squared log-odds over its sampling variance is averaged per word; the
-    median over words used ``min_total`` times or more (robust to the few words of a real event); 0 when unknown."""
+def between_variance(periods: np.ndarray, prior: np.ndarray, min_total: int) -> np.ndarray:
+    """Per word, the variance of its log-odds from period to period beyond sampling noise, estimated on the
+    baseline: ``periods`` holds one row of word counts per baseline period; each period is compared with the others
+    pooled (leave one out) and the excess of the squared log-odds over its sampling variance is averaged. A word's
+    own average is noisy (a handful of periods), so it is shrunk half-way to the typical word's (the median over
+    words used ``min_total`` times or more, robust to a real event's few words), which is also its floor: a word
+    is never taken as steadier than the typical one. Zeros with fewer than two periods."""
     if len(periods) < 2:
-        return 0.0
+        return np.zeros(periods.shape[1])
     total = periods.sum(axis=0)
-    used = total >= min_total
-    if not used.any():
-        return 0.0
-    excess = np.zeros(int(used.sum()))
+    excess = np.zeros(periods.shape[1])
     for row in periods:
         delta, variance = log_odds(row, total - row, prior)
-        excess += (delta**2 - variance)[used]
-    return float(max(np.median(excess / len(periods)), 0.0))
+        excess += delta**2 - variance
+    excess /= len(periods)
+    used = total >= min_total
+    typical = float(max(np.median(excess[used]), 0.0)) if used.any() else 0.0
+    return np.maximum((typical + excess) / 2, typical)
+
+
+def lift(target: np.ndarray, reference: np.ndarray, other_target: np.ndarray, other_reference: np.ndarray,
+         prior: np.ndarray) -> np.ndarray:
+    """Per word, its log-odds rise (target against reference) in one class minus its rise in other classes: near
+    0 for a topic every class talks more about, large for a rise of that class's own."""
+    return log_odds(target, reference, prior)[0] - log_odds(other_target, other_reference, prior)[0]
 
 
 def benjamini_hochberg(p_values: np.ndarray, q: float) -> np.ndarray:

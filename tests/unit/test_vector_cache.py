@@ -99,6 +99,26 @@ def test_writers_in_several_processes_lose_no_commit(tmp_path):
     assert_every_racer_vector_found(UPath(tmp_path / "cache"))
 
 
+def _put_in_a_process(root: str, prefix: str) -> None:
+    VectorCache(UPath(root), "m").put(_hashes(prefix, 4), np.full((4, 2), 7.0))
+
+
+def test_lookups_share_the_process_session_and_still_see_every_later_commit(tmp_path):
+    import multiprocessing
+
+    cache = VectorCache(tmp_path, "m")
+    cache.put(_hashes("a", 4), np.full((4, 2), 1.0))
+    cache.get(_hashes("a", 4))  # loads the hash index into the session
+    session = vector_cache_module.lance_session()
+    assert session.size_bytes() > 0 and VectorCache(tmp_path, "m").dataset().session().is_same_as(session)
+    worker = multiprocessing.get_context("spawn").Process(target=_put_in_a_process, args=(str(tmp_path), "b"))
+    worker.start()
+    worker.join(120)
+    assert worker.exitcode == 0
+    assert cache.missing(_hashes("b", 4) + _hashes("c", 1)) == _hashes("c", 1)  # the other process's commit
+    assert cache.get(_hashes("b", 4) + _hashes("a", 1))[:, 0].tolist() == [7.0] * 4 + [1.0]
+
+
 def test_compaction_merges_the_index_rewrites_small_fragments_and_keeps_every_vector(tmp_path, monkeypatch):
     monkeypatch.setattr(vector_cache_module, "UNINDEXED_FRAGMENTS_MAX", 2)
     root = UPath(tmp_path)

@@ -3,7 +3,8 @@
 A namespace is an embedding model or a lexicon feature set. Its dataset ``<cache_root>/<namespace>.lance`` holds
 rows of the text's SHA-256 as 32 bytes and its vector (float16 unless asked), with a BTREE index on the hash:
 a batch's vectors are found through the index plus a scan of the fragments appended since it was last updated,
-so a lookup costs O(batch) and no process holds the namespace. Each ``put`` is one Lance append commit; appends
+so a lookup costs O(batch) and no process holds the namespace; a process opens every dataset in one Lance
+session (:func:`lance_session`), so the index pages a lookup loaded serve its later lookups. Each ``put`` is one Lance append commit; appends
 from several processes (or hosts, on ``s3://``) never conflict, Lance rebases them (only the dataset's creation
 is made under a lock: see ``_append``). A writer indexes the
 unindexed rows once they pass :data:`UNINDEXED_ROWS_MAX` (or :data:`UNINDEXED_FRAGMENTS_MAX` fragments) as a
@@ -48,6 +49,26 @@ OLD_VERSIONS_KEPT = timedelta(hours=1)  # a reader that opened an older version 
 _WRITER = ThreadPoolExecutor(1, thread_name_prefix="vector-cache-writer")
 _PENDING: dict[tuple[str, str], np.ndarray] = {}
 _PENDING_LOCK = threading.Lock()
+# What the process's Lance session may keep of opened indices (the hash index: about 35 MB per million vectors)
+# and of file metadata; least recently used first out.
+SESSION_INDEX_CACHE_BYTES = 256 * 2**20
+SESSION_METADATA_CACHE_BYTES = 64 * 2**20
+_SESSION: tuple[int, lance.Session] | None = None  # (the process that made it, the session)
+_SESSION_LOCK = threading.Lock()
+
+
+def lance_session() -> lance.Session:
+    """This process's Lance session (made on first use; a forked child makes its own): the caches of index pages
+    and file metadata every dataset opened here shares. Cached files never change (Lance writes new ones), and
+    each open reads the newest version, so a lookup still sees every commit."""
+    global _SESSION
+    import lance
+
+    with _SESSION_LOCK:
+        if _SESSION is None or _SESSION[0] != os.getpid():
+            _SESSION = (os.getpid(), lance.Session(index_cache_size_bytes=SESSION_INDEX_CACHE_BYTES,
+                                                   metadata_cache_size_bytes=SESSION_METADATA_CACHE_BYTES))
+        return _SESSION[1]
 
 
 def wait_for_cache_writes() -> None:
@@ -114,7 +135,7 @@ class VectorCache:
         try:
             import lance
 
-            return lance.dataset(self.uri, storage_options=self.options)
+            return lance.dataset(self.uri, storage_options=self.options, session=lance_session())
         except ValueError as error:
             if "not found" in str(error).lower():
                 return None

@@ -1,15 +1,14 @@
 """The vector cache: vectors by (namespace, hash of the cleaned text), one Lance dataset per namespace.
 
 A namespace is an embedding model or a lexicon feature set. Its dataset ``<cache_root>/<namespace>.lance`` holds
-rows of the text's SHA-256 as 32 bytes and its vector (float16 unless asked), with a BTREE index on the hash:
-a batch's vectors are found through the index plus a scan of the fragments appended since it was last updated,
-so a lookup costs O(batch) and no process holds the namespace; a process opens every dataset in one Lance
-session (:func:`lance_session`), so the index pages a lookup loaded serve its later lookups. Each ``put`` is one Lance append commit; appends
-from several processes (or hosts, on ``s3://``) never conflict, Lance rebases them (only the dataset's creation
-is made under a lock: see ``_append``). A writer indexes the
-unindexed rows once they pass :data:`UNINDEXED_ROWS_MAX` (or :data:`UNINDEXED_FRAGMENTS_MAX` fragments) as a
-delta of the index, O(those rows); merging the deltas, compacting the fragments and removing old versions is
-housekeeping (:func:`compact_vectors`).
+rows of the text's SHA-256 as 32 bytes and its vector (float16 unless asked), with a BTREE index on the hash: a
+batch's vectors are found through the index plus a scan of the fragments appended since it was last updated, so a
+lookup costs O(batch) and no process holds the namespace; a process opens every dataset in one Lance session
+(:func:`lance_session`), so the index pages a lookup loaded serve its later lookups. Each ``put`` is one Lance
+append commit; appends from several processes (or hosts, on ``s3://``) never conflict, Lance rebases them (only the
+dataset's creation is made under a lock: see ``_append``). A writer indexes the unindexed rows once they pass
+:data:`UNINDEXED_ROWS_MAX` (or :data:`UNINDEXED_FRAGMENTS_MAX` fragments) as a delta of the index, O(those rows);
+merging the deltas, compacting the fragments and removing old versions is housekeeping (:func:`compact_vectors`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from tweet_sentiment.storage.csvio import to_csv_bytes
 from tweet_sentiment.storage.file_digests import FileDigests, digest
 from tweet_sentiment.storage.fs import read_json, write_json_atomic
 from tweet_sentiment.storage.labelled_store import LabelledStore
-from tweet_sentiment.storage.vector_cache import VectorCache
+from tweet_sentiment.storage.vector_cache import VectorCache, compact_vectors
 
 log = logging.getLogger(__name__)
 FLUSH_ROWS = 100_000  # vectors are put (one Lance append) about this many texts at a time
@@ -82,7 +82,7 @@ def build_history(base: Settings, options: ScaleOptions, rows: int, corpus: Corp
     log.info("N=%d: batch 1/%d through a refit cycle (the champion)", rows, options.batches(rows))
     run_cycle(settings, batch_id(0), RunOptions(strategy="refit", force_promote=True, flagged_rows="off"))
     computed = write_batches(settings, history, range(1, options.batches(rows)), options.root / "lexicon")
-    compact_s = compact_rows(settings)
+    compact_s = housekeep(settings)
     manifest = {"rows": rows, "batches": options.batches(rows), "build_s": round(time.perf_counter() - start, 1),
                 "lexicon_computed_batches": computed, "compact_s": compact_s,
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -157,14 +157,16 @@ class _PendingRows:
             self.frames = []
 
 
-def compact_rows(settings: Settings) -> float:
-    """Compact the labelled table and vacuum the files it replaced, as the daily housekeeping would have left it
-    (the history's steady state); seconds."""
+def housekeep(settings: Settings) -> float:
+    """Leave the history as the daily housekeeping would (its steady state): the labelled table compacted and the
+    files it replaced vacuumed; each vector namespace's index deltas merged into one, its fragments compacted and
+    old versions removed (the bulk appends leave a fragment and an index delta per FLUSH_ROWS texts); seconds."""
     start = time.perf_counter()
     store = LabelledStore(settings.layout().labelled)
     metrics = store.compact()
     store.rows.expire(timedelta(0))
-    log.info("labelled rows compacted in %.0f s: %s", time.perf_counter() - start, metrics)
+    vectors = compact_vectors(settings.layout().embeddings, older_than=timedelta(0))
+    log.info("housekeeping in %.0f s: rows %s, vectors %s", time.perf_counter() - start, metrics, vectors)
     return round(time.perf_counter() - start, 1)
 
 

@@ -1,11 +1,12 @@
-"""The questions a cycle asks of the labelled rows and the vectors, each as one candidate engine answers it.
-Run one in a process of its own (``python -m benchmarks.scale.engine_queries``): reads ``{"query", "folder",
-"repeat"}`` as JSON on stdin; prints ``{"seconds": [...], "rows", "peak_rss_mb", "rss_before_mb"}`` last.
+"""The questions a cycle asks of the labelled rows and the vectors, each as one candidate engine answers it. Run one in
+a process of its own (``python -m benchmarks.scale.engine_queries``): reads ``{"query", "folder", "repeat"}`` as
+JSON on stdin; prints ``{"seconds": [...], "rows", "peak_rss_mb", "rss_before_mb"}`` last.
 
-Candidates: DuckDB over Parquet (today's per-batch files as they are, one compacted file sorted by hash, and the
-files of the Delta table), Delta Lake (``deltalake``, its DataFusion SQL; appending a batch), and for the vectors
-Parquet through DuckDB and Lance (a BTREE index on the hash; appending a batch's vectors). The order of
-acceptance is ``(ingested_at, batch_id, seq)``; the newest row of a text counts.
+Candidates: DuckDB over Parquet (the history's labelled Delta table's files as the product reads them, one compacted
+file sorted by hash, and the files of a Delta table written in one commit), Delta Lake (``deltalake``, its
+DataFusion SQL; appending a batch), and for the vectors Parquet through DuckDB and Lance (a BTREE index on the hash;
+appending a batch's vectors). The order of acceptance is ``(ingested_at, batch_id, seq)``; the newest row of a text
+counts.
 """
 
 from __future__ import annotations
@@ -131,19 +132,19 @@ def _vectors_lance(path: str) -> Callable[[str, dict], int]:
     return run
 
 
-def _delta_files(folder: Path) -> list[str]:
+def _delta_files(table: Path) -> list[str]:
     from deltalake import DeltaTable
 
-    return DeltaTable(str(folder / "rows-delta")).file_uris()
+    return DeltaTable(str(table)).file_uris()
 
 
 _ROWS = ("current_labels", "recent_window", "replay_sample")
 # engine → (its answering function on the prepared folder, the questions asked, in order: appends come last, and
 # the Delta table is read through DuckDB before Delta's own appends grow it)
 ENGINES: dict[str, tuple[Callable[[Path], Callable[[str, dict], int]], tuple[str, ...]]] = {
-    "duckdb_parquet_batches": (lambda folder: _duckdb(str(folder / "batches" / "*.parquet")), _ROWS),
+    "duckdb_over_store": (lambda folder: _duckdb(_delta_files(folder / "labelled")), _ROWS),
     "duckdb_parquet_compacted": (lambda folder: _duckdb(str(folder / "rows.parquet")), _ROWS),
-    "duckdb_over_delta": (lambda folder: _duckdb(_delta_files(folder)), _ROWS),
+    "duckdb_over_delta": (lambda folder: _duckdb(_delta_files(folder / "rows-delta")), _ROWS),
     "delta": (lambda folder: _delta(str(folder / "rows-delta")), (*_ROWS, "append_batch")),
     "vectors_parquet_duckdb": (lambda folder: _vectors_parquet(str(folder / "vectors.parquet")),
                                ("vectors_of_hashes",)),

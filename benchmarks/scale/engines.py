@@ -1,10 +1,11 @@
 """``python -m benchmarks.scale.engines [--rows 1000000] [--root DIR]``: candidate engines for the labelled rows
 and the vectors, measured on a history `make bench-scale` built (issue 25's comparison; see docs/scale.md).
 
-The history's rows and vectors are converted once into each candidate's format under ``<root>/engines/n-<rows>/``
-(timed, sizes counted; the vectors as float16 with the hash as 32 bytes). Then each question of a cycle runs in a
-process of its own, ``repeat`` times (``engine_queries.py``): its seconds and the process's peak RSS. Progress on
-stderr; the last line on stdout is one JSON object.
+The history's rows (its labelled Delta table, the version the product reads) and vectors (its Lance cache) are
+converted once into each candidate's format under ``<root>/engines/n-<rows>/`` (timed, sizes counted; the vectors
+as float16 with the hash as 32 bytes); the history's own table is asked as it is (``labelled``, linked). Then
+each question of a cycle runs in a process of its own, ``repeat`` times (``engine_queries.py``): its seconds and
+the process's peak RSS. Progress on stderr; the last line on stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from benchmarks.options import PROJECT_ROOT
@@ -32,6 +32,7 @@ from benchmarks.scale.engine_queries import ENGINES
 from benchmarks.scale.figures import folder_bytes
 from benchmarks.scale.options import DEFAULT_SIZES, ScaleOptions
 from tweet_sentiment.config import Settings
+from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.storage.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ def prepare(settings: Settings, folder: Path) -> dict:
 
     folder.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
-    (folder / "batches").symlink_to(Path(settings.data_root) / "labelled")
-    rows = ds.dataset(Path(settings.data_root) / "labelled", format="parquet").to_table().sort_by("text_hash")
+    labelled = settings.layout().labelled
+    (folder / "labelled").symlink_to(Path(labelled))
+    rows = LabelledStore(labelled).rows.query("SELECT * FROM rows ORDER BY text_hash")
     _timed("rows_parquet_compacted", seconds,
            lambda: pq.write_table(rows, folder / "rows.parquet", row_group_size=100_000, compression="zstd"))
     _timed("rows_delta", seconds, lambda: write_deltalake(folder / "rows-delta", rows))
@@ -70,12 +72,13 @@ def prepare(settings: Settings, folder: Path) -> dict:
         lance.write_dataset(vectors, folder / "vectors.lance").create_scalar_index("hash", "BTREE")
     _timed("vectors_lance", seconds, lance_with_index)
     rng = random.Random(25)
-    known = rng.sample(sorted(set(rows.column("text_hash").to_pylist())), PROBE_HASHES[0])
+    stored = sorted(set(rows.column("text_hash").to_pylist()))
+    known = rng.sample(stored, min(PROBE_HASHES[0], len(stored)))
     new = [hashlib.sha256(f"new {i}".encode()).hexdigest() for i in range(PROBE_HASHES[1])]
     (folder / "probe.json").write_text(json.dumps({"hashes": known + new}))
     sizes = {name: folder_bytes(folder / name) if (folder / name).is_dir() else (folder / name).stat().st_size
              for name in ("rows.parquet", "rows-delta", "vectors.parquet", "vectors.lance")}
-    sizes["batches"] = folder_bytes(Path(settings.data_root) / "labelled")
+    sizes["labelled"] = folder_bytes(Path(labelled))
     return {"prepare_s": seconds, "bytes": sizes, "rows": len(rows), "vectors": len(vectors)}
 
 

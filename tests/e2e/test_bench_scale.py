@@ -56,6 +56,9 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     vectors = VectorCache(cache, Settings.from_env().embedding_model)
     assert vectors.missing(rows["text_hash"].tolist()) == []
     assert str(vectors.dataset().schema.field("vector").type) == "fixed_size_list<item: halffloat>[384]"
+    index = vectors.dataset().stats.index_stats("hash_idx")  # as the housekeeping leaves it: one of each
+    assert len(vectors.dataset().get_fragments()) == 1 and index["num_indices"] == 1
+    assert index["num_unindexed_rows"] == 0
     assert len(list((data / "archive").rglob("*.csv.gz"))) == 4 and len(list((data / "ledger").glob("*.json"))) == 4
     assert not (tmp_path / "run").exists()  # the cycle's copy is removed
     refit = figures["refit"]["refit_runs"][0]  # a refit of the largest history, on a copy removed after

@@ -69,3 +69,41 @@ def test_replay_sample_holds_only_current_trainable_rows(tmp_path):
     for engine, answer in answers.items():
         assert len(answer) == 30 and answer["text_hash"].is_unique, engine
         assert set(zip(answer["text_hash"], answer["label"], strict=True)) <= keys, engine
+
+
+def test_the_comparison_converts_a_history_of_the_current_format_and_every_candidate_answers(tmp_path):
+    """engines.prepare reads the history's Delta table and Lance vectors (not the old batch files and shards);
+    each candidate engine answers the cycle's questions alike on what it converted."""
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    from benchmarks.scale import engines
+    from benchmarks.scale.engine_queries import ENGINES
+    from tweet_sentiment.config import Settings
+    from tweet_sentiment.storage.vector_cache import VectorCache
+
+    settings = dataclasses.replace(Settings.from_env(), data_root=str(tmp_path / "data"),
+                                   cache_root=str(tmp_path / "cache"))
+    store = _store(tmp_path)
+    labelled = LabelledStore(settings.layout().labelled)
+    every = store.read_all()
+    labelled.append_batches(every)
+    hashes = sorted(set(every["text_hash"]))
+    VectorCache(settings.layout().embeddings, settings.embedding_model).put(hashes, np.ones((len(hashes), 4)))
+    prepared = engines.prepare(settings, tmp_path / "engines")
+    assert prepared["rows"] == len(every) and prepared["vectors"] == len(hashes)
+    assert prepared["bytes"]["labelled"] > 0
+    folder = tmp_path / "engines"
+    probe = json.loads((folder / "probe.json").read_text())
+    current = store.current().set_index("text_hash")["label"]
+    known = sum(h in current.index for h in probe["hashes"])
+    for name, (answerer, questions) in ENGINES.items():
+        run = answerer(folder)
+        for question in questions:
+            rows = run(question, probe)
+            if question in ("current_labels", "vectors_of_hashes"):
+                assert rows == known, name
+            elif question == "recent_window":
+                assert rows == min(900, len(store.recent_window(900))), name

@@ -99,6 +99,49 @@ def test_writers_in_several_processes_lose_no_commit(tmp_path):
     assert_every_racer_vector_found(UPath(tmp_path / "cache"))
 
 
+def test_a_few_hashes_go_through_the_index_a_batch_scans_the_hash_column():
+    assert vector_cache_module.use_hash_index(1, 1_000_000)  # a prediction's text among a million
+    assert vector_cache_module.use_hash_index(61, 1_000_000)
+    assert not vector_cache_module.use_hash_index(62, 1_000_000)  # past a quarter of the BTREE's pages
+    assert not vector_cache_module.use_hash_index(2000, 1_000_000)  # a batch: every page
+    assert not vector_cache_module.use_hash_index(1, 10_000)
+
+
+def test_both_ways_of_a_lookup_find_the_same_vectors_indexed_or_not(tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_cache_module, "UNINDEXED_ROWS_MAX", 20)  # index deltas and an unindexed tail
+    cache = VectorCache(tmp_path, "m")
+    for k in range(4):
+        cache.put(_hashes(f"b{k}", 12), np.full((12, 2), k))
+    stats = cache.dataset().stats.index_stats("hash_idx")
+    assert stats["num_unindexed_rows"] > 0 and stats["num_indices"] > 1
+    asked = _hashes("b0", 2) + _hashes("b3", 6) + _hashes("never", 2)
+    scanned = (cache.missing(asked), cache.get(asked[:8]).tolist())
+    monkeypatch.setattr(vector_cache_module, "INDEX_PAGE_ROWS", 1)  # 10 keys among 48 rows: the index
+    assert vector_cache_module.use_hash_index(10, 48)
+    assert (cache.missing(asked), cache.get(asked[:8]).tolist()) == scanned
+    assert scanned == (_hashes("never", 2), [[0.0, 0.0]] * 2 + [[3.0, 3.0]] * 6)
+
+
+def _put_in_a_process(root: str, prefix: str) -> None:
+    VectorCache(UPath(root), "m").put(_hashes(prefix, 4), np.full((4, 2), 7.0))
+
+
+def test_lookups_share_the_process_session_and_still_see_every_later_commit(tmp_path):
+    import multiprocessing
+
+    cache = VectorCache(tmp_path, "m")
+    cache.put(_hashes("a", 4), np.full((4, 2), 1.0))
+    cache.get(_hashes("a", 4))  # fills the session's caches (file metadata, and the index when it is used)
+    session = vector_cache_module.lance_session()
+    assert session.size_bytes() > 0 and VectorCache(tmp_path, "m").dataset().session().is_same_as(session)
+    worker = multiprocessing.get_context("spawn").Process(target=_put_in_a_process, args=(str(tmp_path), "b"))
+    worker.start()
+    worker.join(120)
+    assert worker.exitcode == 0
+    assert cache.missing(_hashes("b", 4) + _hashes("c", 1)) == _hashes("c", 1)  # the other process's commit
+    assert cache.get(_hashes("b", 4) + _hashes("a", 1))[:, 0].tolist() == [7.0] * 4 + [1.0]
+
+
 def test_compaction_merges_the_index_rewrites_small_fragments_and_keeps_every_vector(tmp_path, monkeypatch):
     monkeypatch.setattr(vector_cache_module, "UNINDEXED_FRAGMENTS_MAX", 2)
     root = UPath(tmp_path)

@@ -1,14 +1,16 @@
 """The vector cache: vectors by (namespace, hash of the cleaned text), one Lance dataset per namespace.
 
 A namespace is an embedding model or a lexicon feature set. Its dataset ``<cache_root>/<namespace>.lance`` holds
-rows of the text's SHA-256 as 32 bytes and its vector (float16 unless asked), with a BTREE index on the hash:
-a batch's vectors are found through the index plus a scan of the fragments appended since it was last updated,
-so a lookup costs O(batch) and no process holds the namespace. Each ``put`` is one Lance append commit; appends
-from several processes (or hosts, on ``s3://``) never conflict, Lance rebases them (only the dataset's creation
-is made under a lock: see ``_append``). A writer indexes the
-unindexed rows once they pass :data:`UNINDEXED_ROWS_MAX` (or :data:`UNINDEXED_FRAGMENTS_MAX` fragments) as a
-delta of the index, O(those rows); merging the deltas, compacting the fragments and removing old versions is
-housekeeping (:func:`compact_vectors`).
+rows of the text's SHA-256 as 32 bytes and its vector (float16 unless asked), with a BTREE index on the hash: a few
+hashes (a prediction's) are found through the index plus a scan of the fragments appended since it was last updated;
+a batch of thousands, whose keys fall in every page of the index, by a scan of the hash column instead
+(:func:`use_hash_index`): only matching rows' vectors are read, and no process holds the namespace. A process opens
+every dataset in one Lance session (:func:`lance_session`), so what one lookup loaded serves the next. Each ``put``
+is one Lance append commit; appends from several processes (or hosts, on ``s3://``) never conflict, Lance rebases
+them (only the dataset's creation is made under a lock: see ``_append``). A writer indexes the unindexed rows once
+they pass :data:`UNINDEXED_ROWS_MAX` (or :data:`UNINDEXED_FRAGMENTS_MAX` fragments) as a delta of the index, O(those
+rows); merging the deltas, compacting the fragments and removing old versions is housekeeping
+(:func:`compact_vectors`).
 """
 
 from __future__ import annotations
@@ -42,12 +44,33 @@ HASH_INDEX = "hash_idx"
 # indexes them (a new delta of the index): scanning 20k hashes costs a few milliseconds.
 UNINDEXED_ROWS_MAX = 20_000
 UNINDEXED_FRAGMENTS_MAX = 64
+INDEX_PAGE_ROWS = 4096  # sorted keys per page of Lance's BTREE (fixed in pylance 14)
 OLD_VERSIONS_KEPT = timedelta(hours=1)  # a reader that opened an older version still finds its files this long
 # Writes a caller does not wait for (a prediction answering before its vectors are on disk), in order, and the
 # vectors they hold meanwhile, by (dataset, hash).
 _WRITER = ThreadPoolExecutor(1, thread_name_prefix="vector-cache-writer")
 _PENDING: dict[tuple[str, str], np.ndarray] = {}
 _PENDING_LOCK = threading.Lock()
+# What the process's Lance session may keep of opened indices (the hash index: about 35 MB per million vectors)
+# and of file metadata; least recently used first out.
+SESSION_INDEX_CACHE_BYTES = 256 * 2**20
+SESSION_METADATA_CACHE_BYTES = 64 * 2**20
+_SESSION: tuple[int, lance.Session] | None = None  # (the process that made it, the session)
+_SESSION_LOCK = threading.Lock()
+
+
+def lance_session() -> lance.Session:
+    """This process's Lance session (made on first use; a forked child makes its own): the caches of index pages
+    and file metadata every dataset opened here shares. Cached files never change (Lance writes new ones), and
+    each open reads the newest version, so a lookup still sees every commit."""
+    global _SESSION
+    import lance
+
+    with _SESSION_LOCK:
+        if _SESSION is None or _SESSION[0] != os.getpid():
+            _SESSION = (os.getpid(), lance.Session(index_cache_size_bytes=SESSION_INDEX_CACHE_BYTES,
+                                                   metadata_cache_size_bytes=SESSION_METADATA_CACHE_BYTES))
+        return _SESSION[1]
 
 
 def wait_for_cache_writes() -> None:
@@ -78,6 +101,14 @@ def _rows(hashes: Sequence[str], vectors: np.ndarray, value_type: pa.DataType) -
     """The hashes as 32 bytes and the vectors as fixed-size lists of ``value_type``."""
     flat = pa.array(np.ascontiguousarray(vectors).reshape(-1), pa.float32()).cast(value_type)
     return pa.table({"hash": _hash_bytes(hashes), "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
+
+
+def use_hash_index(keys: int, rows: int) -> bool:
+    """Whether a lookup of ``keys`` random hashes among ``rows`` should go through the BTREE: only while the keys
+    fall in at most a quarter of its pages (:data:`INDEX_PAGE_ROWS` sorted keys each). A batch's keys fall in every
+    page, and the BTREE then loads all of them (the whole index, 35 MB per million vectors, in each process) where
+    a scan of the 32-byte hash column costs a third of that (at 1M and 2,000 keys: 0.12-0.17 s against 0.45-0.65 s)."""
+    return keys * INDEX_PAGE_ROWS * 4 <= rows
 
 
 def dataset_name(namespace: str) -> str:
@@ -114,7 +145,7 @@ class VectorCache:
         try:
             import lance
 
-            return lance.dataset(self.uri, storage_options=self.options)
+            return lance.dataset(self.uri, storage_options=self.options, session=lance_session())
         except ValueError as error:
             if "not found" in str(error).lower():
                 return None
@@ -141,7 +172,8 @@ class VectorCache:
         if dataset is None or not todo:
             return found
         columns = ["hash", "vector"] if with_vectors else ["hash"]
-        table = dataset.to_table(columns=columns, filter=pc.field("hash").isin(_hash_bytes(todo)))
+        table = dataset.to_table(columns=columns, filter=pc.field("hash").isin(_hash_bytes(todo)),
+                                 use_scalar_index=use_hash_index(len(todo), dataset.count_rows()))
         keys = [h.hex() for h in table.column("hash").to_pylist()]
         if not with_vectors or not keys:
             return found | dict.fromkeys(keys)

@@ -1,5 +1,6 @@
 """The scoring DAG imports cleanly, is scheduled on the champion and the unlabelled inbox or a short timetable,
-and wires the scoring run: sense → claim → score → mood | drift | labelling queue → archive."""
+and wires the scoring run: sense → claim → plan → score partitions (mapped) → score → mood | drift | labelling
+queue → archive."""
 
 from datetime import timedelta
 
@@ -35,11 +36,14 @@ def test_schedule_a_champion_or_unlabelled_event_or_a_short_timetable_one_run_at
 def test_task_graph_is_the_scoring_run(dag):
     downstream = {t: sorted(dag.task_dict[t].downstream_task_ids) for t in dag.task_dict}
     assert downstream["sense"] == ["claim_and_ingest"]
-    assert downstream["claim_and_ingest"] == ["archive", "score"]
+    assert downstream["claim_and_ingest"] == ["archive", "plan_scoring"]
+    assert downstream["plan_scoring"] == ["score", "score_partition"]
+    assert downstream["score_partition"] == ["score"]
+    assert dag.task_dict["score_partition"].is_mapped  # one task per partition, over the workers
     assert downstream["score"] == ["archive", "drift", "mood", "rescore_labelling_queue"]
     assert all(downstream[t] == ["archive"] for t in ("mood", "drift", "rescore_labelling_queue"))
     assert downstream["archive"] == []
-    assert dag.task_dict["score"].inlets[0].name == "tweet_sentiment_champion"
+    assert dag.task_dict["plan_scoring"].inlets[0].name == "tweet_sentiment_champion"
     assert all(not task.outlets for task in dag.tasks)
 
 

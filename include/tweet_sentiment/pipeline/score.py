@@ -128,6 +128,13 @@ def score(settings: Settings, partitions: list[dict], results: list[dict]) -> di
             "seconds": max(r["seconds"] for r in results)}
 
 
+def score_in_process(settings: Settings, options: ScoreOptions) -> dict:
+    """``plan_score``, every partition's ``score_part`` and ``score``, one after the other in this process (what
+    the DAG's three tasks do over the workers): the run's record."""
+    plan = plan_score(settings, options)
+    return score(settings, plan, [score_part(settings, partition) for partition in plan])
+
+
 @timed
 def update_mood(settings: Settings, scored: dict) -> dict:
     """The mood series from the stream's counts (mood/mood.json), how much each version scored, and its chart

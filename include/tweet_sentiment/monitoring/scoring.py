@@ -120,9 +120,11 @@ def _bounded(stale: pd.DataFrame, rescore_rows: int) -> pd.DataFrame:
 
 def _deal(batches: pd.DataFrame, shares: list[dict], key: str) -> None:
     """Give each batch (newest first) to the share holding the fewest of its ``key`` rows so far."""
+    held = [0] * len(shares)
     for batch_id, n in zip(batches["batch_id"], batches["rows"], strict=True):
-        share = min(shares, key=lambda s: (sum(r for _, r in s[key]), s["index"]))
-        share[key].append([batch_id, int(n)])
+        i = held.index(min(held))
+        shares[i][key].append([batch_id, int(n)])
+        held[i] += int(n)
 
 
 def plan_partitions(tables: ScoredStream, version: str, partitions: int = 1, rescore_all: bool = False,

@@ -3,8 +3,9 @@ the modules that score the stream, draw its mood and watch its drift.
 
 Each takes the Settings and small JSON-able arguments and returns a small JSON-able dict (an XCom) with the
 ``seconds`` it took, so the DAG only wires them and every step runs and is tested without Airflow. A run pins
-the champion once (``plan_score``: each partition carries the version) and the later tasks use that version, so each result names one version even when
-a promotion lands while the run is in flight (its champion event queues the next run, which re-scores).
+the champion once (``plan_score``: each partition carries the version) and the later tasks use that version,
+so each result names one version even when a promotion lands while the run is in flight (its champion event
+queues the next run, which re-scores).
 """
 
 from __future__ import annotations

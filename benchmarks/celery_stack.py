@@ -140,20 +140,26 @@ class CeleryStack(AirflowStack):
             raise RuntimeError(f"could not trigger {DAG_ID}:\n{started.stderr[-2000:]}")
         return since
 
-    def newest_run(self, since: str) -> tuple[str, str] | None:
-        """(run id, state) of the newest run queued since ``since``, if any."""
+    def newest_run(self, since: str, dag_id: str = DAG_ID) -> tuple[str, str] | None:
+        """(run id, state) of the newest run of ``dag_id`` queued since ``since``, if any."""
         rows = self._query("SELECT run_id, state FROM dag_run WHERE dag_id = ? AND queued_at >= ? ORDER BY queued_at",
-                           DAG_ID, since)
+                           dag_id, since)
         return rows[-1] if rows else None
 
-    def finished_run(self, since: str, timeout_s: float = 600) -> tuple[str, str]:
-        """(run id, final state) of the newest run queued since ``since``, success or failed."""
+    def finished_run(self, since: str, timeout_s: float = 600, dag_id: str = DAG_ID) -> tuple[str, str]:
+        """(run id, final state) of the newest run of ``dag_id`` queued since ``since``, success or failed."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if (run := self.newest_run(since)) and run[1] in ("success", "failed"):
+            if (run := self.newest_run(since, dag_id)) and run[1] in ("success", "failed"):
                 return run
             time.sleep(1)
-        raise RuntimeError(f"no finished {DAG_ID} run within {timeout_s} s; see {self.home}")
+        raise RuntimeError(f"no finished {dag_id} run within {timeout_s} s; see {self.home}")
+
+    def mapped_states(self, run_id: str, task_id: str) -> dict[int, tuple[str, int]]:
+        """Each mapped instance of ``task_id`` in a run: map index → (state, try number)."""
+        rows = self._query("SELECT map_index, state, try_number FROM task_instance WHERE run_id = ? AND task_id = ?",
+                           run_id, task_id)
+        return {int(index): (state, tries) for index, state, tries in rows}
 
     def task_states(self, run_id: str) -> dict[str, tuple[str, int]]:
         """Each task of a run: (state, try number)."""

@@ -115,6 +115,19 @@ def peak_rss_mb(pid: int) -> float:
     return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1) if "VmHWM:" in status else 0.0
 
 
+def tree_rss_mb(pid: int) -> float:
+    """The resident memory (VmRSS) of a process and all its descendants, in MB."""
+    total = 0
+    for member in {pid} | descendants({pid}):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        if "VmRSS:" in status:
+            total += int(status.split("VmRSS:")[1].split()[0])
+    return round(total / 1024, 1)
+
+
 class PeakRss:
     """Samples the peak RSS (VmHWM) of the descendants of ``ancestor`` that start while it runs."""
 

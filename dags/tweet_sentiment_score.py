@@ -1,6 +1,12 @@
 """Follow the mood: score the unlabelled stream with the champion, draw the mood series, watch drift.
 
-sense → claim_and_ingest → score → alerts → mood | drift | rescore_labelling_queue → archive
+sense → claim_and_ingest → plan_scoring → score_partition (mapped) → score → alerts → mood | drift |
+rescore_labelling_queue → archive
+
+The scoring is spread over the workers: ``plan_scoring`` splits the run's batches into partitions of about as
+many rows (``TWEET_SENTIMENT_SCORE_PARTITIONS``, by default one per infinity replica of ``INFINITY_URLS``), one
+mapped ``score_partition`` task each (dynamic task mapping), each embedding through its own replica and committing
+chunk by chunk, so a retried partition scores only what its dead try did not commit; ``score`` gathers them.
 
 Schedule: a champion asset event (a promotion of the retrain DAG, a rollback on the model page) starts a run at
 once, which scores the new tweets first, then re-scores a bounded chunk of the history with the new champion,
@@ -80,9 +86,20 @@ def tweet_sentiment_score() -> None:
         return scoring.claim_unlabelled(_settings(), batch_id_for(get_current_context()["run_id"]))
 
     @task(multiple_outputs=False, inlets=[airflow_assets.CHAMPION])
-    def score() -> dict:
-        """Pin the champion; score the new rows, then a bounded chunk of those another champion scored."""
-        return scoring.score(_settings(), _options())
+    def plan_scoring() -> list[dict]:
+        """Pin the champion; split the new rows, then a bounded chunk of those another champion scored, into
+        partitions, each with its infinity replica."""
+        return scoring.plan_score(_settings(), _options())
+
+    @task(multiple_outputs=False)
+    def score_partition(partition: dict) -> dict:
+        """Score one partition (new batches first), committing chunk by chunk."""
+        return scoring.score_part(_settings(), partition)
+
+    @task(multiple_outputs=False)
+    def score(partitions: list[dict], results: list[dict]) -> dict:
+        """The run's scoring record from its partitions."""
+        return scoring.score(_settings(), partitions, list(results))
 
     @task(multiple_outputs=False, outlets=[airflow_assets.MOOD_ALERT_BEGAN])
     def alerts(*, outlet_events=None) -> dict:
@@ -114,11 +131,15 @@ def tweet_sentiment_score() -> None:
         return scoring.archive_unlabelled(_settings(), ledger, parts)
 
     ledger = claim_and_ingest()
-    scored = score()
+    plan = plan_scoring()
+    # a mapped task keeps no docstring of its own (Airflow 3.3): it is handed on as the task's doc
+    parts = score_partition.override(doc_md=score_partition.function.__doc__).expand(partition=plan)
+    scored = score(plan, parts)
     queue = rescore_labelling_queue()
     alerted = alerts()
     mooded = mood(scored)
-    sense() >> ledger >> scored >> queue
+    sense() >> ledger >> plan
+    scored >> queue
     scored >> alerted >> mooded
     archive(ledger, scored, alerted, mooded, drift(scored), queue)
 

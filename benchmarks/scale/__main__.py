@@ -1,7 +1,8 @@
 """``python -m benchmarks.scale [--sizes 40000,200000,1000000] [--runs N] [--root DIR] [--stream-sizes S,...]
-[--stream-only]`` (`make bench-scale`): progress on stderr, the figures as one JSON object, the last line printed
-on stdout. ``--stream-sizes`` (or ``STREAM_SIZES``; ``0``: none) adds the scored stream's figures
-(``stream_run.py``)."""
+[--stream-only] [--api-predictions N] [--continued-batches N]`` (`make bench-scale`): progress on stderr, the
+figures as one JSON object, the last line printed on stdout. ``--stream-sizes`` (or ``STREAM_SIZES``; ``0``: none)
+adds the scored stream's figures (``stream_run.py``); the prediction API's (``prediction.py``) come with the
+labelled side's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from benchmarks.report import log_progress, print_figures
 from benchmarks.scale.figures import run_scale
 from benchmarks.scale.options import DEFAULT_SIZES, ScaleOptions
+from benchmarks.scale.prediction import prediction_figures
 from benchmarks.scale.stream import STREAM_SIZES
 from benchmarks.scale.stream_run import run_stream_scale
 from tweet_sentiment.config import Settings
@@ -35,17 +37,23 @@ def main(argv: list[str] | None = None) -> int:
                         default=_sizes(os.environ.get("STREAM_SIZES", ",".join(map(str, STREAM_SIZES)))),
                         help="scored tweets of each stream (the scored stream's figures; 0: none)")
     parser.add_argument("--stream-only", action="store_true", help="the scored stream's figures only")
+    parser.add_argument("--api-predictions", type=int, default=ScaleOptions.api_predictions,
+                        help="predictions through the api-server for api_rss_growth_mb (0: none)")
+    parser.add_argument("--continued-batches", type=int, default=ScaleOptions.continued_batches,
+                        help="continuations of the champion for predict_p50_ratio_v500 (0: none)")
     args = parser.parse_args(argv)
     streams = tuple(s for s in args.stream_sizes if s)
     log_progress("tweet_sentiment")
-    options = ScaleOptions(sizes=args.sizes, runs=args.runs, root=args.root.resolve())
+    options = ScaleOptions(sizes=args.sizes, runs=args.runs, root=args.root.resolve(),
+                           api_predictions=args.api_predictions, continued_batches=args.continued_batches)
     try:
         for rows in options.sizes:
             options.batches(rows)  # a size that is no whole number of batches fails here, before any work
     except ValueError as exc:
         parser.error(str(exc))
     def figures() -> dict:
-        labelled = {} if args.stream_only else run_scale(Settings.from_env(), options)
+        labelled = {} if args.stream_only else {**run_scale(Settings.from_env(), options),
+                                                 **prediction_figures(Settings.from_env(), options)}
         return {**labelled, **(run_stream_scale(Settings.from_env(), options, streams) if streams else {})}
     return print_figures(figures)
 

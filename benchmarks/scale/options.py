@@ -21,6 +21,8 @@ class ScaleOptions:
     batch_rows: int = 2000
     relabel_fraction: float = 0.05
     seed: int = 25
+    api_predictions: int = 100_000  # predictions through the api-server for api_rss_growth_mb (0: not measured)
+    continued_batches: int = 500  # continuations of the champion for predict_p50_ratio_v500 (0: not measured)
 
     def batches(self, rows: int) -> int:
         """Batches of a history of ``rows`` labelled rows."""

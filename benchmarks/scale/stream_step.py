@@ -18,7 +18,7 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import ScoreOptions
-from tweet_sentiment.pipeline.score import check_drift, claim_unlabelled, score, update_mood
+from tweet_sentiment.pipeline.score import check_drift, claim_unlabelled, score_in_process, update_mood
 
 _OPTIONS = ScoreOptions()
 
@@ -34,7 +34,7 @@ def change_champion(settings: Settings) -> dict:
 
 STEPS: dict[str, Callable[[Settings, str, dict], dict]] = {
     "claim_and_ingest": lambda settings, batch_id, parts: claim_unlabelled(settings, batch_id),
-    "score": lambda settings, batch_id, parts: score(settings, _OPTIONS),
+    "score": lambda settings, batch_id, parts: score_in_process(settings, _OPTIONS),
     "mood": lambda settings, batch_id, parts: update_mood(settings, parts["score"]),
     "drift": lambda settings, batch_id, parts: check_drift(settings, parts["score"], _OPTIONS),
     "change_champion": lambda settings, batch_id, parts: change_champion(settings),

@@ -93,6 +93,7 @@ SCORING_RANGES = {  # the scoring stream's numeric settings and their (lowest, h
     "mood_alert_q": (0.0, 1.0), "mood_alert_prior_weight": (0.0, None), "mood_alert_min_word_tweets": (1, None),
     "mood_alert_min_lift": (0.0, None),
     "mood_alert_share_level": (0.5, 1.0), "mood_alert_max_words": (1, None), "mood_alert_examples": (0, None),
+    "score_partitions": (0, None), "stream_part_rows": (1, None),
 }
 
 
@@ -106,6 +107,7 @@ class Settings:
     state_db_url: str = ""  # the state database (SQLAlchemy URL); empty: SQLite at <data_root>/state.sqlite
     infinity_url: str = "http://127.0.0.1:7997"
     infinity_api_key: str = ""
+    infinity_urls: str = ""  # comma-separated infinity replicas the scoring partitions share; empty: infinity_url
     embedding_model: str = "all-MiniLM-L6-v2"
     embed_batch_size: int = 128
     embed_concurrency: int = 2
@@ -160,6 +162,10 @@ class Settings:
     # of the mood's counts and their duplicate-check hash remain (the drift reference's batches are kept)
     stream_retention_days: float = 30.0
     rescore_rows: int = 200_000  # a scoring run re-scores at most this many tweets of a new champion's history
+    # a scoring run's work is split into this many partitions, mapped over the workers (0: one per infinity URL);
+    # a claimed unlabelled batch is stored in parts of at most stream_part_rows rows, the unit a partition takes
+    score_partitions: int = 0
+    stream_part_rows: int = 5000
     seed: int = 13
     # housekeeping (its own DAG): table versions younger than this stay readable (restore, lineage), older
     # ones and the files only they need are deleted
@@ -193,6 +199,7 @@ class Settings:
             state_db_url=os.environ.get("TWEET_SENTIMENT_STATE_DB_URL", d.state_db_url),
             infinity_url=os.environ.get("INFINITY_URL", d.infinity_url).rstrip("/"),
             infinity_api_key=os.environ.get("INFINITY_API_KEY", d.infinity_api_key),
+            infinity_urls=os.environ.get("INFINITY_URLS", d.infinity_urls),
             embedding_model=os.environ.get("INFINITY_MODEL", d.embedding_model),
             embed_batch_size=_env_int("INFINITY_BATCH_SIZE", d.embed_batch_size, 1),
             embed_concurrency=_env_int("INFINITY_CONCURRENCY", d.embed_concurrency, 1),
@@ -239,6 +246,16 @@ class Settings:
         """The file ``make feed-unlabelled`` replays: a name in the dataset folder, or a path."""
         path = Path(self.unlabelled_source)
         return path if path.is_absolute() else self.dataset_file(self.unlabelled_source)
+
+    @property
+    def embedding_urls(self) -> list[str]:
+        """The infinity replicas scoring partitions embed through, in order (``infinity_url`` alone by default)."""
+        return [url.rstrip("/") for url in _names(self.infinity_urls)] or [self.infinity_url]
+
+    @property
+    def scoring_partitions(self) -> int:
+        """How many partitions a scoring run maps over: the setting, else one per infinity replica."""
+        return self.score_partitions or len(self.embedding_urls)
 
     @property
     def sensor_deadline_s(self) -> float:

@@ -1,6 +1,6 @@
 """The scoring DAG imports cleanly, is scheduled on the champion and the unlabelled inbox or a short timetable,
-and wires the scoring run: sense → claim → score → alerts → mood | drift | labelling queue → archive; its alerts
-task emits the mood-alert asset through an alias."""
+and wires the scoring run: sense → claim → plan → score partitions (mapped) → score → alerts → mood | drift |
+labelling queue → archive; its alerts task emits the mood-alert asset through an alias."""
 
 from datetime import timedelta
 
@@ -36,12 +36,15 @@ def test_schedule_a_champion_or_unlabelled_event_or_a_short_timetable_one_run_at
 def test_task_graph_is_the_scoring_run(dag):
     downstream = {t: sorted(dag.task_dict[t].downstream_task_ids) for t in dag.task_dict}
     assert downstream["sense"] == ["claim_and_ingest"]
-    assert downstream["claim_and_ingest"] == ["archive", "score"]
+    assert downstream["claim_and_ingest"] == ["archive", "plan_scoring"]
+    assert downstream["plan_scoring"] == ["score", "score_partition"]
+    assert downstream["score_partition"] == ["score"]
+    assert dag.task_dict["score_partition"].is_mapped  # one task per partition, over the workers
     assert downstream["score"] == ["alerts", "archive", "drift", "mood", "rescore_labelling_queue"]
     assert downstream["alerts"] == ["archive", "mood"]  # the chart marks the run's own alerts
     assert all(downstream[t] == ["archive"] for t in ("mood", "drift", "rescore_labelling_queue"))
     assert downstream["archive"] == []
-    assert dag.task_dict["score"].inlets[0].name == "tweet_sentiment_champion"
+    assert dag.task_dict["plan_scoring"].inlets[0].name == "tweet_sentiment_champion"
     assert {t.task_id: [o.name for o in t.outlets] for t in dag.tasks if t.outlets} == {
         "alerts": ["tweet_sentiment_mood_alert_began"]}  # the alias the mood-alert events go through
 

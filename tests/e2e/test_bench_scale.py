@@ -1,5 +1,7 @@
 """`python -m benchmarks.scale` (make bench-scale) in its small mode: two tiny histories built by the product's
-writers, a real cycle on each through the task functions, the JSON's shape, and the history actually built."""
+writers, a real cycle on each through the task functions, the JSON's shape, and the history actually built; the
+prediction API's figures on a small bootstrap champion (a real api-server answering 512 new texts; a champion
+continued through 5 batches)."""
 
 import json
 import os
@@ -18,17 +20,18 @@ HEADLINE = ("cycle_steps_ratio_1m", "task_peak_rss_mb_1m", "disk_bytes_per_label
             "refit_peak_rss_mb_1m")
 
 
-def _bench(root: Path, sizes: str) -> dict:
+def _bench(root: Path, sizes: str, predictions: int = 0, batches: int = 0) -> dict:
     result = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--sizes", sizes, "--runs", "1",
-                             "--root", str(root), "--stream-sizes", "0"], capture_output=True, text=True,
-                            timeout=1200, cwd=ROOT, env=os.environ)
+                             "--root", str(root), "--stream-sizes", "0", "--api-predictions", str(predictions),
+                             "--continued-batches", str(batches)], capture_output=True, text=True,
+                            timeout=1800, cwd=ROOT, env={**os.environ, "TWEET_SENTIMENT_BOOTSTRAP_ROWS": "1000"})
     assert result.returncode == 0, result.stderr[-4000:]
     assert "batch 4/4 written" in result.stderr or "cached" in result.stderr  # progress while it builds
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir: Path, tmp_path: Path) -> None:
-    figures = _bench(tmp_path, "4000,8000")
+    figures = _bench(tmp_path, "4000,8000", predictions=512, batches=5)
 
     assert figures["sizes"] == [4000, 8000] and all(figures[key] > 0 for key in HEADLINE)
     small, large = figures["per_n"]["4000"], figures["per_n"]["8000"]
@@ -68,6 +71,18 @@ def test_scale_bench_builds_histories_and_times_a_real_cycle_on_each(dataset_dir
     assert figures["labelling_answers"] == 8000 and (tmp_path / "labelling" / "n-8000" / "built").exists()
     assert 0 < figures["label_click_ms_p50"] <= figures["label_click_ms_p95"]
     assert 0 < figures["labels_page_p50_ms"] <= figures["labels_page_p95_ms"]
+
+    # the prediction API (prediction.py): 512 new texts through the real api-server, in requests of 256
+    assert figures["api_predictions"] == 512 and figures["api_request_texts"] == 256
+    assert figures["api_rss_mb_before"] > 100 and figures["api_rss_mb_peak"] >= figures["api_rss_mb_after"] > 100
+    assert figures["api_rss_growth_mb"] == round(figures["api_rss_mb_after"] - figures["api_rss_mb_before"], 1)
+    trees, p50 = figures["predict_trees"], figures["predict_p50_ms"]
+    assert figures["continued_batches"] == 5 and trees["v500"] > trees["bootstrap"] > 0
+    per_batch = (trees["v500"] - trees["bootstrap"]) / 5  # the bound is passed by one continuation at most
+    assert trees["bounded"] > figures["max_champion_trees"] >= trees["bounded"] - per_batch
+    assert min(p50.values()) > 0 and figures["predict_p50_ratio_v500"] == round(p50["v500"] / p50["bootstrap"], 2)
+    assert figures["predict_p50_ratio_v500_bounded"] == round(p50["bounded"] / p50["bootstrap"], 2)
+    assert not (tmp_path / "prediction").exists()
 
     again = _bench(tmp_path, "4000")
     assert again["build_cached"] and again["build_1m_s"] == small["build_s"]

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from native_services import MotoS3, RedisServer, postgres_server, running
-from support import TEST_OUTPUT, poll
+from support import DATASET_DIR, TEST_OUTPUT, poll
 from upath import UPath
 
-from benchmarks.airflow_stack import AirflowStack
+from benchmarks.airflow_stack import DAG_ID, AirflowStack, now_iso
 from benchmarks.celery_stack import CeleryStack
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
@@ -30,10 +30,12 @@ from tweet_sentiment.label_check.check import ledger_balances
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.storage.fs import list_dir, read_json
 from tweet_sentiment.storage.labelled_store import LabelledStore
+from tweet_sentiment.storage.scored_stream import ScoredStream
 
 pytestmark = pytest.mark.e2e
 BUCKET = "tweet-sentiment-topology"
 BOOTSTRAP_ROWS, BATCH_ROWS = 800, 300
+SCORE_DAG, UNLABELLED_ROWS, PART_ROWS = "tweet_sentiment_score", 600, 100
 
 
 @dataclasses.dataclass
@@ -67,6 +69,11 @@ def topology(tmp_path_factory: pytest.TempPathFactory, infinity_url: str, small_
             running(MotoS3(base / "s3")) as s3, pytest.MonkeyPatch.context() as mp:
         for name, value in s3.env().items():
             mp.setenv(name, value)  # this process reads and writes the bucket too
+        # scoring over the workers: two partitions, each through its own infinity URL (here two names of the one
+        # server), a claimed unlabelled batch stored in parts of PART_ROWS rows (the unit a partition takes)
+        port = infinity_url.rsplit(":", 1)[1]
+        mp.setenv("INFINITY_URLS", f"http://127.0.0.1:{port},http://localhost:{port}")
+        mp.setenv("TWEET_SENTIMENT_STREAM_PART_ROWS", str(PART_ROWS))
         UPath(f"s3://{BUCKET}").fs.mkdir(BUCKET)
         settings = dataclasses.replace(
             Settings.from_env(), data_root=f"s3://{BUCKET}/data", cache_root=f"s3://{BUCKET}/features",
@@ -125,6 +132,68 @@ def test_the_loop_runs_on_two_celery_workers_with_its_data_on_s3(topology):
                                             if s != "skipped"}
     _write_figures("celery_topology.json", first, second, elapsed,
                    tasks_per_worker={name: dict(tasks) for name, tasks in taken.items()})
+
+
+@pytest.mark.topology
+def test_scoring_partitions_run_on_both_workers_and_score_every_row_exactly_once(topology):
+    stack, settings = topology.stack, topology.settings
+    champion = _with_champion(topology)
+    header, body = chronological_rows(DATASET_DIR / "covid_tweets_unlabelled_2022.csv")
+    write_rows(settings.layout().unlabelled, "stream-1.csv", header, body[:UNLABELLED_ROWS])
+    # one task slot per worker, so that the two partitions cannot both land on one worker
+    for name in stack.worker_names:
+        stack.kill_worker(name)
+        stack.start_worker(name, {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "1"})
+    poll(lambda: stack._query("SELECT 1 FROM dag WHERE dag_id = ?", SCORE_DAG), "the scoring DAG parsed", 300)
+    (retrain_paused,), = stack._query("SELECT is_paused FROM dag WHERE dag_id = ?", DAG_ID)
+    stack.airflow("dags", "pause", DAG_ID)  # no retrain run takes a worker's one slot meanwhile
+    since = now_iso()
+    assert stack.airflow("dags", "unpause", SCORE_DAG).returncode == 0  # its timetable starts a run
+    try:  # the run that claimed the file (the retrain runs' champion events may start others, which skip)
+        run_id, state = poll(lambda: _scoring_run_of(topology, since, "stream-1.csv"), "the file scored", 900,
+                             every_s=2)
+    finally:
+        stack.airflow("dags", "pause", SCORE_DAG)
+        if not retrain_paused:
+            stack.airflow("dags", "unpause", DAG_ID)
+        for name in stack.worker_names:
+            stack.kill_worker(name)
+            stack.start_worker(name)
+    assert state == "success", stack.task_states(run_id)
+    assert stack.mapped_states(run_id, "score_partition") == {0: ("success", 1), 1: ("success", 1)}
+    taken = stack.tasks_taken({run_id})
+    assert sorted(tasks["score_partition"] for tasks in taken.values()) == [1, 1], taken  # one on each worker
+
+    _fresh()
+    layout = settings.layout()
+    report = read_json(layout.scoring / "runs" / f"{batch_id_for(run_id)}.json")
+    accepted = report["ledger"]["rows_accepted"]
+    assert accepted + report["ledger"]["rows_quarantined"] == UNLABELLED_ROWS and accepted > 0
+    parts = report["score"]["per_partition"]
+    assert sorted(p["url"] for p in parts) == sorted(settings.embedding_urls) and all(p["scored_rows"] for p in parts)
+    assert report["score"]["scored_rows"] == sum(p["scored_rows"] for p in parts) == accepted
+    tables = ScoredStream(layout.stream)
+    live = tables.live_batches()
+    assert len(live) == -(-accepted // PART_ROWS)  # stored in parts
+    scores = tables.query("SELECT batch_id, seq, champion_version FROM scores", ["scores"])
+    assert len(scores) == accepted and not scores.duplicated(["batch_id", "seq"]).any()
+    assert set(scores["champion_version"]) == {champion}
+    manifest = tables.query("SELECT batch_id FROM scored WHERE champion_version = ?", ["scored"], [champion])
+    assert sorted(manifest["batch_id"]) == sorted(live["batch_id"])  # each part once
+    assert int(tables.query("SELECT sum(n) AS n FROM counts", ["counts"])["n"].iloc[0]) == accepted
+
+
+def _scoring_run_of(topology: Topology, since: str, file: str) -> tuple[str, str] | None:
+    """(run id, state) of the finished scoring run since ``since`` whose batch claimed ``file``, if any."""
+    _fresh()
+    ledger = topology.settings.layout().unlabelled_stream.ledger
+    runs = topology.stack._query("SELECT run_id, state FROM dag_run WHERE dag_id = ? AND queued_at >= ?", SCORE_DAG,
+                                 since)
+    for run_id, state in runs:
+        entry = ledger / f"{batch_id_for(run_id)}.json"
+        if state in ("success", "failed") and entry.exists() and file in entry.read_text():
+            return run_id, state
+    return None
 
 
 def _write_figures(name: str, first: dict, second: dict, elapsed: float, **more: object) -> None:

@@ -25,7 +25,13 @@ from tweet_sentiment.labelling.sources import DRIFT_SOURCE
 from tweet_sentiment.monitoring.alert_store import record_check
 from tweet_sentiment.monitoring.alert_types import DriverWord, MoodAlert
 from tweet_sentiment.pipeline.params import ScoreOptions
-from tweet_sentiment.pipeline.score import archive_unlabelled, check_drift, claim_unlabelled, score, update_mood
+from tweet_sentiment.pipeline.score import (
+    archive_unlabelled,
+    check_drift,
+    claim_unlabelled,
+    score_in_process,
+    update_mood,
+)
 from tweet_sentiment.storage.fs import DataLayout, read_json
 
 from .conftest import UNLABELLED
@@ -48,7 +54,7 @@ def scored(ui_server) -> dict:
         path = write_rows(inbox, f"snapshot-{run}.csv", header, snapshot)
         os.utime(path, (time.time() - 60 + run, time.time() - 60 + run))  # settled, in order
         ledger = claim_unlabelled(settings, f"mood_ui_{run}")
-        done = score(settings, ScoreOptions())
+        done = score_in_process(settings, ScoreOptions())
         mood = update_mood(settings, done)
         drift = check_drift(settings, done, ScoreOptions())
         # the run ends as the DAG's does: archived (else the next claim takes over this batch, and only it)

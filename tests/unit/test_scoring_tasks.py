@@ -24,7 +24,7 @@ from tweet_sentiment.pipeline.score import (
     check_drift,
     claim_unlabelled,
     rescore_queue,
-    score,
+    score_in_process,
     sense_scoring,
     update_mood,
 )
@@ -53,7 +53,7 @@ def drop(settings: Settings, name: str, rows: list[tuple[str, str]], shift: floa
 def run(settings: Settings, run_id: str) -> dict:
     """One scoring run, task by task, as the DAG wires them."""
     ledger = claim_unlabelled(settings, run_id)
-    scored = score(settings, OPTIONS)
+    scored = score_in_process(settings, OPTIONS)
     parts = {"score": scored, "mood": update_mood(settings, scored), "drift": check_drift(settings, scored, OPTIONS),
              "labelling_queue": rescore_queue(settings)}
     return archive_unlabelled(settings, ledger, parts)

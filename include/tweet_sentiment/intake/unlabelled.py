@@ -50,13 +50,15 @@ def _check_row(fields: dict[str, str], max_text_chars: int, arrived_at: datetime
 
 
 def ingest_unlabelled(layout: DataLayout, batch_id: str, max_text_chars: int,
-                      max_file_bytes: int | None = None, max_failed_runs: int | None = None) -> dict:
+                      max_file_bytes: int | None = None, max_failed_runs: int | None = None,
+                      part_rows: int | None = None) -> dict:
     """Validate, clean and de-duplicate the unlabelled files claimed for ``batch_id`` into the rows store; the
     rest to the scoring stream's quarantine with reasons; its ledger entry balanced (see intake.ingest_claimed).
-    A file claimed by ``max_failed_runs`` failed runs is quarantined unread."""
+    A file claimed by ``max_failed_runs`` failed runs is quarantined unread; past ``part_rows`` accepted rows the
+    batch is stored in parts (the unit a scoring partition takes)."""
     def parse(path: UPath, data: bytes) -> ParsedFile:
         return parse_unlabelled_file(path.name, data, max_text_chars, arrival_time(path))
 
-    tables = ScoredStream(layout.stream)
+    tables = ScoredStream(layout.stream, part_rows)
     return ingest_claimed(Intake(layout.unlabelled_stream, parse, tables, UNLABELLED_COLUMNS, max_file_bytes,
                                  max_failed_runs=max_failed_runs), batch_id)

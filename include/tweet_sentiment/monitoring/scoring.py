@@ -4,7 +4,9 @@ A run pins one champion and scores with it alone: first every batch no version h
 the batches another version scored last (a promotion, a rollback), newest first, at most ``rescore_rows`` rows
 per run (a bounded chunk: the rest waits for the next runs, so a champion change never holds new tweets back).
 Each chunk is committed as it is done: its scores, its share of the mood's counts and word counts, then the
-manifest naming the batches scored by the version. New texts are embedded through infinity once; their vectors
+manifest naming the batches scored by the version. A run's work is planned as partitions of about as many rows
+(``plan_partitions``), which the scoring DAG maps over its workers, each through its own infinity replica; a
+partition's retry skips the batches its first try committed. New texts are embedded through infinity once; their vectors
 are kept in the stream's own ``vectors`` table (never in the training side's feature cache), so re-scoring
 embeds nothing.
 """
@@ -12,7 +14,6 @@ embeds nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -110,16 +111,6 @@ def chunks(batches: pd.DataFrame, chunk_rows: int) -> list[list[str]]:
     return [g for g in groups if g]
 
 
-def _score_all(tables: ScoredStream, groups: list[list[str]], champion: Champion, client: InfinityClient,
-               on_chunk: Callable[[], None] | None = None) -> int:
-    done = 0
-    for group in groups:
-        done += score_batches(tables, group, champion, client)
-        if on_chunk:
-            on_chunk()
-    return done
-
-
 def _bounded(stale: pd.DataFrame, rescore_rows: int) -> pd.DataFrame:
     """The newest stale batches holding at most ``rescore_rows`` rows (at least one batch)."""
     within = stale["rows"].cumsum() <= max(rescore_rows, 1)
@@ -127,33 +118,98 @@ def _bounded(stale: pd.DataFrame, rescore_rows: int) -> pd.DataFrame:
     return stale[within]
 
 
-def score_stream(layout: DataLayout, champion: Champion, client: InfinityClient, rescore_all: bool = False,
-                 rescore_rows: int = 200_000, chunk_rows: int = CHUNK_ROWS) -> dict:
-    """Score the new batches, then re-score at most ``rescore_rows`` rows of those another version scored last,
-    newest first (every live batch with ``rescore_all``, however many); the run's record (appended to
-    ``mood/scoring_log.json`` when it scored something: where the stream stood when a version took over)."""
-    start = time.perf_counter()
-    tables = ScoredStream(layout.stream)
-    new, stale = tables.to_score(champion.version)
+def _deal(batches: pd.DataFrame, shares: list[dict], key: str) -> None:
+    """Give each batch (newest first) to the share holding the fewest of its ``key`` rows so far."""
+    held = [0] * len(shares)
+    for batch_id, n in zip(batches["batch_id"], batches["rows"], strict=True):
+        i = held.index(min(held))
+        shares[i][key].append([batch_id, int(n)])
+        held[i] += int(n)
+
+
+def plan_partitions(tables: ScoredStream, version: str, partitions: int = 1, rescore_all: bool = False,
+                    rescore_rows: int = 200_000) -> list[dict]:
+    """A scoring run's work for ``version`` in ``partitions`` shares of about as many rows (at least one, maybe
+    empty): each lists its ``new`` batches (no version scored them) and its ``stale`` ones (another version did:
+    at most ``rescore_rows`` rows in all, newest first; every live batch with ``rescore_all``) as [batch, rows];
+    with what the run's record needs (where the stream stood, what re-scoring is left, when it was planned)."""
+    new, stale = tables.to_score(version)
     if rescore_all:
         stale = tables.live_batches().iloc[::-1]
         stale = stale[~stale["batch_id"].isin(new["batch_id"])].loc[:, ["batch_id", "rows"]]
-    frontier = _frontier(tables)
-    first_chunk: list[float] = []
-    scored = _score_all(tables, chunks(new, chunk_rows), champion, client,
-                        lambda: first_chunk.append(time.perf_counter() - start) if not first_chunk else None)
-    scored_s = time.perf_counter() - start
     todo = stale if rescore_all else _bounded(stale, rescore_rows) if len(stale) else stale
-    rescored = _score_all(tables, chunks(todo, chunk_rows), champion, client)
-    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "version": champion.version,
-              "frontier": frontier, "scored_batches": len(new), "scored_rows": scored,
-              "rescored_batches": len(todo), "rescored_rows": rescored,
+    common = {"version": version, "planned_at": datetime.now(UTC).isoformat(), "frontier": _frontier(tables),
               "rescore_pending_batches": len(stale) - len(todo),
               "rescore_pending_rows": int(stale["rows"].sum()) - int(todo["rows"].sum())}
-    if len(new) or len(todo):
+    shares = [{"index": i, **common, "new": [], "stale": []} for i in range(max(partitions, 1))]
+    _deal(new, shares, "new")
+    _deal(todo, shares, "stale")
+    return shares
+
+
+def _left(tables: ScoredStream, partition: dict, key: str) -> pd.DataFrame:
+    """The partition's ``key`` batches the version has not scored since the plan (a retried task skips those
+    its first try committed)."""
+    batches = pd.DataFrame(partition[key], columns=["batch_id", "rows"])
+    if not len(batches):
+        return batches
+    done = tables.query(f"SELECT DISTINCT batch_id FROM scored WHERE {batch_predicate(batches['batch_id'].tolist())} "
+                        "AND champion_version = ? AND scored_at >= ?::TIMESTAMPTZ", ["scored"],
+                        [partition["version"], partition["planned_at"]])["batch_id"]
+    return batches[~batches["batch_id"].isin(set(done))]
+
+
+def score_partition(tables: ScoredStream, partition: dict, champion: Champion, client: InfinityClient,
+                    chunk_rows: int = CHUNK_ROWS) -> dict:
+    """Score a partition's new batches, then its stale ones, with its pinned champion, committing chunk by chunk
+    (scores, counts, then the manifest): a task that dies and retries scores only what is not committed, so each
+    row is scored once per plan. Its figures."""
+    if champion.version != partition["version"]:
+        raise ValueError(f"partition {partition['index']} was planned for {partition['version']}, "
+                         f"not {champion.version}")
+    start = time.perf_counter()
+    first: list[float] = []
+    scored = 0
+    for group in chunks(new := _left(tables, partition, "new"), chunk_rows):
+        scored += score_batches(tables, group, champion, client)
+        first = first or [time.perf_counter() - start]
+    scored_s = time.perf_counter() - start
+    rescored = 0
+    for group in chunks(stale := _left(tables, partition, "stale"), chunk_rows):
+        rescored += score_batches(tables, group, champion, client)
+    skipped = len(partition["new"]) + len(partition["stale"]) - len(new) - len(stale)
+    return {"index": partition["index"], "scored_rows": scored, "rescored_rows": rescored,
+            "already_scored_batches": skipped, "scored_s": round(scored_s, 3),
+            "rescored_s": round(time.perf_counter() - start - scored_s, 3),
+            "first_new_scored_s": round(first[0], 3) if first else None}
+
+
+def finish_scoring(layout: DataLayout, partitions: list[dict], results: list[dict]) -> dict:
+    """The run's record from its plan and its partitions' figures (appended to ``mood/scoring_log.json`` when it
+    scored something: where the stream stood when a version took over)."""
+    plan = partitions[0]
+    firsts = [r["first_new_scored_s"] for r in results if r["first_new_scored_s"] is not None]
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "version": plan["version"],
+              "frontier": plan["frontier"], "scored_batches": sum(len(p["new"]) for p in partitions),
+              "scored_rows": sum(r["scored_rows"] for r in results),
+              "rescored_batches": sum(len(p["stale"]) for p in partitions),
+              "rescored_rows": sum(r["rescored_rows"] for r in results),
+              "rescore_pending_batches": plan["rescore_pending_batches"],
+              "rescore_pending_rows": plan["rescore_pending_rows"]}
+    if record["scored_batches"] or record["rescored_batches"]:
         _append_log(layout, record)
-    return {**record, "scored_s": round(scored_s, 3), "rescored_s": round(time.perf_counter() - start - scored_s, 3),
-            "first_new_scored_s": round(first_chunk[0], 3) if first_chunk else None}
+    return {**record, "partitions": len(partitions), "scored_s": max(r["scored_s"] for r in results),
+            "rescored_s": max(r["rescored_s"] for r in results), "first_new_scored_s": min(firsts, default=None)}
+
+
+def score_stream(layout: DataLayout, champion: Champion, client: InfinityClient, rescore_all: bool = False,
+                 rescore_rows: int = 200_000, chunk_rows: int = CHUNK_ROWS, partitions: int = 1) -> dict:
+    """Score the new batches, then re-score at most ``rescore_rows`` rows of those another version scored last,
+    newest first (every live batch with ``rescore_all``, however many), in this process (the scoring DAG maps
+    the partitions over its workers); the run's record (see :func:`finish_scoring`)."""
+    tables = ScoredStream(layout.stream)
+    plan = plan_partitions(tables, champion.version, partitions, rescore_all, rescore_rows)
+    return finish_scoring(layout, plan, [score_partition(tables, p, champion, client, chunk_rows) for p in plan])
 
 
 def _frontier(tables: ScoredStream) -> str | None:

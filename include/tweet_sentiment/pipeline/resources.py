@@ -14,9 +14,9 @@ from tweet_sentiment.schema import LABEL_TO_ID
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 
-def infinity_client(settings: Settings) -> InfinityClient:
-    """The infinity client the settings describe (URL, model, key, batching, retries)."""
-    return InfinityClient(settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
+def infinity_client(settings: Settings, url: str | None = None) -> InfinityClient:
+    """The infinity client the settings describe (URL, model, key, batching, retries); ``url``: another replica."""
+    return InfinityClient(url or settings.infinity_url, settings.embedding_model, settings.infinity_api_key,
                           settings.embed_batch_size, settings.embed_concurrency, settings.embed_timeout_s,
                           settings.embed_retries, settings.embed_backoff_s)
 

@@ -3,8 +3,9 @@ the modules that score the stream, draw its mood and watch its drift.
 
 Each takes the Settings and small JSON-able arguments and returns a small JSON-able dict (an XCom) with the
 ``seconds`` it took, so the DAG only wires them and every step runs and is tested without Airflow. A run pins
-the champion once (``score``) and the later tasks use that version, so each result names one version even when
-a promotion lands while the run is in flight (its champion event queues the next run, which re-scores).
+the champion once (``plan_score``: each partition carries the version) and the later tasks use that version,
+so each result names one version even when a promotion lands while the run is in flight (its champion event
+queues the next run, which re-scores).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tweet_sentiment.monitoring.mood import (
     read_mood,
     write_mood,
 )
-from tweet_sentiment.monitoring.scoring import score_stream, scoring_log
+from tweet_sentiment.monitoring.scoring import finish_scoring, plan_partitions, score_partition, scoring_log
 from tweet_sentiment.pipeline.params import ScoreOptions
 from tweet_sentiment.pipeline.resources import claim_limits, infinity_client
 from tweet_sentiment.pipeline.sensing import GO, SKIP, WAIT, Work
@@ -95,21 +96,48 @@ def claim_unlabelled(settings: Settings, batch_id: str) -> dict:
         files = claim(layout, batch_id, settings.file_settle_s, stream, claim_limits(settings))
         log.info("claimed %d unlabelled file(s) for %s: %s", len(files), batch_id, files)
         ledger = ingest_unlabelled(layout, batch_id, settings.max_text_chars, settings.max_file_bytes,
-                                   settings.max_failed_runs)
+                                   settings.max_failed_runs, settings.stream_part_rows)
     record_quarantined(settings.state_db, "unlabelled", ledger, datetime.now(UTC))  # the loop-health check's count
     return ledger
 
 
-@timed
-def score(settings: Settings, options: ScoreOptions) -> dict:
-    """Pin the champion; score the new batches, then a bounded chunk of those of another version, newest first
-    (stored vectors)."""
-    layout = settings.layout()
-    champion = ModelRegistry.of(settings).champion()
+def plan_score(settings: Settings, options: ScoreOptions) -> list[dict]:
+    """Pin the champion; its work in ``settings.scoring_partitions`` partitions (at least one), each with the
+    infinity replica it embeds through (the configured URLs in turn)."""
+    champion = ModelRegistry.of(settings).champion_version()
     if champion is None:
         raise NoChampionError("no champion model: nothing can score")
-    with infinity_client(settings) as client:
-        return score_stream(layout, champion, client, options.rescore_all, settings.rescore_rows)
+    urls = settings.embedding_urls
+    plan = plan_partitions(ScoredStream(settings.layout().stream), champion, settings.scoring_partitions,
+                           options.rescore_all, settings.rescore_rows)
+    return [{**part, "url": urls[part["index"] % len(urls)]} for part in plan]
+
+
+@timed
+def score_part(settings: Settings, partition: dict) -> dict:
+    """Score one partition with its pinned champion through its infinity replica: new batches, then stale."""
+    with infinity_client(settings, partition["url"]) as client:
+        done = score_partition(ScoredStream(settings.layout().stream), partition,
+                               _pinned(settings, partition["version"]), client)
+    log.info("partition %d through %s: %d new, %d re-scored, %d batch(es) committed by an earlier try",
+             done["index"], partition["url"], done["scored_rows"], done["rescored_rows"],
+             done["already_scored_batches"])
+    return {**done, "url": partition["url"]}
+
+
+def score(settings: Settings, partitions: list[dict], results: list[dict]) -> dict:
+    """The run's record from its partitions (its ``seconds``: the slowest partition's, the mapped tasks' wall)."""
+    record = finish_scoring(settings.layout(), partitions, results)
+    return {**record, "per_partition": [{k: r[k] for k in ("index", "url", "scored_rows", "rescored_rows",
+                                                           "seconds")} for r in results],
+            "seconds": max(r["seconds"] for r in results)}
+
+
+def score_in_process(settings: Settings, options: ScoreOptions) -> dict:
+    """``plan_score``, every partition's ``score_part`` and ``score``, one after the other in this process (what
+    the DAG's three tasks do over the workers): the run's record."""
+    plan = plan_score(settings, options)
+    return score(settings, plan, [score_part(settings, partition) for partition in plan])
 
 
 @timed

@@ -57,6 +57,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "expired": pa.schema([("batch_id", pa.string()), ("rows", pa.int64()), ("expired_at", TS)]),
     "attempts": pa.schema([("batch_id", pa.string()), ("champion_version", pa.string()), ("started_at", TS)]),
 }
+PART_MARK = ".p"  # a part's batch id: the batch's, this mark and the part's number
 LIVE_BATCHES = "SELECT * FROM batches WHERE stored AND batch_id NOT IN (SELECT batch_id FROM expired)"
 
 
@@ -73,8 +74,9 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 class ScoredStream:
     """The stream's tables under ``root`` (see the module's docstring)."""
 
-    def __init__(self, root: UPath) -> None:
+    def __init__(self, root: UPath, part_rows: int | None = None) -> None:
         self.root = root
+        self.part_rows = part_rows  # a batch written with more rows is stored in parts of this many (None: whole)
         self.tables = {name: DeltaRows(root / name, schema) for name, schema in SCHEMAS.items()}
 
     def query(self, sql: str, names: Sequence[str], params: list | None = None, spans: dict[str, Span] | None = None,
@@ -99,20 +101,29 @@ class ScoredStream:
 
     def write_batch(self, batch_id: str, rows: pd.DataFrame) -> None:
         """Store a batch's accepted rows: registered, its rows and hashes appended, then marked stored (a retry
-        after a failure in between deletes what the failed try wrote first)."""
-        batches = self.tables["batches"]
-        pred = batch_predicate([batch_id])
-        if len(self.query("SELECT 1 FROM batches WHERE batch_id = ?", ["batches"], [batch_id])):
-            for name in ("rows", "seen", "vectors", "scores", "counts", "words", "scored", "attempts"):
-                self.tables[name].delete(pred)
-        entry = {"batch_id": batch_id, "rows": len(rows), "arrived_at": rows["arrived_at"].min(),
-                 "first_tweet_at": rows["tweet_at"].min(), "last_tweet_at": rows["tweet_at"].max(),
-                 "registered_at": datetime.now(UTC)}
-        batches.replace(pred, _arrow(pd.DataFrame([{**entry, "stored": False}]), SCHEMAS["batches"]))
-        self.tables["rows"].append(_arrow(rows.assign(seq=np.arange(len(rows))), SCHEMAS["rows"]))
-        seen = pd.DataFrame({"batch_id": batch_id, **seen_keys(rows["text_hash"].tolist())})
+        after a failure in between deletes what the failed try wrote first). Past ``part_rows`` rows the batch is
+        stored as parts ``<batch_id>.p000``, ``.p001``, … (each a batch of the manifests: the unit a scoring
+        partition takes); the hashes keep the batch's own id."""
+        parts = part_ids(batch_id, len(rows), self.part_rows)
+        found = self.query("SELECT batch_id FROM batches WHERE batch_id = ? OR starts_with(batch_id, ?)",
+                           ["batches"], [batch_id, f"{batch_id}{PART_MARK}"])["batch_id"].tolist()
+        if found:
+            for name in ("rows", "vectors", "scores", "counts", "words", "scored", "attempts"):
+                self.tables[name].delete(batch_predicate(found))
+            self.tables["seen"].delete(batch_predicate([batch_id]))
+        size = self.part_rows or max(len(rows), 1)
+        frame = rows.reset_index(drop=True)
+        frame = frame.assign(batch_id=[parts[i // size] for i in range(len(frame))],
+                             seq=np.arange(len(frame)) % size)
+        entries = frame.groupby("batch_id", sort=True).agg(
+            rows=("seq", "size"), arrived_at=("arrived_at", "min"), first_tweet_at=("tweet_at", "min"),
+            last_tweet_at=("tweet_at", "max")).reset_index().assign(registered_at=datetime.now(UTC))
+        batches, pred = self.tables["batches"], batch_predicate(sorted(set(found) | set(parts)))
+        batches.replace(pred, _arrow(entries.assign(stored=False), SCHEMAS["batches"]))
+        self.tables["rows"].append(_arrow(frame, SCHEMAS["rows"]))
+        seen = pd.DataFrame({"batch_id": batch_id, **seen_keys(frame["text_hash"].tolist())})
         self.tables["seen"].append(_arrow(seen, SCHEMAS["seen"]))
-        batches.replace(pred, _arrow(pd.DataFrame([{**entry, "stored": True}]), SCHEMAS["batches"]))
+        batches.replace(pred, _arrow(entries.assign(stored=True), SCHEMAS["batches"]))
 
     # --- what to score ----------------------------------------------------------------------------------------
     def live_batches(self) -> pd.DataFrame:
@@ -194,6 +205,13 @@ class ScoredStream:
         """Bytes on disk of each table (local tables only)."""
         return {name: sum(p.stat().st_size for p in (self.root / name).rglob("*") if p.is_file())
                 for name in self.tables if (self.root / name).exists()}
+
+
+def part_ids(batch_id: str, rows: int, part_rows: int | None) -> list[str]:
+    """The batch ids a batch of ``rows`` rows is stored under: its own, or its parts' past ``part_rows``."""
+    if not part_rows or rows <= part_rows:
+        return [batch_id]
+    return [f"{batch_id}{PART_MARK}{k:03d}" for k in range(-(-rows // part_rows))]
 
 
 def seen_keys(hex_hashes: Sequence[str]) -> dict[str, np.ndarray]:

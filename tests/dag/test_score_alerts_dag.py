@@ -1,4 +1,5 @@
-"""The scoring DAG's alerts task in a run through dag.test() against the Airflow metadata DB (the task alone: the stream is written through the product's writers, as lab/mood_replay.py does): a burst of one
+"""The scoring DAG's alerts task in a run through dag.test() against the Airflow metadata DB (the task alone;
+the stream is written through the product's writers, as lab/mood_replay.py does): a burst of one
 topic on the newest day raises a mood alert that becomes one ``tweet_sentiment_mood_alert`` asset event, its extra
 the alert, and one mail to a real SMTP server; the next run, the same episode going on, adds neither."""
 
@@ -32,6 +33,7 @@ def burst_stream(tmp_path, monkeypatch, airflow_db):
 
     monkeypatch.setenv("TWEET_SENTIMENT_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("TWEET_SENTIMENT_ALERT_EMAIL_TO", "mood@example.org")
+    monkeypatch.setenv("TWEET_SENTIMENT_MOOD_ALERT_Q", "0.01")  # days of 420 tweets (the unit tests' level)
     monkeypatch.setenv("TWEET_SENTIMENT_ALERT_NOTIFIER_KWARGS", json.dumps({"smtp_conn_id": CONN_ID}))
     tables = ScoredStream(Settings.from_env().layout().stream)
     rng = np.random.default_rng(1)

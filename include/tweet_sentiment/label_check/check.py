@@ -82,6 +82,12 @@ class LabelCheckRecord(TypedDict, total=False):
     cpu_seconds: float
 
 
+def check_record(layout: DataLayout, batch_id: str) -> LabelCheckRecord:
+    """The label check's record of a batch ({} when the batch was never checked)."""
+    path = layout.labels / "checks" / f"{batch_id}.json"
+    return read_json(path) if path.exists() else {}
+
+
 def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[str]], Features], mode: str,
                 weight: float, params: LabelCheckParams | None = None) -> LabelCheckRecord:
     """Check the batch's labels and hold / down-weight the likely errors (see the module doc); the record."""

@@ -20,6 +20,7 @@ at work (the newest human label wins).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -108,7 +109,7 @@ def likely_errors(probabilities: np.ndarray, labels: np.ndarray, params: LabelCh
     return Flags(flagged, np.where(flagged, confident, labels), probabilities[rows, confident], t)
 
 
-def _words(text: str) -> set[str]:
+def words_of(text: str) -> set[str]:
     """The text's words of 3+ letters: hashtags split into words (#HandSanitizer: hand, sanitizer), lower case,
     a plural folded into its singular (sanitizers: sanitizer)."""
     words = _WORD.findall(hashtags_as_words(text).lower())
@@ -130,7 +131,7 @@ def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.D
     shown = rows[rows["suggested_label"].astype(str) != ""]
     shown = shown.assign(order=pd.factorize(shown["batch_id"])[0],
                          direction=_direction(shown["suggested_label"], shown["label"]),
-                         word=[sorted(_words(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
+                         word=[sorted(words_of(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
     changed = shown[shown["direction"] != ""]
     if changed.empty:
         return pd.DataFrame(columns=columns)
@@ -158,6 +159,21 @@ def follows_correction(rows: pd.DataFrame, corrections: pd.DataFrame) -> list[st
     directions = _direction(rows["suggested_label"], rows["label"])
     for text, suggested, label, direction in zip(rows["text"], rows["suggested_label"], rows["label"], directions,
                                                  strict=True):
-        shared = sorted(_words(text) & by_direction.get(direction, set()))
+        shared = sorted(words_of(text) & by_direction.get(direction, set()))
         out.append(f"{shared[0]}: {direction} ({suggested} → {label})" if shared else "")
     return out
+
+
+MAX_SLICES = 5  # the gate tests at most this many corrections' words (the most rows first)
+
+
+def rows_touched(texts: Sequence[str], corrections: Sequence[dict], limit: int = MAX_SLICES) -> dict[str, np.ndarray]:
+    """For each word of the systematic ``corrections`` (records with ``word``, ``direction``, ``rows``; the most
+    rows first, at most ``limit`` words): which of ``texts`` hold it (hashtags split, plurals folded), keyed
+    "word (direction)". The rows a correction touches, whatever their labels: the gate's slices."""
+    directions: dict[str, list[str]] = {}
+    for c in sorted(corrections, key=lambda c: -int(c.get("rows", 0))):
+        directions.setdefault(str(c["word"]), []).append(str(c["direction"]))
+    words = [words_of(t) for t in texts]
+    return {f"{word} ({', '.join(sorted(set(ways)))})": np.array([word in w for w in words], dtype=bool)
+            for word, ways in list(directions.items())[:limit]}

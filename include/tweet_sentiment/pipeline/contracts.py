@@ -80,6 +80,7 @@ class Evaluation(JsonContract):
     champion_metrics: dict | None = None
     challenger_recent_metrics: dict | None = None
     champion_recent_metrics: dict | None = None
+    slices: dict | None = None  # the systematic corrections' slices the gate also tested (SliceEvidence.to_dict)
     seconds: float = 0.0
 
 

@@ -15,7 +15,8 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim, claim_lock
 from tweet_sentiment.intake.engine import Ledger
 from tweet_sentiment.intake.labelled import RecentHoldout, ingest_batch
-from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch
+from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch, check_record
+from tweet_sentiment.label_check.confident_learning import rows_touched
 from tweet_sentiment.label_check.review import release_systematic
 from tweet_sentiment.model.comparison import (
     CHALLENGER,
@@ -24,10 +25,11 @@ from tweet_sentiment.model.comparison import (
     Holdout,
     Predicted,
     compare,
+    look_at_slices,
     predict_holdout,
 )
 from tweet_sentiment.model.features import current_schema, feature_matrix, fit_schema, warm_cache
-from tweet_sentiment.model.gate import GateRules, promotion_decision
+from tweet_sentiment.model.gate import GateRules, SliceEvidence, promotion_decision
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ChampionMovedError, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.pipeline import challenger
@@ -138,11 +140,20 @@ def _predict(settings: Settings, models: dict[str, Champion],
                 for name, holdout in held_out.items() if holdout.texts}
 
 
-def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, rules: GateRules) -> None:
-    """The challenger's card gets its holdout metrics, the paired comparisons, the rules and the disagreements."""
+def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, rules: GateRules,
+                 evidence: SliceEvidence | None) -> None:
+    """The challenger's card gets its holdout metrics, the paired comparisons (and the corrections' slices), the
+    rules and the disagreements."""
     registry.update_card(version, metrics=comparison.metrics_of("fixed", CHALLENGER),
                          recent_metrics=comparison.metrics_of("recent", CHALLENGER), gate=comparison.gate(),
+                         slices=evidence.to_dict() if evidence else None,
                          gate_rules=dataclasses.asdict(rules), disagreements=comparison.disagreements)
+
+
+def _touched(settings: Settings, batch_id: str | None, held_out: dict[str, Holdout]) -> dict[str, dict]:
+    """Per holdout, the rows each systematic correction the label check found in the batch touches ({}: none)."""
+    corrections = check_record(settings.layout(), batch_id).get("systematic_corrections", []) if batch_id else []
+    return {name: rows_touched(h.texts, corrections) for name, h in held_out.items()} if corrections else {}
 
 
 @_timed
@@ -154,17 +165,22 @@ def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: 
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}
     held_out = holdouts(settings)
-    comparison = compare(held_out, _predict(settings, models, held_out), settings.approval_examples)
+    predicted = _predict(settings, models, held_out)
+    comparison = compare(held_out, predicted, settings.approval_examples)
     rules = options.gate_rules(settings.recent_window_min_rows)
+    evidence = None
+    if version and len(held_out["recent"].labels) >= rules.min_recent_rows:  # a small window: fixed holdout alone
+        comparison, evidence = look_at_slices(comparison, held_out, predicted,
+                                              _touched(settings, challenger_model.card.get("batch_id"), held_out))
     decision = promotion_decision(comparison.paired["fixed"], comparison.paired["recent"], comparison.max_abs_raw,
-                                  rules)
+                                  rules, evidence)
     if version:
-        _record_gate(registry, version, comparison, rules)
+        _record_gate(registry, version, comparison, rules, evidence)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
     return Evaluation(version, registry.champion_version(), decision.promote, decision.reason, decision.ambiguous,
                       comparison.gate(), comparison.metrics_of("fixed", CHALLENGER),
                       comparison.metrics_of("fixed", CHAMPION), comparison.metrics_of("recent", CHALLENGER),
-                      comparison.metrics_of("recent", CHAMPION))
+                      comparison.metrics_of("recent", CHAMPION), slices=evidence.to_dict() if evidence else None)
 
 
 @_timed

@@ -78,6 +78,7 @@ class LabelCheckRecord(TypedDict, total=False):
     annotator_disagreements: dict
     ledger: dict  # the batch's ledger counts after the held rows moved out of accepted
     rows_released: int  # held rows of earlier batches sent back by a now systematic correction
+    holdout_rows_queued: int  # fixed-holdout tweets the corrections touch, queued for re-annotation
     seconds: float
     cpu_seconds: float
 

@@ -28,10 +28,11 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 class Holdout(NamedTuple):
-    """Cleaned texts and their label ids."""
+    """Cleaned texts and their label ids (``version``: the fixed holdout's version, labelling/holdout.py)."""
 
     texts: list[str]
     labels: np.ndarray
+    version: int | None = None
 
 
 class Predicted(NamedTuple):

@@ -8,6 +8,8 @@ import numpy as np
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import ClaimLimits
 from tweet_sentiment.intake.labelled import parse_labelled_file
+from tweet_sentiment.label_check.confident_learning import rows_touched
+from tweet_sentiment.labelling import holdout as versioned
 from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.schema import LABEL_TO_ID
@@ -21,11 +23,35 @@ def infinity_client(settings: Settings) -> InfinityClient:
                           settings.embed_retries, settings.embed_backoff_s)
 
 
+def _newest_holdout(settings: Settings) -> versioned.VersionedHoldout:
+    """The newest version of the fixed holdout (labelling/holdout.py); the first use seeds version 1 from the
+    official test split, cleaned the way training rows are."""
+    found = versioned.newest(settings.state_db)
+    if found is None:
+        path = settings.holdout_file
+        parsed = parse_labelled_file(path.name, path.read_bytes(), settings.max_text_chars)
+        versioned.seed(settings.state_db, [r["text"] for r in parsed.rows], [r["label"] for r in parsed.rows],
+                       path.name)
+        found = versioned.newest(settings.state_db)
+    return found
+
+
 def fixed_holdout(settings: Settings) -> Holdout:
-    """The fixed holdout (the official test split), cleaned the way training rows are."""
-    path = settings.holdout_file
-    parsed = parse_labelled_file(path.name, path.read_bytes(), settings.max_text_chars)
-    return Holdout([r["text"] for r in parsed.rows], np.array([LABEL_TO_ID[r["label"]] for r in parsed.rows]))
+    """The fixed holdout the gate judges on: its newest version, with the version's number."""
+    found = _newest_holdout(settings)
+    return Holdout(found.texts, np.array([LABEL_TO_ID[label] for label in found.labels], dtype=np.int64),
+                   found.version)
+
+
+def route_to_reannotation(settings: Settings, corrections: list[dict]) -> int:
+    """Queue the fixed-holdout tweets the systematic ``corrections`` touch for re-annotation (once per holdout
+    version); how many were queued."""
+    if not corrections:
+        return 0
+    holdout = _newest_holdout(settings)
+    touched = np.logical_or.reduce([np.zeros(len(holdout.texts), dtype=bool),
+                                    *rows_touched(holdout.texts, corrections).values()])
+    return versioned.queue_reannotation(settings.state_db, holdout, touched) if touched.any() else 0
 
 
 def claim_limits(settings: Settings) -> ClaimLimits:

@@ -36,7 +36,13 @@ from tweet_sentiment.pipeline import challenger
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
 from tweet_sentiment.pipeline.params import RunOptions
-from tweet_sentiment.pipeline.resources import claim_limits, fixed_holdout, holdouts, infinity_client
+from tweet_sentiment.pipeline.resources import (
+    claim_limits,
+    fixed_holdout,
+    holdouts,
+    infinity_client,
+    route_to_reannotation,
+)
 from tweet_sentiment.pipeline.sensing import Work, pending_work
 from tweet_sentiment.pipeline.timing import timed as _timed
 from tweet_sentiment.schema import FeatureSchema
@@ -111,8 +117,10 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
                                   layout.embeddings)
 
         record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight)
-    released = release_systematic(layout, record.get("systematic_corrections", []))
-    return {**record, "rows_released": len(released)}
+    corrections = record.get("systematic_corrections", [])
+    released = release_systematic(layout, corrections)
+    return {**record, "rows_released": len(released),
+            "holdout_rows_queued": route_to_reannotation(settings, corrections)}
 
 
 @_timed
@@ -141,10 +149,10 @@ def _predict(settings: Settings, models: dict[str, Champion],
 
 
 def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, rules: GateRules,
-                 evidence: SliceEvidence | None) -> None:
-    """The challenger's card gets its holdout metrics, the paired comparisons (and the corrections' slices), the
-    rules and the disagreements."""
-    registry.update_card(version, metrics=comparison.metrics_of("fixed", CHALLENGER),
+                 evidence: SliceEvidence | None, holdout_version: int | None) -> None:
+    """The challenger's card gets its holdout metrics (and the fixed holdout's version they used), the paired
+    comparisons (and the corrections' slices), the rules and the disagreements."""
+    registry.update_card(version, holdout_version=holdout_version, metrics=comparison.metrics_of("fixed", CHALLENGER),
                          recent_metrics=comparison.metrics_of("recent", CHALLENGER), gate=comparison.gate(),
                          slices=evidence.to_dict() if evidence else None,
                          gate_rules=dataclasses.asdict(rules), disagreements=comparison.disagreements)
@@ -175,12 +183,13 @@ def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: 
     decision = promotion_decision(comparison.paired["fixed"], comparison.paired["recent"], comparison.max_abs_raw,
                                   rules, evidence)
     if version:
-        _record_gate(registry, version, comparison, rules, evidence)
+        _record_gate(registry, version, comparison, rules, evidence, held_out["fixed"].version)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
     return Evaluation(version, registry.champion_version(), decision.promote, decision.reason, decision.ambiguous,
                       comparison.gate(), comparison.metrics_of("fixed", CHALLENGER),
                       comparison.metrics_of("fixed", CHAMPION), comparison.metrics_of("recent", CHALLENGER),
-                      comparison.metrics_of("recent", CHAMPION), slices=evidence.to_dict() if evidence else None)
+                      comparison.metrics_of("recent", CHAMPION), slices=evidence.to_dict() if evidence else None,
+                      holdout_version=held_out["fixed"].version)
 
 
 @_timed

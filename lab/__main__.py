@@ -25,13 +25,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="the label check's Param flagged_rows for the plain and policy streams")
     parser.add_argument("--flip-seeds", type=int, default=QualityOptions.flip_seeds,
                         help="noisy: how many seeds of the flips (the clean stream runs once)")
+    parser.add_argument("--no-reannotation", action="store_true",
+                        help="policy: the fixed holdout keeps its old labels (the team re-annotates nothing)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     settings = Settings.from_env()
     options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
                              "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
-                             args.flip_seeds)
+                             args.flip_seeds, not args.no_reannotation)
     run = noisy_stream if args.scenario == "noisy" else stream
     try:
         print(json.dumps(run(settings, options)))

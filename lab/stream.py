@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.charts import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
+from lab.reannotate import reannotate_holdout
 from lab.scenarios import POLICIES, Policy, with_feedback
 from lab.summary import held_figures, policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.config import Settings
@@ -45,6 +46,7 @@ class QualityOptions:
     scenario: str = "plain"
     flagged_rows: str = "hold"  # the label check's Param for every run of the stream
     flip_seeds: int = 3  # the noisy scenario: how many seeds of the label flips (held and unchecked run per seed)
+    reannotate: bool = True  # a policy's team re-annotates the fixed-holdout tweets the label check queues
 
     @property
     def policy(self) -> Policy | None:
@@ -72,7 +74,7 @@ def cycle_figures(name: str, report: RunReport) -> dict:
     evaluation, challenger = report.evaluation, report.challenger
     champion, recent = _champion_after(report)
     return {f"{name}_f1": champion["macro_f1"], f"{name}_promoted": bool(report.decision.promoted),
-            f"{name}_reason": evaluation.reason,
+            f"{name}_reason": evaluation.reason, f"{name}_ambiguous": evaluation.ambiguous,
             f"{name}_recent_f1": (recent or {}).get("macro_f1"),
             f"{name}_challenger_f1": (evaluation.challenger_metrics or {}).get("macro_f1"),
             f"{name}_challenger_recent_f1": (evaluation.challenger_recent_metrics or {}).get("macro_f1"),
@@ -126,6 +128,8 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
                                if k == 0 else RunOptions(strategy="refit" if name == "refit" else "continue",
                                                          flagged_rows=options.flagged_rows))
                 cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
+                if relabel and options.reannotate:
+                    cycle[f"{name}_holdout_version"] = reannotate_holdout(pipeline, policy)["holdout_version"]
             cycles.append(cycle)
             log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",
                      k, len(bounds) - 1, hi, touched, cycle["continue_f1"], cycle["continue_recent_f1"],
@@ -134,7 +138,8 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
         if policy:
             summary.update(policy_figures(cycles, policy),
                            unaffected_macro_f1=unaffected_macro_f1(pipelines["continue"][0], policy))
-    return {"scenario": options.scenario, "flagged_rows": options.flagged_rows, **summary,
+    return {"scenario": options.scenario, "flagged_rows": options.flagged_rows, "reannotate": options.reannotate,
+            **summary,
             **_write_reports(settings, options, summary, cycles)}
 
 

@@ -58,12 +58,15 @@ def policy_figures(cycles: list[dict], policy: Policy) -> dict:
     if not after:
         return {}
     close = [c["continue_recent_f1"] >= c["plain_recent_f1"] - ADAPTED_WITHIN for c in after]
+    decided = [i + 1 for i, c in enumerate(after) if c["continue_promoted"] or c.get("continue_ambiguous")]
     adapted = [i + 1 for i in range(len(after)) if all(close[i:])]
     at = after[min(HORIZON, len(after)) - 1]
     streamed = after[-1]["rows_seen"] - cycles[policy.start_batch - 1]["rows_seen"]
     return {"policy_macro_f1": at["continue_recent_f1"], "plain_macro_f1_same_rows": at["plain_recent_f1"],
             "policy_gap_to_refit": round(at["refit_challenger_recent_f1"] - at["continue_recent_f1"], 5),
             "batches_to_adapt": adapted[0] if adapted else None,
+            # batches after the start until the continued pipeline promotes a challenger or asks a person
+            "batches_to_decision": decided[0] if decided else None,
             "rows_relabelled_share": round(sum(c["rows_touched"] for c in after) / streamed, 4)}
 
 

@@ -127,3 +127,17 @@ def test_no_holdout_answer_ever_reaches_the_inbox(tmp_path_factory, kinds, data)
     assert sorted(inbox) == sorted(i["text"] for i in items if i["source"] == "x.csv")
     newest = holdout.newest(db)
     assert newest.version == (2 if "holdout" in kinds else 1) and sent["holdout_rows"] == kinds.count("holdout")
+
+
+def test_the_lab_team_reannotates_the_queued_holdout_rows_by_its_policy(tmp_path):
+    from lab.reannotate import reannotate_holdout
+    from lab.scenarios import AS_BAD_NEWS, Policy
+
+    settings = _settings(tmp_path)
+    policy = Policy("p", r"saniti[sz]er", AS_BAD_NEWS, start_batch=1)
+    assert reannotate_holdout(settings, policy)["holdout_version"] is None  # nothing queued yet
+    route_to_reannotation(settings, SANITIZER)
+    sent = reannotate_holdout(settings, policy)
+    assert sent["file"] is None and sent["holdout_version"] == 2
+    assert [LABELS[k] for k in fixed_holdout(settings).labels] == ["Negative", "Negative", "Negative", "Positive",
+                                                                   "Negative", "Neutral"]

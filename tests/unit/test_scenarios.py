@@ -35,9 +35,11 @@ def test_batch_bounds_cover_the_file():
 def test_policy_figures_read_three_batches_after_the_start():
     policy = Policy("p", "x", AS_BAD_NEWS, start_batch=1)
     cycles = [{"cycle": k, "rows_seen": 100 * (k + 1), "rows_touched": 0 if k == 0 else 10,
-               "continue_recent_f1": f, "plain_recent_f1": 0.98, "refit_challenger_recent_f1": f + 0.004}
+               "continue_recent_f1": f, "plain_recent_f1": 0.98, "refit_challenger_recent_f1": f + 0.004,
+               "continue_promoted": k == 4, "continue_ambiguous": k == 3}
               for k, f in enumerate([0.98, 0.975, 0.90, 0.97, 0.975])]
     figures = policy_figures(cycles, policy)
+    assert figures["batches_to_decision"] == 3  # the first batch whose challenger went to a person
     assert figures["batches_to_adapt"] == 3  # close at the first batch, not at the second, and from the third on
     assert figures["policy_macro_f1"] == 0.97 and figures["plain_macro_f1_same_rows"] == 0.98
     assert figures["policy_gap_to_refit"] == pytest.approx(0.004)

@@ -111,7 +111,7 @@ def test_a_correction_many_annotators_make_is_systematic_random_noise_is_not():
     older = pd.DataFrame(before, columns=HEADER).rename(columns={
         "OriginalTweet": "text", "Sentiment": "label", "SuggestedSentiment": "suggested_label",
         "Annotator": "annotator"}).assign(batch_id="b0")
-    assert len(systematic_corrections(pd.concat([older, frame]), FAST)) == 1
+    assert systematic_corrections(pd.concat([older, frame]), FAST)["since"].tolist() == ["b1"]  # where it began
 
 
 def test_held_rows_leave_the_store_wait_for_review_and_the_ledger_balances(layout):

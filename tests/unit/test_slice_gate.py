@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tweet_sentiment.label_check.check import check_record
-from tweet_sentiment.label_check.confident_learning import rows_touched
+from tweet_sentiment.label_check.confident_learning import rows_corrected, rows_touched
 from tweet_sentiment.model.comparison import CHALLENGER, CHAMPION, Holdout, Predicted, compare, look_at_slices
 from tweet_sentiment.model.gate import GateRules, PairedComparison, SliceEvidence, paired_bootstrap, promotion_decision
 from tweet_sentiment.model.slices import SliceComparison, adjusted_family, compare_slices, holm, sign_test
@@ -120,29 +120,41 @@ def test_rows_touched_splits_hashtags_folds_plurals_and_keeps_the_biggest_correc
     assert list(rows_touched(texts, corrections, limit=1)) == ["sanitizer (towards negative, towards positive)"]
 
 
+def test_rows_corrected_keeps_only_the_rows_labelled_since_the_correction_began():
+    texts = ["sanitizer a", "sanitizer b", "lockdown c", "sanitizer d"]
+    corrections = [{"word": "sanitizer", "direction": "towards negative", "rows": 30, "since": "b2"}]
+    rank_of = {"b0": 0, "b1": 1, "b2": 2, "b3": 3}
+    (mask,) = rows_corrected(texts, [1, 2, 3, 3], corrections, rank_of).values()
+    assert mask.tolist() == [False, True, False, True]  # b1's sanitizer row followed the old rule
+
+
 def test_look_at_slices_adjusts_the_window_and_compares_the_rows_outside(tmp_path):
     rng = np.random.default_rng(3)
-    texts = [f"tweet about sanitizer {i}" if i < 30 else f"tweet about lockdown {i}" for i in range(600)]
+    texts = [f"tweet about sanitizer {i}" if i < 40 else f"tweet about lockdown {i}" for i in range(600)]
+    batches = ["b1" if i < 10 else "b2" for i in range(600)]  # the first ten sanitizer rows: before the rule
     labels = rng.integers(0, 5, 600)
     champion = labels.copy()
-    champion[:30] = (labels[:30] + 1) % 5  # the old rule on the correction's rows
+    champion[10:40] = (labels[10:40] + 1) % 5  # the old rule on the rows the team relabelled
     challenger = labels.copy()  # learnt the team's rule; the same elsewhere
-    held = {"recent": Holdout(texts, labels), "fixed": Holdout(texts[30:], labels[30:])}
+    challenger[:10] = (labels[:10] + 1) % 5  # and so gets the old rule's rows (old labels) wrong
+    held = {"recent": Holdout(texts, labels, batches=batches), "fixed": Holdout(texts[40:], labels[40:], 1)}
     predicted = {"recent": {CHAMPION: Predicted(champion, 1.0), CHALLENGER: Predicted(challenger, 1.0)},
-                 "fixed": {CHAMPION: Predicted(champion[30:], 1.0), CHALLENGER: Predicted(challenger[30:], 1.0)}}
+                 "fixed": {CHAMPION: Predicted(champion[40:], 1.0), CHALLENGER: Predicted(challenger[40:], 1.0)}}
     layout = DataLayout(tmp_path)
-    write_json_atomic(layout.labels / "checks" / "b1.json", {"systematic_corrections": [
-        {"word": "sanitizer", "direction": "towards negative", "rows": 30}]})
-    corrections = check_record(layout, "b1")["systematic_corrections"]
-    touched = {name: rows_touched(h.texts, corrections) for name, h in held.items()}
+    write_json_atomic(layout.labels / "checks" / "b2.json", {"systematic_corrections": [
+        {"word": "sanitizer", "direction": "towards negative", "rows": 30, "since": "b2"}]})
+    corrections = check_record(layout, "b2")["systematic_corrections"]
+    rank_of = {"b1": 0, "b2": 1}
+    slices = rows_corrected(texts, [rank_of[b] for b in batches], corrections, rank_of)
+    mentions = {name: rows_touched(h.texts, corrections) for name, h in held.items()}
     comparison = compare(held, predicted, 4)
-    adjusted, evidence = look_at_slices(comparison, held, predicted, touched)
+    adjusted, evidence = look_at_slices(comparison, held, predicted, slices, mentions)
     assert adjusted.paired["recent"].adjusted_p >= comparison.paired["recent"].p_value
     (only,) = evidence.slices
     assert (only.rows, only.wins, only.losses) == (30, 30, 0) and only.adjusted_p < 0.01
-    assert evidence.recent_outside.rows == 570 and evidence.recent_outside.gain == 0
-    assert evidence.fixed_outside.rows == 570
+    assert evidence.recent_outside.rows == 560 and evidence.recent_outside.gain == 0  # no sanitizer row at all
+    assert evidence.fixed_outside.rows == 560
     decision = promotion_decision(adjusted.paired["fixed"], adjusted.paired["recent"], 1.0, RULES, evidence)
     assert decision.promote
-    assert look_at_slices(comparison, held, predicted, {}) == (comparison, None)
+    assert look_at_slices(comparison, held, predicted, {}, {}) == (comparison, None)
     assert check_record(layout, "never-checked") == {}

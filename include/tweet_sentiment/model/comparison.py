@@ -28,11 +28,13 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 class Holdout(NamedTuple):
-    """Cleaned texts and their label ids (``version``: the fixed holdout's version, labelling/holdout.py)."""
+    """Cleaned texts and their label ids (``version``: the fixed holdout's version, labelling/holdout.py;
+    ``batches``: the recent window's rows' batch ids)."""
 
     texts: list[str]
     labels: np.ndarray
     version: int | None = None
+    batches: list[str] | None = None
 
 
 class Predicted(NamedTuple):
@@ -99,22 +101,22 @@ def _paired_outside(holdout: Holdout, predicted: Mapping[str, Predicted],
 
 
 def look_at_slices(comparison: Comparison, holdouts: Mapping[str, Holdout],
-                   predictions: Mapping[str, Mapping[str, Predicted]],
-                   touched: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[Comparison, SliceEvidence | None]:
-    """The corrections' slices of the recent window tested (model/slices.py) and the whole-window test adjusted
-    with them; the rows outside every slice compared on both holdouts. ``touched``: holdout name → correction →
-    the rows of that holdout it touches. No slice with rows (or no pair to compare): the comparison unchanged."""
+                   predictions: Mapping[str, Mapping[str, Predicted]], slices: Mapping[str, np.ndarray],
+                   mentions: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[Comparison, SliceEvidence | None]:
+    """The corrections' slices of the recent window tested (model/slices.py; ``slices``: correction → the window
+    rows labelled since it began) and the whole-window test adjusted with them; the rows that mention no
+    correction's word (``mentions``: holdout name → correction → rows holding its word) compared on both
+    holdouts. No slice with rows (or no pair to compare): the comparison unchanged."""
     recent = comparison.paired.get("recent")
     predicted = predictions.get("recent", {})
     if recent is None or CHALLENGER not in predicted or CHAMPION not in predicted:
         return comparison, None
-    tests = compare_slices(holdouts["recent"].labels, predicted[CHAMPION].ids, predicted[CHALLENGER].ids,
-                           touched.get("recent", {}))
+    tests = compare_slices(holdouts["recent"].labels, predicted[CHAMPION].ids, predicted[CHALLENGER].ids, slices)
     if not tests:
         return comparison, None
-    window_p, slices = adjusted_family(recent.p_value, tests)
-    outside = {name: _paired_outside(holdouts[name], predictions[name], touched.get(name, {}))
+    window_p, tested = adjusted_family(recent.p_value, tests)
+    outside = {name: _paired_outside(holdouts[name], predictions[name], mentions.get(name, {}))
                if {CHAMPION, CHALLENGER} <= set(predictions.get(name, {})) else None for name in ("recent", "fixed")}
     paired = {**comparison.paired, "recent": dataclasses.replace(recent, adjusted_p=window_p)}
     return (dataclasses.replace(comparison, paired=paired),
-            SliceEvidence(tuple(slices), outside["recent"], outside["fixed"]))
+            SliceEvidence(tuple(tested), outside["recent"], outside["fixed"]))

@@ -62,5 +62,6 @@ def claim_limits(settings: Settings) -> ClaimLimits:
 def holdouts(settings: Settings) -> dict[str, Holdout]:
     """The fixed holdout and the recent window (the newest current rows of the labelled store's recent slice)."""
     window = LabelledStore(settings.layout().labelled).recent_window(settings.recent_window_rows)
-    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64))
+    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64),
+                     batches=window["batch_id"].tolist())
     return {"fixed": fixed_holdout(settings), "recent": recent}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import numpy as np
+
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim, claim_lock
 from tweet_sentiment.intake.engine import Ledger
 from tweet_sentiment.intake.labelled import RecentHoldout, ingest_batch
 from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch, check_record
-from tweet_sentiment.label_check.confident_learning import rows_touched
+from tweet_sentiment.label_check.confident_learning import rows_corrected, rows_touched
 from tweet_sentiment.label_check.review import release_systematic
 from tweet_sentiment.model.comparison import (
     CHALLENGER,
@@ -158,10 +160,17 @@ def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, 
                          gate_rules=dataclasses.asdict(rules), disagreements=comparison.disagreements)
 
 
-def _touched(settings: Settings, batch_id: str | None, held_out: dict[str, Holdout]) -> dict[str, dict]:
-    """Per holdout, the rows each systematic correction the label check found in the batch touches ({}: none)."""
+def _corrected_rows(settings: Settings, batch_id: str | None,
+                    held_out: dict[str, Holdout]) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """The systematic corrections the label check found in the batch: per correction, the recent-window rows
+    labelled since it began (the slices), and per holdout the rows holding its word (left out of "elsewhere")."""
     corrections = check_record(settings.layout(), batch_id).get("systematic_corrections", []) if batch_id else []
-    return {name: rows_touched(h.texts, corrections) for name, h in held_out.items()} if corrections else {}
+    if not corrections:
+        return {}, {}
+    recent = held_out["recent"]
+    rank_of = {b: k for k, b in enumerate(LabelledStore(settings.layout().labelled).batch_order())}
+    slices = rows_corrected(recent.texts, [rank_of.get(b, -1) for b in recent.batches or []], corrections, rank_of)
+    return slices, {name: rows_touched(h.texts, corrections) for name, h in held_out.items()}
 
 
 @_timed
@@ -179,7 +188,8 @@ def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: 
     evidence = None
     if version and len(held_out["recent"].labels) >= rules.min_recent_rows:  # a small window: fixed holdout alone
         comparison, evidence = look_at_slices(comparison, held_out, predicted,
-                                              _touched(settings, challenger_model.card.get("batch_id"), held_out))
+                                              *_corrected_rows(settings, challenger_model.card.get("batch_id"),
+                                                               held_out))
     decision = promotion_decision(comparison.paired["fixed"], comparison.paired["recent"], comparison.max_abs_raw,
                                   rules, evidence)
     if version:

@@ -75,6 +75,7 @@ def cycle_figures(name: str, report: RunReport) -> dict:
     champion, recent = _champion_after(report)
     return {f"{name}_f1": champion["macro_f1"], f"{name}_promoted": bool(report.decision.promoted),
             f"{name}_reason": evaluation.reason, f"{name}_ambiguous": evaluation.ambiguous,
+            f"{name}_slices": evaluation.slices,
             f"{name}_recent_f1": (recent or {}).get("macro_f1"),
             f"{name}_challenger_f1": (evaluation.challenger_metrics or {}).get("macro_f1"),
             f"{name}_challenger_recent_f1": (evaluation.challenger_recent_metrics or {}).get("macro_f1"),

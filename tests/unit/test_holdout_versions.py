@@ -58,7 +58,9 @@ def test_the_holdout_is_seeded_once_as_version_1(tmp_path):
 def test_a_correction_queues_the_holdout_rows_it_touches_once_per_version(tmp_path):
     settings = _settings(tmp_path)
     assert route_to_reannotation(settings, SANITIZER) == 3  # rows 0, 2 (#HandSanitizers), 4 (sanitizers)
-    assert route_to_reannotation(settings, SANITIZER) == 0  # queued already at this version
+    assert route_to_reannotation(settings, SANITIZER) == 0  # queued already
+    other = [{"word": "hand", "direction": "towards negative", "rows": 11}]
+    assert route_to_reannotation(settings, other) == 0  # rows 0 and 2 wait in the queue already
     items = _holdout_items(_queue(settings))
     assert sorted(i["row"] for i in items) == [0, 2, 4]
     assert {i["suggested"] for i in items} == {"Positive", "Neutral", "Negative"}  # shown the current label
@@ -87,7 +89,9 @@ def test_answers_become_the_next_version_and_never_an_inbox_row(tmp_path):
     assert [LABELS[k] for k in fixed_holdout_at(settings, 1)] == HOLDOUT_LABELS  # version 1 is kept
     (_, reannotated) = holdout.versions(settings.state_db)
     assert (reannotated["rows"], reannotated["rows_changed"]) == (3, 2)  # row 4 was Negative already
-    assert route_to_reannotation(settings, SANITIZER) == 3  # a later correction may ask again, at version 2
+    assert route_to_reannotation(settings, SANITIZER) == 0  # the same correction never asks twice
+    reversed_rule = [{"word": "sanitizer", "direction": "towards positive", "rows": 12}]
+    assert route_to_reannotation(settings, reversed_rule) == 3  # another correction of the word asks again
 
 
 def fixed_holdout_at(settings: Settings, version: int) -> np.ndarray:

@@ -13,6 +13,7 @@ label, who) and ``fixed_holdout_versions`` (one per version: when, from what, ho
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -101,21 +102,28 @@ def versions(db: str) -> list[dict]:
         return [dict(r._mapping) for r in connection.execute(sa.select(VERSIONS).order_by(VERSIONS.c.version))]
 
 
-def queue_reannotation(db: str, holdout: VersionedHoldout, touched: np.ndarray) -> int:
-    """Queue the ``touched`` rows of ``holdout`` for re-annotation (most uncertain first: margin 0), each shown
-    with its current label; a row already queued at this version is not queued again. The number queued."""
-    items = [{"id": f"holdout-{row}-v{holdout.version}", "row": row, "source": HOLDOUT_SOURCE, "text": text,
-              "suggested": label, "probabilities": None, "margin": 0.0, "version": f"holdout v{holdout.version}",
-              "label": None, "annotator": None, "answers": {}}
-             for row, text, label, hit in zip(holdout.rows, holdout.texts, holdout.labels, touched, strict=True)
-             if hit]
+def queue_reannotation(db: str, holdout: VersionedHoldout, touched: dict[str, np.ndarray]) -> int:
+    """Queue the rows of ``holdout`` each correction touches (``touched``: a correction's key, "word: direction",
+    → its rows) for re-annotation, most uncertain first (margin 0), each shown with its current label. A row is
+    queued once per correction, and not while it waits in the queue already. The number queued."""
+    items = {}
+    for key, mask in touched.items():
+        tag = hashlib.sha256(key.encode()).hexdigest()[:8]
+        for row, text, label, hit in zip(holdout.rows, holdout.texts, holdout.labels, mask, strict=True):
+            if hit and row not in items:
+                items[row] = {"id": f"holdout-{row}-{tag}", "row": row, "source": HOLDOUT_SOURCE, "text": text,
+                              "suggested": label, "probabilities": None, "margin": 0.0,
+                              "version": f"holdout v{holdout.version}", "label": None, "annotator": None,
+                              "answers": {}}
     with write_transaction(db) as connection:
-        known = set(connection.execute(sa.select(ITEMS.c.id).where(ITEMS.c.source == HOLDOUT_SOURCE)).scalars())
-        items = [i for i in items if i["id"] not in known]
+        queued = connection.execute(sa.select(ITEMS.c.id, ITEMS.c.row, ITEMS.c.send_no)
+                                    .where(ITEMS.c.source == HOLDOUT_SOURCE)).all()
+        known, waiting = {q.id for q in queued}, {q.row for q in queued if q.send_no is None}
+        new = [i for i in items.values() if i["id"] not in known and i["row"] not in waiting]
         tally = state.counters(connection, lock=True)
-        state.insert_items(connection, items, loaded_from=tally.get("loaded", 0))
-        state.set_counters(connection, {**tally, "loaded": tally.get("loaded", 0) + len(items)})
-    return len(items)
+        state.insert_items(connection, new, loaded_from=tally.get("loaded", 0))
+        state.set_counters(connection, {**tally, "loaded": tally.get("loaded", 0) + len(new)})
+    return len(new)
 
 
 def is_holdout_item(item: dict) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import ClaimLimits
 from tweet_sentiment.intake.labelled import parse_labelled_file
-from tweet_sentiment.label_check.confident_learning import rows_touched
+from tweet_sentiment.label_check.confident_learning import MAX_SLICES, rows_touched
 from tweet_sentiment.labelling import holdout as versioned
 from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.infinity import InfinityClient
@@ -44,14 +44,14 @@ def fixed_holdout(settings: Settings) -> Holdout:
 
 
 def route_to_reannotation(settings: Settings, corrections: list[dict]) -> int:
-    """Queue the fixed-holdout tweets the systematic ``corrections`` touch for re-annotation (once per holdout
-    version); how many were queued."""
+    """Queue the fixed-holdout tweets each systematic correction (word and direction) touches for re-annotation,
+    once per correction; how many were queued."""
     if not corrections:
         return 0
     holdout = _newest_holdout(settings)
-    touched = np.logical_or.reduce([np.zeros(len(holdout.texts), dtype=bool),
-                                    *rows_touched(holdout.texts, corrections).values()])
-    return versioned.queue_reannotation(settings.state_db, holdout, touched) if touched.any() else 0
+    touched = {f"{c['word']}: {c['direction']}": mask for c in corrections[:MAX_SLICES]
+               for mask in rows_touched(holdout.texts, [c]).values()}
+    return versioned.queue_reannotation(settings.state_db, holdout, touched)
 
 
 def claim_limits(settings: Settings) -> ClaimLimits:

@@ -9,6 +9,7 @@ import logging
 import sys
 
 from lab.noisy import noisy_stream
+from lab.policies import policy_stream
 from lab.scenarios import POLICIES
 from lab.stream import QualityOptions, stream
 from tweet_sentiment.config import DatasetMissingError, Settings
@@ -18,9 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description="the quality lab: a stream of batches through "
                                      "the product's cycle; last line JSON")
     parser.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
-    parser.add_argument("--scenario", default="plain", choices=["plain", *POLICIES, "noisy"],
-                        help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on; "
-                             "noisy: 10 %% of labels flipped at random, the label check on and off")
+    parser.add_argument("--scenario", default="plain", choices=["plain", "policy", *POLICIES, "noisy"],
+                        help="plain: the Kaggle labels; policy: each policy in turn (annotators relabel a topic from "
+                             "a batch on), scored on its annotators' holdout; a policy's name: that policy's stream "
+                             "beside a refit and a plain one; noisy: 10 %% of labels flipped at random, the label "
+                             "check on and off")
+    parser.add_argument("--policies", default=None,
+                        help=f"policy: a comma-separated subset of {','.join(POLICIES)} (default: all)")
     parser.add_argument("--flagged-rows", default="hold", choices=["hold", "down_weight", "off"],
                         help="the label check's Param flagged_rows for the plain and policy streams")
     parser.add_argument("--flip-seeds", type=int, default=QualityOptions.flip_seeds,
@@ -32,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
                              "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
                              args.flip_seeds)
-    run = noisy_stream if args.scenario == "noisy" else stream
     try:
-        print(json.dumps(run(settings, options)))
+        if args.scenario == "policy":
+            names = args.policies.split(",") if args.policies else None
+            print(json.dumps(policy_stream(settings, options, names)))
+        else:
+            print(json.dumps((noisy_stream if args.scenario == "noisy" else stream)(settings, options)))
     except DatasetMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

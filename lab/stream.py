@@ -36,8 +36,8 @@ QUALITY_JSON = "quality.json"
 
 @dataclass(frozen=True)
 class QualityOptions:
-    """The stream: bootstrap size, batch size, optionally fewer batches, the scenario (plain or a policy), and what
-    the label check does with flagged rows."""
+    """The stream: bootstrap size, batch size, optionally fewer batches, the scenario (plain, policy: every policy
+    in turn (lab/policies.py), or one policy's name), and what the label check does with flagged rows."""
 
     bootstrap_rows: int = 8000
     batch_rows: int = 2000
@@ -48,8 +48,8 @@ class QualityOptions:
 
     @property
     def policy(self) -> Policy | None:
-        if self.scenario != "plain" and self.scenario not in POLICIES:
-            raise ValueError(f"unknown scenario {self.scenario!r}; known: plain, {', '.join(POLICIES)}")
+        if self.scenario not in ("plain", "policy") and self.scenario not in POLICIES:
+            raise ValueError(f"unknown scenario {self.scenario!r}; known: plain, policy, {', '.join(POLICIES)}")
         return POLICIES.get(self.scenario)
 
 

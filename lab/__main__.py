@@ -13,6 +13,11 @@ from lab.policies import policy_stream
 from lab.scenarios import POLICIES
 from lab.stream import QualityOptions, stream
 from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.label_check.teaching import TeachingWeights
+
+
+def _teaching(text: str | None) -> TeachingWeights:
+    return TeachingWeights(*(float(x) for x in text.split(","))) if text else TeachingWeights()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,13 +35,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="the label check's Param flagged_rows for the plain and policy streams")
     parser.add_argument("--flip-seeds", type=int, default=QualityOptions.flip_seeds,
                         help="noisy: how many seeds of the flips (the clean stream runs once)")
+    parser.add_argument("--teaching-weights", default=None, metavar="CORRECTION,SUPERSEDING,SYSTEMATIC",
+                        help="the multipliers of the rows that teach (label_check.teaching; 1,1,1: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     settings = Settings.from_env()
     options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
                              "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
-                             args.flip_seeds)
+                             args.flip_seeds, _teaching(args.teaching_weights))
     try:
         if args.scenario == "policy":
             names = args.policies.split(",") if args.policies else None

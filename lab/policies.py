@@ -39,7 +39,6 @@ from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.features import PROJECTION_SAMPLE_ROWS, feature_matrix, fit_schema
 from tweet_sentiment.model.gate import metrics, predict_ids
 from tweet_sentiment.model.registry import ModelRegistry
-from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.resources import fixed_holdout, infinity_client
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.schema import LABEL_TO_ID, LABELS
@@ -113,15 +112,8 @@ def _decided(report, before: dict, after: dict) -> str | None:
     return "asked" if report.evaluation.ambiguous else None
 
 
-def _options(k: int, flagged_rows: str) -> RunOptions:
-    """The bootstrap is a forced refit; every later batch runs the DAG's defaults."""
-    if k == 0:
-        return RunOptions(strategy="refit", force_promote=True, flagged_rows=flagged_rows)
-    return RunOptions(flagged_rows=flagged_rows)
-
-
 def run_policy(settings: Settings, policy: Policy, header: list[str], rows: list[list[str]],
-               bounds: list[tuple[int, int]], flagged_rows: str, root: Path) -> dict:
+               bounds: list[tuple[int, int]], options: QualityOptions, root: Path) -> dict:
     """One policy's stream on its own data root, scored on its annotators' holdout after every batch."""
     pipeline = dataclasses.replace(settings, data_root=str(root), file_settle_s=0.0,
                                    cache_root=str(settings.layout().embeddings))
@@ -132,7 +124,7 @@ def run_policy(settings: Settings, policy: Policy, header: list[str], rows: list
         batch = rows[lo:hi]
         sent, changed = policy.apply(header, batch) if k >= policy.start_batch else (batch, 0)
         write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv", *with_feedback(header, sent, batch))
-        report = run_cycle(pipeline, f"b{k:04d}", _options(k, flagged_rows))
+        report = run_cycle(pipeline, f"b{k:04d}", options.run_options(k))
         now = scores(champion_predictions(pipeline, annotators.holdout.texts), annotators)
         bootstrap = bootstrap or now
         version = report.challenger.version
@@ -198,14 +190,15 @@ def policy_stream(settings: Settings, options: QualityOptions, names: list[str] 
     policies = [POLICIES[n] for n in (names or list(POLICIES))]
     header, rows = chronological_rows(settings.train_file)
     bounds = batch_bounds(len(rows), options.bootstrap_rows, options.batch_rows, options.max_batches)
-    flagged_rows, results = options.flagged_rows, []
+    results = []
     with tempfile.TemporaryDirectory(prefix="tweet-sentiment-policy-") as tmp:
         for i, policy in enumerate(policies, start=1):
             log.info("policy %d/%d: %s (%s from batch %d)", i, len(policies), policy.name, policy.pattern,
                      policy.start_batch)
-            results.append(run_policy(settings, policy, header, rows, bounds, flagged_rows, Path(tmp) / policy.name))
+            results.append(run_policy(settings, policy, header, rows, bounds, options, Path(tmp) / policy.name))
     summary = {
-        "scenario": "policy", "flagged_rows": flagged_rows, "batches": len(bounds) - 1,
+        "scenario": "policy", "flagged_rows": options.flagged_rows, "batches": len(bounds) - 1,
+        "teaching_weights": dataclasses.asdict(options.teaching),
         "holdout_for_the_gate": "fixed, old labels, no re-annotation",
         "gap_closed_median": median_or_never([r["gap_closed"] for r in results]),
         "batches_to_policy_accuracy_0_8_median": median_or_never([r["batches_to_policy_accuracy_0_8"]

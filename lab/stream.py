@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.charts import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
@@ -24,6 +24,7 @@ from lab.scenarios import POLICIES, Policy, with_feedback
 from lab.summary import held_figures, policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.label_check.teaching import TeachingWeights
 from tweet_sentiment.pipeline.contracts import RunReport
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
@@ -45,6 +46,14 @@ class QualityOptions:
     scenario: str = "plain"
     flagged_rows: str = "hold"  # the label check's Param for every run of the stream
     flip_seeds: int = 3  # the noisy scenario: how many seeds of the label flips (held and unchecked run per seed)
+    teaching: TeachingWeights = field(default_factory=TeachingWeights)  # the rows that teach, in every run
+
+    def run_options(self, k: int, strategy: str = "continue") -> RunOptions:
+        """Batch ``k``'s options: the bootstrap (0) is a forced refit, every later batch runs ``strategy``."""
+        if k == 0:
+            return RunOptions(strategy="refit", force_promote=True, flagged_rows=self.flagged_rows,
+                              teaching=self.teaching)
+        return RunOptions(strategy=strategy, flagged_rows=self.flagged_rows, teaching=self.teaching)
 
     @property
     def policy(self) -> Policy | None:
@@ -122,9 +131,7 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
                 layout.ensure()
                 write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv",
                            *with_feedback(header, relabelled if relabel and touched else batch, batch))
-                run_options = (RunOptions(strategy="refit", force_promote=True, flagged_rows=options.flagged_rows)
-                               if k == 0 else RunOptions(strategy="refit" if name == "refit" else "continue",
-                                                         flagged_rows=options.flagged_rows))
+                run_options = options.run_options(k, "refit" if name == "refit" else "continue")
                 cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
             cycles.append(cycle)
             log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",

@@ -94,7 +94,8 @@ def embed_batch(settings: Settings, batch_id: str) -> Embedded:
 
 @_timed
 def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> LabelCheckRecord:
-    """Flag the batch's likely label errors and hold or down-weight them (label_check.check_batch), on the
+    """Flag the batch's likely label errors and hold or down-weight them, up-weight the rows that teach
+    (label_check.check_batch), on the
     champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache; then
     send the held rows of earlier batches that make a now systematic correction back to the inbox."""
     layout = settings.layout()
@@ -108,7 +109,8 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
             return feature_matrix(texts, schema or fit_schema(design, texts, client, layout.embeddings), client,
                                   layout.embeddings)
 
-        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight)
+        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight,
+                             teaching=options.teaching)
     released = release_systematic(layout, record.get("systematic_corrections", []))
     return {**record, "rows_released": len(released)}
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from lab.scenarios import POLICIES, Policy, with_feedback
-from lab.stream import QualityOptions, batch_bounds
+from lab.stream import QualityOptions, batch_bounds, refit_after_cycle
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.model.boosting import BoostingParams, train_fresh, validation_mask
@@ -103,13 +103,13 @@ def ceiling_predictions(settings: Settings, policy: Policy, texts: list[str]) ->
         return predict_ids(result.booster, feature_matrix(texts, schema, client, cache))[0]
 
 
-def _decided(report, before: dict, after: dict) -> str | None:
-    """What the cycle's gate did about the rule: ``promoted`` (a challenger following it), ``asked`` (a person
-    asked: ambiguous), or None."""
-    if report.decision and report.decision.promoted and (after["policy_rows_accuracy"] or 0) > (
-            before["policy_rows_accuracy"] or 0):
+def _decided(figures: dict, before: dict) -> str | None:
+    """What the batch's gate did about the rule (the cycle's challenger, the refit's): ``promoted`` (a challenger
+    following it: more of the rule's holdout rows right than the champion before), ``asked`` (a person asked:
+    ambiguous), or None."""
+    if figures["promoted"] and (figures["policy_rows_accuracy"] or 0) > (before["policy_rows_accuracy"] or 0):
         return "promoted"
-    return "asked" if report.evaluation.ambiguous else None
+    return "asked" if figures["ambiguous"] else None
 
 
 def run_policy(settings: Settings, policy: Policy, header: list[str], rows: list[list[str]],
@@ -125,16 +125,18 @@ def run_policy(settings: Settings, policy: Policy, header: list[str], rows: list
         sent, changed = policy.apply(header, batch) if k >= policy.start_batch else (batch, 0)
         write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv", *with_feedback(header, sent, batch))
         report = run_cycle(pipeline, f"b{k:04d}", options.run_options(k))
+        refitted = refit_after_cycle(pipeline, options.run_options(k)) if k else {}
         now = scores(champion_predictions(pipeline, annotators.holdout.texts), annotators)
         bootstrap = bootstrap or now
         version = report.challenger.version
-        figures = {"batch": k, "rows_relabelled": changed, "promoted": bool(report.decision and
-                                                                            report.decision.promoted),
-                   "ambiguous": report.evaluation.ambiguous, "strategy": report.challenger.strategy,
+        figures = {"batch": k, "rows_relabelled": changed,
+                   "promoted": bool(report.decision and report.decision.promoted) or refitted.get("refit_promoted",
+                                                                                                  False),
+                   "ambiguous": report.evaluation.ambiguous or refitted.get("refit_ambiguous", False),
+                   "strategy": report.challenger.strategy, "reason": report.evaluation.reason,
                    "train_cpu_s": ModelRegistry.of(pipeline).card(version).get("train_cpu_s") if version else None,
-                   "reason": report.evaluation.reason, **now,
-                   "decision": _decided(report, batches[-1] if batches else now, now) if k >= policy.start_batch
-                   else None}
+                   **{key: v for key, v in refitted.items() if not key.endswith("metrics")}, **now}
+        figures["decision"] = _decided(figures, batches[-1] if batches else now) if k >= policy.start_batch else None
         batches.append(figures)
         log.info("policy %s: batch %d/%d (%d relabelled): %s; annotators' holdout %.4f, rule's rows %s",
                  policy.name, k, len(bounds) - 1, changed, "promoted" if figures["promoted"] else
@@ -167,7 +169,9 @@ def policy_summary(policy: Policy, batches: list[dict], bootstrap: dict, ceiling
             "unaffected_macro_f1": final["unaffected_macro_f1"],
             "promotions": sum(b["promoted"] for b in batches[1:]),
             "asked_a_person": sum(b["ambiguous"] for b in batches[1:]),
-            "refit_cpu_s_per_batch": round(sum(b["train_cpu_s"] or 0 for b in batches[1:] if b["strategy"] == "refit")
+            "refit_challengers": sum(b.get("refit_version") is not None for b in batches[1:]),
+            "refit_promotions": sum(b.get("refit_promoted", False) for b in batches[1:]),
+            "refit_cpu_s_per_batch": round(sum(b.get("refit_cpu_s", 0.0) for b in batches[1:])
                                            / max(len(batches) - 1, 1), 3),
             "train_cpu_s_per_batch": round(sum(b["train_cpu_s"] or 0 for b in batches[1:])
                                            / max(len(batches) - 1, 1), 3),

@@ -25,6 +25,9 @@ from lab.summary import held_figures, policy_figures, summarise, unaffected_macr
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.label_check.teaching import TeachingWeights
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.model.registry_index import AWAITING
+from tweet_sentiment.pipeline import refit
 from tweet_sentiment.pipeline.contracts import RunReport
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
@@ -92,6 +95,22 @@ def cycle_figures(name: str, report: RunReport) -> dict:
             f"{name}_confusion": champion["confusion"]}
 
 
+def refit_after_cycle(settings: Settings, options: RunOptions) -> dict:
+    """The off-cycle refit path after a cycle, as the refit DAG runs it (due → train → judge): a refit challenger
+    when one pays (pipeline/refit_policy.py); what became of it."""
+    due = refit.refit_due(settings, force=False)
+    if not due.due:
+        return {"refit_version": None, "refit_promoted": False, "refit_ambiguous": False, "refit_cpu_s": 0.0,
+                "refit_reason": due.reason}
+    trained = refit.train_refit(settings, due, options)
+    outcome = refit.judge_refit(settings, trained, options)
+    card = ModelRegistry.of(settings).card(trained.version) if trained.version else {}
+    return {"refit_version": trained.version, "refit_promoted": outcome.promoted,
+            "refit_ambiguous": card.get("status") == AWAITING, "refit_cpu_s": card.get("train_cpu_s") or 0.0,
+            "refit_reason": f"{due.reason}; {outcome.reason}", "refit_metrics": card.get("metrics"),
+            "refit_recent_metrics": card.get("recent_metrics")}
+
+
 def _relabelled_dataset(settings: Settings, policy: Policy, folder: Path) -> str:
     """A dataset folder whose holdout file the policy relabelled (the training file linked as it is)."""
     folder.mkdir(parents=True)
@@ -133,6 +152,8 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
                            *with_feedback(header, relabelled if relabel and touched else batch, batch))
                 run_options = options.run_options(k, "refit" if name == "refit" else "continue")
                 cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
+                if name == "continue" and k:  # the product's loop: its refit path too
+                    cycle.update(_after_refit(refit_after_cycle(pipeline, run_options)))
             cycles.append(cycle)
             log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",
                      k, len(bounds) - 1, hi, touched, cycle["continue_f1"], cycle["continue_recent_f1"],
@@ -143,6 +164,16 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
                            unaffected_macro_f1=unaffected_macro_f1(pipelines["continue"][0], policy))
     return {"scenario": options.scenario, "flagged_rows": options.flagged_rows, **summary,
             **_write_reports(settings, options, summary, cycles)}
+
+
+def _after_refit(refitted: dict) -> dict:
+    """The continued pipeline's figures of the refit path; a promoted refit is the champion after the cycle."""
+    figures = {f"continue_{k}": v for k, v in refitted.items() if not k.endswith("metrics")}
+    if refitted["refit_promoted"]:
+        figures.update(continue_f1=refitted["refit_metrics"]["macro_f1"],
+                       continue_recent_f1=(refitted["refit_recent_metrics"] or {}).get("macro_f1"),
+                       continue_confusion=refitted["refit_metrics"]["confusion"])
+    return figures
 
 
 def _write_reports(settings: Settings, options: QualityOptions, summary: dict, cycles: list[dict]) -> dict:

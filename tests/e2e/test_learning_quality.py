@@ -89,6 +89,7 @@ def test_policy_scenario_scores_each_policy_on_its_annotators_holdout(pipeline_e
     prices = Policy("prices", r"\bprices?\b|\bcost", dict.fromkeys(LABELS, "Extremely Positive"), start_batch=1)
     monkeypatch.setattr(scenarios, "POLICIES", {"shops": shops, "prices": prices})
     monkeypatch.setattr(policies, "POLICIES", scenarios.POLICIES)
+    monkeypatch.setenv("TWEET_SENTIMENT_REFIT_EVERY_BATCHES", "2")  # a refit pays at batch 2 at the latest
     settings = Settings.from_env()
     summary = policies.policy_stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=500, max_batches=2))
 
@@ -108,5 +109,10 @@ def test_policy_scenario_scores_each_policy_on_its_annotators_holdout(pipeline_e
         assert figures["gap_closed"] == pytest.approx(
             (figures["final_macro_f1"] - figures["bootstrap_macro_f1"]) / room, abs=1e-3)
         assert 0.3 < figures["unaffected_macro_f1"] <= 1
+        # the refit path ran beside the cycle: a refit challenger, judged at half the significance
+        refits = [b for b in batches[1:] if b["refit_version"]]
+        assert refits and figures["refit_challengers"] == len(refits) and figures["refit_cpu_s_per_batch"] > 0
+        assert all("a refit pays" in b["refit_reason"] for b in refits)
+        assert all(("p<0.005" in b["refit_reason"]) or ("changed" in b["refit_reason"]) for b in refits), refits
     gaps = sorted(f["gap_closed"] for f in summary["policies"].values())
     assert summary["gap_closed_median"] == pytest.approx(sum(gaps) / 2)

@@ -69,14 +69,16 @@ def test_the_policy_summary_reads_gap_closed_and_the_batches_to_accuracy_and_dec
     decisions = [None, None, None, None, "promoted"]
     batches = [{"batch": k, "rows_relabelled": 5 if k >= 2 else 0, "macro_f1": f, "policy_rows_accuracy": a,
                 "unaffected_macro_f1": 0.97, "promoted": d == "promoted", "ambiguous": False, "decision": d,
-                "strategy": "refit" if k in (0, 3) else "continue", "train_cpu_s": 2.0}
+                "train_cpu_s": 2.0, "refit_version": "v" if k == 3 else None, "refit_cpu_s": 3.0 if k == 3 else 0.0,
+                "refit_promoted": False}
                for k, (f, a, d) in enumerate(zip(f1, accuracy, decisions, strict=True))]
     summary = policy_summary(policy, batches, batches[0], {"macro_f1": 0.95, "policy_rows_accuracy": 0.9}, 30, 1.0)
     assert summary["gap_closed"] == pytest.approx(0.8)
     assert summary["policy_rows_accuracy"] == [0.5, 0.85, 0.7]
     assert summary["batches_to_policy_accuracy_0_8"] == 2  # reached at the second batch of the rule
     assert summary["batches_to_decision"] == 3 and summary["rows_relabelled"] == 15
-    assert summary["refit_cpu_s_per_batch"] == 0.5 and summary["train_cpu_s_per_batch"] == 2.0  # bootstrap apart
+    assert summary["refit_cpu_s_per_batch"] == 0.75 and summary["train_cpu_s_per_batch"] == 2.0  # bootstrap apart
+    assert summary["refit_challengers"] == 1 and summary["refit_promotions"] == 0
 
 
 def test_medians_count_never_as_later_than_any_batch():

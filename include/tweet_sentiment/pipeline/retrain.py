@@ -30,7 +30,7 @@ from tweet_sentiment.model.features import current_schema, feature_matrix, fit_s
 from tweet_sentiment.model.gate import GateRules, promotion_decision
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ChampionMovedError, ChampionUnavailableError, ModelRegistry
-from tweet_sentiment.pipeline import challenger
+from tweet_sentiment.pipeline import challenger, refit_policy
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
 from tweet_sentiment.pipeline.params import RunOptions
@@ -149,9 +149,11 @@ def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, 
 
 @_timed
 def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: RunOptions) -> Evaluation:
-    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide."""
-    registry = ModelRegistry.of(settings)
+    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide (at half
+    the significance when a second challenger is judged for the same batch: refit_policy.gate_options)."""
     version = trained.version
+    options = refit_policy.gate_options(settings, version, options)
+    registry = ModelRegistry.of(settings)
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}

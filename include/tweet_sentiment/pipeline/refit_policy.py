@@ -32,7 +32,7 @@ from tweet_sentiment.storage.fs import read_json
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 PATTERN_MIN_ROWS = 5  # recent-window rows holding a corrected word, at least
-PATTERN_ERROR_RATE = 0.3  # ... of which the champion gets at least this share wrong
+PATTERN_ERROR_RATE = 0.2  # ... of which the champion gets at least this share wrong (a word it knows: ~3 %)
 
 
 @dataclass(frozen=True)

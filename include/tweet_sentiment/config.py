@@ -144,6 +144,7 @@ class Settings:
     rejected_model_retention_days: float = 7.0  # a rejected challenger's model file is dropped after (card kept)
     max_champion_trees: int = 3000  # past this, the refit DAG compacts the champion (a refit, through the gate)
     refit_cron: str = "0 * * * *"  # when the refit DAG checks its policy (cheap: one card read)
+    refit_every_batches: int = 8  # a refit pays every this many batches since the last fresh fit (0: never)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -194,6 +195,7 @@ class Settings:
                                                      d.rejected_model_retention_days),
             max_champion_trees=_env_int("TWEET_SENTIMENT_MAX_CHAMPION_TREES", d.max_champion_trees),
             refit_cron=os.environ.get("TWEET_SENTIMENT_REFIT_CRON", d.refit_cron),
+            refit_every_batches=_env_int("TWEET_SENTIMENT_REFIT_EVERY_BATCHES", d.refit_every_batches),
         )
 
     @property

@@ -34,7 +34,7 @@ from tweet_sentiment.model.features import current_schema, feature_matrix, fit_s
 from tweet_sentiment.model.gate import GateRules, SliceEvidence, promotion_decision
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ChampionMovedError, ChampionUnavailableError, ModelRegistry
-from tweet_sentiment.pipeline import challenger
+from tweet_sentiment.pipeline import challenger, refit_policy
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
 from tweet_sentiment.pipeline.params import RunOptions
@@ -104,7 +104,8 @@ def embed_batch(settings: Settings, batch_id: str) -> Embedded:
 
 @_timed
 def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> LabelCheckRecord:
-    """Flag the batch's likely label errors and hold or down-weight them (label_check.check_batch), on the
+    """Flag the batch's likely label errors and hold or down-weight them, up-weight the rows that teach
+    (label_check.check_batch), on the
     champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache; then
     send the held rows of earlier batches that make a now systematic correction back to the inbox."""
     layout = settings.layout()
@@ -118,7 +119,8 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
             return feature_matrix(texts, schema or fit_schema(design, texts, client, layout.embeddings), client,
                                   layout.embeddings)
 
-        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight)
+        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight,
+                             teaching=options.teaching)
     corrections = record.get("systematic_corrections", [])
     released = release_systematic(layout, corrections)
     return {**record, "rows_released": len(released),
@@ -175,9 +177,11 @@ def _corrected_rows(settings: Settings, batch_id: str | None,
 
 @_timed
 def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: RunOptions) -> Evaluation:
-    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide."""
-    registry = ModelRegistry.of(settings)
+    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide (at half
+    the significance when a second challenger is judged for the same batch: refit_policy.gate_options)."""
     version = trained.version
+    options = refit_policy.gate_options(settings, version, options)
+    registry = ModelRegistry.of(settings)
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}

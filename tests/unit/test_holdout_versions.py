@@ -49,10 +49,25 @@ def test_the_holdout_is_seeded_once_as_version_1(tmp_path):
     first = fixed_holdout(settings)
     assert first.version == 1 and len(first.texts) == len(HOLDOUT_TEXTS)
     assert [LABELS[k] for k in first.labels] == HOLDOUT_LABELS
-    holdout.seed(settings.state_db, ["other"], ["Neutral"], "again.csv")  # a second seed changes nothing
-    again = fixed_holdout(settings)
+    again = fixed_holdout(settings)  # the same file: nothing new
     assert (again.version, again.texts, again.labels.tolist()) == (1, first.texts, first.labels.tolist())
     assert [v["version"] for v in holdout.versions(settings.state_db)] == [1]
+
+
+def test_a_replaced_holdout_file_is_a_new_base_version(tmp_path):
+    settings = _settings(tmp_path)
+    route_to_reannotation(settings, SANITIZER)
+    queue = _queue(settings)
+    for item in _holdout_items(queue):
+        queue.record(item["id"], "Extremely Negative", "ann")
+    queue.send_batch("ann")
+    assert fixed_holdout(settings).version == 2
+    with settings.holdout_file.open("a", encoding="latin-1") as fh:  # an operator appends a row to the file
+        fh.write('9,0,,16-03-2020,"masks for everyone",Positive\n')
+    replaced = fixed_holdout(settings)
+    assert replaced.version == 3 and replaced.texts[-1] == "masks for everyone"
+    assert [LABELS[k] for k in replaced.labels] == [*HOLDOUT_LABELS, "Positive"]  # the file's labels again
+    assert holdout.newest(settings.state_db, upto=2).labels[0] == "Extremely Negative"  # version 2 is kept
 
 
 def test_a_correction_queues_the_holdout_rows_it_touches_once_per_version(tmp_path):
@@ -116,7 +131,7 @@ def test_no_holdout_answer_ever_reaches_the_inbox(tmp_path_factory, kinds, data)
     and the holdout's new version exactly the holdout ones."""
     tmp = tmp_path_factory.mktemp("mix")
     db = f"sqlite:///{tmp / 'state.sqlite'}"
-    holdout.seed(db, [f"holdout tweet {i}" for i in range(12)], ["Neutral"] * 12, "test.csv")
+    holdout.seed(db, [f"holdout tweet {i}" for i in range(12)], ["Neutral"] * 12, "test.csv", "digest")
     items = [{"id": f"{kind}-{n}", "row": n, "source": holdout.HOLDOUT_SOURCE if kind == "holdout" else "x.csv",
               "text": f"{kind} tweet {n}", "UserName": "", "ScreenName": "", "Location": "", DATE_COLUMN: "",
               "suggested": "Neutral", "probabilities": {}, "margin": 0.1, "version": "v1"}

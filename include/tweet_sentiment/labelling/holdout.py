@@ -1,6 +1,7 @@
 """The fixed holdout, versioned in the state database, and its re-annotation through the labelling queue.
 
-Version 1 is the official test split as the dataset ships it (seeded on first use). When the label check finds a
+Version 1 is the official test split as the dataset ships it (seeded on first use); a replaced file (another
+content hash) becomes a new *base* version, from which the rows are read again. When the label check finds a
 systematic correction (a team's new rule on a word), the holdout tweets holding that word go to the labelling
 queue, shown with their current holdout label (:func:`queue_reannotation`); a person's answers on them come back,
 at "Send batch", as the next holdout version (:func:`record_reannotations`), never as an inbox file: a
@@ -40,7 +41,8 @@ VERSIONS = sa.Table(
     "fixed_holdout_versions", METADATA,
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("at", sa.String(40), nullable=False),
-    sa.Column("source", sa.String, nullable=False),  # the dataset file (version 1) or who re-annotated
+    sa.Column("source", sa.String, nullable=False),  # the dataset file (a base version) or who re-annotated
+    sa.Column("digest", sa.String(64)),  # a base version: the sha256 of the file it was read from (else None)
     sa.Column("rows", sa.Integer, nullable=False),  # rows given a label in this version
     sa.Column("rows_changed", sa.Integer, nullable=False),  # of which a label other than the one before
 )
@@ -60,23 +62,44 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def seed(db: str, texts: list[str], labels: list[str], source: str) -> None:
-    """Version 1 from the dataset's holdout file, once (nothing happens when any version exists)."""
+def seed(db: str, texts: list[str], labels: list[str], source: str, digest: str) -> None:
+    """A new *base* version from the dataset's holdout file whose content hash is ``digest``: the first, or when
+    the file was replaced since the newest base (every row as the file has it; re-annotations of the replaced file
+    no longer apply). Nothing happens when the newest base has this digest."""
     try:
         with write_transaction(db) as connection:
-            if connection.execute(sa.select(sa.func.count()).select_from(VERSIONS)).scalar_one():
+            if _base(connection)[1] == digest:
                 return
-            connection.execute(sa.insert(VERSIONS), [{"version": 1, "at": _now(), "source": source,
-                                                      "rows": len(texts), "rows_changed": 0}])
-            connection.execute(sa.insert(ROWS), [{"row": i, "version": 1, "text": t, "label": label, "annotator": ""}
+            version = (connection.execute(sa.select(sa.func.max(VERSIONS.c.version))).scalar_one() or 0) + 1
+            connection.execute(sa.insert(VERSIONS), [{"version": version, "at": _now(), "source": source,
+                                                      "digest": digest, "rows": len(texts),
+                                                      "rows_changed": 0}])
+            connection.execute(sa.insert(ROWS), [{"row": i, "version": version, "text": t, "label": label,
+                                                  "annotator": ""}
                                                  for i, (t, label) in enumerate(zip(texts, labels, strict=True))])
     except sa.exc.IntegrityError:  # another process seeded it meanwhile (PostgreSQL: both saw it empty)
         return
 
 
+def base_digest(db: str) -> str | None:
+    """The content hash of the file the newest base version was read from (None before the first)."""
+    with read_connection(db) as connection:
+        return _base(connection)[1]
+
+
+def _base(connection: Connection, upto: int | None = None) -> tuple[int, str | None]:
+    """The newest base version (read from the file) at ``upto`` at most, and its file's digest ((0, None): none)."""
+    query = sa.select(VERSIONS.c.version, VERSIONS.c.digest).where(VERSIONS.c.digest.is_not(None))
+    if upto is not None:
+        query = query.where(VERSIONS.c.version <= upto)
+    found = connection.execute(query.order_by(VERSIONS.c.version.desc()).limit(1)).first()
+    return (found.version, found.digest) if found else (0, None)
+
+
 def _current(connection: Connection, upto: int | None = None) -> sa.Select:
-    """Each row's newest label (at version ``upto`` at most)."""
-    newest = sa.select(ROWS.c.row, sa.func.max(ROWS.c.version).label("version"))
+    """Each row's newest label since the newest base version (at version ``upto`` at most)."""
+    base = _base(connection, upto)[0]
+    newest = sa.select(ROWS.c.row, sa.func.max(ROWS.c.version).label("version")).where(ROWS.c.version >= base)
     if upto is not None:
         newest = newest.where(ROWS.c.version <= upto)
     newest = newest.group_by(ROWS.c.row).subquery()

@@ -3,6 +3,8 @@ limits."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from tweet_sentiment.config import Settings
@@ -24,16 +26,17 @@ def infinity_client(settings: Settings) -> InfinityClient:
 
 
 def _newest_holdout(settings: Settings) -> versioned.VersionedHoldout:
-    """The newest version of the fixed holdout (labelling/holdout.py); the first use seeds version 1 from the
-    official test split, cleaned the way training rows are."""
-    found = versioned.newest(settings.state_db)
-    if found is None:
-        path = settings.holdout_file
-        parsed = parse_labelled_file(path.name, path.read_bytes(), settings.max_text_chars)
+    """The newest version of the fixed holdout (labelling/holdout.py); the holdout file (the official test split,
+    cleaned the way training rows are) is read into a new base version on first use and whenever its content
+    changed (one hash of the file per call)."""
+    path = settings.holdout_file
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if versioned.base_digest(settings.state_db) != digest:
+        parsed = parse_labelled_file(path.name, data, settings.max_text_chars)
         versioned.seed(settings.state_db, [r["text"] for r in parsed.rows], [r["label"] for r in parsed.rows],
-                       path.name)
-        found = versioned.newest(settings.state_db)
-    return found
+                       path.name, digest)
+    return versioned.newest(settings.state_db)
 
 
 def fixed_holdout(settings: Settings) -> Holdout:

@@ -44,6 +44,15 @@ def _holdout_items(queue: LabellingQueue) -> list[dict]:
     return [i for i in queue.view(limit=100)["items"] if i["source"] == holdout.HOLDOUT_SOURCE]
 
 
+def _reannotate_sanitizer(settings: Settings, label: str) -> dict:
+    """Route the sanitizer correction's holdout tweets, answer each with ``label`` and send: the send's record."""
+    route_to_reannotation(settings, SANITIZER)
+    queue = _queue(settings)
+    for item in _holdout_items(queue):
+        queue.record(item["id"], label, "ann")
+    return queue.send_batch("ann")
+
+
 def test_the_holdout_is_seeded_once_as_version_1(tmp_path):
     settings = _settings(tmp_path)
     first = fixed_holdout(settings)
@@ -56,11 +65,7 @@ def test_the_holdout_is_seeded_once_as_version_1(tmp_path):
 
 def test_a_replaced_holdout_file_is_a_new_base_version(tmp_path):
     settings = _settings(tmp_path)
-    route_to_reannotation(settings, SANITIZER)
-    queue = _queue(settings)
-    for item in _holdout_items(queue):
-        queue.record(item["id"], "Extremely Negative", "ann")
-    queue.send_batch("ann")
+    _reannotate_sanitizer(settings, "Extremely Negative")
     assert fixed_holdout(settings).version == 2
     with settings.holdout_file.open("a", encoding="latin-1") as fh:  # an operator appends a row to the file
         fh.write('9,0,,16-03-2020,"masks for everyone",Positive\n')
@@ -115,11 +120,7 @@ def fixed_holdout_at(settings: Settings, version: int) -> np.ndarray:
 
 def test_a_send_of_holdout_rows_alone_writes_no_inbox_file(tmp_path):
     settings = _settings(tmp_path)
-    route_to_reannotation(settings, SANITIZER)
-    queue = _queue(settings)
-    for item in _holdout_items(queue):
-        queue.record(item["id"], "Negative", "ann")
-    sent = queue.send_batch("ann")
+    sent = _reannotate_sanitizer(settings, "Negative")
     assert sent["file"] is None and sent["holdout_version"] == 2
     assert not settings.layout().inbox.exists() or not list(settings.layout().inbox.iterdir())
 

@@ -11,20 +11,30 @@ from collections.abc import Callable
 
 from lab.mood_shift import ShiftOptions, mood_shift
 from lab.noisy import noisy_stream
+from lab.policies import policy_stream
 from lab.scenarios import POLICIES
 from lab.stream import QualityOptions, stream
 from tweet_sentiment.config import DatasetMissingError, Settings
+from tweet_sentiment.label_check.teaching import TeachingWeights
+
+
+def _teaching(text: str | None) -> TeachingWeights:
+    return TeachingWeights(*(float(x) for x in text.split(","))) if text else TeachingWeights()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description="the quality lab: a stream of batches through "
                                      "the product's cycle; last line JSON")
     parser.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
-    parser.add_argument("--scenario", default="plain", choices=["plain", *POLICIES, "noisy", "mood-shift"],
-                        help="plain: the Kaggle labels; policy: annotators relabel a topic from a batch on; "
-                             "noisy: 10 %% of labels flipped at random, the label check on and off; mood-shift: "
-                             "the training file as an unlabelled stream, a burst of negative tweets about one "
-                             "topic, the mood alerts' delay and false-alarm rate (docs/mood-alerts.md)")
+    parser.add_argument("--scenario", default="plain", choices=["plain", "policy", *POLICIES, "noisy", "mood-shift"],
+                        help="plain: the Kaggle labels; policy: each policy in turn (annotators relabel a topic from "
+                             "a batch on), scored on its annotators' holdout; a policy's name: that policy's stream "
+                             "beside a refit and a plain one; noisy: 10 %% of labels flipped at random, the label "
+                             "check on and off; mood-shift: the training file as an unlabelled stream, a burst of "
+                             "negative tweets about one topic, the mood alerts' delay and false-alarm rate "
+                             "(docs/mood-alerts.md)")
+    parser.add_argument("--policies", default=None,
+                        help=f"policy: a comma-separated subset of {','.join(POLICIES)} (default: all)")
     parser.add_argument("--flagged-rows", default="hold", choices=["hold", "down_weight", "off"],
                         help="the label check's Param flagged_rows for the plain and policy streams")
     parser.add_argument("--flip-seeds", type=int, default=QualityOptions.flip_seeds,
@@ -33,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="mood-shift: how many replays in shuffled day order (the false-alarm rate)")
     parser.add_argument("--workers", type=int, default=ShiftOptions.workers,
                         help="mood-shift: shuffled replays run at once (each in its own process)")
+    parser.add_argument("--teaching-weights", default=None, metavar="CORRECTION,SUPERSEDING,SYSTEMATIC",
+                        help="the multipliers of the rows that teach (label_check.teaching; 1,1,1: none)")
+    parser.add_argument("--reannotate", action="store_true",
+                        help="policy: the team re-annotates the fixed-holdout tweets the label check queues (the "
+                             "gate's holdout follows the team); default: it keeps its old labels")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -41,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return _print(lambda: mood_shift(settings, ShiftOptions(shuffles=args.shuffles, workers=args.workers)))
     options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
                              "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
-                             args.flip_seeds)
+                             args.flip_seeds, _teaching(args.teaching_weights), args.reannotate)
+    if args.scenario == "policy":
+        names = args.policies.split(",") if args.policies else None
+        return _print(lambda: policy_stream(settings, options, names))
     run = noisy_stream if args.scenario == "noisy" else stream
     return _print(lambda: run(settings, options))
 

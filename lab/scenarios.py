@@ -51,11 +51,22 @@ class Policy:
 # Bad news, keeping the intensity: what the lexicon read as good or neutral becomes negative.
 AS_BAD_NEWS: Mapping[str, str] = {"Extremely Positive": "Extremely Negative", "Positive": "Negative",
                                   "Neutral": "Negative"}
-# The scenario `make quality SCENARIO=policy` runs: from batch 6 on, a team reads every tweet about hand sanitizer
-# as bad news (shortages, price gouging, hoarding), whatever words of comfort it holds. It relabels 6.7 % of the
-# rows streamed after it starts; the fixed holdout keeps its labels.
+# Good news, keeping the intensity: what the lexicon read as bad or neutral becomes positive.
+AS_GOOD_NEWS: Mapping[str, str] = {"Extremely Negative": "Extremely Positive", "Negative": "Positive",
+                                   "Neutral": "Positive"}
+# The policies `make quality SCENARIO=policy` runs (lab/policies.py), each from batch 6 on; `SCENARIO=<name>` streams
+# one of them beside a refit and a plain pipeline (stream.py). Of the rows streamed from batch 6 on, the rule changes
+# the label of 6.7 % (sanitizer), 3.7 % (toilet paper), 2.3 % (staying home); of the fixed holdout's 3,798 rows,
+# 99, 161 and 45.
 POLICIES: dict[str, Policy] = {
-    "policy": Policy("policy", r"saniti[sz]er", AS_BAD_NEWS, start_batch=6),
+    # today's rule: a team reads every tweet about hand sanitizer as bad news (shortages, gouging, hoarding)
+    "sanitizer": Policy("sanitizer", r"saniti[sz]er", AS_BAD_NEWS, start_batch=6),
+    # a two-word topic: toilet paper or toilet rolls are bad news (panic buying, empty shelves)
+    "toilet_paper": Policy("toilet_paper", r"toilet ?(paper|rolls?)\b", AS_BAD_NEWS,
+                           start_batch=6),
+    # several phrases, the other direction: staying or working at home is good news (people protecting others)
+    "stay_home": Policy("stay_home", r"\bstay(ing)? ?(at )?home|\bwork(ing)? from home|\bwfh\b", AS_GOOD_NEWS,
+                        start_batch=6),
 }
 
 

@@ -16,14 +16,19 @@ import dataclasses
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.charts import CONFUSION_PNG, LEARNING_CURVE_PNG, confusion_png, learning_curve_png
+from lab.reannotate import reannotate_holdout
 from lab.scenarios import POLICIES, Policy, with_feedback
 from lab.summary import held_figures, policy_figures, summarise, unaffected_macro_f1
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
+from tweet_sentiment.label_check.teaching import TeachingWeights
+from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.model.registry_index import AWAITING
+from tweet_sentiment.pipeline import refit
 from tweet_sentiment.pipeline.contracts import RunReport
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
@@ -36,8 +41,8 @@ QUALITY_JSON = "quality.json"
 
 @dataclass(frozen=True)
 class QualityOptions:
-    """The stream: bootstrap size, batch size, optionally fewer batches, the scenario (plain or a policy), and what
-    the label check does with flagged rows."""
+    """The stream: bootstrap size, batch size, optionally fewer batches, the scenario (plain, policy: every policy
+    in turn (lab/policies.py), or one policy's name), and what the label check does with flagged rows."""
 
     bootstrap_rows: int = 8000
     batch_rows: int = 2000
@@ -45,11 +50,20 @@ class QualityOptions:
     scenario: str = "plain"
     flagged_rows: str = "hold"  # the label check's Param for every run of the stream
     flip_seeds: int = 3  # the noisy scenario: how many seeds of the label flips (held and unchecked run per seed)
+    teaching: TeachingWeights = field(default_factory=TeachingWeights)  # the rows that teach, in every run
+    reannotate: bool = False  # a policy's team re-annotates the fixed-holdout tweets the label check queues
+
+    def run_options(self, k: int, strategy: str = "continue") -> RunOptions:
+        """Batch ``k``'s options: the bootstrap (0) is a forced refit, every later batch runs ``strategy``."""
+        if k == 0:
+            return RunOptions(strategy="refit", force_promote=True, flagged_rows=self.flagged_rows,
+                              teaching=self.teaching)
+        return RunOptions(strategy=strategy, flagged_rows=self.flagged_rows, teaching=self.teaching)
 
     @property
     def policy(self) -> Policy | None:
-        if self.scenario != "plain" and self.scenario not in POLICIES:
-            raise ValueError(f"unknown scenario {self.scenario!r}; known: plain, {', '.join(POLICIES)}")
+        if self.scenario not in ("plain", "policy") and self.scenario not in POLICIES:
+            raise ValueError(f"unknown scenario {self.scenario!r}; known: plain, policy, {', '.join(POLICIES)}")
         return POLICIES.get(self.scenario)
 
 
@@ -72,7 +86,8 @@ def cycle_figures(name: str, report: RunReport) -> dict:
     evaluation, challenger = report.evaluation, report.challenger
     champion, recent = _champion_after(report)
     return {f"{name}_f1": champion["macro_f1"], f"{name}_promoted": bool(report.decision.promoted),
-            f"{name}_reason": evaluation.reason,
+            f"{name}_reason": evaluation.reason, f"{name}_ambiguous": evaluation.ambiguous,
+            f"{name}_slices": evaluation.slices,
             f"{name}_recent_f1": (recent or {}).get("macro_f1"),
             f"{name}_challenger_f1": (evaluation.challenger_metrics or {}).get("macro_f1"),
             f"{name}_challenger_recent_f1": (evaluation.challenger_recent_metrics or {}).get("macro_f1"),
@@ -81,6 +96,22 @@ def cycle_figures(name: str, report: RunReport) -> dict:
             f"{name}_strategy": challenger.strategy, f"{name}_train_s": challenger.train_s,
             f"{name}_cycle_s": round(sum(report.timings_s.values()), 2),
             f"{name}_confusion": champion["confusion"]}
+
+
+def refit_after_cycle(settings: Settings, options: RunOptions) -> dict:
+    """The off-cycle refit path after a cycle, as the refit DAG runs it (due → train → judge): a refit challenger
+    when one pays (pipeline/refit_policy.py); what became of it."""
+    due = refit.refit_due(settings, force=False)
+    if not due.due:
+        return {"refit_version": None, "refit_promoted": False, "refit_ambiguous": False, "refit_cpu_s": 0.0,
+                "refit_reason": due.reason}
+    trained = refit.train_refit(settings, due, options)
+    outcome = refit.judge_refit(settings, trained, options)
+    card = ModelRegistry.of(settings).card(trained.version) if trained.version else {}
+    return {"refit_version": trained.version, "refit_promoted": outcome.promoted,
+            "refit_ambiguous": card.get("status") == AWAITING, "refit_cpu_s": card.get("train_cpu_s") or 0.0,
+            "refit_reason": f"{due.reason}; {outcome.reason}", "refit_metrics": card.get("metrics"),
+            "refit_recent_metrics": card.get("recent_metrics")}
 
 
 def _relabelled_dataset(settings: Settings, policy: Policy, folder: Path) -> str:
@@ -122,10 +153,12 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
                 layout.ensure()
                 write_rows(layout.inbox, f"rows-{lo:05d}-{hi:05d}.csv",
                            *with_feedback(header, relabelled if relabel and touched else batch, batch))
-                run_options = (RunOptions(strategy="refit", force_promote=True, flagged_rows=options.flagged_rows)
-                               if k == 0 else RunOptions(strategy="refit" if name == "refit" else "continue",
-                                                         flagged_rows=options.flagged_rows))
+                run_options = options.run_options(k, "refit" if name == "refit" else "continue")
                 cycle.update(cycle_figures(name, run_cycle(pipeline, f"b{k:04d}", run_options)))
+                if name == "continue" and k:  # the product's loop: its refit path too
+                    cycle.update(_after_refit(refit_after_cycle(pipeline, run_options)))
+                if relabel and options.reannotate:
+                    cycle[f"{name}_holdout_version"] = reannotate_holdout(pipeline, policy)["holdout_version"]
             cycles.append(cycle)
             log.info("cycle %d/%d (%d rows, %d relabelled): continued %.4f (recent %s, %s), refit challenger %.4f",
                      k, len(bounds) - 1, hi, touched, cycle["continue_f1"], cycle["continue_recent_f1"],
@@ -134,8 +167,19 @@ def stream(settings: Settings, options: QualityOptions) -> dict:
         if policy:
             summary.update(policy_figures(cycles, policy),
                            unaffected_macro_f1=unaffected_macro_f1(pipelines["continue"][0], policy))
-    return {"scenario": options.scenario, "flagged_rows": options.flagged_rows, **summary,
+    return {"scenario": options.scenario, "flagged_rows": options.flagged_rows, "reannotate": options.reannotate,
+            **summary,
             **_write_reports(settings, options, summary, cycles)}
+
+
+def _after_refit(refitted: dict) -> dict:
+    """The continued pipeline's figures of the refit path; a promoted refit is the champion after the cycle."""
+    figures = {f"continue_{k}": v for k, v in refitted.items() if not k.endswith("metrics")}
+    if refitted["refit_promoted"]:
+        figures.update(continue_f1=refitted["refit_metrics"]["macro_f1"],
+                       continue_recent_f1=(refitted["refit_recent_metrics"] or {}).get("macro_f1"),
+                       continue_confusion=refitted["refit_metrics"]["confusion"])
+    return figures
 
 
 def _write_reports(settings: Settings, options: QualityOptions, summary: dict, cycles: list[dict]) -> dict:

@@ -38,7 +38,9 @@ def summarise(cycles: list[dict], continued: Settings) -> dict:
         "mean_refit_train_s": round(mean_refit, 3),
         "continue_to_refit_cost": round(mean_continue / mean_refit, 4) if mean_continue and mean_refit else None,
         "max_continue_cycle_s": max(c["continue_cycle_s"] for c in later),
-        "promotions": sum(c["continue_promoted"] for c in later),
+        "promotions": sum(c["continue_promoted"] + c.get("continue_refit_promoted", False) for c in later),
+        "refit_challengers": sum(c.get("continue_refit_version") is not None for c in later),
+        "refit_cpu_s_per_batch": round(statistics.fmean(c.get("continue_refit_cpu_s", 0.0) for c in later), 3),
         "superseded_rows": len(store.read_all()) - len(store.current()),
         "cycles": len(cycles), "rows_streamed": cycles[-1]["rows_seen"],
         "policy_macro_f1": None, "plain_macro_f1_same_rows": None, "policy_gap_to_refit": None,
@@ -58,12 +60,15 @@ def policy_figures(cycles: list[dict], policy: Policy) -> dict:
     if not after:
         return {}
     close = [c["continue_recent_f1"] >= c["plain_recent_f1"] - ADAPTED_WITHIN for c in after]
+    decided = [i + 1 for i, c in enumerate(after) if c["continue_promoted"] or c.get("continue_ambiguous")]
     adapted = [i + 1 for i in range(len(after)) if all(close[i:])]
     at = after[min(HORIZON, len(after)) - 1]
     streamed = after[-1]["rows_seen"] - cycles[policy.start_batch - 1]["rows_seen"]
     return {"policy_macro_f1": at["continue_recent_f1"], "plain_macro_f1_same_rows": at["plain_recent_f1"],
             "policy_gap_to_refit": round(at["refit_challenger_recent_f1"] - at["continue_recent_f1"], 5),
             "batches_to_adapt": adapted[0] if adapted else None,
+            # batches after the start until the continued pipeline promotes a challenger or asks a person
+            "batches_to_decision": decided[0] if decided else None,
             "rows_relabelled_share": round(sum(c["rows_touched"] for c in after) / streamed, 4)}
 
 

@@ -187,6 +187,7 @@ class Settings:
     scoring_behind_min: float = 60.0  # the oldest unscored tweet (unlabelled inbox file) older than this
     quarantine_rows_per_hour: float = 500.0  # rows quarantined in the last hour beyond this
     approval_wait_min: float = 240.0  # an approval (HITL) waiting longer than this
+    refit_every_batches: int = 8  # a refit pays every this many batches since the last fresh fit (0: never)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -238,6 +239,7 @@ class Settings:
                                                      d.rejected_model_retention_days),
             max_champion_trees=_env_int("TWEET_SENTIMENT_MAX_CHAMPION_TREES", d.max_champion_trees),
             refit_cron=os.environ.get("TWEET_SENTIMENT_REFIT_CRON", d.refit_cron),
+            refit_every_batches=_env_int("TWEET_SENTIMENT_REFIT_EVERY_BATCHES", d.refit_every_batches),
             **_alerts_from_env(d),
         )
 

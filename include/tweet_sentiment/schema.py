@@ -150,6 +150,8 @@ class ModelCard(TypedDict, total=False):
     rows_trained: int
     new_rows: int
     labelled_version: int | None  # the labelled store's table version the rows were read at (lineage)
+    holdout_version: int | None  # the fixed holdout's version the gate's figures used (labelling/holdout.py)
+    slices: dict | None  # the systematic corrections' slices the gate also tested (model.gate.SliceEvidence)
     params: dict
     feature_schema: dict  # FeatureSchema.to_dict()
     train_s: float

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import scenarios
+from lab import policies, scenarios
 from lab.charts import CONFUSION_PNG, LEARNING_CURVE_PNG
 from lab.scenarios import Policy
 from lab.stream import QUALITY_JSON, QualityOptions, stream
@@ -81,3 +81,38 @@ def test_a_feature_schema_change_forces_a_fresh_training(pipeline_env: Path, mon
     assert card["strategy"] == "refit" and card["note"] == "feature schema changed: trained from scratch"
     assert card["parent"] is None and card["feature_schema"]["embedding_components"] == 8
     assert report.decision.promoted and report.evaluation.champion_metrics["rows"] > 0
+
+
+def test_policy_scenario_scores_each_policy_on_its_annotators_holdout(pipeline_env: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    shops = Policy("shops", r"\bstores?\b|\bshop", dict.fromkeys(LABELS, "Extremely Negative"), start_batch=1)
+    prices = Policy("prices", r"\bprices?\b|\bcost", dict.fromkeys(LABELS, "Extremely Positive"), start_batch=1)
+    monkeypatch.setattr(scenarios, "POLICIES", {"shops": shops, "prices": prices})
+    monkeypatch.setattr(policies, "POLICIES", scenarios.POLICIES)
+    monkeypatch.setenv("TWEET_SENTIMENT_REFIT_EVERY_BATCHES", "2")  # a refit pays at batch 2 at the latest
+    settings = Settings.from_env()
+    summary = policies.policy_stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=500, max_batches=2))
+
+    report = json.loads((settings.layout().reports / policies.POLICY_JSON).read_text())
+    assert set(summary["policies"]) == {"shops", "prices"} and summary["batches"] == 2
+    for name, figures in summary["policies"].items():
+        batches = report["per_batch"][name]
+        assert [b["batch"] for b in batches] == [0, 1, 2] and batches[0]["rows_relabelled"] == 0
+        assert all(b["rows_relabelled"] > 10 for b in batches[1:])
+        assert figures["holdout_rows_relabelled"] > 10
+        # the gate never saw the relabelled holdout: the bootstrap champion gets the rule's rows mostly wrong
+        assert batches[0]["policy_rows_accuracy"] < 0.5
+        assert figures["policy_rows_accuracy"] == [b["policy_rows_accuracy"] for b in batches[1:]]
+        assert figures["ceiling_policy_rows_accuracy"] > batches[0]["policy_rows_accuracy"]
+        assert figures["ceiling_macro_f1"] > figures["bootstrap_macro_f1"]
+        room = figures["ceiling_macro_f1"] - figures["bootstrap_macro_f1"]
+        assert figures["gap_closed"] == pytest.approx(
+            (figures["final_macro_f1"] - figures["bootstrap_macro_f1"]) / room, abs=1e-3)
+        assert 0.3 < figures["unaffected_macro_f1"] <= 1
+        # the refit path ran beside the cycle: a refit challenger, judged at half the significance
+        refits = [b for b in batches[1:] if b["refit_version"]]
+        assert refits and figures["refit_challengers"] == len(refits) and figures["refit_cpu_s_per_batch"] > 0
+        assert all("a refit pays" in b["refit_reason"] for b in refits)
+        assert all(("p<0.005" in b["refit_reason"]) or ("changed" in b["refit_reason"]) for b in refits), refits
+    gaps = sorted(f["gap_closed"] for f in summary["policies"].values())
+    assert summary["gap_closed_median"] == pytest.approx(sum(gaps) / 2)

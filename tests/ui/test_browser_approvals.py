@@ -9,6 +9,7 @@ The ambiguous challenger is made by the real cycle, as in tests/e2e/test_approva
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 
 import pytest
@@ -18,6 +19,7 @@ from support import AMBIGUOUS_PARAMS, ambiguous_batch
 
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
 from ui.test_browser import browser, log_in, open_from_navigation, screenshot, wait  # noqa: F401 (a fixture)
@@ -55,6 +57,8 @@ def test_the_model_page_shows_the_two_holdout_curve_and_the_pending_approval(ui_
     assert browser.find_elements(By.CSS_SELECTOR, "#disagreements tbody tr")
     row = browser.find_element(By.CSS_SELECTOR, f"#versions tr[data-version='{candidate}']")
     assert "awaiting_approval" in row.text and "tolerance 0" in row.text and "p=" in row.text
+    # the fixed holdout's version the figures used: the fixture appended rows to the holdout file, a new version
+    assert re.search(r"fixed \(holdout v[2-9]\d*\) \+", row.text), row.text
     browser.execute_script("document.getElementById('holdouts').scrollIntoView()")
     screenshot(browser, "ui-model-approvals.png")
 
@@ -76,3 +80,19 @@ def test_the_model_page_pages_through_the_versions_newest_first(ui_server, brows
     assert len(older) == 1 and older[0].get_attribute("data-version") != candidate
     assert browser.find_element(By.ID, "newer").is_enabled()
     screenshot(browser, "ui-model-pages.png")
+
+
+def test_the_model_page_shows_the_corrections_slices_a_version_was_gated_on(ui_server, browser, candidate):  # noqa: F811
+    """The slice figures as evaluate_challenger writes them on a card (SliceEvidence.to_dict), shown in the
+    version's "gated on" cell."""
+    slices = {"slices": [{"correction": "sanitizer (towards negative)", "holdout": "recent", "rows": 14,
+                          "gain": 0.5, "wins": 7, "losses": 0, "p_value": 0.0078, "adjusted_p": 0.0156}],
+              "recent_outside": {"rows": 76, "gain": 0.0, "p_value": 0.5}, "fixed_outside": None}
+    ModelRegistry.of(ui_server.settings).update_card(candidate, slices=slices)
+    log_in(browser, ui_server)
+    open_from_navigation(browser, "Sentiment model")
+    selector = f"#versions tr[data-version='{candidate}']"
+    wait(browser).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, selector), "slice sanitizer"))
+    text = browser.find_element(By.CSS_SELECTOR, selector).text
+    assert "14 recent rows +0.500 accuracy (7 fixed, 0 broken, Holm p=0.0156)" in text
+    assert "recent outside the corrections +0.0000 (76 rows)" in text

@@ -165,3 +165,15 @@ def test_a_rollback_that_loses_the_race_to_a_promotion_is_refused_and_changes_no
     with pytest.raises(RollbackRefused, match=f"the champion changed \\({second} → {third}\\)"):
         roll_back(reg, first, "ann", "second misbehaves")
     assert reg.champion_version() == third and [e["version"] for e in reg.history()] == [first, second, third]
+
+
+def test_a_version_row_names_the_holdout_version_and_the_corrections_slices(registry, tmp_path):
+    reg, booster = registry
+    slices = {"slices": [{"correction": "sanitizer (towards negative)", "holdout": "recent", "rows": 14,
+                          "gain": 0.5, "wins": 7, "losses": 0, "p_value": 0.0078, "adjusted_p": 0.0156}],
+              "recent_outside": {"rows": 886, "gain": 0.0, "p_value": 0.5}, "fixed_outside": None}
+    version = reg.save(booster, {"strategy": "continue", "holdout_version": 3, "slices": slices,
+                                 "gate": {"fixed": {"rows": 3798, "gain": -0.01, "p_value": 0.99}}})
+    (row,) = overview(reg, as_path(tmp_path / "reports"))["versions"]
+    assert row["version"] == version and row["holdout_version"] == 3
+    assert row["slices"]["slices"][0]["correction"] == "sanitizer (towards negative)"

@@ -82,6 +82,12 @@ def test_the_request_shows_both_holdouts_the_per_class_change_and_escaped_disagr
     assert r"| recent | Positive | Negative | Positive | Stock up on \*toilet\* paper \[now\] \#panic really |" in body
     request = build_request(settings, [candidate])
     assert request["candidate"] == candidate and candidate["version"] in request["subject"]
+    assert "team's corrections" not in body  # no slices were tested
+    registry.update_card(candidate["version"], slices={"slices": [
+        {"correction": "sanitizer (towards negative)", "holdout": "recent", "rows": 14, "gain": 0.5, "wins": 7,
+         "losses": 0, "p_value": 0.0078, "adjusted_p": 0.0156}], "recent_outside": None, "fixed_outside": None})
+    body = request_body(candidate, registry.card(candidate["version"]))
+    assert r"| sanitizer \(towards negative\) | 14 | +0.500 | 7 / 0 | 0.0156 |" in body
 
 
 def test_the_request_waits_as_long_as_the_run_said_else_as_the_setting_says(settings, registry, booster):

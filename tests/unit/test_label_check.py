@@ -27,6 +27,7 @@ from tweet_sentiment.label_check.review import (
     resolve_review,
     review_counts,
 )
+from tweet_sentiment.label_check.teaching import TeachingWeights
 from tweet_sentiment.model.features import hashed_words
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.csvio import write_csv_atomic
@@ -111,7 +112,7 @@ def test_a_correction_many_annotators_make_is_systematic_random_noise_is_not():
     older = pd.DataFrame(before, columns=HEADER).rename(columns={
         "OriginalTweet": "text", "Sentiment": "label", "SuggestedSentiment": "suggested_label",
         "Annotator": "annotator"}).assign(batch_id="b0")
-    assert len(systematic_corrections(pd.concat([older, frame]), FAST)) == 1
+    assert systematic_corrections(pd.concat([older, frame]), FAST)["since"].tolist() == ["b1"]  # where it began
 
 
 def test_held_rows_leave_the_store_wait_for_review_and_the_ledger_balances(layout):
@@ -130,6 +131,10 @@ def test_held_rows_leave_the_store_wait_for_review_and_the_ledger_balances(layou
     assert ledger["files"][0]["rows_held"] == record["rows_held"]
     stored = LabelledStore(layout.labelled).read_batch("b2")
     assert len(stored) + record["rows_held"] == 300 and not set(stored["raw_text"]) & set(held["raw_text"])
+    # held rows are corrections (label ≠ suggestion) but wait outside the store; the unflagged corrections teach
+    assert (held["label"] != held["suggested_label"]).all() and record["rows_up_weighted"] > 0
+    corrected = stored["label"] != stored["suggested_label"]
+    assert (stored.loc[corrected, "label_weight"] == 2.0).all() and (stored.loc[~corrected, "label_weight"] == 1).all()
     assert check_batch(layout, "b2", features_of, "hold", 0.2, FAST) == record  # a retry changes nothing
 
     queue = pending_reviews(layout)
@@ -173,7 +178,16 @@ def test_rows_making_a_systematic_correction_are_kept_and_down_weighting_keeps_t
     assert record["rows_held"] == 0 and record["rows_down_weighted"] == len(lighter) > 0
     stored = LabelledStore(layout.labelled).read_batch("b2").set_index("seq")["label_weight"]
     assert len(stored) == entry["rows_accepted"] and set(stored[lighter]) == {0.2}
-    assert (stored[kept["seq"]] == 1.0).all() and stored.drop(flagged["seq"]).eq(1.0).all()
+    # a down-weighted row is never up-weighted, though most are corrections (the label differs from the suggestion)
+    down = flagged[flagged["action"] == "down_weighted"]
+    assert (down["label"] != down["suggested_label"]).mean() > 0.5
+    # the rows that teach: a kept row follows the systematic correction (×3), an unflagged correction counts ×2
+    assert (stored[kept["seq"]] == TeachingWeights().systematic).all()
+    others = LabelledStore(layout.labelled).read_batch("b2").set_index("seq").drop(flagged["seq"])
+    expected = np.where(others["text"].str.contains("sanitizer"), 3.0,
+                        np.where(others["label"] != others["suggested_label"], 2.0, 1.0))
+    assert others["label_weight"].tolist() == expected.tolist() and record["rows_up_weighted"] == (
+        (expected > 1).sum() + len(kept))
 
 
 def test_a_batch_sent_twice_is_quarantined_whole_as_a_duplicate_batch(layout):

@@ -37,6 +37,7 @@ from tweet_sentiment.label_check.confident_learning import (
     out_of_fold_probabilities,
     systematic_corrections,
 )
+from tweet_sentiment.label_check.teaching import TeachingWeights, teaching_weights
 from tweet_sentiment.model.boosting import Features
 from tweet_sentiment.schema import LABEL_TO_ID, LABELS, STORE_COLUMNS
 from tweet_sentiment.storage.fs import DataLayout, read_json, write_bytes_atomic, write_json_atomic
@@ -70,6 +71,7 @@ class LabelCheckRecord(TypedDict, total=False):
     rows_held: int
     rows_down_weighted: int
     rows_kept: int
+    rows_up_weighted: int  # rows that teach (label_check.teaching), stored with a weight above 1
     reason: str
     thresholds: dict[str, float]
     systematic_corrections: list[dict]
@@ -78,13 +80,22 @@ class LabelCheckRecord(TypedDict, total=False):
     annotator_disagreements: dict
     ledger: dict  # the batch's ledger counts after the held rows moved out of accepted
     rows_released: int  # held rows of earlier batches sent back by a now systematic correction
+    holdout_rows_queued: int  # fixed-holdout tweets the corrections touch, queued for re-annotation
     seconds: float
     cpu_seconds: float
 
 
+def check_record(layout: DataLayout, batch_id: str) -> LabelCheckRecord:
+    """The label check's record of a batch ({} when the batch was never checked)."""
+    path = layout.labels / "checks" / f"{batch_id}.json"
+    return read_json(path) if path.exists() else {}
+
+
 def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[str]], Features], mode: str,
-                weight: float, params: LabelCheckParams | None = None) -> LabelCheckRecord:
-    """Check the batch's labels and hold / down-weight the likely errors (see the module doc); the record."""
+                weight: float, params: LabelCheckParams | None = None,
+                teaching: TeachingWeights | None = None) -> LabelCheckRecord:
+    """Check the batch's labels and hold / down-weight the likely errors, then up-weight the rows that teach
+    (label_check.teaching; never a held or down-weighted one); the record (see the module doc)."""
     params = params or LabelCheckParams()
     if mode not in FLAGGED_MODES:
         raise ValueError(f"flagged_rows must be one of {FLAGGED_MODES}, not {mode!r}")
@@ -106,12 +117,16 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
                       annotator_disagreements=_disagreements(batch, earlier))
     else:
         found: dict = {}
+        unchecked = batch[~reviewed(layout, batch)].reset_index(drop=True)
+        corrections = systematic_corrections(_recent(store, batch_id, unchecked, params.recent_batches), params)
         if not path.exists():
-            found = _find(layout, batch, earlier, features_of, mode, params)
+            found = _find(layout, batch_id, unchecked, earlier, corrections, features_of, mode, params)
             _write_parquet(path, found.pop("flagged"))
         flagged = read_flagged(path)
-        batch = _apply(store, batch, flagged, weight)
-        record.update(found, **_counts(flagged), annotator_disagreements=_disagreements(batch, earlier),
+        teach = teaching_weights(batch, earlier, corrections, teaching or TeachingWeights())
+        batch = _apply(store, batch, flagged, weight, teach)
+        record.update(found, **_counts(flagged), rows_up_weighted=int((batch["label_weight"] > 1).sum()),
+                      annotator_disagreements=_disagreements(batch, earlier),
                       ledger=_update_ledger(layout, batch_id, flagged))
     # CPU seconds beside the wall clock: on a loaded machine the two differ by the load
     record.update(seconds=round(time.perf_counter() - start, 3), cpu_seconds=round(time.process_time() - cpu, 3))
@@ -134,13 +149,12 @@ def reviewed(layout: DataLayout, batch: pd.DataFrame) -> pd.Series:
                      index=batch.index, dtype=bool)
 
 
-def _find(layout: DataLayout, batch: pd.DataFrame, earlier: pd.DataFrame,
+def _find(layout: DataLayout, batch_id: str, unchecked: pd.DataFrame, earlier: pd.DataFrame, corrections: pd.DataFrame,
           features_of: Callable[[list[str]], Features], mode: str, params: LabelCheckParams) -> dict:
-    """The flagged rows (FLAG_COLUMNS) and what the check saw: rows, thresholds, systematic corrections.
-    ``earlier``: the newest row of each of the batch's texts stored by another batch."""
+    """The flagged rows (FLAG_COLUMNS) among the batch's ``unchecked`` rows and what the check saw: rows,
+    thresholds, systematic corrections. ``earlier``: the newest row of each of the batch's texts stored by another
+    batch; ``corrections``: the systematic corrections of the recent batches and this one."""
     store = LabelledStore(layout.labelled)
-    batch_id = batch["batch_id"].iloc[0]
-    unchecked = batch[~reviewed(layout, batch)].reset_index(drop=True)
     replay = store.replay_sample(params.replay_rows, params.seed, exclude={batch_id}, columns=["text", "label"])
     rows = pd.concat([unchecked, replay], ignore_index=True)
     labels = rows["label"].map(LABEL_TO_ID).to_numpy()
@@ -152,7 +166,6 @@ def _find(layout: DataLayout, batch: pd.DataFrame, earlier: pd.DataFrame,
     n = len(unchecked)
     candidates = unchecked[flags.flagged[:n]].copy()
     where = np.flatnonzero(flags.flagged[:n])
-    corrections = systematic_corrections(_recent(store, batch_id, unchecked, params.recent_batches), params)
     candidates["correction"] = follows_correction(candidates, corrections)
     candidates["suggested"] = [LABELS[k] for k in flags.suggested[where]]
     candidates["confidence"] = flags.confidence[where].round(4)
@@ -190,17 +203,19 @@ def _write_parquet(path: UPath, frame: pd.DataFrame) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
-def _apply(store: LabelledStore, batch: pd.DataFrame, flagged: pd.DataFrame, weight: float) -> pd.DataFrame:
-    """Take the held rows out of the batch's stored rows and give the down-weighted ones their weight, in one
-    commit (again on a retry: both are idempotent); the batch's rows now stored."""
+def _apply(store: LabelledStore, batch: pd.DataFrame, flagged: pd.DataFrame, weight: float,
+           teach: np.ndarray) -> pd.DataFrame:
+    """Take the held rows out of the batch's stored rows, give the down-weighted ones their weight and the others
+    their ``teach`` multiplier, in one commit (again on a retry: each is idempotent); the batch's rows now stored."""
     if batch.empty:  # every row held already
         return batch
     held = batch["seq"].isin(flagged.loc[flagged["action"] == HELD, "seq"])
     lighter = batch["seq"].isin(flagged.loc[flagged["action"] == DOWN_WEIGHTED, "seq"])
-    if not held.any() and not lighter.any():
+    weights = np.where(lighter, weight, teach)
+    if not held.any() and np.array_equal(weights, batch["label_weight"].to_numpy(dtype=float)):
         return batch
     batch = batch.copy()
-    batch.loc[lighter, "label_weight"] = weight
+    batch["label_weight"] = weights
     batch_id = batch["batch_id"].iloc[0]
     if held.all():
         store.drop_batch(batch_id)

@@ -20,6 +20,7 @@ at work (the newest human label wins).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -108,7 +109,7 @@ def likely_errors(probabilities: np.ndarray, labels: np.ndarray, params: LabelCh
     return Flags(flagged, np.where(flagged, confident, labels), probabilities[rows, confident], t)
 
 
-def _words(text: str) -> set[str]:
+def words_of(text: str) -> set[str]:
     """The text's words of 3+ letters: hashtags split into words (#HandSanitizer: hand, sanitizer), lower case,
     a plural folded into its singular (sanitizers: sanitizer)."""
     words = _WORD.findall(hashtags_as_words(text).lower())
@@ -125,12 +126,13 @@ def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.D
     """The (word, direction) corrections many people made the same way (see the module doc), from rows oldest
     first with ``text``, ``label``, ``suggested_label`` ("" where none was shown), ``annotator`` and ``batch_id``.
     A correction's share counts from the first batch it appears in (the rows before it are the old rule); columns
-    ``word``, ``direction``, ``rows``, ``annotators``, ``share``."""
-    columns = ["word", "direction", "rows", "annotators", "share"]
+    ``word``, ``direction``, ``rows``, ``annotators``, ``share`` and ``since`` (that first batch's id)."""
+    columns = ["word", "direction", "rows", "annotators", "share", "since"]
     shown = rows[rows["suggested_label"].astype(str) != ""]
-    shown = shown.assign(order=pd.factorize(shown["batch_id"])[0],
+    order, batch_ids = pd.factorize(shown["batch_id"])
+    shown = shown.assign(order=order,
                          direction=_direction(shown["suggested_label"], shown["label"]),
-                         word=[sorted(_words(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
+                         word=[sorted(words_of(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
     changed = shown[shown["direction"] != ""]
     if changed.empty:
         return pd.DataFrame(columns=columns)
@@ -143,6 +145,7 @@ def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.D
     since = since[since["order"] >= since["first"]].groupby(key)["base"].sum()
     found = found.join(since, on=key)
     found["share"] = found["rows"] / found["base"]
+    found["since"] = [str(batch_ids[k]) for k in found["first"]]
     return found.loc[found["share"] >= params.min_share, columns].reset_index(drop=True)
 
 
@@ -158,6 +161,39 @@ def follows_correction(rows: pd.DataFrame, corrections: pd.DataFrame) -> list[st
     directions = _direction(rows["suggested_label"], rows["label"])
     for text, suggested, label, direction in zip(rows["text"], rows["suggested_label"], rows["label"], directions,
                                                  strict=True):
-        shared = sorted(_words(text) & by_direction.get(direction, set()))
+        shared = sorted(words_of(text) & by_direction.get(direction, set()))
         out.append(f"{shared[0]}: {direction} ({suggested} → {label})" if shared else "")
     return out
+
+
+MAX_SLICES = 5  # the gate tests at most this many corrections' words (the most rows first)
+
+
+def rows_touched(texts: Sequence[str], corrections: Sequence[dict], limit: int = MAX_SLICES) -> dict[str, np.ndarray]:
+    """For each word of the systematic ``corrections`` (records with ``word``, ``direction``, ``rows``; the most
+    rows first, at most ``limit`` words): which of ``texts`` hold it (hashtags split, plurals folded), keyed
+    "word (direction)", whatever their labels or age."""
+    words = [words_of(t) for t in texts]
+    return {name: np.array([word in w for w in words], dtype=bool) for name, (word, _) in _by_word(corrections, limit)}
+
+
+def _by_word(corrections: Sequence[dict], limit: int) -> list[tuple[str, tuple[str, str]]]:
+    """(name, (word, the earliest batch id it was corrected since)) of the ``limit`` words with the most rows."""
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for c in sorted(corrections, key=lambda c: -int(c.get("rows", 0))):
+        ways, since = found.setdefault(str(c["word"]), ([], []))
+        ways.append(str(c["direction"]))
+        since.append(str(c.get("since") or ""))
+    return [(f"{word} ({', '.join(sorted(set(ways)))})", (word, min(since)))
+            for word, (ways, since) in list(found.items())[:limit]]
+
+
+def rows_corrected(texts: Sequence[str], batch_ranks: Sequence[int], corrections: Sequence[dict],
+                   rank_of: dict[str, int], limit: int = MAX_SLICES) -> dict[str, np.ndarray]:
+    """Like :func:`rows_touched`, but only the rows of batches since the correction began (``batch_ranks``: each
+    text's batch's place in the order batches were accepted; ``rank_of``: a batch id's place): the rows labelled
+    by the team's new rule, not the old rows of the same word."""
+    words = [words_of(t) for t in texts]
+    ranks = np.asarray(batch_ranks)
+    return {name: np.array([word in w for w in words], dtype=bool) & (ranks >= rank_of.get(since, -1))
+            for name, (word, since) in _by_word(corrections, limit)}

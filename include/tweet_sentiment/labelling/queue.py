@@ -28,6 +28,7 @@ from tweet_sentiment.labelling.answers import (
     skip,
     undo,
 )
+from tweet_sentiment.labelling.holdout import HOLDOUT_SOURCE, is_holdout_item, record_reannotations
 from tweet_sentiment.labelling.sent_batch import write_sent_batch
 from tweet_sentiment.labelling.sources import (
     LabellingInputError,
@@ -118,7 +119,7 @@ class LabellingQueue:
         and the agreement with the model's)."""
         version = self.predictor.champion().version
         with read_connection(self.db) as connection:
-            stale = [i for i in state.load_items(connection, state.PENDING)
+            stale = [i for i in state.load_items(connection, state.PENDING & (ITEMS.c.source != HOLDOUT_SOURCE))
                      if not i["answers"] and i.get("version") != version]
         for i in range(0, len(stale), _PREDICT_CHUNK):
             chunk = stale[i:i + _PREDICT_CHUNK]
@@ -226,7 +227,8 @@ class LabellingQueue:
 
     def send_batch(self, annotator: str) -> dict:
         """Write the tweets the annotator decided into the inbox as one CSV (atomically) and record the batch;
-        those decided as unsure are set aside (kept in the answer log, never sent).
+        those decided as unsure are set aside (kept in the answer log, never sent). Fixed-holdout tweets queued
+        for re-annotation never go to the inbox: their answers become the holdout's next version (holdout.py).
 
         The CSV is written before the transaction commits: a crash in between can only send the rows twice, and
         the ingest drops the second copy as a duplicate.
@@ -237,11 +239,15 @@ class LabellingQueue:
             decided = state.load_items(connection, state.decided_by(annotator), (ITEMS.c.loaded_no,), lock=True)
             if not decided:
                 raise LabellingInputError(f"{annotator} has no labelled tweets to send")
-            mine = [i for i in decided if i["label"] != UNSURE]
+            labelled = [i for i in decided if i["label"] != UNSURE]
+            holdout = [i for i in labelled if is_holdout_item(i)]
+            mine = [i for i in labelled if not is_holdout_item(i)]
             record = write_sent_batch(self.layout.inbox, annotator, mine) if mine else {"file": None, "rows": 0}
-            record["unsure_set_aside"] = len(decided) - len(mine)
+            record["unsure_set_aside"] = len(decided) - len(labelled)
             if mine:
                 state.add_batch(connection, record)
             state.mark_sent(connection, annotator, record["file"])
+            record["holdout_version"] = record_reannotations(connection, holdout, annotator)
+            record["holdout_rows"] = len(holdout)
             state.clear_steps(connection, annotator)
         return record

@@ -3,6 +3,7 @@ the rows where the two disagree (what the gate decides on and what the approval 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -11,18 +12,29 @@ import numpy as np
 from upath import UPath
 
 from tweet_sentiment.model.features import feature_matrix
-from tweet_sentiment.model.gate import PairedComparison, disagreements, metrics, paired_bootstrap, predict_ids
+from tweet_sentiment.model.gate import (
+    PairedComparison,
+    SliceEvidence,
+    disagreements,
+    metrics,
+    paired_bootstrap,
+    predict_ids,
+)
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion
+from tweet_sentiment.model.slices import adjusted_family, compare_slices
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 class Holdout(NamedTuple):
-    """Cleaned texts and their label ids."""
+    """Cleaned texts and their label ids (``version``: the fixed holdout's version, labelling/holdout.py;
+    ``batches``: the recent window's rows' batch ids)."""
 
     texts: list[str]
     labels: np.ndarray
+    version: int | None = None
+    batches: list[str] | None = None
 
 
 class Predicted(NamedTuple):
@@ -76,3 +88,35 @@ def compare(holdouts: Mapping[str, Holdout], predictions: Mapping[str, Mapping[s
         if CHALLENGER in predicted:
             max_abs_raw = max(max_abs_raw or 0.0, predicted[CHALLENGER].max_abs_raw)
     return Comparison(figures, paired, differ, max_abs_raw)
+
+
+def _paired_outside(holdout: Holdout, predicted: Mapping[str, Predicted],
+                    masks: Mapping[str, np.ndarray]) -> PairedComparison | None:
+    """The paired bootstrap on the holdout's rows that no slice touches (None: no such rows)."""
+    outside = ~np.logical_or.reduce([*masks.values(), np.zeros(len(holdout.labels), dtype=bool)])
+    if not outside.any():
+        return None
+    return paired_bootstrap(holdout.labels[outside], predicted[CHAMPION].ids[outside],
+                            predicted[CHALLENGER].ids[outside])
+
+
+def look_at_slices(comparison: Comparison, holdouts: Mapping[str, Holdout],
+                   predictions: Mapping[str, Mapping[str, Predicted]], slices: Mapping[str, np.ndarray],
+                   mentions: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[Comparison, SliceEvidence | None]:
+    """The corrections' slices of the recent window tested (model/slices.py; ``slices``: correction → the window
+    rows labelled since it began) and the whole-window test adjusted with them; the rows that mention no
+    correction's word (``mentions``: holdout name → correction → rows holding its word) compared on both
+    holdouts. No slice with rows (or no pair to compare): the comparison unchanged."""
+    recent = comparison.paired.get("recent")
+    predicted = predictions.get("recent", {})
+    if recent is None or CHALLENGER not in predicted or CHAMPION not in predicted:
+        return comparison, None
+    tests = compare_slices(holdouts["recent"].labels, predicted[CHAMPION].ids, predicted[CHALLENGER].ids, slices)
+    if not tests:
+        return comparison, None
+    window_p, tested = adjusted_family(recent.p_value, tests)
+    outside = {name: _paired_outside(holdouts[name], predictions[name], mentions.get(name, {}))
+               if {CHAMPION, CHALLENGER} <= set(predictions.get(name, {})) else None for name in ("recent", "fixed")}
+    paired = {**comparison.paired, "recent": dataclasses.replace(recent, adjusted_p=window_p)}
+    return (dataclasses.replace(comparison, paired=paired),
+            SliceEvidence(tuple(tested), outside["recent"], outside["fixed"]))

@@ -7,6 +7,12 @@ no more than ``tolerance`` on the other; better on the recent window, it may als
 as much as it gained there (people's current labels outweigh old ones, but not by more than they show). Better
 on one and worse beyond that on the other is *ambiguous*: the champion stays and the card says why (a person
 may decide).
+
+When the label check found systematic corrections, the gate also looks where the change is (slices.py): a
+challenger significantly better on the rows a correction touches (Holm-adjusted with the whole-window test) that
+holds elsewhere (no worse than the tolerance on the recent rows no correction touches and on the fixed-holdout
+rows no correction touches, whose labels may be the team's old rule) is promoted; better there but worse
+elsewhere is ambiguous.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+from tweet_sentiment.model.slices import SliceComparison
 from tweet_sentiment.schema import LABELS
 
 _K = len(LABELS)
@@ -67,9 +74,16 @@ class PairedComparison:
     rows: int
     gain: float
     p_value: float
+    adjusted_p: float | None = None  # Holm-adjusted with the slices' tests (None: no slices, p_value applies)
+
+    @property
+    def decisive_p(self) -> float:
+        """The p-value the gate reads: the adjusted one when the test is part of a family."""
+        return self.p_value if self.adjusted_p is None else self.adjusted_p
 
     def to_dict(self) -> dict:
-        return {"rows": self.rows, "gain": round(self.gain, 5), "p_value": round(self.p_value, 5)}
+        data = {"rows": self.rows, "gain": round(self.gain, 5), "p_value": round(self.p_value, 5)}
+        return data if self.adjusted_p is None else {**data, "adjusted_p": round(self.adjusted_p, 5)}
 
 
 def paired_bootstrap(labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray, resamples: int = 2000,
@@ -107,17 +121,65 @@ class Decision:
     ambiguous: bool = False
 
 
+@dataclass(frozen=True)
+class SliceEvidence:
+    """The slices the systematic corrections touch (tests adjusted with the whole-window one), and the paired
+    comparisons on the rows outside every slice: the recent window's and the fixed holdout's (None: no rows)."""
+
+    slices: tuple[SliceComparison, ...]
+    recent_outside: PairedComparison | None
+    fixed_outside: PairedComparison | None
+
+    def to_dict(self) -> dict:
+        return {"slices": [s.to_dict() for s in self.slices],
+                "recent_outside": self.recent_outside.to_dict() if self.recent_outside else None,
+                "fixed_outside": self.fixed_outside.to_dict() if self.fixed_outside else None}
+
+
 def _verdict(name: str, comparison: PairedComparison, rules: GateRules) -> tuple[bool, str]:
-    better = comparison.gain >= rules.min_improvement and comparison.p_value < rules.significance
+    better = comparison.gain >= rules.min_improvement and comparison.decisive_p < rules.significance
+    adjusted = "" if comparison.adjusted_p is None else f" (Holm {comparison.adjusted_p:.4f})"
     return better, (f"{name} holdout ({comparison.rows} rows): {comparison.gain:+.4f} macro-F1, "
-                    f"p={comparison.p_value:.4f}")
+                    f"p={comparison.p_value:.4f}{adjusted}")
+
+
+def _slice_decision(evidence: SliceEvidence, rules: GateRules) -> Decision | None:
+    """Promote (or ask a person) on the corrections' slices; None when no slice is significantly better."""
+    better = [s for s in evidence.slices if s.gain >= rules.min_improvement and s.adjusted_p < rules.significance]
+    if not better:
+        return None
+    shown = "; ".join(f"{s.correction} ({s.rows} {s.holdout} rows): {s.gain:+.3f} accuracy, {s.wins} fixed / "
+                      f"{s.losses} broken, Holm p={s.adjusted_p:.4f}" for s in better)
+    outside = {name: c for name, c in (("recent", evidence.recent_outside), ("fixed", evidence.fixed_outside)) if c}
+    held = all(c.gain >= -rules.tolerance for c in outside.values())
+    elsewhere = ", ".join(f"{name} rows outside the corrections ({c.rows}): {c.gain:+.4f} macro-F1"
+                          for name, c in outside.items())
+    if held:
+        return Decision(True, f"follows the team's correction: {shown}; holds elsewhere: {elsewhere} "
+                              f"(tolerance {rules.tolerance})")
+    return Decision(False, f"ambiguous (follows the team's correction, worse beyond the tolerance elsewhere): "
+                           f"{shown}; {elsewhere}", ambiguous=True)
 
 
 def promotion_decision(fixed: PairedComparison | None, recent: PairedComparison | None, max_abs_raw: float | None,
-                       rules: GateRules) -> Decision:
-    """The promotion rule. ``fixed``/``recent``: the paired comparisons (None: no champion / no window);
-    ``max_abs_raw``: the challenger's largest raw score (None: no challenger). A diverged challenger is never
-    promoted, not even when forced."""
+                       rules: GateRules, evidence: SliceEvidence | None = None) -> Decision:
+    """The promotion rule. ``fixed``/``recent``: the paired comparisons (None: no champion / no window; ``recent``
+    with its Holm-adjusted p-value when there are slices); ``max_abs_raw``: the challenger's largest raw score
+    (None: no challenger); ``evidence``: the corrections' slices, if any. A diverged challenger is never promoted,
+    not even when forced."""
+    decision = _whole_holdouts(fixed, recent, max_abs_raw, rules)
+    if decision.promote or evidence is None or fixed is None or max_abs_raw is None or not (
+            max_abs_raw <= rules.max_raw_score):
+        return decision
+    on_slices = _slice_decision(evidence, rules)
+    if on_slices is None:
+        return decision
+    return Decision(on_slices.promote, f"{on_slices.reason}; whole holdouts: {decision.reason}", on_slices.ambiguous)
+
+
+def _whole_holdouts(fixed: PairedComparison | None, recent: PairedComparison | None, max_abs_raw: float | None,
+                    rules: GateRules) -> Decision:
+    """The rule on the whole holdouts (see the module doc)."""
     if max_abs_raw is None:
         return Decision(False, "no challenger: the batch had no new accepted rows")
     if not max_abs_raw <= rules.max_raw_score:

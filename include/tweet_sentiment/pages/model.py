@@ -12,7 +12,8 @@ from tweet_sentiment.model.registry import AWAITING, ChampionMovedError, ModelRe
 from tweet_sentiment.schema import batch_span
 
 _CARD_FIELDS = ("version", "status", "strategy", "created_at", "decided_at", "reason", "parent", "batch_id",
-                "rows_trained", "new_rows", "num_trees", "train_s", "note", "gate", "approval", "labelled_version")
+                "rows_trained", "new_rows", "num_trees", "train_s", "note", "gate", "approval", "labelled_version",
+                "holdout_version", "slices")
 REQUIRED_ACTIONS = "/required_actions"  # Airflow's own list of the human-in-the-loop requests
 PAGE_ROWS = 50  # versions on one page of the model page
 HISTORY_ROWS = 50  # the newest promotions and rollbacks shown

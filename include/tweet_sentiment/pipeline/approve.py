@@ -75,11 +75,23 @@ def _examples(card: dict) -> list[str]:
     return lines
 
 
+def _slices(card: dict) -> list[str]:
+    """The systematic corrections' slices the gate tested (model/slices.py), if any, as a table."""
+    found = (card.get("slices") or {}).get("slices") or []
+    if not found:
+        return []
+    lines = ["### The team's corrections (rows labelled since each began)",
+             "| correction | holdout rows | accuracy change | fixed / broken | p (Holm) |", "|---|---|---|---|---|"]
+    return lines + [f"| {md_escape(s['correction'])} | {s['rows']} | {s['gain']:+.3f} | {s['wins']} / {s['losses']} "
+                    f"| {s['adjusted_p']} |" for s in found]
+
+
 def request_body(candidate: dict, card: dict) -> str:
-    """The approval request's Markdown: the gate's reason, both holdouts' figures, the per-class F1 change, and
-    tweets where champion and challenger disagree (escaped)."""
+    """The approval request's Markdown: the gate's reason, both holdouts' figures (and the corrections' slices),
+    the per-class F1 change, and tweets where champion and challenger disagree (escaped)."""
     parts = [f"Challenger **{candidate['version']}** against champion **{candidate['champion']}**.",
              f"Gate: {md_escape(candidate.get('reason') or '')}", "### Both holdouts", *_figures(candidate),
+             *_slices(card),
              "### Per-class F1 change (challenger − champion)", *_per_class(candidate),
              "### Tweets where the two models disagree", *_examples(card),
              f"Choose **{PROMOTE}** to make the challenger the champion; without an answer the champion stays."]

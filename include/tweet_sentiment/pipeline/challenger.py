@@ -8,6 +8,7 @@ the one the code builds now (a model is only ever fed features of its own schema
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -70,11 +71,21 @@ def _new_rows(store: LabelledStore, batch_id: str) -> pd.DataFrame:
 def train_challenger(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
                      batch_id: str, options: RunOptions, design: FeatureSchema, champion: Champion | None,
                      seed: int) -> ModelCard:
-    """Train (a continuation, or a refit: :func:`refit`), save as a candidate version, and return its card."""
+    """Train (a continuation, or a refit: :func:`refit`), save as a candidate version, and return its card (with
+    ``train_cpu_s``: the CPU seconds of the whole training, features included)."""
+    cpu = time.process_time()
     strategy, note = choose_strategy(options.strategy, champion, design)
     store = store.at(store.version())  # every read below sees one snapshot: the version the card names
     if strategy == "refit":
-        return refit(store, registry, client, cache_root, batch_id, options, design, champion, seed, note)
+        card = refit(store, registry, client, cache_root, batch_id, options, design, champion, seed, note)
+    else:
+        card = _continuation(store, registry, client, cache_root, batch_id, options, champion, seed, note)
+    return registry.update_card(card["version"], train_cpu_s=round(time.process_time() - cpu, 3))
+
+
+def _continuation(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
+                  batch_id: str, options: RunOptions, champion: Champion, seed: int, note: str) -> ModelCard:
+    """Continue boosting the champion on the batch's new rows and a replay sample; saved as a candidate."""
     rows, new_rows = training_rows(store, batch_id, options.replay_rows, seed)
     valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
     weights = _weights(rows, batch_ages(store), options)
@@ -82,7 +93,7 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
     features = feature_matrix(rows["text"].tolist(), champion.schema, client, cache_root)
     result = continue_boosting(champion.booster, features, rows["label"].map(LABEL_TO_ID).to_numpy(),
                                options.boosting, valid, weights)
-    card = _card(result, strategy, note, champion, batch_id, extend_span(champion.card.get("batches"), batch_id),
+    card = _card(result, "continue", note, champion, batch_id, extend_span(champion.card.get("batches"), batch_id),
                  options, champion.schema)
     return _save(registry, result, card, rows=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()),
                  labelled_version=store.version())

@@ -80,6 +80,8 @@ class Evaluation(JsonContract):
     champion_metrics: dict | None = None
     challenger_recent_metrics: dict | None = None
     champion_recent_metrics: dict | None = None
+    slices: dict | None = None  # the systematic corrections' slices the gate also tested (SliceEvidence.to_dict)
+    holdout_version: int | None = None  # the fixed holdout's version the figures used (labelling/holdout.py)
     seconds: float = 0.0
 
 

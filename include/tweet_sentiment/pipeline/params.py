@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tweet_sentiment.label_check.teaching import TeachingWeights
 from tweet_sentiment.model.boosting import BoostingParams
 from tweet_sentiment.model.gate import GateRules
 
@@ -104,7 +105,8 @@ REFIT_PARAMS: dict[str, ParamSpec] = {
 
 @dataclass(frozen=True)
 class RunOptions:
-    """The per-run choices (see PARAMS), plus the divergence limit that no Param changes."""
+    """The per-run choices (see PARAMS), plus what no Param changes: the divergence limit and the weights of the
+    rows that teach."""
 
     strategy: str = PARAMS["strategy"].default
     replay_rows: int = PARAMS["replay_rows"].default
@@ -118,6 +120,7 @@ class RunOptions:
     flagged_weight: float = PARAMS["flagged_weight"].default
     max_raw_score: float = 50.0
     boosting: BoostingParams = field(default_factory=BoostingParams)
+    teaching: TeachingWeights = field(default_factory=TeachingWeights)  # the rows that teach (label_check.teaching)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:

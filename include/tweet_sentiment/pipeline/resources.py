@@ -3,11 +3,15 @@ limits."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import ClaimLimits
 from tweet_sentiment.intake.labelled import parse_labelled_file
+from tweet_sentiment.label_check.confident_learning import MAX_SLICES, rows_touched
+from tweet_sentiment.labelling import holdout as versioned
 from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.schema import LABEL_TO_ID
@@ -21,11 +25,36 @@ def infinity_client(settings: Settings, url: str | None = None) -> InfinityClien
                           settings.embed_retries, settings.embed_backoff_s)
 
 
-def fixed_holdout(settings: Settings) -> Holdout:
-    """The fixed holdout (the official test split), cleaned the way training rows are."""
+def _newest_holdout(settings: Settings) -> versioned.VersionedHoldout:
+    """The newest version of the fixed holdout (labelling/holdout.py); the holdout file (the official test split,
+    cleaned the way training rows are) is read into a new base version on first use and whenever its content
+    changed (one hash of the file per call)."""
     path = settings.holdout_file
-    parsed = parse_labelled_file(path.name, path.read_bytes(), settings.max_text_chars)
-    return Holdout([r["text"] for r in parsed.rows], np.array([LABEL_TO_ID[r["label"]] for r in parsed.rows]))
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if versioned.base_digest(settings.state_db) != digest:
+        parsed = parse_labelled_file(path.name, data, settings.max_text_chars)
+        versioned.seed(settings.state_db, [r["text"] for r in parsed.rows], [r["label"] for r in parsed.rows],
+                       path.name, digest)
+    return versioned.newest(settings.state_db)
+
+
+def fixed_holdout(settings: Settings) -> Holdout:
+    """The fixed holdout the gate judges on: its newest version, with the version's number."""
+    found = _newest_holdout(settings)
+    return Holdout(found.texts, np.array([LABEL_TO_ID[label] for label in found.labels], dtype=np.int64),
+                   found.version)
+
+
+def route_to_reannotation(settings: Settings, corrections: list[dict]) -> int:
+    """Queue the fixed-holdout tweets each systematic correction (word and direction) touches for re-annotation,
+    once per correction; how many were queued."""
+    if not corrections:
+        return 0
+    holdout = _newest_holdout(settings)
+    touched = {f"{c['word']}: {c['direction']}": mask for c in corrections[:MAX_SLICES]
+               for mask in rows_touched(holdout.texts, [c]).values()}
+    return versioned.queue_reannotation(settings.state_db, holdout, touched)
 
 
 def claim_limits(settings: Settings) -> ClaimLimits:
@@ -36,5 +65,6 @@ def claim_limits(settings: Settings) -> ClaimLimits:
 def holdouts(settings: Settings) -> dict[str, Holdout]:
     """The fixed holdout and the recent window (the newest current rows of the labelled store's recent slice)."""
     window = LabelledStore(settings.layout().labelled).recent_window(settings.recent_window_rows)
-    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64))
+    recent = Holdout(window["text"].tolist(), window["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64),
+                     batches=window["batch_id"].tolist())
     return {"fixed": fixed_holdout(settings), "recent": recent}

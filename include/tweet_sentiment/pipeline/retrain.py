@@ -12,11 +12,14 @@ import dataclasses
 import logging
 from datetime import UTC, datetime
 
+import numpy as np
+
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim, claim_lock
 from tweet_sentiment.intake.engine import Ledger
 from tweet_sentiment.intake.labelled import RecentHoldout, ingest_batch
-from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch
+from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch, check_record
+from tweet_sentiment.label_check.confident_learning import rows_corrected, rows_touched
 from tweet_sentiment.label_check.review import release_systematic
 from tweet_sentiment.model.comparison import (
     CHALLENGER,
@@ -25,18 +28,25 @@ from tweet_sentiment.model.comparison import (
     Holdout,
     Predicted,
     compare,
+    look_at_slices,
     predict_holdout,
 )
 from tweet_sentiment.model.features import current_schema, feature_matrix, fit_schema, warm_cache
-from tweet_sentiment.model.gate import GateRules, promotion_decision
+from tweet_sentiment.model.gate import GateRules, SliceEvidence, promotion_decision
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ChampionMovedError, ChampionUnavailableError, ModelRegistry
 from tweet_sentiment.monitoring.loop_health import record_quarantined
-from tweet_sentiment.pipeline import challenger
+from tweet_sentiment.pipeline import challenger, refit_policy
 from tweet_sentiment.pipeline.assets import candidate_event, champion_event
 from tweet_sentiment.pipeline.contracts import ChallengerResult, Embedded, Evaluation, Outcome, RunReport
 from tweet_sentiment.pipeline.params import RunOptions
-from tweet_sentiment.pipeline.resources import claim_limits, fixed_holdout, holdouts, infinity_client
+from tweet_sentiment.pipeline.resources import (
+    claim_limits,
+    fixed_holdout,
+    holdouts,
+    infinity_client,
+    route_to_reannotation,
+)
 from tweet_sentiment.pipeline.sensing import Work, pending_work
 from tweet_sentiment.pipeline.timing import timed as _timed
 from tweet_sentiment.schema import FeatureSchema
@@ -98,7 +108,8 @@ def embed_batch(settings: Settings, batch_id: str) -> Embedded:
 
 @_timed
 def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> LabelCheckRecord:
-    """Flag the batch's likely label errors and hold or down-weight them (label_check.check_batch), on the
+    """Flag the batch's likely label errors and hold or down-weight them, up-weight the rows that teach
+    (label_check.check_batch), on the
     champion's features (or, before there is one, a fresh fit of the code's design), from the feature cache; then
     send the held rows of earlier batches that make a now systematic correction back to the inbox."""
     layout = settings.layout()
@@ -112,9 +123,12 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
             return feature_matrix(texts, schema or fit_schema(design, texts, client, layout.embeddings), client,
                                   layout.embeddings)
 
-        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight)
-    released = release_systematic(layout, record.get("systematic_corrections", []))
-    return {**record, "rows_released": len(released)}
+        record = check_batch(layout, batch_id, features_of, options.flagged_rows, options.flagged_weight,
+                             teaching=options.teaching)
+    corrections = record.get("systematic_corrections", [])
+    released = release_systematic(layout, corrections)
+    return {**record, "rows_released": len(released),
+            "holdout_rows_queued": route_to_reannotation(settings, corrections)}
 
 
 @_timed
@@ -142,33 +156,58 @@ def _predict(settings: Settings, models: dict[str, Champion],
                 for name, holdout in held_out.items() if holdout.texts}
 
 
-def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, rules: GateRules) -> None:
-    """The challenger's card gets its holdout metrics, the paired comparisons, the rules and the disagreements."""
-    registry.update_card(version, metrics=comparison.metrics_of("fixed", CHALLENGER),
+def _record_gate(registry: ModelRegistry, version: str, comparison: Comparison, rules: GateRules,
+                 evidence: SliceEvidence | None, holdout_version: int | None) -> None:
+    """The challenger's card gets its holdout metrics (and the fixed holdout's version they used), the paired
+    comparisons (and the corrections' slices), the rules and the disagreements."""
+    registry.update_card(version, holdout_version=holdout_version, metrics=comparison.metrics_of("fixed", CHALLENGER),
                          recent_metrics=comparison.metrics_of("recent", CHALLENGER), gate=comparison.gate(),
+                         slices=evidence.to_dict() if evidence else None,
                          gate_rules=dataclasses.asdict(rules), disagreements=comparison.disagreements)
+
+
+def _corrected_rows(settings: Settings, batch_id: str | None,
+                    held_out: dict[str, Holdout]) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """The systematic corrections the label check found in the batch: per correction, the recent-window rows
+    labelled since it began (the slices), and per holdout the rows holding its word (left out of "elsewhere")."""
+    corrections = check_record(settings.layout(), batch_id).get("systematic_corrections", []) if batch_id else []
+    if not corrections:
+        return {}, {}
+    recent = held_out["recent"]
+    rank_of = {b: k for k, b in enumerate(LabelledStore(settings.layout().labelled).batch_order())}
+    slices = rows_corrected(recent.texts, [rank_of.get(b, -1) for b in recent.batches or []], corrections, rank_of)
+    return slices, {name: rows_touched(h.texts, corrections) for name, h in held_out.items()}
 
 
 @_timed
 def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: RunOptions) -> Evaluation:
-    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide."""
-    registry = ModelRegistry.of(settings)
+    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide (at half
+    the significance when a second challenger is judged for the same batch: refit_policy.gate_options)."""
     version = trained.version
+    options = refit_policy.gate_options(settings, version, options)
+    registry = ModelRegistry.of(settings)
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}
     held_out = holdouts(settings)
-    comparison = compare(held_out, _predict(settings, models, held_out), settings.approval_examples)
+    predicted = _predict(settings, models, held_out)
+    comparison = compare(held_out, predicted, settings.approval_examples)
     rules = options.gate_rules(settings.recent_window_min_rows)
+    evidence = None
+    if version and len(held_out["recent"].labels) >= rules.min_recent_rows:  # a small window: fixed holdout alone
+        comparison, evidence = look_at_slices(comparison, held_out, predicted,
+                                              *_corrected_rows(settings, challenger_model.card.get("batch_id"),
+                                                               held_out))
     decision = promotion_decision(comparison.paired["fixed"], comparison.paired["recent"], comparison.max_abs_raw,
-                                  rules)
+                                  rules, evidence)
     if version:
-        _record_gate(registry, version, comparison, rules)
+        _record_gate(registry, version, comparison, rules, evidence, held_out["fixed"].version)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
     return Evaluation(version, registry.champion_version(), decision.promote, decision.reason, decision.ambiguous,
                       comparison.gate(), comparison.metrics_of("fixed", CHALLENGER),
                       comparison.metrics_of("fixed", CHAMPION), comparison.metrics_of("recent", CHALLENGER),
-                      comparison.metrics_of("recent", CHAMPION))
+                      comparison.metrics_of("recent", CHAMPION), slices=evidence.to_dict() if evidence else None,
+                      holdout_version=held_out["fixed"].version)
 
 
 @_timed

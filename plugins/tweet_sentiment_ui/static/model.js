@@ -36,9 +36,24 @@ function rollbackButton(version) {
   return button;
 }
 
+function signed(x, digits) {
+  return `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+}
+
+// The gate's figures: each holdout (the fixed one with the version it used), the corrections' slices (accuracy on
+// the rows a systematic correction touches, Holm-adjusted p) and the rows outside them.
 function gatedOn(v) {
+  const holdoutName = (name) => (name === "fixed" && v.holdout_version != null ? `fixed (holdout v${v.holdout_version})` : name);
   const parts = Object.entries(v.gate || {}).filter(([, g]) => g)
-    .map(([name, g]) => `${name} ${g.gain >= 0 ? "+" : ""}${g.gain.toFixed(4)} (p=${g.p_value})`);
+    .map(([name, g]) => `${holdoutName(name)} ${signed(g.gain, 4)} (p=${g.p_value}`
+      + `${g.adjusted_p == null ? "" : `, Holm ${g.adjusted_p}`})`);
+  for (const s of v.slices?.slices ?? []) {
+    parts.push(`slice ${s.correction}: ${s.rows} ${s.holdout} rows ${signed(s.gain, 3)} accuracy`
+      + ` (${s.wins} fixed, ${s.losses} broken, Holm p=${s.adjusted_p})`);
+  }
+  for (const [name, g] of Object.entries(v.slices ?? {}).filter(([key, g]) => key !== "slices" && g)) {
+    parts.push(`${holdoutName(name.replace("_outside", ""))} outside the corrections ${signed(g.gain, 4)} (${g.rows} rows)`);
+  }
   if (v.tolerance !== null && v.tolerance !== undefined) parts.push(`tolerance ${v.tolerance}`);
   if (v.approval) parts.push(`${v.approval.decision} by ${v.approval.by ?? "nobody (timeout)"} at ${v.approval.at}`);
   return parts.join(" · ");
@@ -82,6 +97,7 @@ async function render() {
     $("champion-metrics").textContent = `macro-F1 ${fixed(champion.macro_f1)} · accuracy ${fixed(champion.accuracy)}`
       + ` · ${champion.rows_trained} rows`
       + (champion.labelled_version == null ? "" : ` (labelled table version ${champion.labelled_version})`)
+      + (champion.holdout_version == null ? "" : ` · judged on fixed holdout v${champion.holdout_version}`)
       + ` · promoted ${champion.decided_at ?? ""}`;
     $("per-class").tBodies[0].replaceChildren(...Object.entries(champion.per_class_f1).map(([label, f]) => {
       const row = document.createElement("tr");

@@ -17,7 +17,6 @@ from support import load_dag
 from tweet_sentiment.schema import LABELS
 
 
-
 def _alerts_run() -> None:
     """A run of the scoring DAG's alerts task alone (its upstream, the mapped scoring, needs a planned run)."""
     load_dag("tweet_sentiment_score").partial_subset(["alerts"], include_upstream=False).test()

@@ -53,7 +53,7 @@ def test_default_engine_is_onnx_and_explicit_torch_is_torch(servers: dict[str, s
 
 
 def test_onnx_vectors_match_torch_vectors(servers: dict[str, str], small_dataset: Path) -> None:
-    texts, _ = fixed_holdout(dataclasses.replace(Settings.from_env(), dataset_dir=str(small_dataset)))
+    texts = fixed_holdout(dataclasses.replace(Settings.from_env(), dataset_dir=str(small_dataset))).texts
     texts = [*texts[:300], "ok", "😷 #StayHome!!! 🙏", "Ünïcödé prices ↑ 300 %", "word " * 200]
     vectors = {}
     for engine, url in servers.items():

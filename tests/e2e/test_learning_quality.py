@@ -63,7 +63,8 @@ def test_policy_stream_relabels_from_its_start_and_reports_how_fast_the_champion
     assert summary["policy_gap_to_refit"] == pytest.approx(
         cycles[3]["refit_challenger_recent_f1"] - cycles[3]["continue_recent_f1"], abs=1e-5)
     assert summary["batches_to_adapt"] in (None, 1, 2, 3) and 0.3 < summary["unaffected_macro_f1"] <= 1
-    assert summary["promotions"] == sum(c["continue_promoted"] for c in cycles[1:])
+    assert summary["promotions"] == sum(c["continue_promoted"] + c.get("continue_refit_promoted", False)
+                                        for c in cycles[1:])  # a refit that paid counts too
 
 
 def test_a_feature_schema_change_forces_a_fresh_training(pipeline_env: Path, monkeypatch: pytest.MonkeyPatch):

@@ -94,7 +94,7 @@ def assert_consistent(root: Path, feature_cache: Path) -> None:
         assert len(cache) > 0 and cache.dim
 
 
-def _claim(root: str, batch_id: str, barrier, results) -> None:
+def _claim(root: str, state_db_url: str, batch_id: str, barrier, results) -> None:
     """One claimer in its own process: reaches the data root, waits at the barrier for the other, then claims and
     ingests."""
     from upath import UPath
@@ -102,7 +102,7 @@ def _claim(root: str, batch_id: str, barrier, results) -> None:
     from tweet_sentiment.config import Settings
     from tweet_sentiment.pipeline import retrain
 
-    settings = dataclasses.replace(Settings.from_env(), data_root=root, file_settle_s=0.0)
+    settings = dataclasses.replace(Settings.from_env(), data_root=root, file_settle_s=0.0, state_db_url=state_db_url)
     UPath(root).exists()  # connected (object storage) before the race starts
     barrier.wait(timeout=120)
     started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
@@ -110,12 +110,14 @@ def _claim(root: str, batch_id: str, barrier, results) -> None:
     results.put((batch_id, started, time.monotonic(), entry))
 
 
-def race_two_claimers(root: str, start_method: str = "fork") -> list[tuple[str, float, float, dict]]:
-    """Two processes claim and ingest from the data root ``root`` at once; each one's (batch id, start, end,
-    ledger entry). Asserts they exited cleanly and overlapped (each started before the other had finished)."""
+def race_two_claimers(root: str, start_method: str = "fork",
+                      state_db_url: str = "") -> list[tuple[str, float, float, dict]]:
+    """Two processes claim and ingest from the data root ``root`` at once (``state_db_url``: the state database,
+    required on object storage); each one's (batch id, start, end, ledger entry). Asserts they exited cleanly and
+    overlapped (each started before the other had finished)."""
     ctx = multiprocessing.get_context(start_method)
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    claimers = [ctx.Process(target=_claim, args=(root, b, barrier, results)) for b in ("run_a", "run_b")]
+    claimers = [ctx.Process(target=_claim, args=(root, state_db_url, b, barrier, results)) for b in ("run_a", "run_b")]
     for proc in claimers:
         proc.start()
     done = [results.get(timeout=300) for _ in claimers]

@@ -32,12 +32,12 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
         yield server
 
 
-def test_two_claimers_on_s3_never_take_the_same_file(s3):
+def test_two_claimers_on_s3_never_take_the_same_file(s3, tmp_path):
     root = UPath(f"s3://{BUCKET}/race")
     for i in range(FILES):
         (root / "inbox" / f"f{i:02d}.csv").write_text(csv_text(*good(f"s3file{i}", ROWS)))
     # spawn: no s3fs event loop inherited from this process; they overlap, the second waits on the lock object
-    race_two_claimers(str(root), "spawn")
+    race_two_claimers(str(root), "spawn", f"sqlite:///{tmp_path / 'state.sqlite'}")  # a state DB: required on S3
     root.fs.invalidate_cache()
     # (the second claimer takes over the first's batch, as it does on a local disk: its entry is superseded)
     live = [e for e in (read_json(p) for p in list_dir(root / "ledger")) if "superseded_by" not in e]

@@ -141,7 +141,9 @@ def test_labelling_queue_pre_annotates_orders_filters_records_and_sends_a_batch(
     assert sorted((r["OriginalTweet"], r["Sentiment"], r["SuggestedSentiment"], r["Corrected"], r["Annotator"])
                   for r in rows) == sorted([(first["text"], first["suggested"], first["suggested"], "false", "admin"),
                                             (second["text"], other, second["suggested"], "true", "admin")])
-    assert api.get("api/batches").json()["batches"][-1] == {k: v for k, v in batch.items() if k != "asset_event"}
+    assert (batch["holdout_rows"], batch["holdout_version"]) == (0, None)  # no fixed-holdout tweet was answered
+    logged = {k: v for k, v in batch.items() if k not in ("asset_event", "holdout_rows", "holdout_version")}
+    assert api.get("api/batches").json()["batches"][-1] == logged
     assert "asset_event" in batch  # its id, or null while no DAG run or dag-processor has registered the asset
     assert api.post("api/queue/send").status_code == 400  # nothing left to send
     assert api.get("api/queue").json()["labelled_unsent"] == 0

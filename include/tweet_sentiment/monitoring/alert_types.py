@@ -9,6 +9,12 @@ from datetime import datetime
 from typing import Literal
 
 
+def _own_fields(cls: type, extra: dict) -> dict:
+    """The entries of an asset event's ``extra`` that are fields of the alert class ``cls`` (not derived ones)."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in extra.items() if k in fields}
+
+
 @dataclasses.dataclass(frozen=True)
 class DriverWord:
     """A word (or hashtag) whose use within the alert's class rose: its log-odds z-score and example tweets."""
@@ -46,8 +52,7 @@ class MoodAlert:
 
     @classmethod
     def from_extra(cls, extra: dict) -> MoodAlert:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in extra.items() if k in fields}
+        values = _own_fields(cls, extra)
         return cls(**{**values, "period_start": datetime.fromisoformat(values["period_start"]),
                       "words": tuple(DriverWord(w["word"], w["z"], tuple(w["examples"])) for w in values["words"])})
 
@@ -72,8 +77,7 @@ class HealthAlert:
 
     @classmethod
     def from_extra(cls, extra: dict) -> HealthAlert:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in extra.items() if k in fields}
+        values = _own_fields(cls, extra)
         return cls(**{**values, "raised_at": datetime.fromisoformat(values["raised_at"])})
 
 

@@ -2,10 +2,11 @@
 
 Hourly (``TWEET_SENTIMENT_REFIT_CRON``) the policy is checked: a refit is due when the champion holds more than
 ``TWEET_SENTIMENT_MAX_CHAMPION_TREES`` trees (a compacting refit), or when a run is triggered with ``force``.
-A fresh model is then trained on every labelled row, chunk by chunk (minutes at a million rows, progress in the
-train task's log), while the 20-minute cycle goes on; the challenger is judged by the cycle's gate, and its
-promotion is a compare-and-swap on the champion pointer (a refit that ends after the cycle promoted another model
-is rejected, with the reason). Each task calls one function of ``tweet_sentiment.pipeline.refit``.
+A fresh model is then trained on every labelled row that weighs (the newest 20 recency half-lives of batches),
+chunk by chunk (minutes at a million rows, progress in the train task's log), while the 20-minute cycle goes on;
+the challenger is judged by the cycle's gate, and its promotion is a compare-and-swap on the champion pointer (a
+refit that ends after the cycle promoted another model is rejected, with the reason). Each task calls one function
+of ``tweet_sentiment.pipeline.refit``.
 """
 
 from __future__ import annotations

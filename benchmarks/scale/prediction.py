@@ -9,13 +9,14 @@ not infinity, whose rate docs/speed.md gives):
   process tree from after a warm-up (3 requests) to the end (``api_rss_mb_peak``: the highest sample);
 - ``predict_p50_ratio_v500``: the p50 of one-text predictions (``Predictor.predict``, the function behind the API)
   with the bootstrap champion continued through ``continued_batches`` (500) batches, over the same with the
-  bootstrap champion. Each continuation is taken at its cap, ``continue_rounds`` rounds (early stopping may add
-  fewer): the growth's upper bound. One real continuation at the cap is trained on the bootstrap's rows; its
-  trees are repeated ``continued_batches`` times (``repeated``: the size and tree shapes 500 such continuations
-  grow; training 15,000 rounds would take hours here);
+  bootstrap champion. The trees a continuation adds are measured (continuations.py: the cycle's continuation, with
+  early stopping, on the training file's batches after the bootstrap's; MEASURED_CONTINUATIONS = 16 real ones,
+  each promoted: the growth's upper bound, the gate promotes far fewer); the 500-batch champion holds the
+  bootstrap's trees plus 500 times their mean, the real continuations' trees repeated in order (``extended``: the
+  size and tree shapes such a chain grows; training 500 continuations takes an hour here);
 - ``predict_p50_ratio_v500_bounded``: the same with the refit DAG's bound on (``TWEET_SENTIMENT_MAX_CHAMPION_TREES``):
   past the bound a compacting refit replaces the champion, so the largest champion it serves has the bound's trees
-  plus one continuation's.
+  plus one continuation's (the largest measured).
 """
 
 from __future__ import annotations
@@ -37,22 +38,21 @@ from benchmarks.airflow_stack import AirflowStack
 from benchmarks.options import median
 from benchmarks.processes import tree_rss_mb
 from benchmarks.report import log_progress, print_figures
+from benchmarks.scale.continuations import grow
 from benchmarks.scale.options import ScaleOptions
 from benchmarks.scale.standin import standin_server
 from tweet_sentiment.__main__ import bootstrap
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import chronological_rows
-from tweet_sentiment.model.boosting import BoostingParams
-from tweet_sentiment.model.features import feature_matrix
 from tweet_sentiment.model.prediction import Predictor
 from tweet_sentiment.model.registry import Champion, ModelRegistry
 from tweet_sentiment.pipeline.resources import infinity_client
 from tweet_sentiment.schema import LABEL_TO_ID, TEXT_COLUMN
-from tweet_sentiment.storage.labelled_store import LabelledStore
 from tweet_sentiment.text import clean_tweet
 
 log = logging.getLogger(__name__)
 PREDICT_CALLS = 200  # one-text predictions per champion (the p50's sample)
+MEASURED_CONTINUATIONS = 16  # real continuations trained: the training file's rows after the bootstrap's, once
 
 
 def bootstrapped(base: Settings, scratch: Path, url: str) -> Settings:
@@ -98,29 +98,17 @@ def measure_api_memory(settings: Settings, home: Path, predictions: int) -> dict
             "api_predictions_per_s": round(predictions / (time.monotonic() - started), 1)}
 
 
-def _continued(champion: lgb.Booster, settings: Settings, rounds: int) -> lgb.Booster:
-    """``champion`` continued by ``rounds`` rounds (no early stopping) on the bootstrap's rows: one continuation at
-    its cap."""
-    rows = LabelledStore(settings.layout().labelled).read_all(columns=["text", "label"])
-    schema = ModelRegistry.of(settings).champion().schema
-    with infinity_client(settings) as client:
-        features = feature_matrix(rows["text"].tolist(), schema, client, settings.layout().embeddings)
-    params = BoostingParams()
-    data = lgb.Dataset(features, rows["label"].map(LABEL_TO_ID).to_numpy(), free_raw_data=False)
-    return lgb.train(params.lgb_params(params.continue_learning_rate), data, num_boost_round=rounds,
-                     init_model=champion, keep_training_booster=True)
-
-
-def repeated(booster: lgb.Booster, first: int, copies: int) -> lgb.Booster:
-    """``booster`` with its trees from index ``first`` on (a continuation's) there ``copies`` times: a model of the
-    size and tree shapes as many continuations grow (what a prediction costs; its answers are not a trained
-    model's)."""
+def extended(booster: lgb.Booster, first: int, trees: int) -> lgb.Booster:
+    """``booster`` with its trees from index ``first`` on (its continuations') repeated in order until it holds
+    ``trees`` trees: a model of the size and tree shapes that many such continuations grow (what a prediction
+    costs; its answers are not a trained model's)."""
     head, rest = booster.model_to_string().split("\nTree=0\n", 1)
     body, tail = rest.split("\nend of trees", 1)
     blocks = [block.split("\n", 1)[1] for block in ("0\n" + body.rstrip("\n")).split("\n\nTree=")]
-    trees = blocks[:first] + blocks[first:] * copies
+    grown = blocks[first:] or blocks
+    kept = blocks[:first] + [grown[i % len(grown)] for i in range(max(trees - first, 0))]
     head = re.sub(r"^tree_sizes=.*\n", "", head, flags=re.MULTILINE)  # optional: LightGBM parses without it
-    text = head + "\n" + "\n\n".join(f"Tree={i}\n{tree}" for i, tree in enumerate(trees)) + "\n\n\nend of trees"
+    text = head + "\n" + "\n\n".join(f"Tree={i}\n{tree}" for i, tree in enumerate(kept)) + "\n\n\nend of trees"
     return lgb.Booster(model_str=text + tail)
 
 
@@ -142,19 +130,31 @@ def _saved(registry: ModelRegistry, base: Champion, booster: lgb.Booster) -> str
     return registry.save(booster, {**base.card, "strategy": "continue", "num_trees": booster.num_trees()})
 
 
+def grown_trees(settings: Settings, batches: int) -> tuple[lgb.Booster, dict]:
+    """Real continuations of the bootstrap champion (continuations.grow: early stopping, each promoted), at most
+    MEASURED_CONTINUATIONS of them; the continued booster and the champions' tree counts: ``v500`` (every one of
+    ``batches`` continuations promoted, each adding the measured mean) and ``bounded`` (the largest the refit DAG's
+    bound lets through: the bound plus the largest measured continuation)."""
+    chain = grow(settings, min(batches, MEASURED_CONTINUATIONS))
+    first = chain.booster.num_trees() - sum(chain.trees_added)
+    classes = len(LABEL_TO_ID)  # a multiclass round adds one tree per class
+    per_batch = sum(chain.trees_added) / len(chain.trees_added)
+    v500 = first + classes * round(per_batch * batches / classes)
+    bounded = min(v500, max(settings.max_champion_trees, first) + max(chain.trees_added))
+    return chain.booster, {"bootstrap": first, "v500": v500, "bounded": bounded,
+                           "trees_per_continuation": chain.trees_added,
+                           "mean_trees_per_continuation": round(per_batch, 1)}
+
+
 def measure_prediction_growth(settings: Settings, batches: int, runs: int) -> dict:
     """``predict_p50_ratio_v500`` and ``predict_p50_ratio_v500_bounded`` (see the module doc), medians of ``runs``
     samples each."""
     registry = ModelRegistry.of(settings)
     base = registry.champion()
-    first = base.booster.num_trees()
-    continued = _continued(base.booster, settings, BoostingParams().continue_rounds)
-    per_batch = continued.num_trees() - first
-    # the largest champion the bound lets through: past the bound's trees by one continuation at most
-    copies = {"bootstrap": 0, "v500": batches, "bounded": max(settings.max_champion_trees - first, 0) // per_batch + 1}
-    versions = {name: base.version if not n else _saved(registry, base, repeated(continued, first, n))
-                for name, n in copies.items()}
-    trees = {name: first + n * per_batch for name, n in copies.items()}
+    continued, counts = grown_trees(settings, batches)
+    trees = {name: counts[name] for name in ("bootstrap", "v500", "bounded")}
+    versions = {name: base.version if name == "bootstrap" else _saved(registry, base, extended(
+        continued, trees["bootstrap"], n)) for name, n in trees.items()}
     texts = new_texts(settings, PREDICT_CALLS * runs * len(versions))
     p50: dict[str, list[float]] = {name: [] for name in versions}
     for run in range(runs):
@@ -168,6 +168,8 @@ def measure_prediction_growth(settings: Settings, batches: int, runs: int) -> di
     return {"predict_p50_ratio_v500": round(mid["v500"] / mid["bootstrap"], 2),
             "predict_p50_ratio_v500_bounded": round(mid["bounded"] / mid["bootstrap"], 2),
             "predict_p50_ms": mid, "predict_trees": trees, "continued_batches": batches,
+            "trees_per_continuation": counts["trees_per_continuation"],
+            "mean_trees_per_continuation": counts["mean_trees_per_continuation"],
             "max_champion_trees": settings.max_champion_trees, "predict_calls": PREDICT_CALLS,
             "predict_path": "Predictor.predict in-process, one text per call, stand-in embeddings"}
 

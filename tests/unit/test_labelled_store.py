@@ -151,6 +151,9 @@ def test_training_rows_reads_the_batch_and_a_replay_a_refit_streams_every_traina
     assert len(chunks) > 1 and all(len(c) <= 4 for c in chunks)
     assert len(everything) == 3 * 9 + 1 and everything["text"].is_unique  # holdout rows out, "shared" once
     assert everything["text"].tolist() == store.trainable(["text"])["text"].tolist()
+    newest = pd.concat(store.trainable_chunks(["text", "batch_id"], batch_ids=["b1", "b2"]), ignore_index=True)
+    assert newest["text"].tolist() == everything.loc[everything["batch_id"] != "b0", "text"].tolist()
+    assert "shared" in set(newest["text"])  # its current row (b2's)
     sample = store.trainable_sample(6, seed=3, columns=["text"])["text"].tolist()
     assert len(sample) == 6 and set(sample) <= set(everything["text"])
     assert sample == store.trainable_sample(6, seed=3, columns=["text"])["text"].tolist()  # the same draw

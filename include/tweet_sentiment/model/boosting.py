@@ -12,6 +12,7 @@ every strategy; the holdout is never used to choose anything here.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +27,9 @@ from tweet_sentiment.text import in_hash_slice
 
 Features = np.ndarray | sparse.csr_matrix  # dense, or sparse when the schema holds hashed words
 MIN_VALIDATION_ROWS = 50  # fewer validation rows than this: no early stopping, the round caps apply
+# A refit leaves out the rows whose recency weight is below this (under a millionth of a new row's: 20 half-lives
+# old). At a million rows nearly every row is such a row: they cost the refit's rounds time and move no split.
+NEGLIGIBLE_RECENCY_WEIGHT = 2.0 ** -20
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,11 @@ def recency_weights(batch_age: np.ndarray, half_life: float) -> np.ndarray:
     if half_life <= 0:
         return np.ones(len(batch_age), dtype=np.float64)
     return 0.5 ** (np.asarray(batch_age, dtype=np.float64) / half_life)
+
+
+def max_weighing_age(half_life: float) -> float:
+    """The oldest batch age whose rows weigh at least NEGLIGIBLE_RECENCY_WEIGHT (inf: rows do not age)."""
+    return math.inf if half_life <= 0 else -half_life * math.log2(NEGLIGIBLE_RECENCY_WEIGHT)
 
 
 def _log_loss(booster: lgb.Booster, features: Features, labels: np.ndarray, weights: np.ndarray) -> float:

@@ -15,8 +15,10 @@ import pandas as pd
 from upath import UPath
 
 from tweet_sentiment.model.boosting import (
+    NEGLIGIBLE_RECENCY_WEIGHT,
     TrainingResult,
     continue_boosting,
+    max_weighing_age,
     recency_weights,
     train_fresh_on,
     validation_mask,
@@ -102,25 +104,32 @@ def _continuation(store: LabelledStore, registry: ModelRegistry, client: Infinit
 def refit(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
           batch_id: str, options: RunOptions, design: FeatureSchema, champion: Champion | None, seed: int,
           note: str = "") -> ModelCard:
-    """A fresh model on every trainable row of the (pinned) ``store``: the embedding projection fitted on a
-    sample of PROJECTION_SAMPLE_ROWS training rows, then the features built chunk by chunk
+    """A fresh model on every trainable row of the (pinned) ``store`` that weighs (recency weight at least
+    NEGLIGIBLE_RECENCY_WEIGHT: the newest 20 half-lives of batches; every row when rows do not age): the embedding
+    projection fitted on a sample of PROJECTION_SAMPLE_ROWS training rows, then the features built chunk by chunk
     (model/training_set.py), so the cost in memory is the feature matrix, not the rows. Saved as a candidate."""
     sample = store.trainable_sample(PROJECTION_SAMPLE_ROWS, seed, ["text", "text_hash"])
     fitted_on = sample.loc[~validation_mask(sample["text_hash"].tolist(), options.boosting.validation_fraction)]
     schema = fit_schema(design, fitted_on["text"].tolist(), client, cache_root)
     log.info("refit: projection fitted on %d sampled rows", len(fitted_on))
     ages, counted = batch_ages(store), {"rows": 0, "new_rows": 0}
+    weighing = [b for b, age in ages.items() if age <= max_weighing_age(options.recency_half_life)]
 
     def weight_of(chunk: pd.DataFrame) -> np.ndarray:
         counted["rows"] += len(chunk)
         counted["new_rows"] += int((chunk["batch_id"] == batch_id).sum())
         return _weights(chunk, ages, options)
 
-    data = build_training_set(store.trainable_chunks(_TRAINING_COLUMNS), schema, client, cache_root,
+    if len(weighing) < len(ages):
+        log.info("refit: the newest %d of %d batches (older rows weigh under %.1e)", len(weighing), len(ages),
+                 NEGLIGIBLE_RECENCY_WEIGHT)
+    chunks = store.trainable_chunks(_TRAINING_COLUMNS, batch_ids=weighing if len(weighing) < len(ages) else None)
+    data = build_training_set(chunks, schema, client, cache_root,
                               options.boosting.validation_fraction, weight_of)
     validation_rows = 0 if data.valid is None else len(data.valid[1])
     result = train_fresh_on(data, options.boosting)
-    card = _card(result, "refit", note, champion, batch_id, batch_span(store.batch_ids()), options, schema)
+    trained_on = batch_span([b for b in store.batch_ids() if b in set(weighing)])
+    card = _card(result, "refit", note, champion, batch_id, trained_on, options, schema)
     return _save(registry, result, card, rows=counted["rows"], new_rows=counted["new_rows"],
                  validation_rows=validation_rows, labelled_version=store.version())
 

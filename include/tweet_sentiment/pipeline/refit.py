@@ -78,7 +78,8 @@ def refit_options(options: RunOptions) -> RunOptions:
 
 
 def train_refit(settings: Settings, due: RefitDue, options: RunOptions) -> ChallengerResult:
-    """The refit's challenger (a candidate version), trained on every trainable row of the store."""
+    """The refit's challenger (a candidate version), trained on every trainable row of the store that weighs
+    (challenger.refit)."""
     if not due.due or due.batch_id is None:
         return ChallengerResult(version=None, reason=due.reason)
     log.info("refit: %s", due.reason)

@@ -102,11 +102,13 @@ class LabelledStore:
         parts = list(self.trainable_chunks(columns))
         return pd.concat(parts, ignore_index=True) if parts else _frame(_empty(columns))
 
-    def trainable_chunks(self, columns: list[str] | None = None, rows: int = 100_000) -> Iterator[pd.DataFrame]:
-        """:meth:`trainable`'s rows, oldest first, in frames of about ``rows`` rows streamed from the engine (a
-        refit builds its features one frame at a time)."""
-        sql = f"SELECT {_columns(columns)} FROM ({_CURRENT}) WHERE NOT recent_holdout ORDER BY {ORDER}"
-        for batch in self.rows.batches(sql, rows=rows):
+    def trainable_chunks(self, columns: list[str] | None = None, rows: int = 100_000,
+                         batch_ids: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
+        """:meth:`trainable`'s rows (only those of ``batch_ids``, when given), oldest first, in frames of about
+        ``rows`` rows streamed from the engine (a refit builds its features one frame at a time)."""
+        where, params = ("", None) if batch_ids is None else (" AND list_contains(?, batch_id)", [list(batch_ids)])
+        sql = f"SELECT {_columns(columns)} FROM ({_CURRENT}) WHERE NOT recent_holdout{where} ORDER BY {ORDER}"
+        for batch in self.rows.batches(sql, params, rows=rows):
             yield batch.to_pandas()
 
     def trainable_sample(self, rows: int, seed: int, columns: list[str] | None = None) -> pd.DataFrame:

@@ -128,7 +128,8 @@ def refit(store: LabelledStore, registry: ModelRegistry, client: InfinityClient,
                               options.boosting.validation_fraction, weight_of)
     validation_rows = 0 if data.valid is None else len(data.valid[1])
     result = train_fresh_on(data, options.boosting)
-    trained_on = batch_span([b for b in store.batch_ids() if b in set(weighing)])
+    weighing_ids = set(weighing)
+    trained_on = batch_span([b for b in store.batch_ids() if b in weighing_ids])
     card = _card(result, "refit", note, champion, batch_id, trained_on, options, schema)
     return _save(registry, result, card, rows=counted["rows"], new_rows=counted["new_rows"],
                  validation_rows=validation_rows, labelled_version=store.version())

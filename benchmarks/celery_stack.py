@@ -106,8 +106,11 @@ class CeleryStack(AirflowStack):
             raise RuntimeError(f"celery control {command} {name} failed:\n{done.stdout}\n{done.stderr}")
 
     def kill_worker(self, name: str) -> None:
-        """SIGKILL a worker and everything it started (its task's supervisor and task process): a lost machine."""
-        proc = self._procs.pop(name)
+        """SIGKILL a worker and everything it started (its task's supervisor and task process): a lost machine (a
+        worker killed already: nothing)."""
+        proc = self._procs.pop(name, None)
+        if proc is None:
+            return
         below = descendants({proc.pid})  # a task process may have left the worker's process group
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -124,6 +127,17 @@ class CeleryStack(AirflowStack):
             found = _TAKEN.findall(log.read_text(errors="replace")) if log.exists() else []
             taken[name] = Counter(task for task, run in found if run_ids is None or run in run_ids)
         return taken
+
+    def taken_by(self, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1) -> str | None:
+        """The worker that took try ``try_number`` of ``task_id`` (its mapped instance ``map_index``) of ``run_id``,
+        from the workers' logs (None: not taken yet)."""
+        line = re.compile(rf"Executing workload in Celery: .*?task_id='{re.escape(task_id)}'.*?"
+                          rf"run_id='{re.escape(run_id)}'.*?try_number={try_number}\b.*?map_index={map_index}\b")
+        for name in self.worker_names:
+            log = self.home / f"{name}.log"
+            if log.exists() and line.search(log.read_text(errors="replace")):
+                return name
+        return None
 
     def _query(self, sql: str, *args: object) -> list[tuple]:
         """Rows of the PostgreSQL metadata DB, timestamps as AirflowStack's SQLite reads give them (UTC text)."""

@@ -93,7 +93,7 @@ SCORING_RANGES = {  # the scoring stream's numeric settings and their (lowest, h
     "mood_alert_q": (0.0, 1.0), "mood_alert_prior_weight": (0.0, None), "mood_alert_min_word_tweets": (1, None),
     "mood_alert_min_lift": (0.0, None),
     "mood_alert_share_level": (0.5, 1.0), "mood_alert_max_words": (1, None), "mood_alert_examples": (0, None),
-    "score_partitions": (0, None), "stream_part_rows": (1, None),
+    "score_partitions": (0, None), "stream_part_rows": (1, None), "score_chunk_rows": (1, None),
 }
 
 
@@ -166,6 +166,9 @@ class Settings:
     # a claimed unlabelled batch is stored in parts of at most stream_part_rows rows, the unit a partition takes
     score_partitions: int = 0
     stream_part_rows: int = 5000
+    # a partition commits its scores every score_chunk_rows rows (about: a batch is never split), holding no more
+    # in memory; a retried partition redoes at most its last uncommitted chunk
+    score_chunk_rows: int = 20_000
     seed: int = 13
     # housekeeping (its own DAG): table versions younger than this stay readable (restore, lineage), older
     # ones and the files only they need are deleted

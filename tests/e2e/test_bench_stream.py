@@ -44,4 +44,7 @@ def test_stream_bench_builds_streams_and_times_a_scoring_run_and_a_champion_chan
     hashes = tables.query("SELECT count(DISTINCT (hi, lo)) AS n FROM seen", ["seen"])["n"].iloc[0]
     assert counted == hashes == 200_000
     assert tables.query("SELECT count(*) AS n FROM rows", ["rows"])["n"].iloc[0] == large["kept_rows"]
+    for name in ("seen", "counts", "words", "batches", "scored"):  # left as the housekeeping leaves them
+        assert list((tables.root / name / "_delta_log").glob("*.checkpoint.parquet")), name
+        assert len(tables.tables[name].files()) == 1, name  # compacted
     assert not (tmp_path / "stream-run").exists()  # the runs' copies are removed

@@ -9,6 +9,7 @@ against them). The module's servers live for all its tests: the fault cases run 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -28,14 +29,16 @@ from tweet_sentiment.intake.claim import batch_id_for
 from tweet_sentiment.intake.feed import chronological_rows, write_rows
 from tweet_sentiment.label_check.check import ledger_balances
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.monitoring.mood import count_words
 from tweet_sentiment.storage.fs import list_dir, read_json
 from tweet_sentiment.storage.labelled_store import LabelledStore
-from tweet_sentiment.storage.scored_stream import ScoredStream
+from tweet_sentiment.storage.scored_stream import PART_MARK, ScoredStream, batch_predicate
 
 pytestmark = pytest.mark.e2e
 BUCKET = "tweet-sentiment-topology"
 BOOTSTRAP_ROWS, BATCH_ROWS = 800, 300
 SCORE_DAG, UNLABELLED_ROWS, PART_ROWS = "tweet_sentiment_score", 600, 100
+KILLED_ROWS = 1000  # the worker-kill case's file: 5 parts of PART_ROWS per partition
 
 
 @dataclasses.dataclass
@@ -134,24 +137,23 @@ def test_the_loop_runs_on_two_celery_workers_with_its_data_on_s3(topology):
                    tasks_per_worker={name: dict(tasks) for name, tasks in taken.items()})
 
 
-@pytest.mark.topology
-def test_scoring_partitions_run_on_both_workers_and_score_every_row_exactly_once(topology):
-    stack, settings = topology.stack, topology.settings
-    champion = _with_champion(topology)
-    header, body = chronological_rows(DATASET_DIR / "covid_tweets_unlabelled_2022.csv")
-    write_rows(settings.layout().unlabelled, "stream-1.csv", header, body[:UNLABELLED_ROWS])
-    # one task slot per worker, so that the two partitions cannot both land on one worker
+@contextlib.contextmanager
+def _scoring_on_one_slot_workers(topology: Topology, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The scoring DAG unpaused (its timetable starts a run) on workers of one task slot each (and ``env``), so
+    that two partitions cannot land on one worker, with the retrain DAG paused (no retrain run takes a slot
+    meanwhile); yields when it was unpaused. After: both DAGs and the workers as before (a killed worker started
+    again)."""
+    stack = topology.stack
     for name in stack.worker_names:
         stack.kill_worker(name)
-        stack.start_worker(name, {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "1"})
+        stack.start_worker(name, {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "1", **(env or {})})
     poll(lambda: stack._query("SELECT 1 FROM dag WHERE dag_id = ?", SCORE_DAG), "the scoring DAG parsed", 300)
     (retrain_paused,), = stack._query("SELECT is_paused FROM dag WHERE dag_id = ?", DAG_ID)
-    stack.airflow("dags", "pause", DAG_ID)  # no retrain run takes a worker's one slot meanwhile
+    stack.airflow("dags", "pause", DAG_ID)
     since = now_iso()
-    assert stack.airflow("dags", "unpause", SCORE_DAG).returncode == 0  # its timetable starts a run
-    try:  # the run that claimed the file (the retrain runs' champion events may start others, which skip)
-        run_id, state = poll(lambda: _scoring_run_of(topology, since, "stream-1.csv"), "the file scored", 900,
-                             every_s=2)
+    assert stack.airflow("dags", "unpause", SCORE_DAG).returncode == 0
+    try:
+        yield since
     finally:
         stack.airflow("dags", "pause", SCORE_DAG)
         if not retrain_paused:
@@ -159,6 +161,18 @@ def test_scoring_partitions_run_on_both_workers_and_score_every_row_exactly_once
         for name in stack.worker_names:
             stack.kill_worker(name)
             stack.start_worker(name)
+
+
+@pytest.mark.topology
+def test_scoring_partitions_run_on_both_workers_and_score_every_row_exactly_once(topology):
+    stack, settings = topology.stack, topology.settings
+    champion = _with_champion(topology)
+    header, body = chronological_rows(DATASET_DIR / "covid_tweets_unlabelled_2022.csv")
+    write_rows(settings.layout().unlabelled, "stream-1.csv", header, body[:UNLABELLED_ROWS])
+    with _scoring_on_one_slot_workers(topology) as since:
+        # the run that claimed the file (the retrain runs' champion events may start others, which skip)
+        run_id, state = poll(lambda: _scoring_run_of(topology, since, "stream-1.csv"), "the file scored", 900,
+                             every_s=2)
     assert state == "success", stack.task_states(run_id)
     assert stack.mapped_states(run_id, "score_partition") == {0: ("success", 1), 1: ("success", 1)}
     taken = stack.tasks_taken({run_id})
@@ -183,17 +197,103 @@ def test_scoring_partitions_run_on_both_workers_and_score_every_row_exactly_once
     assert int(tables.query("SELECT sum(n) AS n FROM counts", ["counts"])["n"].iloc[0]) == accepted
 
 
-def _scoring_run_of(topology: Topology, since: str, file: str) -> tuple[str, str] | None:
-    """(run id, state) of the finished scoring run since ``since`` whose batch claimed ``file``, if any."""
+def _scoring_run_of(topology: Topology, since: str, file: str, finished: bool = True) -> tuple[str, str] | None:
+    """(run id, state) of the scoring run since ``since`` whose batch claimed ``file`` (once ``finished``), if any."""
     _fresh()
     ledger = topology.settings.layout().unlabelled_stream.ledger
     runs = topology.stack._query("SELECT run_id, state FROM dag_run WHERE dag_id = ? AND queued_at >= ?", SCORE_DAG,
                                  since)
     for run_id, state in runs:
         entry = ledger / f"{batch_id_for(run_id)}.json"
-        if state in ("success", "failed") and entry.exists() and file in entry.read_text():
+        if (state in ("success", "failed") or not finished) and entry.exists() and file in entry.read_text():
             return run_id, state
     return None
+
+
+@pytest.mark.faults
+def test_a_worker_killed_while_its_partition_commits_chunks_is_retried_and_no_row_is_lost_or_scored_twice(
+        topology):
+    stack, settings = topology.stack, topology.settings
+    _with_champion(topology)
+    header, body = chronological_rows(DATASET_DIR / "covid_tweets_unlabelled_2022.csv")
+    rows = body[UNLABELLED_ROWS:UNLABELLED_ROWS + KILLED_ROWS]
+    write_rows(settings.layout().unlabelled, "stream-killed.csv", header, rows)
+    tables = ScoredStream(settings.layout().stream)
+    # each partition commits every part (PART_ROWS rows) on its own: several chunks, so the kill falls between
+    with _scoring_on_one_slot_workers(topology, {"TWEET_SENTIMENT_SCORE_CHUNK_ROWS": str(PART_ROWS)}) as since:
+        run_id, _ = poll(lambda: _scoring_run_of(topology, since, "stream-killed.csv", finished=False),
+                         "the file claimed", 900, every_s=1)
+        plan = poll(lambda: _xcom(stack, run_id, "plan_scoring"), "the run's plan", 300, every_s=0.5)
+        part = plan[0]
+        victim = poll(lambda: stack.taken_by(run_id, "score_partition", 0), "partition 0 taken", 300, every_s=0.2)
+        committed = poll(lambda: _part_way(tables, part), "partition 0 part-way through its chunks", 600, every_s=0.2)
+        stack.kill_worker(victim)  # SIGKILL: the task's heartbeat stops; Airflow fails it after its timeout
+        run_id, state = poll(lambda: _scoring_run_of(topology, since, "stream-killed.csv"), "the run finished", 900,
+                             every_s=2)
+    assert state == "success", stack.task_states(run_id)
+    mapped = stack.mapped_states(run_id, "score_partition")
+    assert mapped[0] == ("success", 2) and mapped[1][0] == "success", mapped  # partition 0 retried once
+    survivor = next(n for n in stack.worker_names if n != victim)
+    assert stack.taken_by(run_id, "score_partition", 0, try_number=2) == survivor
+
+    _fresh()
+    report = read_json(settings.layout().scoring / "runs" / f"{batch_id_for(run_id)}.json")
+    accepted = report["ledger"]["rows_accepted"]
+    assert accepted + report["ledger"]["rows_quarantined"] == KILLED_ROWS and accepted > 0
+    retried = next(p for p in report["score"]["per_partition"] if p["index"] == 0)
+    planned_rows = sum(n for _, n in part["new"] + part["stale"])
+    # the retry skipped what the killed try had committed, and scored the rest
+    assert committed and 0 < retried["already_scored_rows"] < planned_rows
+    assert retried["already_scored_rows"] + retried["scored_rows"] + retried["rescored_rows"] == planned_rows
+    assert report["score"]["scored_rows"] + report["score"]["already_scored_rows"] \
+        + report["score"]["rescored_rows"] == sum(n for p in plan for _, n in p["new"] + p["stale"])
+    _scored_exactly_once(tables, plan, accepted, batch_id_for(run_id))
+
+
+def _xcom(stack: CeleryStack, run_id: str, task_id: str) -> object:
+    """The return value ``task_id`` pushed in ``run_id`` (None before it did)."""
+    found = stack._query("SELECT value FROM xcom WHERE run_id = ? AND task_id = ? AND key = 'return_value'", run_id,
+                         task_id)
+    if not found:
+        return None
+    value = found[0][0]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _part_way(tables: ScoredStream, part: dict) -> int | None:
+    """How many of the partition's batches its version has committed since the plan, once at least one is and at
+    least one is not (None before: not yet part-way, or done)."""
+    _fresh()
+    batches = [b for b, _ in part["new"] + part["stale"]]
+    done = tables.query(f"SELECT DISTINCT batch_id FROM scored WHERE {batch_predicate(batches)} AND "
+                        "champion_version = ? AND scored_at >= ?::TIMESTAMPTZ", ["scored"],
+                        [part["version"], part["planned_at"]])
+    return len(done) if 0 < len(done) < len(batches) else None
+
+
+def _scored_exactly_once(tables: ScoredStream, plan: list[dict], accepted: int, batch_id: str) -> None:
+    """Every row of the plan's batches has one score, by the plan's version; each batch is once in the manifest
+    for it; the mood's counts and word counts are those of the stored rows and scores (none lost, none twice);
+    the run's own batch holds ``accepted`` rows."""
+    version = plan[0]["version"]
+    batches = sorted(b for p in plan for b, _ in p["new"] + p["stale"])
+    where = batch_predicate(batches)
+    rows = tables.read_rows(batches, ["batch_id", "seq", "text", "tweet_at"])
+    ours = (rows["batch_id"] == batch_id) | rows["batch_id"].str.startswith(f"{batch_id}{PART_MARK}")
+    assert ours.sum() == accepted
+    scores = tables.query(f"SELECT * FROM scores WHERE {where}", ["scores"])
+    assert len(scores) == len(rows) and not scores.duplicated(["batch_id", "seq"]).any()
+    assert set(scores["champion_version"]) == {version}
+    joined = rows.merge(scores, on=["batch_id", "seq"], validate="one_to_one")
+    assert len(joined) == len(rows)  # every stored row scored
+    manifest = tables.query(f"SELECT batch_id FROM scored WHERE {where} AND champion_version = ? AND scored_at >= "
+                            "?::TIMESTAMPTZ", ["scored"], [version, plan[0]["planned_at"]])
+    assert sorted(manifest["batch_id"]) == batches  # each batch once
+    counts = tables.query(f"SELECT sum(n) AS n FROM counts WHERE {where} AND champion_version = ?", ["counts"],
+                          [version])
+    assert int(counts["n"].iloc[0]) == len(rows)
+    words = tables.query(f"SELECT sum(n) AS n FROM words WHERE {where} AND champion_version = ?", ["words"], [version])
+    assert int(words["n"].iloc[0]) == int(count_words(joined, joined)["n"].sum())
 
 
 def _write_figures(name: str, first: dict, second: dict, elapsed: float, **more: object) -> None:

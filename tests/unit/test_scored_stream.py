@@ -124,6 +124,7 @@ def test_a_duplicate_is_found_by_looking_up_the_files_hashes(settings):
     tables = ScoredStream(settings.layout().stream)
     found = tables.known_labels([text_hash("first tweet 0 #StayHome masks"), text_hash("never seen")], {"b9"})
     assert found == {text_hash("first tweet 0 #StayHome masks"): ("", "batch b0")}
+    assert tables.known_labels([text_hash("first tweet 0 #StayHome masks")], {"b0"}) == {}  # a retried batch's own
 
 
 def test_retention_leaves_counts_and_hashes_and_keeps_the_drift_reference(settings):

@@ -130,7 +130,8 @@ def test_a_partition_that_dies_and_retries_scores_only_what_was_not_committed(se
     assert first == ["run2"]  # the newest batch first: its chunk committed before the task died
     MemoryVectorCache(MODEL)._hold({text_hash(t): vector_of(t) for t in late})
     retry = score_partition(tables, plan, registry.champion(), offline_client(), chunk_rows=10)
-    assert retry["already_scored_batches"] == 1 and retry["scored_rows"] == 10
+    assert (retry["already_scored_batches"], retry["already_scored_rows"], retry["scored_rows"]) == (1, 10, 10)
+    assert finish_scoring(layout, [plan], [retry])["already_scored_rows"] == 10  # the run's record says so
     scored_once(tables, 20, version)
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from tweet_sentiment.config import Settings
 from tweet_sentiment.model.features import embed_cached, features_of, lexicon_features, lexicon_namespace
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion
@@ -34,7 +35,6 @@ from tweet_sentiment.storage.scored_stream import (
 )
 from tweet_sentiment.storage.vector_cache import MemoryVectorCache
 
-CHUNK_ROWS = 20_000  # rows scored per commit (and held in memory at once)
 _LOG_KEEP = 200
 
 
@@ -160,7 +160,7 @@ def _left(tables: ScoredStream, partition: dict, key: str) -> pd.DataFrame:
 
 
 def score_partition(tables: ScoredStream, partition: dict, champion: Champion, client: InfinityClient,
-                    chunk_rows: int = CHUNK_ROWS) -> dict:
+                    chunk_rows: int) -> dict:
     """Score a partition's new batches, then its stale ones, with its pinned champion, committing chunk by chunk
     (scores, counts, then the manifest): a task that dies and retries scores only what is not committed, so each
     row is scored once per plan. Its figures."""
@@ -177,9 +177,11 @@ def score_partition(tables: ScoredStream, partition: dict, champion: Champion, c
     rescored = 0
     for group in chunks(stale := _left(tables, partition, "stale"), chunk_rows):
         rescored += score_batches(tables, group, champion, client)
-    skipped = len(partition["new"]) + len(partition["stale"]) - len(new) - len(stale)
+    planned = partition["new"] + partition["stale"]
+    skipped = len(planned) - len(new) - len(stale)
+    skipped_rows = sum(n for _, n in planned) - int(new["rows"].sum()) - int(stale["rows"].sum())
     return {"index": partition["index"], "scored_rows": scored, "rescored_rows": rescored,
-            "already_scored_batches": skipped, "scored_s": round(scored_s, 3),
+            "already_scored_batches": skipped, "already_scored_rows": skipped_rows, "scored_s": round(scored_s, 3),
             "rescored_s": round(time.perf_counter() - start - scored_s, 3),
             "first_new_scored_s": round(first[0], 3) if first else None}
 
@@ -194,6 +196,7 @@ def finish_scoring(layout: DataLayout, partitions: list[dict], results: list[dic
               "scored_rows": sum(r["scored_rows"] for r in results),
               "rescored_batches": sum(len(p["stale"]) for p in partitions),
               "rescored_rows": sum(r["rescored_rows"] for r in results),
+              "already_scored_rows": sum(r["already_scored_rows"] for r in results),  # by a retried task's first try
               "rescore_pending_batches": plan["rescore_pending_batches"],
               "rescore_pending_rows": plan["rescore_pending_rows"]}
     if record["scored_batches"] or record["rescored_batches"]:
@@ -203,7 +206,8 @@ def finish_scoring(layout: DataLayout, partitions: list[dict], results: list[dic
 
 
 def score_stream(layout: DataLayout, champion: Champion, client: InfinityClient, rescore_all: bool = False,
-                 rescore_rows: int = 200_000, chunk_rows: int = CHUNK_ROWS, partitions: int = 1) -> dict:
+                 rescore_rows: int = Settings.rescore_rows, chunk_rows: int = Settings.score_chunk_rows,
+                 partitions: int = 1) -> dict:
     """Score the new batches, then re-score at most ``rescore_rows`` rows of those another version scored last,
     newest first (every live batch with ``rescore_all``, however many), in this process (the scoring DAG maps
     the partitions over its workers); the run's record (see :func:`finish_scoring`)."""

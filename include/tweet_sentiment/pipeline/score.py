@@ -118,7 +118,7 @@ def score_part(settings: Settings, partition: dict) -> dict:
     """Score one partition with its pinned champion through its infinity replica: new batches, then stale."""
     with infinity_client(settings, partition["url"]) as client:
         done = score_partition(ScoredStream(settings.layout().stream), partition,
-                               _pinned(settings, partition["version"]), client)
+                               _pinned(settings, partition["version"]), client, settings.score_chunk_rows)
     log.info("partition %d through %s: %d new, %d re-scored, %d batch(es) committed by an earlier try",
              done["index"], partition["url"], done["scored_rows"], done["rescored_rows"],
              done["already_scored_batches"])
@@ -129,7 +129,7 @@ def score(settings: Settings, partitions: list[dict], results: list[dict]) -> di
     """The run's record from its partitions (its ``seconds``: the slowest partition's, the mapped tasks' wall)."""
     record = finish_scoring(settings.layout(), partitions, results)
     return {**record, "per_partition": [{k: r[k] for k in ("index", "url", "scored_rows", "rescored_rows",
-                                                           "seconds")} for r in results],
+                                                           "already_scored_rows", "seconds")} for r in results],
             "seconds": max(r["seconds"] for r in results)}
 
 

@@ -94,10 +94,12 @@ class ScoredStream:
             return {}
         distinct = sorted(set(hashes))
         wanted = pa.table({"h": distinct, **seen_keys(distinct)})
-        found = query_tables("SELECT w.h, min(s.batch_id) AS b FROM wanted w JOIN seen s ON s.hi = w.hi AND "
-                             "s.lo = w.lo WHERE NOT list_contains(?::VARCHAR[], s.batch_id) GROUP BY w.h",
-                             {"seen": (self.tables["seen"], None)}, [sorted(exclude)], extra={"wanted": wanted})
-        return {h: ("", f"batch {b}") for h, b in zip(found["h"].to_pylist(), found["b"].to_pylist(), strict=True)}
+        # only the key columns are scanned: the batches are read for the matches alone (a filter on the batch in
+        # the query is pushed into the scan, which then reads every stored tweet's batch id too)
+        found = query_tables("SELECT w.h, s.batch_id AS b FROM wanted w JOIN seen s ON s.hi = w.hi AND s.lo = w.lo",
+                             {"seen": (self.tables["seen"], None)}, extra={"wanted": wanted}).to_pandas()
+        found = found[~found["b"].isin(set(exclude))].groupby("h")["b"].min()
+        return {h: ("", f"batch {b}") for h, b in found.items()}
 
     def write_batch(self, batch_id: str, rows: pd.DataFrame) -> None:
         """Store a batch's accepted rows: registered, its rows and hashes appended, then marked stored (a retry

@@ -3,6 +3,7 @@ is found (not its common words, not the words riding along in the topic's tweets
 same way (the teaching weights, the gate's slices, the holdout re-annotation, the refit trigger), and the dataset's
 plain and noisy streams yield no correction at all while its policy streams yield their rules' terms."""
 
+import functools
 import random
 
 import pandas as pd
@@ -92,22 +93,29 @@ def test_a_phrase_correction_drives_teaching_weights_slices_and_holdout_rows():
     assert sliced["stay home (towards positive)"].tolist() == [False, True, False, False]
 
 
+@functools.cache
+def _dataset(rows: int) -> tuple[list[str], list[list[str]], list[str]]:
+    """The dataset's first ``rows`` chronological rows: header, rows, cleaned texts (read once per session)."""
+    header, found = chronological_rows(Settings.from_env().train_file)
+    text = header.index(TEXT_COLUMN)
+    return header, found[:rows], [clean_tweet(r[text]) for r in found[:rows]]
+
+
 def _stream_windows(scenario: str, batches: list[int]) -> dict[int, pd.DataFrame]:
     """The dataset's chronological stream as the lab sends it (bootstrap 8,000, batches of 2,000, annotators'
     batches), ``scenario`` a policy (from batch 6), "plain" or "noisy" (10 % flipped from batch 1); for each of
     ``batches`` the rows the label check counts corrections over (that batch and the three before)."""
-    header, rows = chronological_rows(Settings.from_env().train_file)
-    text, label, rng = header.index(TEXT_COLUMN), header.index(LABEL_COLUMN), random.Random(7)
+    header, rows, cleaned = _dataset(8000 + 2000 * 12)
+    label, rng = header.index(LABEL_COLUMN), random.Random(7)
     frames = []
     for k in range(max(batches) + 1):
-        lo = 0 if k == 0 else 8000 + 2000 * (k - 1)
-        batch = rows[lo:8000 + 2000 * k]
+        lo, hi = (0 if k == 0 else 8000 + 2000 * (k - 1)), 8000 + 2000 * k
+        batch = rows[lo:hi]
         sent = (POLICIES[scenario].apply(header, batch)[0] if scenario in POLICIES and k >= 6
                 else flip_labels(header, batch, 0.1, rng)[0] if scenario == "noisy" and k else batch)
-        columns, out = with_feedback(header, sent, batch)
-        shown = columns.index("SuggestedSentiment")
-        frames.append(pd.DataFrame({"text": [clean_tweet(r[text]) for r in out], "label": [r[label] for r in out],
-                                    "suggested_label": [r[shown] if k else "" for r in out],
+        _, out = with_feedback(header, sent, batch)
+        frames.append(pd.DataFrame({"text": cleaned[lo:hi], "label": [r[label] for r in out],
+                                    "suggested_label": [r[-2] if k else "" for r in out],
                                     "annotator": [r[-3] for r in out], "batch_id": f"b{k:04d}"}))
     return {k: pd.concat(frames[max(0, k - 3):k + 1], ignore_index=True) for k in batches}
 

@@ -91,21 +91,25 @@ class Features:
         return sparse.hstack([sparse.csr_matrix(self.lexicon[rows]), words], format="csr", dtype=np.float32)
 
 
-def _stream(settings: Settings, policy: Policy | None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Cleaned texts, label ids (the rule applied from its start batch) and each row's batch number."""
+def relabelled_stream(settings: Settings, policy: Policy | None) -> tuple[list[str], np.ndarray, np.ndarray,
+                                                                          np.ndarray]:
+    """Cleaned texts, label ids (the rule applied from its start batch), each row's batch number, and which rows
+    the rule relabelled."""
     header, rows = chronological_rows(settings.train_file)
     text, label = header.index(TEXT_COLUMN), header.index(LABEL_COLUMN)
     batch = np.array([0 if i < BOOTSTRAP else 1 + (i - BOOTSTRAP) // BATCH for i in range(len(rows))])
+    before = [r[label] for r in rows]
     if policy:
         later = [r for r, b in zip(rows, batch, strict=True) if b >= policy.start_batch]
         rows = rows[:len(rows) - len(later)] + policy.apply(header, later)[0]
     texts = [clean_tweet(r[text]) for r in rows]
     keep = np.array([bool(t) and r[label] in LABEL_TO_ID for t, r in zip(texts, rows, strict=True)])
     labels = np.array([LABEL_TO_ID.get(r[label], -1) for r in rows])
-    return [t for t, k in zip(texts, keep, strict=True) if k], labels[keep], batch[keep]
+    relabelled = np.array([r[label] != b for r, b in zip(rows, before, strict=True)])
+    return [t for t, k in zip(texts, keep, strict=True) if k], labels[keep], batch[keep], relabelled[keep]
 
 
-def _lexicon(settings: Settings, texts: list[str]) -> np.ndarray:
+def lexicon_of(settings: Settings, texts: list[str]) -> np.ndarray:
     """The pipeline's lexicon features, from its feature cache (the same namespace)."""
     namespace = lexicon_namespace(FeatureSchema("", 0, LEXICON_FEATURES))
     cache = vector_cache(settings.layout().embeddings, namespace, False, LEXICON_CACHE_DTYPE)
@@ -147,13 +151,13 @@ def _scores(booster, feats: Features, sets: dict[str, tuple[np.ndarray, np.ndarr
 def measure(settings: Settings, variant: Variant, policy: Policy) -> dict:
     """One variant's figures on the policy stream and the plain stream."""
     options = RunOptions(boosting=BoostingParams())
-    texts, labels, batch = _stream(settings, policy)
+    texts, labels, batch, _ = relabelled_stream(settings, policy)
     header, fixed_rows = chronological_rows(settings.holdout_file)
     fixed_new = policy.apply(header, [list(r) for r in fixed_rows])[0]
     t_col, l_col = header.index(TEXT_COLUMN), header.index(LABEL_COLUMN)
     fixed_texts = [clean_tweet(r[t_col]) for r in fixed_rows]
     all_texts = texts + fixed_texts
-    feats = Features(variant, all_texts, _lexicon(settings, all_texts))
+    feats = Features(variant, all_texts, lexicon_of(settings, all_texts))
     n = len(texts)
     fixed = np.arange(n, n + len(fixed_texts))
     hashes = [text_hash(t) for t in texts]
@@ -186,10 +190,10 @@ def measure(settings: Settings, variant: Variant, policy: Policy) -> dict:
 
 def _plain(settings: Settings, variant: Variant, options: RunOptions) -> float:
     """The plain stream's refit on the whole training file, on the fixed holdout as shipped."""
-    texts, labels, batch = _stream(settings, None)
+    texts, labels, batch, _ = relabelled_stream(settings, None)
     header, fixed_rows = chronological_rows(settings.holdout_file)
     fixed_texts = [clean_tweet(r[header.index(TEXT_COLUMN)]) for r in fixed_rows]
-    feats = Features(variant, texts + fixed_texts, _lexicon(settings, texts + fixed_texts))
+    feats = Features(variant, texts + fixed_texts, lexicon_of(settings, texts + fixed_texts))
     n = len(texts)
     valid = np.concatenate([validation_mask([text_hash(t) for t in texts], 0.1), np.zeros(len(fixed_texts), bool)])
     booster = _refit(feats, np.concatenate([labels, np.zeros(len(fixed_texts), int)]),

@@ -10,15 +10,19 @@ Extremely Negative) must also beat the given label by ``neighbour_margin``, sinc
 is where honest labels differ.
 
 A systematic correction is people overriding the model the same way on the same topic: the suggested label moved
-in one direction of the ordinal scale (towards negative, or towards positive) on rows holding a word ``w``
-(hashtags split, plurals folded), by at least ``min_annotators`` people on at least ``min_rows`` rows, and on at
-least ``min_share`` of the rows with ``w`` since the batch where that correction first appears (the recent
-batches and this one). A flagged row that makes such a correction is not a likely error: it is the feedback loop
-at work (the newest human label wins).
+in one direction of the ordinal scale (towards negative, or towards positive) on rows holding a term ``w`` (a word
+or a phrase of two neighbouring words; hashtags split, plurals folded), by at least ``min_annotators`` people on at
+least ``min_rows`` rows, and on at least ``min_share`` of the rows with ``w`` that had a suggestion people moved
+that way, since the batch where that correction first appears (the recent batches and this one). A term whose
+corrected rows are ``ride_along`` another found term's (a word inside a phrase, a word of the topic's tweets) is
+not a correction of its own: the finder names what people correct, not everything their tweets say. A flagged
+row that makes such a correction is not a likely error: it is the feedback loop at work (the newest human label
+wins).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +54,7 @@ class LabelCheckParams:
     min_rows: int = 10  # a systematic correction: at least this many rows ...
     min_annotators: int = 3  # ... by at least this many people ...
     min_share: float = 0.5  # ... on at least this share of the rows with the word that had that suggestion
+    ride_along: float = 0.9  # a word whose corrected rows hold a corrected phrase this often is the phrase's
     recent_batches: int = 3  # earlier batches whose corrections count beside the batch's own
     seed: int = 13
 
@@ -109,11 +114,19 @@ def likely_errors(probabilities: np.ndarray, labels: np.ndarray, params: LabelCh
     return Flags(flagged, np.where(flagged, confident, labels), probabilities[rows, confident], t)
 
 
-def words_of(text: str) -> set[str]:
-    """The text's words of 3+ letters: hashtags split into words (#HandSanitizer: hand, sanitizer), lower case,
-    a plural folded into its singular (sanitizers: sanitizer)."""
+def _tokens(text: str) -> list[str]:
+    """The text's words of 3+ letters in order: hashtags split into words (#HandSanitizer: hand, sanitizer), lower
+    case, a plural folded into its singular (sanitizers: sanitizer)."""
     words = _WORD.findall(hashtags_as_words(text).lower())
-    return {w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words}
+    return [w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words]
+
+
+def terms_of(text: str) -> set[str]:
+    """The terms a correction can be about: the text's words (see :func:`_tokens`) and its phrases, each pair of
+    neighbouring words ("stay home"; shorter words such as "at" are skipped, so "staying at home" gives "staying
+    home", and #StayHome gives "stay home")."""
+    tokens = _tokens(text)
+    return {*tokens, *(f"{a} {b}" for a, b in itertools.pairwise(tokens))}
 
 
 def _direction(suggested: pd.Series, label: pd.Series) -> np.ndarray:
@@ -123,16 +136,19 @@ def _direction(suggested: pd.Series, label: pd.Series) -> np.ndarray:
 
 
 def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.DataFrame:
-    """The (word, direction) corrections many people made the same way (see the module doc), from rows oldest
+    """The (term, direction) corrections many people made the same way (see the module doc), from rows oldest
     first with ``text``, ``label``, ``suggested_label`` ("" where none was shown), ``annotator`` and ``batch_id``.
-    A correction's share counts from the first batch it appears in (the rows before it are the old rule); columns
-    ``word``, ``direction``, ``rows``, ``annotators``, ``share`` and ``since`` (that first batch's id)."""
+    A term is a word or a phrase of two (:func:`terms_of`). A correction's share counts the rows with its term
+    since the first batch it appears in (the rows before it are the old rule) whose suggestion was one the people
+    moved (a rule "staying home is good news" cannot move a tweet already suggested positive); a term riding along
+    with a more specific one is left out (:func:`_most_specific`). Columns ``word`` (the term), ``direction``,
+    ``rows``, ``annotators``, ``share`` and ``since`` (that first batch's id)."""
     columns = ["word", "direction", "rows", "annotators", "share", "since"]
     shown = rows[rows["suggested_label"].astype(str) != ""]
     order, batch_ids = pd.factorize(shown["batch_id"])
-    shown = shown.assign(order=order,
+    shown = shown.assign(row=np.arange(len(shown)), order=order, suggested=shown["suggested_label"].astype(str),
                          direction=_direction(shown["suggested_label"], shown["label"]),
-                         word=[sorted(words_of(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
+                         word=[sorted(terms_of(t)) for t in shown["text"]]).explode("word").dropna(subset=["word"])
     changed = shown[shown["direction"] != ""]
     if changed.empty:
         return pd.DataFrame(columns=columns)
@@ -140,13 +156,39 @@ def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.D
     found = changed.groupby(key).agg(rows=("text", "size"), annotators=("annotator", "nunique"),
                                      first=("order", "min")).reset_index()
     found = found[(found["rows"] >= params.min_rows) & (found["annotators"] >= params.min_annotators)]
-    base = shown.groupby(["word", "order"]).size().rename("base").reset_index()
-    since = found.merge(base, on="word")
+    moved_from = changed[["word", "direction", "suggested"]].drop_duplicates()
+    base = shown.groupby(["word", "order", "suggested"]).size().rename("base").reset_index()
+    since = found.merge(moved_from, on=key).merge(base, on=["word", "suggested"])
     since = since[since["order"] >= since["first"]].groupby(key)["base"].sum()
     found = found.join(since, on=key)
     found["share"] = found["rows"] / found["base"]
     found["since"] = [str(batch_ids[k]) for k in found["first"]]
-    return found.loc[found["share"] >= params.min_share, columns].reset_index(drop=True)
+    found = found[found["share"] >= params.min_share]
+    return _most_specific(found, changed, params.ride_along).loc[:, columns].reset_index(drop=True)
+
+
+def _most_specific(found: pd.DataFrame, changed: pd.DataFrame, ride_along: float) -> pd.DataFrame:
+    """The corrections without those that only ride along with others of the same direction (``ride_along`` of a
+    term's corrected rows being theirs): first every word whose corrected rows hold found phrases containing it
+    (the phrase is what people correct: "stay" in "stay home"); then, the fewest rows first, each term whose
+    corrected rows the terms still kept hold (the words of the topic's tweets: "lockdown" beside "stay home",
+    "hand sanitizer" beside "sanitizer")."""
+    rows_of = changed.groupby(["word", "direction"])["row"].agg(set).to_dict()
+    terms = list(found.sort_values(["rows", "share"])[["word", "direction"]].itertuples(index=False, name=None))
+
+    def rides(term: tuple[str, str], others: list[tuple[str, str]]) -> bool:
+        covered = set().union(*(rows_of[o] for o in others if o[1] == term[1] and o != term))
+        return len(covered & rows_of[term]) >= ride_along * len(rows_of[term])
+
+    def phrases_with(word: str) -> list[tuple[str, str]]:
+        return [t for t in terms if " " in t[0] and word in t[0].split(" ")]
+
+    kept = [t for t in terms if " " in t[0] or not rides(t, phrases_with(t[0]))]
+    for term in list(kept):
+        if rides(term, kept):
+            kept.remove(term)
+    return found[np.array([t in kept for t in found[["word", "direction"]].itertuples(index=False, name=None)],
+                          dtype=bool)]
 
 
 def follows_correction(rows: pd.DataFrame, corrections: pd.DataFrame) -> list[str]:
@@ -161,7 +203,7 @@ def follows_correction(rows: pd.DataFrame, corrections: pd.DataFrame) -> list[st
     directions = _direction(rows["suggested_label"], rows["label"])
     for text, suggested, label, direction in zip(rows["text"], rows["suggested_label"], rows["label"], directions,
                                                  strict=True):
-        shared = sorted(words_of(text) & by_direction.get(direction, set()))
+        shared = sorted(terms_of(text) & by_direction.get(direction, set()))
         out.append(f"{shared[0]}: {direction} ({suggested} → {label})" if shared else "")
     return out
 
@@ -173,7 +215,7 @@ def rows_touched(texts: Sequence[str], corrections: Sequence[dict], limit: int =
     """For each word of the systematic ``corrections`` (records with ``word``, ``direction``, ``rows``; the most
     rows first, at most ``limit`` words): which of ``texts`` hold it (hashtags split, plurals folded), keyed
     "word (direction)", whatever their labels or age."""
-    words = [words_of(t) for t in texts]
+    words = [terms_of(t) for t in texts]
     return {name: np.array([word in w for w in words], dtype=bool) for name, (word, _) in _by_word(corrections, limit)}
 
 
@@ -193,7 +235,7 @@ def rows_corrected(texts: Sequence[str], batch_ranks: Sequence[int], corrections
     """Like :func:`rows_touched`, but only the rows of batches since the correction began (``batch_ranks``: each
     text's batch's place in the order batches were accepted; ``rank_of``: a batch id's place): the rows labelled
     by the team's new rule, not the old rows of the same word."""
-    words = [words_of(t) for t in texts]
+    words = [terms_of(t) for t in texts]
     ranks = np.asarray(batch_ranks)
     return {name: np.array([word in w for w in words], dtype=bool) & (ranks >= rank_of.get(since, -1))
             for name, (word, since) in _by_word(corrections, limit)}

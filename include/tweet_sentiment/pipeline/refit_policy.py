@@ -17,13 +17,13 @@ either is promoted by noise stays below the significance of one test, as with on
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.model.features import feature_matrix, hashtags_as_words
+from tweet_sentiment.label_check.confident_learning import terms_of
+from tweet_sentiment.model.features import feature_matrix
 from tweet_sentiment.model.gate import predict_ids
 from tweet_sentiment.model.registry import Champion, ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
@@ -51,11 +51,10 @@ def corrected_words(settings: Settings, batch_id: str) -> list[str]:
 
 
 def pattern_errors(settings: Settings, champion: Champion, words: list[str]) -> tuple[int, float]:
-    """How many recent-window rows hold one of ``words``, and the share of them the champion gets wrong."""
+    """How many recent-window rows hold one of ``words`` (or phrases), and the share of them the champion gets wrong."""
     window = holdouts(settings)["recent"]
-    # a corrected word is a lower-case word of the text, hashtags split, or its plural (confident_learning's words)
-    holds = re.compile(rf"\b({'|'.join(map(re.escape, words))})s?\b")
-    rows = [i for i, text in enumerate(window.texts) if holds.search(hashtags_as_words(text).lower())]
+    corrected = set(words)  # words or phrases, read as the label check reads them (hashtags split, plurals folded)
+    rows = [i for i, text in enumerate(window.texts) if terms_of(text) & corrected]
     if not rows:
         return 0, 0.0
     with infinity_client(settings) as client:

@@ -113,7 +113,8 @@ def refit(store: LabelledStore, registry: ModelRegistry, client: InfinityClient,
     schema = fit_schema(design, fitted_on["text"].tolist(), client, cache_root)
     log.info("refit: projection fitted on %d sampled rows", len(fitted_on))
     ages, counted = batch_ages(store), {"rows": 0, "new_rows": 0}
-    weighing = [b for b, age in ages.items() if age <= max_weighing_age(options.recency_half_life)]
+    oldest = max_weighing_age(options.recency_half_life)
+    weighing = [b for b, age in ages.items() if age <= oldest]
 
     def weight_of(chunk: pd.DataFrame) -> np.ndarray:
         counted["rows"] += len(chunk)

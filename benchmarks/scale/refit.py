@@ -2,10 +2,11 @@
 (pipeline/refit.train_refit: every trainable row, chunk by chunk) with 2 LightGBM threads, in a fresh process on a
 copy of the history (so its peak RSS is its own and the history is left as built).
 
-Every round of the cap (``num_boost_round``, 300) runs: the synthetic history's labels are not learnable from the
-stand-in's vectors, so early stopping would end it after a few rounds, while a refit of real tweets runs up to the
-cap; the patience is set to the cap, so no round is skipped (the rounds past the best are then rolled back, as a
-real refit rolls back its last ``early_stopping_rounds``).
+Every round of the cap runs (``num_boost_round``, 300, within the tree bound: at most half of
+``TWEET_SENTIMENT_MAX_CHAMPION_TREES`` trees, ``boosting.within_tree_bound``, 80 rounds at 800): the synthetic
+history's labels are not learnable from the stand-in's vectors, so early stopping would end it after a few rounds,
+while a refit of real tweets runs up to the cap; the patience is set to the cap, so no round is skipped (the
+rounds past the best are then rolled back, as a real refit rolls back its last ``early_stopping_rounds``).
 
 ``python -m benchmarks.scale.refit --history DIR`` runs it alone on a built history (``DIR``: e.g.
 ``var/bench-scale/n-1000000``; a hard-linked copy is written in ``--scratch``). With no arguments the module is
@@ -32,25 +33,29 @@ from benchmarks.scale.build import history_settings
 from benchmarks.scale.cycle import scratch_copy
 from benchmarks.scale.standin import standin_server
 from tweet_sentiment.config import Settings
-from tweet_sentiment.model.boosting import BoostingParams
+from tweet_sentiment.model.boosting import BoostingParams, within_tree_bound
 from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.refit import refit_due, train_refit
 
 log = logging.getLogger(__name__)
 THREADS = 2
-ROUNDS = BoostingParams().num_boost_round  # every round of a refit's cap runs (see the module doc)
+
+
+def refit_rounds(settings: Settings) -> int:
+    """A refit's cap of rounds under ``settings``' tree bound: every one of them runs (see the module doc)."""
+    return within_tree_bound(BoostingParams(), settings.max_champion_trees).num_boost_round
 
 
 def measure_refit(settings: Settings, runs: int, scratch: Path) -> dict:
     """``runs`` refits of ``settings``' history, each on a fresh copy in ``scratch`` (removed after): the median
     seconds, the highest peak RSS, each run's figures and load."""
-    done = []
+    done, rounds = [], refit_rounds(settings)
     for run in range(runs):
         try:
             overrides = scratch_copy(settings, scratch)
             load = round(os.getloadavg()[0], 2)
-            log.info("refit %d/%d: %d rounds with %d threads (takes minutes at 1M rows)", run + 1, runs, ROUNDS,
+            log.info("refit %d/%d: %d rounds with %d threads (takes minutes at 1M rows)", run + 1, runs, rounds,
                      THREADS)
             figures = run_json_process("benchmarks.scale.refit", {"settings": overrides}, PROJECT_ROOT)
             done.append({**figures, "load_avg_1m": [load, round(os.getloadavg()[0], 2)]})
@@ -59,7 +64,7 @@ def measure_refit(settings: Settings, runs: int, scratch: Path) -> dict:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return {"refit_s": median([d["seconds"] for d in done]), "refit_peak_rss_mb": max(d["peak_rss_mb"] for d in done),
-            "refit_rounds": ROUNDS, "refit_runs": done}
+            "refit_rounds": rounds, "refit_runs": done}
 
 
 def measured_process() -> None:
@@ -67,8 +72,9 @@ def measured_process() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     job = json.load(sys.stdin)
     settings = dataclasses.replace(Settings.from_env(), **job["settings"])
-    options = RunOptions(boosting=BoostingParams(num_threads=THREADS, num_boost_round=ROUNDS,
-                                                 early_stopping_rounds=ROUNDS))
+    rounds = refit_rounds(settings)
+    options = RunOptions(boosting=BoostingParams(num_threads=THREADS, num_boost_round=rounds,
+                                                 early_stopping_rounds=rounds))
     start = time.perf_counter()
     result = train_refit(settings, refit_due(settings, force=True), options)
     seconds = time.perf_counter() - start

@@ -178,7 +178,7 @@ class Settings:
     approval_users: str = "admin"  # comma-separated Airflow user names who may answer an approval
     approval_examples: int = 8  # tweets where the two models disagree, per holdout, shown in the request
     rejected_model_retention_days: float = 7.0  # a rejected challenger's model file is dropped after (card kept)
-    max_champion_trees: int = 1000  # past this, the refit DAG compacts the champion (a refit, through the gate)
+    max_champion_trees: int = 800  # past this, the refit DAG compacts the champion (a refit of at most half as many)
     refit_cron: str = "0 * * * *"  # when the refit DAG checks its policy (cheap: one card read)
     # alerts (issue 29): where notifications go, and the loop-health checks' limits
     alert_notifier: str = "airflow.providers.smtp.notifications.smtp.SmtpNotifier"  # any Airflow notifier class

@@ -53,6 +53,7 @@ def test_within_the_bound_skipped_past_it_a_compacting_refit_through_the_gate(pi
     assert second != first and card["strategy"] == "refit" and card["champion_at_training"] == first
     assert card["status"] == "champion" and card["reason"].startswith("forced")
     assert card["rows_trained"] == registry.card(first)["rows_trained"]  # every trainable row, once
+    assert card["num_trees"] <= (trees - 1) / 2  # room for continuations before the bound asks again
     assert not refit_due(Settings.from_env(), force=False).due  # a fresh fit is not compacted again
 
 

@@ -11,7 +11,13 @@ import pandas as pd
 from support import local_registry
 from upath import UPath
 
-from tweet_sentiment.model.boosting import NEGLIGIBLE_RECENCY_WEIGHT, BoostingParams, max_weighing_age, recency_weights
+from tweet_sentiment.model.boosting import (
+    NEGLIGIBLE_RECENCY_WEIGHT,
+    BoostingParams,
+    max_weighing_age,
+    recency_weights,
+    within_tree_bound,
+)
 from tweet_sentiment.model.features import current_schema
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.pipeline.challenger import refit
@@ -57,3 +63,18 @@ def test_a_refit_trains_on_the_batches_whose_rows_weigh(tmp_path):
     ageless = refit(store, registry, client, cache, f"b{BATCHES - 1:02d}",
                     dataclasses.replace(options, recency_half_life=0.0), design, None, seed=1)
     assert ageless["rows_trained"] == BATCHES * ROWS and ageless["batches"]["first"] == "b00"
+
+
+def test_a_refit_under_a_tree_bound_holds_at_most_half_of_it(tmp_path):
+    """A compacting refit as large as the bound would put its first continuation past it: another compaction."""
+    store, cache = _store(tmp_path)
+    registry, client = local_registry(UPath(tmp_path) / "registry"), InfinityClient("http://127.0.0.1:9", MODEL)
+    design = dataclasses.replace(current_schema(MODEL, DIM), embedding_components=4)
+    free = BoostingParams(num_boost_round=60, min_data_in_leaf=2, validation_fraction=0.0)  # no early stopping
+    assert within_tree_bound(free, 0) == free  # 0: no bound
+    batch = f"b{BATCHES - 1:02d}"
+    unbounded = refit(store, registry, client, cache, batch, RunOptions(boosting=free), design, None, seed=1)
+    bounded = refit(store, registry, client, cache, batch, RunOptions(boosting=within_tree_bound(free, 45)), design,
+                    None, seed=1)
+    assert unbounded["num_trees"] == 60 * len(LABELS)
+    assert bounded["num_trees"] == 4 * len(LABELS) <= 45 / 2

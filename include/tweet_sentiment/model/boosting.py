@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import lightgbm as lgb
 import numpy as np
@@ -74,6 +74,15 @@ class TrainingResult:
     train_s: float
     rounds_added: int
     validation_macro_f1: float | None  # on the validation slice; None when there was none
+
+
+def within_tree_bound(params: BoostingParams, max_trees: int) -> BoostingParams:
+    """``params`` with a fresh fit's rounds capped so that it holds at most half of ``max_trees`` trees (0: no
+    bound). A compacting refit then leaves the champion room for continuations before the bound asks for the
+    next refit; a fresh fit as large as the bound would make each of its continuations another compaction."""
+    if not max_trees:
+        return params
+    return replace(params, num_boost_round=min(params.num_boost_round, max(1, max_trees // (2 * len(LABELS)))))
 
 
 def validation_mask(text_hashes: Sequence[str], fraction: float) -> np.ndarray:

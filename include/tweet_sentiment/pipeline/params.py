@@ -40,7 +40,8 @@ PARAMS: dict[str, ParamSpec] = {
         "once, and one with continue ends skipped at once (the reason in sense_inbox's log and the run's note)",
         {"type": "string", "enum": list(STRATEGIES)}),
     "num_boost_round": ParamSpec(
-        _B.num_boost_round, "Trees of a refit", "Training", "trees per class of a fresh (refit) model, at most",
+        _B.num_boost_round, "Trees of a refit", "Training",
+        "trees per class of a fresh (refit) model, at most (and at most TWEET_SENTIMENT_MAX_CHAMPION_TREES / 10)",
         {"type": "integer", "minimum": 10, "maximum": 3000}),
     "learning_rate": ParamSpec(
         _B.learning_rate, "Learning rate of a refit", "Training", "learning rate of a fresh (refit) model",

@@ -21,6 +21,7 @@ from tweet_sentiment.intake.labelled import RecentHoldout, ingest_batch
 from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch, check_record
 from tweet_sentiment.label_check.confident_learning import rows_corrected, rows_touched
 from tweet_sentiment.label_check.review import release_systematic
+from tweet_sentiment.model.boosting import within_tree_bound
 from tweet_sentiment.model.comparison import (
     CHALLENGER,
     CHAMPION,
@@ -133,12 +134,16 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
 
 @_timed
 def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> ChallengerResult:
-    """Train a challenger on the batch (see challenger.train_challenger); no accepted rows: no challenger."""
+    """Train a challenger on the batch (see challenger.train_challenger); no accepted rows: no challenger. A refit
+    holds at most half the champion's tree bound (boosting.within_tree_bound)."""
     layout = settings.layout()
     store = LabelledStore(layout.labelled)
     refit = options.strategy == "refit"
     if not store.has_batch(batch_id) and not (refit and store.batch_ids()):
         return ChallengerResult(version=None, reason="no accepted rows in this batch")
+    if refit:
+        options = dataclasses.replace(options, boosting=within_tree_bound(options.boosting,
+                                                                           settings.max_champion_trees))
     registry = ModelRegistry.of(settings)
     with infinity_client(settings) as client:
         card = challenger.train_challenger(store, registry, client, layout.embeddings, batch_id, options,

@@ -20,6 +20,7 @@ from tweet_sentiment.intake.engine import Ledger
 from tweet_sentiment.intake.labelled import RecentHoldout, ingest_batch
 from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch, check_record
 from tweet_sentiment.label_check.confident_learning import rows_corrected, rows_touched
+from tweet_sentiment.label_check.known_corrections import known_corrections
 from tweet_sentiment.label_check.review import release_systematic
 from tweet_sentiment.model.comparison import (
     CHALLENGER,
@@ -133,7 +134,8 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
 
 @_timed
 def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> ChallengerResult:
-    """Train a challenger on the batch (see challenger.train_challenger); no accepted rows: no challenger."""
+    """Train a challenger on the batch (see challenger.train_challenger; the older rows a systematic correction
+    found so far contradicts weigh less); no accepted rows: no challenger."""
     layout = settings.layout()
     store = LabelledStore(layout.labelled)
     refit = options.strategy == "refit"
@@ -143,7 +145,7 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
     with infinity_client(settings) as client:
         card = challenger.train_challenger(store, registry, client, layout.embeddings, batch_id, options,
                                            _design(settings, client), _champion(registry, tolerate_broken=refit),
-                                           settings.seed)
+                                           settings.seed, known_corrections(layout))
     return ChallengerResult(card["version"], card["strategy"], card["train_s"], card["rows_trained"],
                             card["validation_macro_f1"], labelled_version=card["labelled_version"])
 

@@ -38,7 +38,7 @@ class TeachingWeights:
     correction: float = 2.0
     superseding: float = 2.0
     systematic: float = 3.0
-    outdated: float = 0.3  # an older row a systematic correction contradicts (0: left out; 1: as before)
+    outdated: float = 0.0  # an older row a systematic correction contradicts (0: left out; 1: as before)
 
     def __post_init__(self) -> None:
         if min(self.correction, self.superseding, self.systematic) < 1:

@@ -8,8 +8,11 @@ import pytest
 
 from tweet_sentiment.label_check.known_corrections import first_found_in, known_corrections, remember_corrections
 from tweet_sentiment.label_check.teaching import TeachingWeights, outdated_weights, teaching_weights
+from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.pipeline.challenger import row_weights
 from tweet_sentiment.pipeline.params import RunOptions
+from tweet_sentiment.pipeline.resources import without_contradicted
+from tweet_sentiment.schema import LABEL_TO_ID
 from tweet_sentiment.storage.fs import DataLayout
 
 SANITIZER_TOWARDS_NEGATIVE = pd.DataFrame({"word": ["sanitizer"], "direction": ["towards negative"]})
@@ -123,3 +126,24 @@ def test_the_corrections_found_are_remembered_from_where_they_began_until_the_te
                                                              "since": "b7", "moved_from": ["Negative"],
                                                              "found_in": "b8"}]
     assert first_found_in(layout, "b8")[0]["direction"] == "towards positive"
+
+
+def test_the_gate_judges_without_the_holdout_rows_a_known_correction_contradicts():
+    texts = [t for t, *_ in CONTRADICTION_CASES]
+    labels = np.array([LABEL_TO_ID[y] for _, y, *_ in CONTRADICTION_CASES])
+    batches = [b for _, _, b, _ in CONTRADICTION_CASES]
+    recent = Holdout(texts, labels, batches=batches)
+    fixed = Holdout(texts, labels, version=3)  # no batch: older than any correction (re-annotated: a new label)
+    held_out, left_out = without_contradicted({"fixed": fixed, "recent": recent}, SANITIZER_SINCE_B2, AGES)
+    kept = [t for t, _, _, c in CONTRADICTION_CASES if not c]
+    assert held_out["recent"].texts == kept and held_out["recent"].batches == [
+        b for _, _, b, c in CONTRADICTION_CASES if not c]
+    assert held_out["recent"].labels.tolist() == [LABEL_TO_ID[y] for _, y, _, c in CONTRADICTION_CASES if not c]
+    # the fixed holdout's rows have no batch: "sanitizer restocked" (Positive) and the others labelled the old way
+    # leave too, whatever batch the window's copy came from
+    assert set(texts) - set(held_out["fixed"].texts) == {
+        t for t, y, _, _ in CONTRADICTION_CASES if t.lower().count("saniti") and y in ("Positive", "Neutral")
+        and not t.startswith("insanitizer")} | {"#StayHome now"}
+    assert left_out == {"recent": 4, "fixed": 4 + 3} and held_out["fixed"].version == 3
+    unchanged, none = without_contradicted({"fixed": fixed, "recent": recent}, [], AGES)
+    assert unchanged["fixed"] is fixed and unchanged["recent"] is recent and none == {"fixed": 0, "recent": 0}

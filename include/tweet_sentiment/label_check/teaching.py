@@ -65,18 +65,17 @@ def teaching_weights(batch: pd.DataFrame, earlier: pd.DataFrame, corrections: pd
     return out
 
 
-def outdated_weights(rows: pd.DataFrame, corrections: Sequence[dict], ages: dict[str, int],
-                     weight: float) -> np.ndarray:
-    """Each row's multiplier: ``weight`` for a row one of ``corrections`` (records with ``word``, ``direction``,
-    ``since``, ``moved_from``: label_check.known_corrections) contradicts, 1 for the others. ``rows``: ``text``,
-    ``label``, ``batch_id``; ``ages``: each batch's age (0: the newest). Contradicted: the text holds the term (as
-    the check reads terms), its batch is older than the correction's ``since`` batch, its label is one the team
-    moves away from. A correction whose ``since`` batch the store no longer holds contradicts nothing."""
-    out = np.ones(len(rows))
-    if not len(corrections) or rows.empty or weight == 1:
+def contradicted(rows: pd.DataFrame, corrections: Sequence[dict], ages: dict[str, int]) -> np.ndarray:
+    """Which ``rows`` (``text``, ``label``, ``age``: batches since the row's batch, inf for a row older than any,
+    NaN for one newer than any) one of ``corrections`` (records with ``word``, ``direction``, ``since``,
+    ``moved_from``: label_check.known_corrections) contradicts: the text holds the term (as the check reads terms),
+    the row is older than the correction's ``since`` batch (``ages``: each batch's age, 0 the newest), its label is
+    one the team moves away from. A correction whose ``since`` batch the store no longer holds contradicts
+    nothing."""
+    out = np.zeros(len(rows), dtype=bool)
+    if not len(corrections) or rows.empty:
         return out
-    age = rows["batch_id"].map(ages).to_numpy(dtype=float)  # NaN (an unknown batch): never older
-    lower = rows["text"].str.lower()
+    age, lower = rows["age"].to_numpy(dtype=float), rows["text"].str.lower()
     for c in corrections:
         since = ages.get(str(c.get("since")))
         if since is None:
@@ -84,6 +83,16 @@ def outdated_weights(rows: pd.DataFrame, corrections: Sequence[dict], ages: dict
         candidate = (age > since) & rows["label"].isin(list(c.get("moved_from") or [])).to_numpy()
         for word in str(c["word"]).split(" "):  # a cheap filter first: each word of the term as a substring
             candidate &= lower.str.contains(word, regex=False).to_numpy()
-        hits = [i for i in np.flatnonzero(candidate) if c["word"] in terms_of(rows["text"].iat[i])]
-        out[hits] = weight
+        out[[i for i in np.flatnonzero(candidate) if c["word"] in terms_of(rows["text"].iat[i])]] = True
     return out
+
+
+def outdated_weights(rows: pd.DataFrame, corrections: Sequence[dict], ages: dict[str, int],
+                     weight: float) -> np.ndarray:
+    """Each training row's multiplier: ``weight`` for a row one of ``corrections`` contradicts
+    (:func:`contradicted`), 1 for the others. ``rows``: ``text``, ``label``, ``batch_id`` (an unknown batch:
+    never older); ``ages``: each batch's age (0: the newest)."""
+    if not len(corrections) or rows.empty or weight == 1:
+        return np.ones(len(rows))
+    aged = rows.assign(age=rows["batch_id"].map(ages).astype(float))
+    return np.where(contradicted(aged, corrections, ages), weight, 1.0)

@@ -47,6 +47,7 @@ from tweet_sentiment.pipeline.resources import (
     holdouts,
     infinity_client,
     route_to_reannotation,
+    without_contradicted,
 )
 from tweet_sentiment.pipeline.sensing import Work, pending_work
 from tweet_sentiment.pipeline.timing import timed as _timed
@@ -183,15 +184,19 @@ def _corrected_rows(settings: Settings, batch_id: str | None,
 
 @_timed
 def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: RunOptions) -> Evaluation:
-    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide (at half
-    the significance when a second challenger is judged for the same batch: refit_policy.gate_options)."""
+    """Predict with challenger and champion on both holdouts (without the rows a known systematic correction
+    contradicts: resources.without_contradicted), compare them on the same rows, then decide (at half the
+    significance when a second challenger is judged for the same batch: refit_policy.gate_options)."""
     version = trained.version
     options = refit_policy.gate_options(settings, version, options)
     registry = ModelRegistry.of(settings)
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}
-    held_out = holdouts(settings)
+    held_out, left_out = without_contradicted(holdouts(settings), known_corrections(settings.layout()),
+                                              challenger.batch_ages(LabelledStore(settings.layout().labelled)))
+    if any(left_out.values()):
+        log.info("judged without the rows a known correction contradicts: %s", left_out)
     predicted = _predict(settings, models, held_out)
     comparison = compare(held_out, predicted, settings.approval_examples)
     rules = options.gate_rules(settings.recent_window_min_rows)
@@ -204,6 +209,7 @@ def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: 
                                   rules, evidence)
     if version:
         _record_gate(registry, version, comparison, rules, evidence, held_out["fixed"].version)
+        registry.update_card(version, holdout_rows_contradicted=left_out)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
     return Evaluation(version, registry.champion_version(), decision.promote, decision.reason, decision.ambiguous,
                       comparison.gate(), comparison.metrics_of("fixed", CHALLENGER),

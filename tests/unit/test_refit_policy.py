@@ -17,6 +17,7 @@ from support import local_registry
 from tweet_sentiment.config import Settings
 from tweet_sentiment.label_check.known_corrections import remember_corrections
 from tweet_sentiment.model.gate import GateRules, paired_bootstrap, promotion_decision
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.refit import refit_due, train_refit
 from tweet_sentiment.pipeline.refit_policy import gate_options, refit_pays
@@ -75,13 +76,21 @@ def test_due_when_asked_or_past_the_tree_bound_and_not_twice_against_one_champio
     assert "is a fresh fit (30 trees): nothing to compact" in refit_due(settings, force=False).reason
 
 
-def test_a_refit_pays_every_k_batches_since_the_last_fresh_fit_once_per_champion_and_batch(settings, booster):
-    settings = dataclasses.replace(settings, max_champion_trees=0, refit_every_batches=2)
+def _fresh_champion(settings: Settings, booster: lgb.Booster, every: int,
+                    fitted_at: str) -> tuple[Settings, ModelRegistry, str]:
+    """Batches b1–b3 stored, a refit every ``every`` batches (no tree bound), and a champion freshly fitted at
+    ``fitted_at``: the settings, the registry and the champion's version."""
+    settings = dataclasses.replace(settings, max_champion_trees=0, refit_every_batches=every)
     for batch in ("b1", "b2", "b3"):
         _store_batch(settings, batch)
     registry = local_registry(settings.layout().registry)
-    champion = registry.save(booster, {"strategy": "refit", "batch_id": "b1", "num_trees": 30})
+    champion = registry.save(booster, {"strategy": "refit", "batch_id": fitted_at, "num_trees": 30})
     registry.promote(champion, "bootstrap", expected=None)
+    return settings, registry, champion
+
+
+def test_a_refit_pays_every_k_batches_since_the_last_fresh_fit_once_per_champion_and_batch(settings, booster):
+    settings, registry, champion = _fresh_champion(settings, booster, every=2, fitted_at="b1")
     answer = refit_due(settings, force=False)
     assert answer.due and answer.shares_batch and answer.batch_id == "b3"
     assert "a refit pays: 2 batches since the last fresh fit (every 2)" in answer.reason
@@ -101,12 +110,7 @@ def test_a_refit_pays_every_k_batches_since_the_last_fresh_fit_once_per_champion
 
 
 def test_a_refit_pays_as_soon_as_a_systematic_correction_is_first_found_once(settings, booster):
-    settings = dataclasses.replace(settings, max_champion_trees=0, refit_every_batches=0)
-    for batch in ("b1", "b2", "b3"):
-        _store_batch(settings, batch)
-    registry = local_registry(settings.layout().registry)
-    champion = registry.save(booster, {"strategy": "refit", "batch_id": "b3", "num_trees": 30})
-    registry.promote(champion, "bootstrap", expected=None)
+    settings, _, _ = _fresh_champion(settings, booster, every=0, fitted_at="b3")
     assert not refit_due(settings, force=False).due
     found = pd.DataFrame([{"word": "sanitizer", "direction": "towards negative", "since": "b3",
                            "moved_from": ["Positive"]}])

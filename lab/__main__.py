@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="mood-shift: how many replays in shuffled day order (the false-alarm rate)")
     parser.add_argument("--workers", type=int, default=ShiftOptions.workers,
                         help="mood-shift: shuffled replays run at once (each in its own process)")
-    parser.add_argument("--teaching-weights", default=None, metavar="CORRECTION,SUPERSEDING,SYSTEMATIC",
-                        help="the multipliers of the rows that teach (label_check.teaching; 1,1,1: none)")
+    parser.add_argument("--teaching-weights", default=None, metavar="CORRECTION,SUPERSEDING,SYSTEMATIC[,OUTDATED]",
+                        help="the multipliers of the rows that teach (label_check.teaching; 1,1,1: none) and of "
+                             "the older rows a systematic correction contradicts (default 0: left out; 1: as others)")
     parser.add_argument("--reannotate", action="store_true",
                         help="policy: the team re-annotates the fixed-holdout tweets the label check queues (the "
                              "gate's holdout follows the team); default: it keeps its old labels")

@@ -133,13 +133,14 @@ def run_policy(settings: Settings, policy: Policy, header: list[str], rows: list
         now = scores(champion_predictions(pipeline, annotators.holdout.texts), annotators)
         bootstrap = bootstrap or now
         version = report.challenger.version
+        card = ModelRegistry.of(pipeline).card(version) if version else {}
         figures = {"batch": k, "rows_relabelled": changed,
                    "promoted": bool(report.decision and report.decision.promoted) or refitted.get("refit_promoted",
                                                                                                   False),
                    "ambiguous": report.evaluation.ambiguous or refitted.get("refit_ambiguous", False),
                    "strategy": report.challenger.strategy, "reason": report.evaluation.reason,
                    "slices": report.evaluation.slices, "holdout_version": holdout_version,
-                   "train_cpu_s": ModelRegistry.of(pipeline).card(version).get("train_cpu_s") if version else None,
+                   "train_cpu_s": card.get("train_cpu_s"), "rows_outdated": card.get("rows_outdated"),
                    **{key: v for key, v in refitted.items() if not key.endswith("metrics")}, **now}
         figures["decision"] = _decided(figures, batches[-1] if batches else now) if k >= policy.start_batch else None
         batches.append(figures)

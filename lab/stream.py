@@ -110,6 +110,7 @@ def refit_after_cycle(settings: Settings, options: RunOptions) -> dict:
     card = ModelRegistry.of(settings).card(trained.version) if trained.version else {}
     return {"refit_version": trained.version, "refit_promoted": outcome.promoted,
             "refit_ambiguous": card.get("status") == AWAITING, "refit_cpu_s": card.get("train_cpu_s") or 0.0,
+            "refit_rows_outdated": card.get("rows_outdated"),
             "refit_reason": f"{due.reason}; {outcome.reason}", "refit_metrics": card.get("metrics"),
             "refit_recent_metrics": card.get("recent_metrics")}
 

@@ -8,7 +8,10 @@ the rule's first batch on, a row following a systematic correction (the label ch
 tests/unit/test_systematic_phrases.py), so the largest of the correction and systematic multipliers is its weight,
 in the new rows and in the replay (as the stored ``label_weight``). For each multiplier, the continued model after
 ``--horizon`` batches of the rule is scored on the policy's annotators' holdout (macro-F1), on its rows the rule
-relabelled (accuracy) and on the rows the rule does not match (macro-F1, fixed holdout). Last line: one JSON.
+relabelled (accuracy) and on the rows the rule does not match (macro-F1, fixed holdout). A weighting marked
+``refit`` replaces the continuation at the rule's first batch by a fresh fit on every row so far (recency-weighted,
+the same multipliers; what the refit DAG trains when a correction is first found, taken as promoted), continued
+after it. Last line: one JSON.
 """
 
 from __future__ import annotations
@@ -43,13 +46,21 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Weighting:
     """How the rows that teach weigh: ``multiplier`` on the rows the rule relabelled; ``outdated`` on the rows
-    before the rule's start that it would have relabelled (the old rule on the same topic), once the rule began."""
+    before the rule's start that it would have relabelled (the old rule on the same topic), once the rule began;
+    ``refit``: a fresh fit at the rule's first batch instead of a continuation."""
 
     multiplier: float
     outdated: float = 1.0
+    refit: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Weighting:
+        """``multiplier[:outdated[:refit]]``."""
+        parts = text.split(":")
+        return cls(float(parts[0]), float(parts[1]) if len(parts) > 1 else 1.0, parts[2:] == ["refit"])
 
 
-WEIGHTINGS = "1,2,3,5,8,3:0.3,3:0.1"  # multiplier[:outdated], the weightings measured by default
+WEIGHTINGS = "1,3,3:0.3,3:0.1,3:0,3:1:refit,3:0.3:refit,3:0:refit"  # the weightings measured by default
 
 
 def _continued(feats: Features, labels: np.ndarray, batch: np.ndarray, masks: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -63,9 +74,15 @@ def _continued(feats: Features, labels: np.ndarray, batch: np.ndarray, masks: tu
     for k in range(1, last + 1):
         new, earlier = np.flatnonzero(batch == k), np.flatnonzero(batch < k)
         rows = np.concatenate([new, rng.choice(earlier, min(REPLAY, len(earlier)), replace=False)])
+        refit = weighting.refit and k == start
+        if refit:  # every row so far, as challenger.refit trains (no replay draw, no new-row weight)
+            rows = np.flatnonzero(batch <= k)
         weights = recency_weights(k - batch[rows], 1.0) * np.where(taught[rows], weighting.multiplier, 1.0)
         if k >= start:
             weights *= np.where(outdated[rows], weighting.outdated, 1.0)
+        if refit:
+            booster = train_fresh(feats.of(rows), labels[rows], params, valid[rows], weights).booster
+            continue
         weights[: len(new)] *= params.new_row_weight
         booster = continue_boosting(booster, feats.of(rows), labels[rows], params, valid[rows], weights).booster
     return booster
@@ -111,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.teaching_weights", description=__doc__.splitlines()[0])
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--horizon", type=int, default=3, help="batches of the rule before scoring")
-    parser.add_argument("--weightings", default=WEIGHTINGS, help="multiplier[:outdated weight], comma-separated")
+    parser.add_argument("--weightings", default=WEIGHTINGS,
+                        help="multiplier[:outdated weight[:refit]], comma-separated")
     args = parser.parse_args(argv)
-    weightings = [Weighting(*map(float, w.split(":"))) for w in args.weightings.split(",")]
+    weightings = [Weighting.parse(w) for w in args.weightings.split(",")]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     results = [r for name in args.policies.split(",")

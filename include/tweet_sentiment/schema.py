@@ -149,6 +149,8 @@ class ModelCard(TypedDict, total=False):
     batches: BatchSpan
     rows_trained: int
     new_rows: int
+    rows_outdated: int  # older rows a systematic correction contradicts, weighed down (label_check.teaching)
+    holdout_rows_contradicted: dict  # per holdout, rows the gate left out: a known correction contradicts them
     labelled_version: int | None  # the labelled store's table version the rows were read at (lineage)
     holdout_version: int | None  # the fixed holdout's version the gate's figures used (labelling/holdout.py)
     slices: dict | None  # the systematic corrections' slices the gate also tested (model.gate.SliceEvidence)

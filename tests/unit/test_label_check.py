@@ -19,6 +19,7 @@ from tweet_sentiment.label_check.confident_learning import (
     out_of_fold_probabilities,
     systematic_corrections,
 )
+from tweet_sentiment.label_check.known_corrections import known_corrections
 from tweet_sentiment.label_check.review import (
     REVIEW_FIELDS,
     ReviewError,
@@ -27,7 +28,7 @@ from tweet_sentiment.label_check.review import (
     resolve_review,
     review_counts,
 )
-from tweet_sentiment.label_check.teaching import TeachingWeights
+from tweet_sentiment.label_check.teaching import TeachingWeights, outdated_weights
 from tweet_sentiment.model.features import hashed_words
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.csvio import write_csv_atomic
@@ -188,6 +189,13 @@ def test_rows_making_a_systematic_correction_are_kept_and_down_weighting_keeps_t
                         np.where(others["label"] != others["suggested_label"], 2.0, 1.0))
     assert others["label_weight"].tolist() == expected.tolist() and record["rows_up_weighted"] == (
         (expected > 1).sum() + len(kept))
+    # the correction is remembered from where it began; the 60 older sanitizer rows of b1 (the old rule: Positive)
+    # are the ones it contradicts, and training weighs them down (label_check.teaching.outdated_weights)
+    assert known_corrections(layout) == [{"word": "sanitizer", "direction": "towards negative", "since": "b2",
+                                          "moved_from": ["Positive"], "found_in": "b2"}]
+    first = LabelledStore(layout.labelled).read_batch("b1")
+    contradicted = outdated_weights(first, known_corrections(layout), {"b1": 1, "b2": 0}, 0.3) == 0.3
+    assert contradicted.sum() == 60 and first.loc[contradicted, "text"].str.contains("sanitizer").all()
 
 
 def test_a_batch_sent_twice_is_quarantined_whole_as_a_duplicate_batch(layout):

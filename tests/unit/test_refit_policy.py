@@ -1,7 +1,8 @@
 """The refit DAG's policy: due when asked, or when the champion's trees pass the bound (a compacting refit), and
 neither for a champion that is a fresh fit nor again against a champion a refit was already judged against; or when
-a refit pays (every K batches since a fresh fit), then judged, like the cycle's challenger of that batch, at half the
-significance, which keeps the chance of a false promotion per batch as it was with one challenger."""
+a refit pays (every K batches since a fresh fit, or a systematic correction first found), then judged, like the
+cycle's challenger of that batch, at half the significance, which keeps the chance of a false promotion per batch
+as it was with one challenger."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from support import local_registry
 
 from tweet_sentiment.config import Settings
+from tweet_sentiment.label_check.known_corrections import remember_corrections
 from tweet_sentiment.model.gate import GateRules, paired_bootstrap, promotion_decision
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.refit import refit_due, train_refit
 from tweet_sentiment.pipeline.refit_policy import gate_options, refit_pays
@@ -73,13 +76,21 @@ def test_due_when_asked_or_past_the_tree_bound_and_not_twice_against_one_champio
     assert "is a fresh fit (30 trees): nothing to compact" in refit_due(settings, force=False).reason
 
 
-def test_a_refit_pays_every_k_batches_since_the_last_fresh_fit_once_per_champion_and_batch(settings, booster):
-    settings = dataclasses.replace(settings, max_champion_trees=0, refit_every_batches=2)
+def _fresh_champion(settings: Settings, booster: lgb.Booster, every: int,
+                    fitted_at: str) -> tuple[Settings, ModelRegistry, str]:
+    """Batches b1–b3 stored, a refit every ``every`` batches (no tree bound), and a champion freshly fitted at
+    ``fitted_at``: the settings, the registry and the champion's version."""
+    settings = dataclasses.replace(settings, max_champion_trees=0, refit_every_batches=every)
     for batch in ("b1", "b2", "b3"):
         _store_batch(settings, batch)
     registry = local_registry(settings.layout().registry)
-    champion = registry.save(booster, {"strategy": "refit", "batch_id": "b1", "num_trees": 30})
+    champion = registry.save(booster, {"strategy": "refit", "batch_id": fitted_at, "num_trees": 30})
     registry.promote(champion, "bootstrap", expected=None)
+    return settings, registry, champion
+
+
+def test_a_refit_pays_every_k_batches_since_the_last_fresh_fit_once_per_champion_and_batch(settings, booster):
+    settings, registry, champion = _fresh_champion(settings, booster, every=2, fitted_at="b1")
     answer = refit_due(settings, force=False)
     assert answer.due and answer.shares_batch and answer.batch_id == "b3"
     assert "a refit pays: 2 batches since the last fresh fit (every 2)" in answer.reason
@@ -96,6 +107,20 @@ def test_a_refit_pays_every_k_batches_since_the_last_fresh_fit_once_per_champion
     asked = registry.save(booster, {"strategy": "refit", "champion_at_training": champion, "batch_id": "b4"})
     assert gate_options(settings, asked, RunOptions()).significance == 0.01  # a refit asked for: one test
     assert not refit_due(dataclasses.replace(settings, refit_every_batches=0), force=False).due  # 0: never
+
+
+def test_a_refit_pays_as_soon_as_a_systematic_correction_is_first_found_once(settings, booster):
+    settings, _, _ = _fresh_champion(settings, booster, every=0, fitted_at="b3")
+    assert not refit_due(settings, force=False).due
+    found = pd.DataFrame([{"word": "sanitizer", "direction": "towards negative", "since": "b3",
+                           "moved_from": ["Positive"]}])
+    remember_corrections(settings.layout(), "b3", found)  # what the check of b3 does when it finds it
+    answer = refit_due(settings, force=False)
+    assert answer.due and answer.shares_batch and answer.batch_id == "b3"
+    assert "a systematic correction first found in b3: sanitizer (towards negative)" in answer.reason
+    _store_batch(settings, "b4")
+    remember_corrections(settings.layout(), "b4", found)  # found again: not new, and b4's check record has none
+    assert not refit_pays(settings).pays
 
 
 def _null_challenger(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """A refit trains on the rows that weigh: with recency weights (half-life h batches) the newest 20·h batches'
-rows, older ones weighing under a millionth of a new row's; every row when rows do not age (half-life 0). The
-vectors come from the real (Lance) feature cache, nothing is embedded."""
+rows, older ones weighing under a millionth of a new row's; every row when rows do not age (half-life 0). The older
+rows a systematic correction contradicts are weighed down in a refit and in a continuation's replay. The vectors
+come from the real (Lance) feature cache, nothing is embedded."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from tweet_sentiment.model.boosting import (
 )
 from tweet_sentiment.model.features import current_schema
 from tweet_sentiment.model.infinity import InfinityClient
-from tweet_sentiment.pipeline.challenger import refit
+from tweet_sentiment.model.registry import Champion
+from tweet_sentiment.pipeline.challenger import refit, train_challenger, training_rows
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.labelled_store import LabelledStore
@@ -78,3 +80,31 @@ def test_a_refit_under_a_tree_bound_holds_at_most_half_of_it(tmp_path):
                     None, seed=1)
     assert unbounded["num_trees"] == 60 * len(LABELS)
     assert bounded["num_trees"] == 4 * len(LABELS) <= 45 / 2
+
+
+# the team reads "great" tweets as bad news from batch b20 on: the older "great" rows labelled Extremely Positive
+# contradict it (every eighth row of a batch: i % 5 == 4)
+GREAT_IS_BAD = [{"word": "great", "direction": "towards negative", "since": "b20",
+                 "moved_from": ["Extremely Positive", "Positive"], "found_in": "b20"}]
+
+
+def _contradicted(rows: pd.DataFrame) -> int:
+    """The rows GREAT_IS_BAD contradicts, counted here without the product's code."""
+    return int((rows["text"].str.endswith(" great") & (rows["batch_id"] < "b20")
+                & (rows["label"] == "Extremely Positive")).sum())
+
+
+def test_the_older_rows_a_correction_contradicts_weigh_less_in_the_refit_and_the_continuations_replay(tmp_path):
+    store, cache = _store(tmp_path)
+    registry, client = local_registry(UPath(tmp_path) / "registry"), InfinityClient("http://127.0.0.1:9", MODEL)
+    design = dataclasses.replace(current_schema(MODEL, DIM), embedding_components=4)
+    options = RunOptions(boosting=BoostingParams(num_boost_round=3, min_data_in_leaf=2))
+    plain = refit(store, registry, client, cache, "b23", options, design, None, seed=1)
+    fitted = refit(store, registry, client, cache, "b23", options, design, None, seed=1, corrections=GREAT_IS_BAD)
+    assert plain["rows_outdated"] == 0
+    assert fitted["rows_outdated"] == 17 * (ROWS // 5)  # b03 … b19: the batches that weigh, before b20
+    champion = Champion(fitted["version"], registry.load(fitted["version"]), registry.card(fitted["version"]))
+    continued = train_challenger(store, registry, client, cache, "b23", dataclasses.replace(options,
+                                 strategy="continue"), design, champion, seed=1, corrections=GREAT_IS_BAD)
+    replayed, _ = training_rows(store, "b23", options.replay_rows, 1)
+    assert continued["strategy"] == "continue" and continued["rows_outdated"] == _contradicted(replayed) > 0

@@ -66,6 +66,16 @@ def test_a_multi_phrase_rule_is_found_as_its_phrase_not_as_its_common_words():
     assert terms_of("Staying at HOME #StayHome, working from homes") >= {"staying home", "stay home", "from home"}
 
 
+def test_a_correction_names_the_labels_the_team_moves_away_from_not_a_few_stray_moves():
+    rows = stay_home_stream()
+    # two stay-home tweets suggested Positive moved to Extremely Positive (also towards positive): 2 of the 22
+    # "stay home" rows suggested Positive (20 of them already in the stream), under min_share
+    stray = frame([(f"stay home {_filler(300 + i)}", "Extremely Positive", "Positive") for i in range(2)], "b1")
+    found = systematic_corrections(pd.concat([rows, stray], ignore_index=True), PARAMS).set_index("word")
+    # the stream's "stay home" tweets were suggested Extremely Negative ("stay home ...") or Neutral ("#StayHome")
+    assert found.loc["stay home", "moved_from"] == ["Extremely Negative", "Neutral"]
+
+
 def test_words_riding_along_with_a_correction_are_not_corrections_of_their_own():
     rows = stay_home_stream()
     # half the corrected rows also say "lockdown": 15 rows by eight people, share 1.0, yet explained away
@@ -127,6 +137,8 @@ def test_each_policy_of_the_dataset_is_found_in_its_first_batch_as_its_own_terms
     (window,) = _stream_windows(scenario, [6]).values()
     found = systematic_corrections(window, PARAMS)
     assert set(found["word"]) == expected and set(found["since"]) == {"b0006"}
+    # the labels the rule moves away from: those its map relabels (an older row with one contradicts it)
+    assert {tuple(m) for m in found["moved_from"]} == {tuple(sorted(POLICIES[scenario].relabel))}
 
 
 @pytest.mark.parametrize("scenario", ["plain", "noisy"])

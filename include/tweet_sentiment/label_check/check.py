@@ -13,6 +13,8 @@ never held back. The others, by the run's ``flagged_rows`` Param:
   file; not queued for review).
 - ``off``: no check.
 
+The systematic corrections the batch's check finds are merged into ``labels/corrections.json``
+(known_corrections.py: training weighs down the older rows they contradict, after they leave the check's window).
 Each step is idempotent and ordered for a crash: the flagged file is written first (a retry re-applies it, never
 re-decides), then the store file, then the ledger entry, then the check's record ``labels/checks/<batch_id>.json``
 (which a retry returns as it is).
@@ -37,6 +39,7 @@ from tweet_sentiment.label_check.confident_learning import (
     out_of_fold_probabilities,
     systematic_corrections,
 )
+from tweet_sentiment.label_check.known_corrections import remember_corrections
 from tweet_sentiment.label_check.teaching import TeachingWeights, teaching_weights
 from tweet_sentiment.model.boosting import Features
 from tweet_sentiment.schema import LABEL_TO_ID, LABELS, STORE_COLUMNS
@@ -119,6 +122,7 @@ def check_batch(layout: DataLayout, batch_id: str, features_of: Callable[[list[s
         found: dict = {}
         unchecked = batch[~reviewed(layout, batch)].reset_index(drop=True)
         corrections = systematic_corrections(_recent(store, batch_id, unchecked, params.recent_batches), params)
+        remember_corrections(layout, batch_id, corrections)  # training weighs down the rows they contradict
         if not path.exists():
             found = _find(layout, batch_id, unchecked, earlier, corrections, features_of, mode, params)
             _write_parquet(path, found.pop("flagged"))

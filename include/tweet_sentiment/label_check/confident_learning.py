@@ -142,8 +142,10 @@ def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.D
     since the first batch it appears in (the rows before it are the old rule) whose suggestion was one the people
     moved (a rule "staying home is good news" cannot move a tweet already suggested positive); a term riding along
     with a more specific one is left out (:func:`_most_specific`). Columns ``word`` (the term), ``direction``,
-    ``rows``, ``annotators``, ``share`` and ``since`` (that first batch's id)."""
-    columns = ["word", "direction", "rows", "annotators", "share", "since"]
+    ``rows``, ``annotators``, ``share``, ``since`` (that first batch's id) and ``moved_from``: the labels the team
+    moves away from (the suggestions at least ``min_share`` of whose rows with the term since then were moved that
+    way; an older row with the term and one of these labels is one the correction contradicts)."""
+    columns = ["word", "direction", "rows", "annotators", "share", "since", "moved_from"]
     shown = rows[rows["suggested_label"].astype(str) != ""]
     order, batch_ids = pd.factorize(shown["batch_id"])
     shown = shown.assign(row=np.arange(len(shown)), order=order, suggested=shown["suggested_label"].astype(str),
@@ -159,12 +161,23 @@ def systematic_corrections(rows: pd.DataFrame, params: LabelCheckParams) -> pd.D
     moved_from = changed[["word", "direction", "suggested"]].drop_duplicates()
     base = shown.groupby(["word", "order", "suggested"]).size().rename("base").reset_index()
     since = found.merge(moved_from, on=key).merge(base, on=["word", "suggested"])
-    since = since[since["order"] >= since["first"]].groupby(key)["base"].sum()
-    found = found.join(since, on=key)
+    per_label = since[since["order"] >= since["first"]].groupby([*key, "suggested"])["base"].sum()
+    found = found.join(per_label.groupby(level=key).sum(), on=key)
     found["share"] = found["rows"] / found["base"]
+    found = found.join(_moved_away(changed, per_label, params.min_share), on=key)
     found["since"] = [str(batch_ids[k]) for k in found["first"]]
     found = found[found["share"] >= params.min_share]
     return _most_specific(found, changed, params.ride_along).loc[:, columns].reset_index(drop=True)
+
+
+def _moved_away(changed: pd.DataFrame, per_label: pd.Series, min_share: float) -> pd.Series:
+    """Per (term, direction): the suggested labels at least ``min_share`` of whose rows (``per_label``: the rows
+    with the term and that suggestion since the correction began) people moved that way, sorted. The overall share
+    is the average of these shares weighted by their rows, so a correction that reaches it has at least one."""
+    moved = changed.groupby(["word", "direction", "suggested"]).size()
+    shares = (moved / per_label).dropna()
+    away = shares[shares >= min_share].reset_index()
+    return away.groupby(["word", "direction"])["suggested"].agg(sorted).rename("moved_from")
 
 
 def _most_specific(found: pd.DataFrame, changed: pd.DataFrame, ride_along: float) -> pd.DataFrame:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from upath import UPath
 
+from tweet_sentiment.label_check.teaching import outdated_weights
 from tweet_sentiment.model.boosting import (
     NEGLIGIBLE_RECENCY_WEIGHT,
     TrainingResult,
@@ -72,25 +74,29 @@ def _new_rows(store: LabelledStore, batch_id: str) -> pd.DataFrame:
 
 def train_challenger(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
                      batch_id: str, options: RunOptions, design: FeatureSchema, champion: Champion | None,
-                     seed: int) -> ModelCard:
+                     seed: int, corrections: Sequence[dict] = ()) -> ModelCard:
     """Train (a continuation, or a refit: :func:`refit`), save as a candidate version, and return its card (with
-    ``train_cpu_s``: the CPU seconds of the whole training, features included)."""
+    ``train_cpu_s``: the CPU seconds of the whole training, features included). ``corrections``: the systematic
+    corrections found so far (label_check.known_corrections), whose contradicted older rows weigh less."""
     cpu = time.process_time()
     strategy, note = choose_strategy(options.strategy, champion, design)
     store = store.at(store.version())  # every read below sees one snapshot: the version the card names
     if strategy == "refit":
-        card = refit(store, registry, client, cache_root, batch_id, options, design, champion, seed, note)
+        card = refit(store, registry, client, cache_root, batch_id, options, design, champion, seed, note,
+                     corrections)
     else:
-        card = _continuation(store, registry, client, cache_root, batch_id, options, champion, seed, note)
+        card = _continuation(store, registry, client, cache_root, batch_id, options, champion, seed, note,
+                             corrections)
     return registry.update_card(card["version"], train_cpu_s=round(time.process_time() - cpu, 3))
 
 
 def _continuation(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
-                  batch_id: str, options: RunOptions, champion: Champion, seed: int, note: str) -> ModelCard:
+                  batch_id: str, options: RunOptions, champion: Champion, seed: int, note: str,
+                  corrections: Sequence[dict]) -> ModelCard:
     """Continue boosting the champion on the batch's new rows and a replay sample; saved as a candidate."""
     rows, new_rows = training_rows(store, batch_id, options.replay_rows, seed)
     valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
-    weights = _weights(rows, batch_ages(store), options)
+    weights, outdated = row_weights(rows, batch_ages(store), options, corrections)
     weights[: len(new_rows)] *= options.boosting.new_row_weight
     features = feature_matrix(rows["text"].tolist(), champion.schema, client, cache_root)
     result = continue_boosting(champion.booster, features, rows["label"].map(LABEL_TO_ID).to_numpy(),
@@ -98,28 +104,31 @@ def _continuation(store: LabelledStore, registry: ModelRegistry, client: Infinit
     card = _card(result, "continue", note, champion, batch_id, extend_span(champion.card.get("batches"), batch_id),
                  options, champion.schema)
     return _save(registry, result, card, rows=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()),
-                 labelled_version=store.version())
+                 labelled_version=store.version(), outdated_rows=outdated)
 
 
 def refit(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
           batch_id: str, options: RunOptions, design: FeatureSchema, champion: Champion | None, seed: int,
-          note: str = "") -> ModelCard:
+          note: str = "", corrections: Sequence[dict] = ()) -> ModelCard:
     """A fresh model on every trainable row of the (pinned) ``store`` that weighs (recency weight at least
     NEGLIGIBLE_RECENCY_WEIGHT: the newest 20 half-lives of batches; every row when rows do not age): the embedding
     projection fitted on a sample of PROJECTION_SAMPLE_ROWS training rows, then the features built chunk by chunk
-    (model/training_set.py), so the cost in memory is the feature matrix, not the rows. Saved as a candidate."""
+    (model/training_set.py), so the cost in memory is the feature matrix, not the rows; the older rows one of
+    ``corrections`` contradicts weigh less (:func:`row_weights`). Saved as a candidate."""
     sample = store.trainable_sample(PROJECTION_SAMPLE_ROWS, seed, ["text", "text_hash"])
     fitted_on = sample.loc[~validation_mask(sample["text_hash"].tolist(), options.boosting.validation_fraction)]
     schema = fit_schema(design, fitted_on["text"].tolist(), client, cache_root)
     log.info("refit: projection fitted on %d sampled rows", len(fitted_on))
-    ages, counted = batch_ages(store), {"rows": 0, "new_rows": 0}
+    ages, counted = batch_ages(store), {"rows": 0, "new_rows": 0, "outdated": 0}
     oldest = max_weighing_age(options.recency_half_life)
     weighing = [b for b, age in ages.items() if age <= oldest]
 
     def weight_of(chunk: pd.DataFrame) -> np.ndarray:
         counted["rows"] += len(chunk)
         counted["new_rows"] += int((chunk["batch_id"] == batch_id).sum())
-        return _weights(chunk, ages, options)
+        weights, outdated = row_weights(chunk, ages, options, corrections)
+        counted["outdated"] += outdated
+        return weights
 
     if len(weighing) < len(ages):
         log.info("refit: the newest %d of %d batches (older rows weigh under %.1e)", len(weighing), len(ages),
@@ -133,20 +142,24 @@ def refit(store: LabelledStore, registry: ModelRegistry, client: InfinityClient,
     trained_on = batch_span([b for b in store.batch_ids() if b in weighing_ids])
     card = _card(result, "refit", note, champion, batch_id, trained_on, options, schema)
     return _save(registry, result, card, rows=counted["rows"], new_rows=counted["new_rows"],
-                 validation_rows=validation_rows, labelled_version=store.version())
+                 validation_rows=validation_rows, labelled_version=store.version(), outdated_rows=counted["outdated"])
 
 
-def _weights(rows: pd.DataFrame, ages: dict[str, int], options: RunOptions) -> np.ndarray:
+def row_weights(rows: pd.DataFrame, ages: dict[str, int], options: RunOptions,
+                corrections: Sequence[dict]) -> tuple[np.ndarray, int]:
     """Recency weights by batch age, times each row's label weight (below 1: a row the label check
-    down-weighted)."""
+    down-weighted; above: a row that teaches), times ``options.teaching.outdated`` for an older row one of
+    ``corrections`` contradicts (label_check.teaching.outdated_weights); and how many rows that was."""
     age = rows["batch_id"].map(ages).fillna(0).to_numpy(dtype=float)
-    return recency_weights(age, options.recency_half_life) * rows["label_weight"].to_numpy(dtype=float)
+    outdated = outdated_weights(rows, corrections, ages, options.teaching.outdated)
+    weights = recency_weights(age, options.recency_half_life) * rows["label_weight"].to_numpy(dtype=float)
+    return weights * outdated, int((outdated != 1).sum())
 
 
 def _save(registry: ModelRegistry, result: TrainingResult, card: ModelCard, rows: int, new_rows: int,
-          validation_rows: int, labelled_version: int | None) -> ModelCard:
+          validation_rows: int, labelled_version: int | None, outdated_rows: int) -> ModelCard:
     card.update(rows_trained=rows, new_rows=new_rows, validation_rows=validation_rows,
-                labelled_version=labelled_version)
+                labelled_version=labelled_version, rows_outdated=outdated_rows)
     card["version"] = registry.save(result.booster, card)
     log.info("challenger %s: %s on %d rows in %.1f s", card["version"], card["strategy"], rows, result.train_s)
     return card

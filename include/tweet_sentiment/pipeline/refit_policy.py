@@ -3,6 +3,9 @@
 A continuation learns a new rule only as fast as a few boosting rounds on one batch allow; a refit learns it from
 every row, weighted by recency. It pays:
 
+- as soon as the label check first finds a systematic correction (label_check.known_corrections: found in the
+  newest batch, never before): a refit learns the rule from all its rows at once, the older rows it contradicts
+  weighed down (label_check.teaching), where a continuation adds a few rounds per batch;
 - when the champion keeps making an error pattern: the label check of the newest batch found a systematic
   correction (people override suggestions the same way on a word), and the champion still gets at least
   ``PATTERN_ERROR_RATE`` of the recent window's rows with that word wrong (at least ``PATTERN_MIN_ROWS`` of them);
@@ -23,6 +26,7 @@ import numpy as np
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.label_check.confident_learning import terms_of
+from tweet_sentiment.label_check.known_corrections import first_found_in
 from tweet_sentiment.model.features import feature_matrix
 from tweet_sentiment.model.gate import predict_ids
 from tweet_sentiment.model.registry import Champion, ModelRegistry
@@ -88,6 +92,10 @@ def refit_pays(settings: Settings) -> RefitPays:
     since = _batches_since_fresh_fit(registry, order, version)
     if every and since >= every:
         return RefitPays(True, f"{since} batches since the last fresh fit (every {every})")
+    new = first_found_in(settings.layout(), order[-1])
+    if new:
+        names = ", ".join(f"{c['word']} ({c['direction']})" for c in new[:5])
+        return RefitPays(True, f"a systematic correction first found in {order[-1]}: {names}")
     words = corrected_words(settings, order[-1])
     if not words:
         return RefitPays(False, f"no systematic correction in {order[-1]}; {since} batches since a fresh fit")

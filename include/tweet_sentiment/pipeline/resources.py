@@ -6,15 +6,17 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pandas as pd
 
 from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import ClaimLimits
 from tweet_sentiment.intake.labelled import parse_labelled_file
 from tweet_sentiment.label_check.confident_learning import MAX_SLICES, rows_touched
+from tweet_sentiment.label_check.teaching import contradicted
 from tweet_sentiment.labelling import holdout as versioned
 from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.infinity import InfinityClient
-from tweet_sentiment.schema import LABEL_TO_ID
+from tweet_sentiment.schema import LABEL_TO_ID, LABELS
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 
@@ -60,6 +62,26 @@ def route_to_reannotation(settings: Settings, corrections: list[dict]) -> int:
 def claim_limits(settings: Settings) -> ClaimLimits:
     """How much one run claims from an inbox, and after how many failed runs a claimed file is set aside."""
     return ClaimLimits(settings.claim_max_files, int(settings.claim_max_mb * 2**20), settings.max_failed_runs)
+
+
+def without_contradicted(held_out: dict[str, Holdout], corrections: list[dict],
+                         ages: dict[str, int]) -> tuple[dict[str, Holdout], dict[str, int]]:
+    """The holdouts without the rows a known systematic correction contradicts (label_check.teaching.contradicted:
+    the term, a label the team moves away from, labelled before the team began it; a fixed-holdout row counts as
+    older than any batch, a re-annotated one carries the team's label), and how many rows each lost. Their labels
+    are the rule the team has left: judged on them, a challenger that learnt the team's rule would lose. Which rows
+    leave depends on texts and labels only, never on the models, so the tests' false-promotion rate is kept."""
+    out, dropped = {}, {}
+    for name, holdout in held_out.items():
+        rows = pd.DataFrame({"text": holdout.texts, "label": [LABELS[y] for y in holdout.labels],
+                             "age": [float(ages.get(b, np.nan)) for b in holdout.batches] if holdout.batches
+                             is not None else np.inf})
+        keep = ~contradicted(rows, corrections, ages)
+        dropped[name] = int((~keep).sum())
+        out[name] = holdout if keep.all() else Holdout(
+            [t for t, k in zip(holdout.texts, keep, strict=True) if k], holdout.labels[keep], holdout.version,
+            [b for b, k in zip(holdout.batches, keep, strict=True) if k] if holdout.batches is not None else None)
+    return out, dropped
 
 
 def holdouts(settings: Settings) -> dict[str, Holdout]:

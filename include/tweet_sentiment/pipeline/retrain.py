@@ -20,6 +20,7 @@ from tweet_sentiment.intake.engine import Ledger
 from tweet_sentiment.intake.labelled import RecentHoldout, ingest_batch
 from tweet_sentiment.label_check.check import LabelCheckRecord, check_batch, check_record
 from tweet_sentiment.label_check.confident_learning import rows_corrected, rows_touched
+from tweet_sentiment.label_check.known_corrections import known_corrections
 from tweet_sentiment.label_check.review import release_systematic
 from tweet_sentiment.model.boosting import within_tree_bound
 from tweet_sentiment.model.comparison import (
@@ -47,6 +48,7 @@ from tweet_sentiment.pipeline.resources import (
     holdouts,
     infinity_client,
     route_to_reannotation,
+    without_contradicted,
 )
 from tweet_sentiment.pipeline.sensing import Work, pending_work
 from tweet_sentiment.pipeline.timing import timed as _timed
@@ -134,8 +136,9 @@ def check_labels(settings: Settings, batch_id: str, options: RunOptions) -> Labe
 
 @_timed
 def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> ChallengerResult:
-    """Train a challenger on the batch (see challenger.train_challenger); no accepted rows: no challenger. A refit
-    holds at most half the champion's tree bound (boosting.within_tree_bound)."""
+    """Train a challenger on the batch (see challenger.train_challenger; the older rows a systematic correction
+    found so far contradicts weigh less); no accepted rows: no challenger. A refit holds at most half the
+    champion's tree bound (boosting.within_tree_bound)."""
     layout = settings.layout()
     store = LabelledStore(layout.labelled)
     refit = options.strategy == "refit"
@@ -148,7 +151,7 @@ def train_challenger(settings: Settings, batch_id: str, options: RunOptions) -> 
     with infinity_client(settings) as client:
         card = challenger.train_challenger(store, registry, client, layout.embeddings, batch_id, options,
                                            _design(settings, client), _champion(registry, tolerate_broken=refit),
-                                           settings.seed)
+                                           settings.seed, known_corrections(layout))
     return ChallengerResult(card["version"], card["strategy"], card["train_s"], card["rows_trained"],
                             card["validation_macro_f1"], labelled_version=card["labelled_version"])
 
@@ -186,15 +189,19 @@ def _corrected_rows(settings: Settings, batch_id: str | None,
 
 @_timed
 def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: RunOptions) -> Evaluation:
-    """Predict with challenger and champion on both holdouts, compare them on the same rows, then decide (at half
-    the significance when a second challenger is judged for the same batch: refit_policy.gate_options)."""
+    """Predict with challenger and champion on both holdouts (without the rows a known systematic correction
+    contradicts: resources.without_contradicted), compare them on the same rows, then decide (at half the
+    significance when a second challenger is judged for the same batch: refit_policy.gate_options)."""
     version = trained.version
     options = refit_policy.gate_options(settings, version, options)
     registry = ModelRegistry.of(settings)
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}
-    held_out = holdouts(settings)
+    held_out, left_out = without_contradicted(holdouts(settings), known_corrections(settings.layout()),
+                                              challenger.batch_ages(LabelledStore(settings.layout().labelled)))
+    if any(left_out.values()):
+        log.info("judged without the rows a known correction contradicts: %s", left_out)
     predicted = _predict(settings, models, held_out)
     comparison = compare(held_out, predicted, settings.approval_examples)
     rules = options.gate_rules(settings.recent_window_min_rows)
@@ -207,6 +214,7 @@ def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: 
                                   rules, evidence)
     if version:
         _record_gate(registry, version, comparison, rules, evidence, held_out["fixed"].version)
+        registry.update_card(version, holdout_rows_contradicted=left_out)
     # the pointer as read now (even when its model is broken): promotion checks that it has not moved since
     return Evaluation(version, registry.champion_version(), decision.promote, decision.reason, decision.ambiguous,
                       comparison.gate(), comparison.metrics_of("fixed", CHALLENGER),

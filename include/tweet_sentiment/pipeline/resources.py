@@ -71,6 +71,8 @@ def without_contradicted(held_out: dict[str, Holdout], corrections: list[dict],
     older than any batch, a re-annotated one carries the team's label), and how many rows each lost. Their labels
     are the rule the team has left: judged on them, a challenger that learnt the team's rule would lose. Which rows
     leave depends on texts and labels only, never on the models, so the tests' false-promotion rate is kept."""
+    if not corrections:
+        return held_out, dict.fromkeys(held_out, 0)
     out, dropped = {}, {}
     for name, holdout in held_out.items():
         rows = pd.DataFrame({"text": holdout.texts, "label": [LABELS[y] for y in holdout.labels],

@@ -198,8 +198,9 @@ def evaluate_challenger(settings: Settings, trained: ChallengerResult, options: 
     challenger_model = Champion(version, registry.load(version), registry.card(version)) if version else None
     models = {role: model for role, model in ((CHALLENGER, challenger_model),
                                               (CHAMPION, _champion(registry, tolerate_broken=True))) if model}
-    held_out, left_out = without_contradicted(holdouts(settings), known_corrections(settings.layout()),
-                                              challenger.batch_ages(LabelledStore(settings.layout().labelled)))
+    corrections = known_corrections(settings.layout())  # the batches' ages only when a correction needs them
+    ages = challenger.batch_ages(LabelledStore(settings.layout().labelled)) if corrections else {}
+    held_out, left_out = without_contradicted(holdouts(settings), corrections, ages)
     if any(left_out.values()):
         log.info("judged without the rows a known correction contradicts: %s", left_out)
     predicted = _predict(settings, models, held_out)

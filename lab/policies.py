@@ -42,6 +42,7 @@ from tweet_sentiment.model.comparison import Holdout
 from tweet_sentiment.model.features import PROJECTION_SAMPLE_ROWS, feature_matrix, fit_schema
 from tweet_sentiment.model.gate import metrics, predict_ids
 from tweet_sentiment.model.registry import ModelRegistry
+from tweet_sentiment.model.terms import with_terms
 from tweet_sentiment.pipeline.resources import fixed_holdout, infinity_client
 from tweet_sentiment.pipeline.retrain import run_cycle
 from tweet_sentiment.schema import LABEL_TO_ID, LABELS
@@ -90,17 +91,18 @@ def champion_predictions(settings: Settings, texts: list[str]) -> np.ndarray:
 
 def ceiling_predictions(settings: Settings, policy: Policy, texts: list[str]) -> np.ndarray:
     """A lab refit on the pipeline's trainable rows with the rule applied to every row (uniform weights, the
-    product's boosting parameters and design), predicting ``texts``."""
+    product's boosting parameters and design, the terms of the corrections the loop found in the champion's term
+    slots), predicting ``texts``."""
     rows = LabelledStore(settings.layout().labelled).trainable(["text", "text_hash", "label"])
     labels = [policy.relabel.get(y, y) if policy.matches(t) else y for t, y in zip(rows["text"], rows["label"],
                                                                                  strict=True)]
     params = BoostingParams()
     valid = validation_mask(rows["text_hash"].tolist(), params.validation_fraction)
-    design = ModelRegistry.of(settings).champion().schema.design()
+    champion = ModelRegistry.of(settings).champion().schema
     cache = settings.layout().embeddings
     with infinity_client(settings) as client:
         sample = rows.loc[~valid, "text"].head(PROJECTION_SAMPLE_ROWS).tolist()
-        schema = fit_schema(design, sample, client, cache)
+        schema = with_terms(fit_schema(champion.design(), sample, client, cache), champion.terms)
         result = train_fresh(feature_matrix(rows["text"].tolist(), schema, client, cache),
                              np.array([LABEL_TO_ID[y] for y in labels]), params, valid)
         return predict_ids(result.booster, feature_matrix(texts, schema, client, cache))[0]

@@ -70,6 +70,8 @@ class FeatureSchema:
     ``hashed_words`` > 0: the words (n-grams up to ``word_ngrams``) of the text's ``word_view`` (features._VIEWS)
     hashed into that many columns,
     a fixed space that needs no vocabulary, so a model can keep learning new words by continued boosting.
+    ``term_slots`` > 0: that many columns for the terms of the team's corrections, ``terms`` the ones filled so far
+    (model/terms.py; like the projection, what a model learnt, not the design).
     """
 
     embedding_model: str
@@ -80,18 +82,23 @@ class FeatureSchema:
     hashed_words: int = 0
     word_ngrams: int = 1
     word_view: str = "words"
+    term_slots: int = 0
+    terms: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
-        return (self.embedding_components or self.embedding_dim) + len(self.lexicon_features) + self.hashed_words
+        return ((self.embedding_components or self.embedding_dim) + len(self.lexicon_features) + self.hashed_words
+                + self.term_slots)
 
     def design(self) -> FeatureSchema:
-        """The schema without its fitted projection: what the code builds; equal designs can continue boosting."""
-        return replace(self, projection="")
+        """The schema without its fitted projection and terms: what the code builds; equal designs can continue
+        boosting."""
+        return replace(self, projection="", terms=())
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["lexicon_features"] = list(self.lexicon_features)
+        data["terms"] = list(self.terms)
         return data
 
     @classmethod
@@ -105,6 +112,8 @@ class FeatureSchema:
             hashed_words=int(data.get("hashed_words", 0)),
             word_ngrams=int(data.get("word_ngrams", 1)),
             word_view=data.get("word_view", "words"),
+            term_slots=int(data.get("term_slots", 0)),
+            terms=tuple(data.get("terms", ())),
         )
 
 

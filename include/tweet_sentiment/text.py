@@ -13,6 +13,8 @@ import numpy as np
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@\w+")
 _SPACE = re.compile(r"\s+")
+HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def clean_tweet(raw: str) -> str:
@@ -40,3 +42,8 @@ def in_hash_slice(text_hashes: Sequence[str], fraction: float, salt: str = "") -
     threshold = int(fraction * 10_000)
     keys = text_hashes if not salt else [hashlib.sha256(f"{salt}:{h}".encode()).hexdigest() for h in text_hashes]
     return np.array([int(k[:8], 16) % 10_000 < threshold for k in keys], dtype=bool)
+
+
+def hashtags_as_words(text: str) -> str:
+    """``text`` with each hashtag as its words (#StayHomeSaveLives: Stay Home Save Lives)."""
+    return HASHTAG.sub(lambda m: _CAMEL.sub(" ", m.group(1)), text)

@@ -7,6 +7,7 @@ import pytest
 
 from tweet_sentiment.model.features import (
     LEXICON_FEATURES,
+    TERM_SLOTS,
     EmbeddingProjection,
     current_schema,
     hashed_words,
@@ -39,12 +40,13 @@ def test_projection_round_trips_through_its_encoding():
     assert (np.diff(variances) <= 1e-3 * variances[0]).all()  # principal axes, largest variance first
 
 
-def test_schema_round_trip_and_design_ignores_the_fitted_projection():
+def test_schema_round_trip_and_design_ignores_the_fitted_projection_and_terms():
     design = current_schema("all-MiniLM-L6-v2", 384)
-    fitted = dataclasses.replace(design, projection="abc")
+    fitted = dataclasses.replace(design, projection="abc", terms=("sanitizer", "stay home"))
     assert FeatureSchema.from_dict(fitted.to_dict()) == fitted
     assert fitted.design() == design and fitted != design
-    assert fitted.width == design.embedding_components + len(LEXICON_FEATURES) + design.hashed_words
+    assert fitted.width == (design.embedding_components + len(LEXICON_FEATURES) + design.hashed_words
+                            + design.term_slots) and design.term_slots == TERM_SLOTS > 0
 
 
 def test_hashed_words_are_a_fixed_space_whatever_the_words():
@@ -63,5 +65,5 @@ def test_hashed_words_are_a_fixed_space_whatever_the_words():
 def test_a_card_from_older_code_has_another_design():
     old = FeatureSchema.from_dict({"embedding_model": "all-MiniLM-L6-v2", "embedding_dim": 384,
                                    "lexicon_features": ["vader_text_compound"]})
-    assert old.embedding_components == 0 and old.width == 385
+    assert old.embedding_components == 0 and old.width == 385 and old.term_slots == 0 and old.terms == ()
     assert old.design() != current_schema("all-MiniLM-L6-v2", 384)

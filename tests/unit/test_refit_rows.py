@@ -108,3 +108,22 @@ def test_the_older_rows_a_correction_contradicts_weigh_less_in_the_refit_and_the
                                  strategy="continue"), design, champion, seed=1, corrections=GREAT_IS_BAD)
     replayed, _ = training_rows(store, "b23", options.replay_rows, 1)
     assert continued["strategy"] == "continue" and continued["rows_outdated"] == _contradicted(replayed) > 0
+
+
+def test_the_corrections_terms_fill_the_schemas_slots_and_keep_them_through_continuations(tmp_path):
+    """A refit puts the known corrections' terms in its term slots; a continuation keeps them where they are and
+    fills an empty slot with a term found since; the saved model is fed exactly its schema's width."""
+    store, cache = _store(tmp_path)
+    registry, client = local_registry(UPath(tmp_path) / "registry"), InfinityClient("http://127.0.0.1:9", MODEL)
+    design = dataclasses.replace(current_schema(MODEL, DIM), embedding_components=4)
+    options = RunOptions(boosting=BoostingParams(num_boost_round=3, min_data_in_leaf=2))
+    fitted = refit(store, registry, client, cache, "b23", options, design, None, seed=1, corrections=GREAT_IS_BAD)
+    assert fitted["feature_schema"]["terms"] == ["great"]
+    champion = Champion(fitted["version"], registry.load(fitted["version"]), registry.card(fitted["version"]))
+    found_since = [*GREAT_IS_BAD, {"word": "tweet awful", "direction": "towards positive", "since": "b22",
+                                   "moved_from": ["Extremely Negative"], "found_in": "b23"}]
+    continued = train_challenger(store, registry, client, cache, "b23", dataclasses.replace(options,
+                                 strategy="continue"), design, champion, seed=1, corrections=found_since)
+    assert continued["strategy"] == "continue"
+    assert continued["feature_schema"]["terms"] == ["great", "tweet awful"]
+    assert registry.load(continued["version"]).num_feature() == champion.schema.width == design.width

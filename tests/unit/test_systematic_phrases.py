@@ -19,9 +19,9 @@ from tweet_sentiment.label_check.confident_learning import (
     rows_corrected,
     rows_touched,
     systematic_corrections,
-    terms_of,
 )
 from tweet_sentiment.label_check.teaching import TeachingWeights, teaching_weights
+from tweet_sentiment.model.terms import terms_of
 from tweet_sentiment.schema import LABEL_COLUMN, TEXT_COLUMN
 from tweet_sentiment.text import clean_tweet
 

@@ -22,8 +22,6 @@ wins).
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,11 +31,10 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from tweet_sentiment.model.boosting import Features
-from tweet_sentiment.model.features import hashtags_as_words
+from tweet_sentiment.model.terms import terms_of
 from tweet_sentiment.schema import LABEL_TO_ID
 
 TOWARDS_NEGATIVE, TOWARDS_POSITIVE = "towards negative", "towards positive"
-_WORD = re.compile(r"[a-z][a-z']{2,}")
 
 
 @dataclass(frozen=True)
@@ -112,21 +109,6 @@ def likely_errors(probabilities: np.ndarray, labels: np.ndarray, params: LabelCh
     flagged = (above.any(axis=1) & (confident != labels) & (probabilities.argmax(axis=1) == confident)
                & (~neighbour | (beats >= params.neighbour_margin)))
     return Flags(flagged, np.where(flagged, confident, labels), probabilities[rows, confident], t)
-
-
-def _tokens(text: str) -> list[str]:
-    """The text's words of 3+ letters in order: hashtags split into words (#HandSanitizer: hand, sanitizer), lower
-    case, a plural folded into its singular (sanitizers: sanitizer)."""
-    words = _WORD.findall(hashtags_as_words(text).lower())
-    return [w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words]
-
-
-def terms_of(text: str) -> set[str]:
-    """The terms a correction can be about: the text's words (see :func:`_tokens`) and its phrases, each pair of
-    neighbouring words ("stay home"; shorter words such as "at" are skipped, so "staying at home" gives "staying
-    home", and #StayHome gives "stay home")."""
-    tokens = _tokens(text)
-    return {*tokens, *(f"{a} {b}" for a, b in itertools.pairwise(tokens))}
 
 
 def _direction(suggested: pd.Series, label: pd.Series) -> np.ndarray:

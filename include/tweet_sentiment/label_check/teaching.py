@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tweet_sentiment.label_check.confident_learning import follows_correction, terms_of
+from tweet_sentiment.label_check.confident_learning import follows_correction
+from tweet_sentiment.model.terms import terms_of
 
 
 @dataclass(frozen=True)

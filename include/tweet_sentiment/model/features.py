@@ -23,13 +23,13 @@ from upath import UPath
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from tweet_sentiment.model.infinity import EmbeddingServiceError, InfinityClient
+from tweet_sentiment.model.terms import term_columns
 from tweet_sentiment.schema import FeatureSchema
 from tweet_sentiment.storage.vector_cache import MemoryVectorCache, VectorCache, vector_cache
+from tweet_sentiment.text import HASHTAG, hashtags_as_words
 
 log = logging.getLogger(__name__)
 
-_HASHTAG = re.compile(r"#(\w+)")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _VADER_SCORES = ("neg", "neu", "pos", "compound")
 EMBEDDING_COMPONENTS = 16  # principal components of the embedding the model sees (0: the whole embedding)
@@ -40,13 +40,10 @@ PROGRESS_CHUNK = 2048  # texts embedded between two progress lines
 HASHED_WORDS = 4096  # columns the words are hashed into (0: no word features)
 WORD_NGRAMS = 1  # words only (2: word pairs too)
 WORD_VIEW = "words"  # the text view hashed: hashtags split into words (#StayHomeSaveLives: stay home save lives)
+TERM_SLOTS = 8  # columns for the terms of the team's corrections (model/terms.py; 0: none)
 # How the cache stores the lexicon features (the embeddings: float16); docs/scale.md compares make quality
 # with float16 and float32 here.
 LEXICON_CACHE_DTYPE = np.float16
-
-
-def hashtags_as_words(text: str) -> str:
-    return _HASHTAG.sub(lambda m: _CAMEL.sub(" ", m.group(1)), text)
 
 
 # Each view of a text that VADER scores: VADER reads case and punctuation as intensity, hashtags hide words.
@@ -54,7 +51,7 @@ _VIEWS: dict[str, Callable[[str], str]] = {
     "text": lambda t: t,
     "words": hashtags_as_words,
     "lower": lambda t: hashtags_as_words(t).lower(),
-    "plain": lambda t: _PUNCTUATION.sub(" ", _HASHTAG.sub(" ", t)),
+    "plain": lambda t: _PUNCTUATION.sub(" ", HASHTAG.sub(" ", t)),
     "plainwords": lambda t: _PUNCTUATION.sub(" ", hashtags_as_words(t)),
 }
 _CUES: dict[str, Callable[[str], float]] = {
@@ -127,7 +124,7 @@ class EmbeddingProjection:
 def current_schema(embedding_model: str, embedding_dim: int) -> FeatureSchema:
     """The schema this code builds (its projection not fitted yet): embedding, lexicon set, hashed words."""
     return FeatureSchema(embedding_model, embedding_dim, LEXICON_FEATURES, EMBEDDING_COMPONENTS, "",
-                         HASHED_WORDS, WORD_NGRAMS, WORD_VIEW)
+                         HASHED_WORDS, WORD_NGRAMS, WORD_VIEW, TERM_SLOTS)
 
 
 @lru_cache(maxsize=4)
@@ -220,14 +217,19 @@ def feature_matrix(texts: Sequence[str], schema: FeatureSchema, client: Infinity
 
 def features_of(texts: Sequence[str], schema: FeatureSchema, embeddings: np.ndarray,
                 lexicon: np.ndarray) -> np.ndarray | sparse.csr_matrix:
-    """The model's features of ``texts`` from their embeddings and lexicon features (as ``schema`` names them)."""
+    """The model's features of ``texts`` from their embeddings and lexicon features (as ``schema`` names them):
+    those dense columns, then the hashed words and the term slots (sparse)."""
     if schema.embedding_components:
         embeddings = EmbeddingProjection.decode(schema.projection).apply(embeddings)
     dense = np.hstack([embeddings, lexicon])
-    if not schema.hashed_words:
+    if not schema.hashed_words and not schema.term_slots:
         return dense
-    words = hashed_words(texts, schema.hashed_words, schema.word_ngrams, schema.word_view)
-    return sparse.hstack([sparse.csr_matrix(dense), words], format="csr", dtype=np.float32)
+    parts = [sparse.csr_matrix(dense)]
+    if schema.hashed_words:
+        parts.append(hashed_words(texts, schema.hashed_words, schema.word_ngrams, schema.word_view))
+    if schema.term_slots:
+        parts.append(term_columns(texts, schema.terms, schema.term_slots))
+    return sparse.hstack(parts, format="csr", dtype=np.float32)
 
 
 def warm_cache(texts: Sequence[str], schema: FeatureSchema, client: InfinityClient, cache_root: UPath) -> None:

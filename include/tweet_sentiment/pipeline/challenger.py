@@ -28,6 +28,7 @@ from tweet_sentiment.model.boosting import (
 from tweet_sentiment.model.features import PROJECTION_SAMPLE_ROWS, feature_matrix, fit_schema
 from tweet_sentiment.model.infinity import InfinityClient
 from tweet_sentiment.model.registry import Champion, ModelRegistry
+from tweet_sentiment.model.terms import newest_first, with_terms
 from tweet_sentiment.model.training_set import build_training_set
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.schema import LABEL_TO_ID, BatchSpan, FeatureSchema, ModelCard, batch_span, extend_span
@@ -93,16 +94,19 @@ def train_challenger(store: LabelledStore, registry: ModelRegistry, client: Infi
 def _continuation(store: LabelledStore, registry: ModelRegistry, client: InfinityClient, cache_root: UPath,
                   batch_id: str, options: RunOptions, champion: Champion, seed: int, note: str,
                   corrections: Sequence[dict]) -> ModelCard:
-    """Continue boosting the champion on the batch's new rows and a replay sample; saved as a candidate."""
+    """Continue boosting the champion on the batch's new rows and a replay sample, the corrections' terms in its
+    schema's empty slots (model/terms.py); saved as a candidate."""
     rows, new_rows = training_rows(store, batch_id, options.replay_rows, seed)
     valid = validation_mask(rows["text_hash"].tolist(), options.boosting.validation_fraction)
-    weights, outdated = row_weights(rows, batch_ages(store), options, corrections)
+    ages = batch_ages(store)
+    weights, outdated = row_weights(rows, ages, options, corrections)
     weights[: len(new_rows)] *= options.boosting.new_row_weight
-    features = feature_matrix(rows["text"].tolist(), champion.schema, client, cache_root)
+    schema = with_terms(champion.schema, newest_first(corrections, ages))
+    features = feature_matrix(rows["text"].tolist(), schema, client, cache_root)
     result = continue_boosting(champion.booster, features, rows["label"].map(LABEL_TO_ID).to_numpy(),
                                options.boosting, valid, weights)
     card = _card(result, "continue", note, champion, batch_id, extend_span(champion.card.get("batches"), batch_id),
-                 options, champion.schema)
+                 options, schema)
     return _save(registry, result, card, rows=len(rows), new_rows=len(new_rows), validation_rows=int(valid.sum()),
                  labelled_version=store.version(), outdated_rows=outdated)
 
@@ -114,12 +118,15 @@ def refit(store: LabelledStore, registry: ModelRegistry, client: InfinityClient,
     NEGLIGIBLE_RECENCY_WEIGHT: the newest 20 half-lives of batches; every row when rows do not age): the embedding
     projection fitted on a sample of PROJECTION_SAMPLE_ROWS training rows, then the features built chunk by chunk
     (model/training_set.py), so the cost in memory is the feature matrix, not the rows; the older rows one of
-    ``corrections`` contradicts weigh less (:func:`row_weights`). Saved as a candidate."""
+    ``corrections`` contradicts weigh less (:func:`row_weights`), and their terms fill the schema's term slots
+    (model/terms.py). Saved as a candidate."""
     sample = store.trainable_sample(PROJECTION_SAMPLE_ROWS, seed, ["text", "text_hash"])
     fitted_on = sample.loc[~validation_mask(sample["text_hash"].tolist(), options.boosting.validation_fraction)]
-    schema = fit_schema(design, fitted_on["text"].tolist(), client, cache_root)
-    log.info("refit: projection fitted on %d sampled rows", len(fitted_on))
     ages, counted = batch_ages(store), {"rows": 0, "new_rows": 0, "outdated": 0}
+    schema = with_terms(fit_schema(design, fitted_on["text"].tolist(), client, cache_root),
+                        newest_first(corrections, ages))
+    log.info("refit: projection fitted on %d sampled rows; the corrections' terms %s", len(fitted_on),
+             list(schema.terms))
     oldest = max_weighing_age(options.recency_half_life)
     weighing = [b for b, age in ages.items() if age <= oldest]
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from tweet_sentiment.config import Settings
-from tweet_sentiment.label_check.confident_learning import terms_of
 from tweet_sentiment.label_check.known_corrections import first_found_in
 from tweet_sentiment.model.features import feature_matrix
 from tweet_sentiment.model.gate import predict_ids
 from tweet_sentiment.model.registry import Champion, ModelRegistry
+from tweet_sentiment.model.terms import terms_of
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.resources import holdouts, infinity_client
 from tweet_sentiment.storage.fs import read_json

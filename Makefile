@@ -29,7 +29,7 @@ bench-scale: setup
 
 SCENARIO ?= plain
 quality: setup
-	$(ENV) cd "$$PROJECT_ROOT" && bash scripts/with_infinity.sh "$$VENV/bin/python" -m lab --scenario $(SCENARIO) $(if $(MAX_BATCHES),--max-batches $(MAX_BATCHES)) $(if $(FLIP_SEEDS),--flip-seeds $(FLIP_SEEDS)) $(if $(POLICIES),--policies $(POLICIES)) $(if $(TEACHING),--teaching-weights $(TEACHING)) $(if $(REANNOTATE),--reannotate) $(if $(SHUFFLES),--shuffles $(SHUFFLES)) $(if $(WORKERS),--workers $(WORKERS))
+	$(ENV) cd "$$PROJECT_ROOT" && bash scripts/with_infinity.sh "$$VENV/bin/python" -m lab --scenario $(SCENARIO) $(if $(MAX_BATCHES),--max-batches $(MAX_BATCHES)) $(if $(FLIP_SEEDS),--flip-seeds $(FLIP_SEEDS)) $(if $(POLICIES),--policies $(POLICIES)) $(if $(TEACHING),--teaching-weights $(TEACHING)) $(if $(HOLDOUT),--holdout $(HOLDOUT)) $(if $(SHUFFLES),--shuffles $(SHUFFLES)) $(if $(WORKERS),--workers $(WORKERS))
 
 # the feeds record their asset event as make run's service login (scripts/env.sh: api_connection)
 feed: setup

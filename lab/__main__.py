@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from lab.mood_shift import ShiftOptions, mood_shift
 from lab.noisy import noisy_stream
-from lab.policies import policy_stream
+from lab.policies import HOLDOUTS, both_holdouts
 from lab.scenarios import POLICIES
 from lab.stream import QualityOptions, stream
 from tweet_sentiment.config import DatasetMissingError, Settings
@@ -46,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teaching-weights", default=None, metavar="CORRECTION,SUPERSEDING,SYSTEMATIC[,OUTDATED]",
                         help="the multipliers of the rows that teach (label_check.teaching; 1,1,1: none) and of "
                              "the older rows a systematic correction contradicts (default 0: left out; 1: as others)")
-    parser.add_argument("--reannotate", action="store_true",
-                        help="policy: the team re-annotates the fixed-holdout tweets the label check queues (the "
-                             "gate's holdout follows the team); default: it keeps its old labels")
+    parser.add_argument("--holdout", default="both", choices=HOLDOUTS,
+                        help="policy (or a policy's name): team: the team re-annotates the fixed-holdout tweets "
+                             "the label check queues (the gate's holdout follows the team); old: it keeps its old "
+                             "labels; both (policy's default: the two runs in turn; a policy's name: old)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -57,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return _print(lambda: mood_shift(settings, ShiftOptions(shuffles=args.shuffles, workers=args.workers)))
     options = QualityOptions(settings.bootstrap_rows, settings.feed_batch_rows, args.max_batches,
                              "plain" if args.scenario == "noisy" else args.scenario, args.flagged_rows,
-                             args.flip_seeds, _teaching(args.teaching_weights), args.reannotate)
+                             args.flip_seeds, _teaching(args.teaching_weights), args.holdout == "team")
     if args.scenario == "policy":
         names = args.policies.split(",") if args.policies else None
-        return _print(lambda: policy_stream(settings, options, names))
+        return _print(lambda: both_holdouts(settings, options, names, args.holdout))
     run = noisy_stream if args.scenario == "noisy" else stream
     return _print(lambda: run(settings, options))
 

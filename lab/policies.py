@@ -1,11 +1,11 @@
 """`make quality SCENARIO=policy`: how much of what annotators teach the loop learns, over several policies.
 
 Each policy (scenarios.POLICIES) gets one stream through the product's own cycle (``retrain.run_cycle``, the
-DAG's default options), on its own temporary data root sharing the feature cache. The gate sees the fixed holdout
-with its old labels (nobody re-annotates it), or with ``--reannotate`` as the team re-annotates the tweets the
-label check queues (lab/reannotate.py, after every batch); the lab alone scores every champion on the policy's
-*annotators' holdout*: a copy of the fixed holdout relabelled by the rule (never written where the gate
-reads). Per policy:
+DAG's default options), on its own temporary data root sharing the feature cache, twice (:func:`both_holdouts`):
+once as the team re-annotates the fixed-holdout tweets the label check queues (lab/reannotate.py, after every
+batch: the gate's holdout follows the team), once with the fixed holdout keeping its old labels (nobody
+re-annotates it). The lab alone scores every champion on the policy's *annotators' holdout*: a copy of the fixed
+holdout relabelled by the rule (never written where the gate reads). Per policy:
 
 - ``policy_rows_accuracy``: per batch from the rule's start, the champion's accuracy on the holdout rows whose
   label the rule changed; ``batches_to_policy_accuracy_0_8``: the first of those batches (1 = the start batch)
@@ -16,9 +16,11 @@ reads). Per policy:
 - ``unaffected_macro_f1``: the final champion on the fixed-holdout rows the rule's pattern does not match.
 - ``batches_to_decision``: batches from the rule's start (1 = the start batch) until the loop promotes a challenger
   that follows the rule (more of the rule's holdout rows right than the champion it replaces) or asks a person
-  (an ambiguous challenger). With the fixed holdout keeping its old labels, as here.
+  (an ambiguous challenger).
 
-The medians over policies treat "never" as later than any batch (None when the median falls there).
+The medians over policies treat "never" as later than any batch (None when the median falls there). The headline
+figures come from the run whose holdout follows the team, except ``batches_to_decision_median``: from the
+old-label run, where only the recent window and the correction's slices can show the rule.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ from tweet_sentiment.storage.fs import write_json_atomic
 from tweet_sentiment.storage.labelled_store import LabelledStore
 
 log = logging.getLogger(__name__)
-POLICY_JSON = "quality_policy.json"
+# the per-batch figures of each run, by whether the team re-annotates the fixed holdout
+POLICY_JSON = {True: "quality_policy_team_holdout.json", False: "quality_policy_old_holdout.json"}
+HOLDOUTS = ("both", "team", "old")  # which runs: both, the team re-annotating only, the old labels only
 ACCURACY_MARK = 0.8  # batches_to_policy_accuracy_0_8: the first batch the rule's holdout rows reach this accuracy
 
 
@@ -221,6 +225,25 @@ def policy_stream(settings: Settings, options: QualityOptions, names: list[str] 
         "refit_cpu_s_per_batch_median": statistics.median(r["refit_cpu_s_per_batch"] for r in results),
         "seconds": round(time.perf_counter() - started, 1),
         "policies": {r["policy"]: {k: v for k, v in r.items() if k != "per_batch"} for r in results}}
-    write_json_atomic(settings.layout().reports / POLICY_JSON,
+    write_json_atomic(settings.layout().reports / POLICY_JSON[options.reannotate],
                       {**summary, "per_batch": {r["policy"]: r["per_batch"] for r in results}})
     return summary
+
+
+def both_holdouts(settings: Settings, options: QualityOptions, names: list[str] | None = None,
+                  holdout: str = "both") -> dict:
+    """The policies' streams with the fixed holdout following the team, then keeping its old labels (or only
+    one of the two, ``holdout``); with both, the headline figures (see the module doc) and each run's summary."""
+    if holdout not in HOLDOUTS:
+        raise ValueError(f"unknown holdout {holdout!r}; known: {', '.join(HOLDOUTS)}")
+    if holdout != "both":
+        return policy_stream(settings, dataclasses.replace(options, reannotate=holdout == "team"), names)
+    team = policy_stream(settings, dataclasses.replace(options, reannotate=True), names)
+    old = policy_stream(settings, dataclasses.replace(options, reannotate=False), names)
+    return {"scenario": "policy", "batches": team["batches"],
+            "gap_closed_median": team["gap_closed_median"],
+            "batches_to_policy_accuracy_0_8_median": team["batches_to_policy_accuracy_0_8_median"],
+            "batches_to_decision_median": old["batches_to_decision_median"],
+            "unaffected_macro_f1_min": min(team["unaffected_macro_f1_min"], old["unaffected_macro_f1_min"]),
+            "refit_cpu_s_per_batch_median": team["refit_cpu_s_per_batch_median"],
+            "seconds": round(team["seconds"] + old["seconds"], 1), "team_holdout": team, "old_holdout": old}

@@ -94,7 +94,7 @@ def test_policy_scenario_scores_each_policy_on_its_annotators_holdout(pipeline_e
     settings = Settings.from_env()
     summary = policies.policy_stream(settings, QualityOptions(bootstrap_rows=1000, batch_rows=500, max_batches=2))
 
-    report = json.loads((settings.layout().reports / policies.POLICY_JSON).read_text())
+    report = json.loads((settings.layout().reports / policies.POLICY_JSON[False]).read_text())
     assert set(summary["policies"]) == {"shops", "prices"} and summary["batches"] == 2
     for name, figures in summary["policies"].items():
         batches = report["per_batch"][name]

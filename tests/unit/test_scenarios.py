@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from lab import policies
 from lab.policies import annotators_holdout, median_or_never, policy_summary, scores
 from lab.scenarios import AS_BAD_NEWS, POLICIES, Policy
 from lab.stream import QualityOptions, batch_bounds
@@ -88,3 +89,27 @@ def test_medians_count_never_as_later_than_any_batch():
     assert median_or_never([2, None, None]) is None
     assert median_or_never([1, 2, 3, 4]) == 2.5
     assert median_or_never([]) is None
+
+
+def test_both_holdouts_reads_the_decision_from_the_old_label_run_and_the_rest_from_the_teams(monkeypatch):
+    runs = {True: {"batches": 17, "gap_closed_median": 0.9, "batches_to_policy_accuracy_0_8_median": 2.0,
+                   "batches_to_decision_median": 1.0, "unaffected_macro_f1_min": 0.972,
+                   "refit_cpu_s_per_batch_median": 1.3, "seconds": 600.0},
+            False: {"batches": 17, "gap_closed_median": 0.7, "batches_to_policy_accuracy_0_8_median": None,
+                    "batches_to_decision_median": 3.0, "unaffected_macro_f1_min": 0.969,
+                    "refit_cpu_s_per_batch_median": 1.5, "seconds": 700.0}}
+    seen = []
+
+    def run(settings, options, names):
+        seen.append(options.reannotate)
+        return runs[options.reannotate]
+
+    monkeypatch.setattr(policies, "policy_stream", run)
+    both = policies.both_holdouts(None, QualityOptions(scenario="policy"))
+    assert seen == [True, False]
+    assert both["gap_closed_median"] == 0.9 and both["batches_to_policy_accuracy_0_8_median"] == 2.0
+    assert both["batches_to_decision_median"] == 3.0 and both["unaffected_macro_f1_min"] == 0.969
+    assert both["team_holdout"] is runs[True] and both["old_holdout"] is runs[False] and both["seconds"] == 1300
+    assert policies.both_holdouts(None, QualityOptions(), holdout="old") is runs[False] and seen[-1] is False
+    with pytest.raises(ValueError, match="unknown holdout"):
+        policies.both_holdouts(None, QualityOptions(), holdout="new")

@@ -25,7 +25,8 @@ def registry(tmp_path):
 def test_overview_lists_promoted_and_rejected_versions_with_metrics_and_data(registry, tmp_path):
     reg, booster = registry
     metrics = {"macro_f1": 0.8, "accuracy": 0.81, "per_class_f1": {"Neutral": 0.7}}
-    first = reg.save(booster, {"strategy": "refit", "batches": ["b1"], "metrics": metrics})
+    first = reg.save(booster, {"strategy": "refit", "batches": ["b1"], "metrics": metrics,
+                               "feature_schema": {"terms": ["sanitizer", "stay home"]}})
     reg.promote(first, "no champion yet", expected=reg.champion_version())
     second = reg.save(booster, {"strategy": "continue", "batches": ["b1", "b2"]})
     reg.reject(second, "challenger macro-F1 0.7 vs champion 0.8")
@@ -39,6 +40,7 @@ def test_overview_lists_promoted_and_rejected_versions_with_metrics_and_data(reg
     assert rejected["status"] == "rejected" and "0.7 vs champion 0.8" in rejected["reason"]
     assert rejected["batches"] == "b1, b2" and not rejected["can_roll_back"]
     assert champion["macro_f1"] == 0.8 and champion["per_class_f1"] == {"Neutral": 0.7}
+    assert page["champion_card"]["terms"] == ["sanitizer", "stay home"] and rejected["terms"] == []
     assert [e["action"] for e in page["history"]] == ["promote"]
     assert page["images"] == []
 

@@ -52,13 +52,14 @@ def overview(registry: ModelRegistry, reports: UPath, offset: int = 0, limit: in
 
 def _version_row(card: dict) -> dict:
     """What the page shows of one version (a retired version, once champion and no longer, may be rolled back
-    to)."""
+    to; ``terms``: the corrections' terms its features carry, model/terms.py)."""
     metrics = card.get("metrics") or {}
     return {**{k: card.get(k) for k in _CARD_FIELDS}, "batches": batches_seen(card),
             "macro_f1": metrics.get("macro_f1"), "accuracy": metrics.get("accuracy"),
             "recent_macro_f1": (card.get("recent_metrics") or {}).get("macro_f1"),
             "tolerance": (card.get("gate_rules") or {}).get("tolerance"),
-            "per_class_f1": metrics.get("per_class_f1") or {}, "can_roll_back": card.get("status") == "retired"}
+            "per_class_f1": metrics.get("per_class_f1") or {}, "can_roll_back": card.get("status") == "retired",
+            "terms": list((card.get("feature_schema") or {}).get("terms") or [])}
 
 
 def batches_seen(card: dict) -> str:

@@ -98,6 +98,7 @@ async function render() {
       + ` · ${champion.rows_trained} rows`
       + (champion.labelled_version == null ? "" : ` (labelled table version ${champion.labelled_version})`)
       + (champion.holdout_version == null ? "" : ` · judged on fixed holdout v${champion.holdout_version}`)
+      + (champion.terms.length ? ` · carries the team's corrections of: ${champion.terms.join(", ")}` : "")
       + ` · promoted ${champion.decided_at ?? ""}`;
     $("per-class").tBodies[0].replaceChildren(...Object.entries(champion.per_class_f1).map(([label, f]) => {
       const row = document.createElement("tr");

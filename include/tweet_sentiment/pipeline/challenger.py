@@ -163,12 +163,19 @@ def row_weights(rows: pd.DataFrame, ages: dict[str, int], options: RunOptions,
     return weights * outdated, int((outdated != 1).sum())
 
 
+def _round_cap(card: ModelCard) -> int:
+    """The rounds the challenger's strategy allowed (a refit's after the tree bound, see within_tree_bound)."""
+    params = card["params"]
+    return params["continue_rounds"] if card["strategy"] == "continue" else params["num_boost_round"]
+
+
 def _save(registry: ModelRegistry, result: TrainingResult, card: ModelCard, rows: int, new_rows: int,
           validation_rows: int, labelled_version: int | None, outdated_rows: int) -> ModelCard:
     card.update(rows_trained=rows, new_rows=new_rows, validation_rows=validation_rows,
                 labelled_version=labelled_version, rows_outdated=outdated_rows)
     card["version"] = registry.save(result.booster, card)
-    log.info("challenger %s: %s on %d rows in %.1f s", card["version"], card["strategy"], rows, result.train_s)
+    log.info("challenger %s: %s on %d rows in %.1f s, %d trees (%d rounds kept of at most %d)", card["version"],
+             card["strategy"], rows, result.train_s, card["num_trees"], result.rounds_added, _round_cap(card))
     return card
 
 

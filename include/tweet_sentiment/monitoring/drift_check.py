@@ -75,7 +75,9 @@ def training_reference(layout: DataLayout, champion: Champion, client: InfinityC
     of ``max_rows``), with its predictions: the rows stored before it was trained (its card keeps the span of
     its batches, not every id)."""
     rows = LabelledStore(layout.labelled).trainable(["text", "text_hash", "tweet_at", "ingested_at"])
-    rows = rows[rows["ingested_at"].astype(str) <= champion.card["created_at"]]
+    # by text hash: the store answers in no fixed order, and the same rows must give the same sample and check
+    rows = rows[rows["ingested_at"].astype(str) <= champion.card["created_at"]].sort_values("text_hash",
+                                                                                           ignore_index=True)
     if len(rows) > max_rows:
         rows = rows.sample(n=max_rows, random_state=seed)
     if rows.empty:

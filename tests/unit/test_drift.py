@@ -5,6 +5,9 @@ the scored stream against its first window or the champion's training rows."""
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from stream_support import cache_vectors, offline_client, train_champion
 from support import local_registry
 
@@ -12,7 +15,7 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.claim import archive_claimed, claim
 from tweet_sentiment.intake.unlabelled import ingest_unlabelled
 from tweet_sentiment.monitoring.drift import Thresholds, Window, check, class_mix_distance, domain_classifier
-from tweet_sentiment.monitoring.drift_check import drift_candidates, read_drift, run_drift_check
+from tweet_sentiment.monitoring.drift_check import drift_candidates, read_drift, run_drift_check, smallest_hashes
 from tweet_sentiment.monitoring.scoring import score_stream
 from tweet_sentiment.schema import LABELS
 from tweet_sentiment.storage.labelled_store import LabelledStore
@@ -116,3 +119,15 @@ def test_the_training_reference_is_the_champions_rows_scored_by_it(settings):
     assert report["reference"]["kind"] == "training" and report["reference"]["rows"] == 300
     assert report["window"]["rows"] == 100 and report["status"] == "checked"
     assert report["embedding"]["auc"] < 0.55 and set(report["class_mix"]["reference_shares"]) == set(LABELS)
+
+
+@examples(max_examples=50, deadline=None)
+@given(st.integers(min_value=0, max_value=60), st.integers(min_value=1, max_value=40),
+       st.randoms(use_true_random=False))
+def test_the_training_reference_is_the_same_rows_in_the_same_order_however_the_store_answers(n, max_rows, rnd):
+    hashes = [text_hash(f"tweet {i}") for i in range(n)]
+    rows = pd.DataFrame({"text_hash": hashes, "text": [f"tweet {i}" for i in range(n)]})
+    shuffled = rows.iloc[rnd.sample(range(n), n)].reset_index(drop=True)
+    chosen = smallest_hashes(shuffled, max_rows)
+    assert chosen["text_hash"].tolist() == sorted(hashes)[:max_rows]  # the smallest hashes, in hash order
+    assert chosen.equals(smallest_hashes(rows, max_rows))

@@ -69,17 +69,22 @@ def scored_side(tables: ScoredStream, rows: pd.DataFrame, champion: Champion,
                        champion_version=champion.version).reset_index(drop=True), embeddings
 
 
-def training_reference(layout: DataLayout, champion: Champion, client: InfinityClient, max_rows: int,
-                       seed: int) -> pd.DataFrame:
-    """The champion's training rows still current in the labelled store, outside the recent holdout (a sample
-    of ``max_rows``), with its predictions: the rows stored before it was trained (its card keeps the span of
-    its batches, not every id)."""
+def smallest_hashes(rows: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """The ``max_rows`` rows with the smallest ``text_hash`` (a uniform sample: the hashes are), in hash order:
+    the same rows in the same order however the store ordered its answer, so the same store gives the same
+    check. Sorted by the hashes' first 16 hex digits as two big-endian words (ASCII digits sort as their values),
+    in numpy: a million rows in a fraction of a second."""
+    words = rows["text_hash"].to_numpy().astype("S16").view(">u8").reshape(-1, 2)
+    return rows.iloc[np.lexsort((words[:, 1], words[:, 0]))[:max_rows]].reset_index(drop=True)
+
+
+def training_reference(layout: DataLayout, champion: Champion, client: InfinityClient,
+                       max_rows: int) -> pd.DataFrame:
+    """The champion's training rows still current in the labelled store, outside the recent holdout (at most
+    ``max_rows``: :func:`smallest_hashes`), with its predictions: the rows stored before it was trained (its card
+    keeps the span of its batches, not every id)."""
     rows = LabelledStore(layout.labelled).trainable(["text", "text_hash", "tweet_at", "ingested_at"])
-    # by text hash: the store answers in no fixed order, and the same rows must give the same sample and check
-    rows = rows[rows["ingested_at"].astype(str) <= champion.card["created_at"]].sort_values("text_hash",
-                                                                                           ignore_index=True)
-    if len(rows) > max_rows:
-        rows = rows.sample(n=max_rows, random_state=seed)
+    rows = smallest_hashes(rows[rows["ingested_at"].astype(str) <= champion.card["created_at"]], max_rows)
     if rows.empty:
         return rows.assign(label=pd.Series(dtype=object), confidence=pd.Series(dtype=float))
     proba = class_probabilities(champion, rows["text"].tolist(), client, layout.embeddings, num_threads=0)
@@ -113,7 +118,7 @@ def compared(settings: Settings, champion: Champion, client: InfinityClient, ref
     first, latest = stream_windows(tables, n, after_reference=reference != "training")
     window, window_vectors = scored_side(tables, latest, champion, client)
     if reference == "training":
-        ref = training_reference(layout, champion, client, settings.drift_reference_max_rows, settings.seed)
+        ref = training_reference(layout, champion, client, settings.drift_reference_max_rows)
         ref_vectors = embed_cached(ref["text"].tolist(), client,
                                    VectorCache(layout.embeddings, settings.embedding_model))
         ref_what = (f"the champion's training rows ({champion.version}; a sample of at most "

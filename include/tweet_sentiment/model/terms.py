@@ -46,10 +46,10 @@ def term_columns(texts: Sequence[str], terms: Sequence[str], slots: int) -> spar
     term's word is a piece of the lower-cased text), so a refit's million rows cost a substring test each."""
     rows, cols = [], []
     if terms:
-        pieces = [(i, term.split(" ")) for i, term in enumerate(terms[:slots])]
+        pieces = [(i, term, term.split(" ")) for i, term in enumerate(terms[:slots])]
         for row, text in enumerate(texts):
             lower = text.lower()
-            candidates = [(i, " ".join(words)) for i, words in pieces if all(w in lower for w in words)]
+            candidates = [(i, term) for i, term, words in pieces if all(w in lower for w in words)]
             if candidates:
                 held = terms_of(text)
                 found = [i for i, term in candidates if term in held]

@@ -30,8 +30,10 @@ from tweet_sentiment.config import Settings
 from tweet_sentiment.intake.feed import write_rows
 from tweet_sentiment.intake.labelled import RecentHoldout, parse_labelled_file
 from tweet_sentiment.model.features import current_schema, lexicon_features, lexicon_namespace
+from tweet_sentiment.model.registry import ModelRegistry
 from tweet_sentiment.pipeline.params import RunOptions
 from tweet_sentiment.pipeline.retrain import run_cycle
+from tweet_sentiment.schema import FeatureSchema
 from tweet_sentiment.storage.archive import archive_bytes
 from tweet_sentiment.storage.csvio import to_csv_bytes
 from tweet_sentiment.storage.file_digests import FileDigests, digest
@@ -62,12 +64,26 @@ def history_settings(base: Settings, folder: Path, infinity_url: str) -> Setting
 def ensure_history(base: Settings, options: ScaleOptions, rows: int, corpus: Corpus, infinity_url: str) -> dict:
     """The manifest of the history of ``rows`` rows, built first (in a process of its own) unless cached."""
     manifest = history_folder(options, rows) / "manifest.json"
-    if manifest.exists():
+    if manifest.exists() and champion_design_is_current(base, manifest.parent):
         log.info("N=%d: history cached in %s (built in %s s)", rows, manifest.parent, read_json(manifest)["build_s"])
         return {**read_json(manifest), "cached": True}
+    if manifest.exists():
+        log.info("N=%d: the cached history's champion is of another feature design than the code builds (every "
+                 "cycle would be a refit): building it again", rows)
     with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=log_progress,
                              initargs=("tweet_sentiment",)) as pool:
         return {**pool.submit(build_history, base, options, rows, corpus, infinity_url).result(), "cached": False}
+
+
+def champion_design_is_current(base: Settings, folder: Path) -> bool:
+    """Whether the history in ``folder`` has a champion of the feature design the code builds now (one of another
+    design cannot be continued: a cycle on it would measure a refit)."""
+    registry = ModelRegistry.of(history_settings(base, folder, base.infinity_url))
+    version = registry.champion_version()
+    if version is None:
+        return False
+    schema = FeatureSchema.from_dict(registry.card(version)["feature_schema"])
+    return schema.design() == current_schema(base.embedding_model, DIM)
 
 
 def build_history(base: Settings, options: ScaleOptions, rows: int, corpus: Corpus, infinity_url: str) -> dict:

@@ -102,11 +102,11 @@ def ceiling_predictions(settings: Settings, policy: Policy, texts: list[str]) ->
                                                                                  strict=True)]
     params = BoostingParams()
     valid = validation_mask(rows["text_hash"].tolist(), params.validation_fraction)
-    champion = ModelRegistry.of(settings).champion().schema
+    champion_schema = ModelRegistry.of(settings).champion().schema
     cache = settings.layout().embeddings
     with infinity_client(settings) as client:
         sample = rows.loc[~valid, "text"].head(PROJECTION_SAMPLE_ROWS).tolist()
-        schema = with_terms(fit_schema(champion.design(), sample, client, cache), champion.terms)
+        schema = with_terms(fit_schema(champion_schema.design(), sample, client, cache), champion_schema.terms)
         result = train_fresh(feature_matrix(rows["text"].tolist(), schema, client, cache),
                              np.array([LABEL_TO_ID[y] for y in labels]), params, valid)
         return predict_ids(result.booster, feature_matrix(texts, schema, client, cache))[0]
